@@ -1,0 +1,234 @@
+"""The command line: list models, train, evaluate, project, and run the tutorials' experiments."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError, TrainConfig
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise CliError(message)
+
+
+def _emit(obj) -> None:
+    print(json.dumps(obj, default=float), flush=True)
+
+
+def _int_list(text: str) -> list[int]:
+    """'2,8,32' or '10-100:10' -> ints."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                rng, _, step = part.partition(":")
+                lo, hi = (int(v) for v in rng.split("-"))
+                out += list(range(lo, hi + 1, int(step) if step else 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise CliError(f"expected numbers like 2,8,32 or 10-100:10, got {text!r}") from None
+    if not out:
+        raise CliError("expected at least one number")
+    return out
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    p.add_argument("--model", default=d.model)
+    p.add_argument("--latent", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--schedule", default=d.schedule, help="constant | cosine")
+    p.add_argument("--loss", default=d.loss)
+    p.add_argument("--optimizer", default=d.optimizer)
+    p.add_argument("--hidden-act", default=None)
+    p.add_argument("--out-act", default=d.out_act)
+    p.add_argument("--upsample", default=None)
+    p.add_argument("--noise", default="none", help="masking:0.5 | gaussian:0.3 | saltpepper:0.2")
+    p.add_argument("--digits", default=None, help="train on these digits only, e.g. 0,1")
+    p.add_argument("--limit", type=int, default=None, help="at most this many training images")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction)
+    p.add_argument("--pretrain-epochs", type=int, default=0, help="greedy layer-wise pretraining epochs per layer")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--dataset", default=d.dataset)
+
+
+def _config(a) -> TrainConfig:
+    return TrainConfig(
+        model=a.model, latent=a.latent, epochs=a.epochs, batch_size=a.batch, lr=a.lr, schedule=a.schedule, loss=a.loss,
+        optimizer=a.optimizer, hidden_act=a.hidden_act, out_act=a.out_act, upsample=a.upsample, noise=a.noise,
+        digits=a.digits, limit=a.limit, val_fraction=a.val_fraction, pretrain_epochs=a.pretrain_epochs,
+        seed=a.seed, device=a.device, dataset=a.dataset,
+    ).resolved()
+
+
+def _load(path: str):
+    from .runs import load_run
+
+    return load_run(path)
+
+
+def cmd_models(a) -> None:
+    from .models import MODELS
+
+    for name, s in MODELS.items():
+        k = f"k={s.latent} (1-256)" if s.latent is not None else f"latent {s.fixed_latent} fixed"
+        print(f"{name:14s} {k:18s} {s.summary}")
+
+
+def cmd_train(a) -> None:
+    from .data import load_dataset
+    from .evaluate import evaluate
+    from .runs import save_run
+    from .train import TrainingDiverged, train
+
+    config = _config(a)
+    dataset = load_dataset(config.dataset)
+    t0 = time.perf_counter()
+
+    def on_epoch(e):
+        val = f"{e.val_loss:.5f}" if e.val_loss is not None else "-"
+        print(f"{e.phase} epoch {e.epoch}: train_loss {e.train_loss:.5f} val_loss {val} "
+              f"({e.seconds:.1f}s, {e.images_per_s:,.0f} images/s)", flush=True)
+
+    try:
+        run = train(config, dataset, on_epoch=on_epoch, checkpoint_dir=a.out)
+    except TrainingDiverged as e:
+        save_run(e.run, a.out)
+        raise CliError(f"{e} (last good weights saved in {a.out})") from None
+    save_run(run, a.out)
+    ev = evaluate(run.model, dataset.test)
+    hist = run.train_history
+    _emit({
+        "model": config.model, "latent": config.latent, "epochs": len(hist), "status": run.status,
+        "train_loss": run.final_train_loss, "val_loss": run.final_val_loss,
+        "test_mse": ev["test_mse"], "test_bce": ev["test_bce"], "psnr": ev["psnr"],
+        "seconds": time.perf_counter() - t0,
+        "images_per_s": (sum(r["images_per_s"] for r in hist) / len(hist)) if hist else 0.0,
+        "device": run.device, "out": str(a.out),
+    })
+
+
+def cmd_eval(a) -> None:
+    from .data import load_dataset
+    from .evaluate import evaluate
+
+    run = _load(a.dir)
+    _emit(evaluate(run.model, load_dataset(run.config.dataset).test))
+
+
+def cmd_project(a) -> None:
+    from .data import load_dataset
+    from .evaluate import encode
+    from .projection import project, sample_indices
+
+    run = _load(a.dir)
+    ds = load_dataset(run.config.dataset)
+    idx = sample_indices(len(ds.test), a.n, a.seed)
+    proj = project(encode(run.model, ds.test.x[idx]), a.method, seed=a.seed, perplexity=a.perplexity,
+                   n_neighbors=a.n_neighbors, min_dist=a.min_dist)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["index", "digit", "x", "y"])
+        for i, (x, y) in zip(idx, proj.xy):
+            w.writerow([int(i), int(ds.test.y[i]), f"{x:.6g}", f"{y:.6g}"])
+    _emit({"method": a.method, "n": len(idx), "out": str(out), **proj.info})
+
+
+def cmd_sweep(a) -> None:
+    from .experiments import latent_sweep
+
+    base = _config(a)
+    res = latent_sweep(base, _int_list(a.latents), on_progress=None)
+    for r in res.tables["sweep"]:
+        print(f"k={r['latent']}: train_loss {r['train_loss']:.5f} test_mse {r['test_mse']:.5f} pca_test_mse {r['pca_test_mse']:.5f}", flush=True)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(res.csv("sweep"))
+    _emit({"out": a.out, "rows": res.tables["sweep"]})
+
+
+def cmd_probe(a) -> None:
+    from .experiments import probe
+
+    _emit(probe(_load(a.dir), labels=a.labels, seed=a.seed).summary)
+
+
+def cmd_anomaly(a) -> None:
+    from .data import parse_digits
+    from .experiments import anomaly
+
+    normal = parse_digits(a.normal) if a.normal is not None else None
+    _emit(anomaly(_load(a.dir), normal).summary)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m aecore", description="AE Lab: autoencoders on MNIST from the terminal")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    sub.add_parser("models", help="list the models")
+    t = sub.add_parser("train", help="train a model and save the run")
+    _add_train_options(t)
+    t.add_argument("--out", required=True, help="run directory to write")
+    e = sub.add_parser("eval", help="test-set metrics of a saved run")
+    e.add_argument("dir")
+    pr = sub.add_parser("project", help="2-D projection of test-set codes to CSV")
+    pr.add_argument("dir")
+    pr.add_argument("--method", default="pca", choices=["raw", "pca", "tsne", "umap"])
+    pr.add_argument("--n", type=int, default=2000)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--perplexity", type=float, default=30.0)
+    pr.add_argument("--n-neighbors", type=int, default=15)
+    pr.add_argument("--min-dist", type=float, default=0.1)
+    pr.add_argument("--out", required=True)
+    s = sub.add_parser("sweep", help="latent size sweep to CSV (with PCA at the same k)")
+    _add_train_options(s)
+    s.add_argument("--latents", "--latent-list", dest="latents", default="2,8,32")
+    s.add_argument("--out", required=True)
+    pb = sub.add_parser("probe", help="classification accuracy on codes vs PCA vs pixels")
+    pb.add_argument("dir")
+    pb.add_argument("--labels", type=int, default=1000)
+    pb.add_argument("--seed", type=int, default=0)
+    an = sub.add_parser("anomaly", help="anomaly detection by reconstruction error (ROC AUC)")
+    an.add_argument("dir")
+    an.add_argument("--normal", default=None, help="the normal digit(s), e.g. 0; default: the run's digits")
+    return p
+
+
+COMMANDS = {"models": cmd_models, "train": cmd_train, "eval": cmd_eval, "project": cmd_project,
+            "sweep": cmd_sweep, "probe": cmd_probe, "anomaly": cmd_anomaly}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The issue's spelling `sweep --latent 2,8,32` is accepted too.
+    if argv[:1] == ["sweep"] and "--latent" in argv:
+        argv[argv.index("--latent")] = "--latents"
+    try:
+        a = build_parser().parse_args(argv)
+        COMMANDS[a.cmd](a)
+        return 0
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (CliError, ValueError, OSError) as e:  # ConfigError, RunError, DataError, ...
+        print(f"error: {e}", file=sys.stderr)
+        return 2

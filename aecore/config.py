@@ -1,0 +1,195 @@
+"""Training configuration: one dataclass with commented defaults, validated with clear messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+
+from .data import DATASETS, DataError, parse_digits
+from .models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES, ModelError, get_spec
+from .noise import Noise, NoiseError
+
+LOSSES = ("mse", "bce")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("constant", "cosine")
+DEVICES = ("auto", "cpu", "cuda")
+MAX_EPOCHS = 1000
+MAX_BATCH = 60000
+
+
+class ConfigError(ValueError):
+    """A training setting is invalid; the message says which and why."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; saved as config.json next to the weights."""
+
+    model: str = "conv"  # registry name, see aecore.models.MODELS
+    latent: int | None = None  # code size k; None = the model's default (fixed for conv-tutorial/conv-bn)
+    hidden_act: str | None = None  # hidden/code activation where the model offers a choice; None = model default
+    out_act: str = "sigmoid"  # decoder output activation: sigmoid keeps pixels in [0, 1]
+    upsample: str | None = None  # conv decoders: "transpose" or "nearest"; None = model default
+    loss: str = "mse"  # "mse" or "bce" (bce needs a sigmoid output)
+    optimizer: str = "adam"  # "adam", "rmsprop" or "sgd"
+    lr: float = 1e-3  # learning rate
+    schedule: str = "constant"  # learning rate over the run: "constant", or "cosine" (anneals to 0 by the last step)
+    batch_size: int = 256  # images per step
+    epochs: int = 10  # passes over the training images
+    seed: int = 0  # same seed, same result on the CPU
+    noise: str = "none"  # input corruption for denoising, e.g. "masking:0.5", "gaussian:0.3"
+    digits: tuple[int, ...] | None = None  # train on these digits only (None = all)
+    limit: int | None = None  # at most this many training images (seeded sample)
+    val_fraction: float = 0.1  # share of the training images held out for validation loss
+    dataset: str = "mnist"  # "mnist" (bundled) or a torchvision data set
+    device: str = "auto"  # "auto" (GPU when present), "cpu" or "cuda"
+    pretrain_epochs: int = 0  # >0: greedy layer-wise pretraining of each layer pair first (stacked AE)
+    weight_decay: float = 0.0  # L2 penalty passed to the optimizer
+    log_every: int = 50  # steps between progress callbacks
+    extra: dict = field(default_factory=dict)  # free-form notes (e.g. preset name); not used in training
+
+    # ---- derived -------------------------------------------------------------------------
+    def resolved(self) -> "TrainConfig":
+        """A copy with model defaults filled in and types normalised; raises ConfigError."""
+        c = dataclasses.replace(self)
+        try:
+            spec = get_spec(c.model)
+        except ModelError as e:
+            raise ConfigError(str(e)) from None
+        if spec.latent is None:
+            if c.latent not in (None, spec.fixed_latent):
+                raise ConfigError(
+                    f"{c.model} has a fixed latent size of {spec.fixed_latent} (its conv code map); "
+                    f"pick a dense model or 'conv' to choose k"
+                )
+            c.latent = spec.fixed_latent
+        elif c.latent is None:
+            c.latent = spec.latent
+        if c.hidden_act is None:
+            c.hidden_act = spec.default_hidden if spec.hidden_acts else None
+        if c.upsample is None:
+            c.upsample = spec.default_upsample if spec.conv else None
+        if isinstance(c.digits, str):
+            try:
+                c.digits = parse_digits(c.digits)
+            except DataError as e:
+                raise ConfigError(str(e)) from None
+        elif c.digits is not None:
+            c.digits = tuple(sorted(set(int(d) for d in c.digits)))
+        try:
+            c.noise = str(Noise.parse(str(c.noise)))
+        except NoiseError as e:
+            raise ConfigError(str(e)) from None
+        c.validate()
+        return c
+
+    def validate(self) -> None:
+        """Raise ConfigError with a clear message for the first invalid setting."""
+        try:
+            spec = get_spec(self.model)
+        except ModelError as e:
+            raise ConfigError(str(e)) from None
+
+        def number(name, value, lo, hi, integer=False):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and int(value) != value):
+                raise ConfigError(f"{name} must be {'a whole number' if integer else 'a number'}, got {value!r}")
+            if not math.isfinite(value) or not lo <= value <= hi:
+                raise ConfigError(f"{name} must be between {lo:g} and {hi:g}, got {value:g}")
+
+        if spec.latent is not None and self.latent is not None:
+            number("latent size", self.latent, *LATENT_RANGE, integer=True)
+        number("epochs", self.epochs, 1, MAX_EPOCHS, integer=True)
+        number("batch size", self.batch_size, 1, MAX_BATCH, integer=True)
+        number("seed", self.seed, 0, 2**31 - 1, integer=True)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
+            raise ConfigError(f"learning rate must be a positive number, got {self.lr!r}")
+        if self.lr > 10:
+            raise ConfigError(f"learning rate {self.lr:g} is far too large (the loss would diverge); use at most 10")
+        number("validation fraction", self.val_fraction, 0.0, 0.5)
+        number("pretraining epochs", self.pretrain_epochs, 0, MAX_EPOCHS, integer=True)
+        number("weight decay", self.weight_decay, 0.0, 1.0)
+        number("log interval", self.log_every, 1, 10**6, integer=True)
+        if self.limit is not None:
+            number("image limit", self.limit, 2, 10**7, integer=True)
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown data set {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.out_act not in ACTIVATIONS:
+            raise ConfigError(f"unknown output activation {self.out_act!r}; choose one of {', '.join(ACTIVATIONS)}")
+        if self.loss == "bce" and self.out_act != "sigmoid":
+            raise ConfigError(
+                "binary cross-entropy needs outputs in [0, 1]: choose a sigmoid output activation, or MSE loss"
+            )
+        if spec.hidden_acts:
+            if self.hidden_act not in spec.hidden_acts:
+                raise ConfigError(f"{self.model} takes hidden activation {', '.join(spec.hidden_acts)}, not {self.hidden_act!r}")
+        elif self.hidden_act not in (None, spec.default_hidden):
+            raise ConfigError(f"{self.model} has no hidden activation option")
+        if spec.conv:
+            if self.upsample not in UPSAMPLES:
+                raise ConfigError(f"upsampling must be one of {', '.join(UPSAMPLES)}, got {self.upsample!r}")
+        elif self.upsample not in (None,):
+            raise ConfigError(f"{self.model} is not convolutional: upsampling does not apply")
+        if self.pretrain_epochs and not spec.stackable:
+            stackable = ", ".join(n for n, s in MODELS.items() if s.stackable)
+            raise ConfigError(f"layer-wise pretraining applies to the deep MLP models ({stackable}), not {self.model}")
+        try:
+            Noise.parse(self.noise)
+        except NoiseError as e:
+            raise ConfigError(str(e)) from None
+        if self.digits is not None:
+            if len(self.digits) == 0:
+                raise ConfigError("the digit subset is empty: pick at least one digit")
+            if any(d not in range(10) for d in self.digits):
+                raise ConfigError(f"digits must be 0-9, got {list(self.digits)}")
+
+    # ---- (de)serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["digits"] = list(self.digits) if self.digits is not None else None
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        if not isinstance(d, dict):
+            raise ConfigError("a config must be a JSON object")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+        d = dict(d)
+        if d.get("digits") is not None:
+            if not isinstance(d["digits"], (list, tuple, str)):
+                raise ConfigError("digits must be a list of 0-9")
+            d["digits"] = tuple(d["digits"]) if not isinstance(d["digits"], str) else d["digits"]
+        try:
+            return cls(**d)
+        except TypeError as e:
+            raise ConfigError(f"invalid config: {e}") from None
+
+    @property
+    def noise_spec(self) -> Noise:
+        return Noise.parse(self.noise)
+
+    def describe(self) -> str:
+        """A short human label, e.g. 'conv k=16, mse, adam 0.001, 10 ep'."""
+        bits = [f"{self.model} k={self.latent}"]
+        if self.noise not in ("none", None):
+            bits.append(f"noise {self.noise}")
+        if self.digits:
+            bits.append("digits " + ",".join(map(str, self.digits)))
+        bits.append(f"{self.loss}, {self.optimizer} {self.lr:g}, {self.epochs} ep")
+        return ", ".join(bits)
+

@@ -1,0 +1,239 @@
+"""The bundled MNIST data set: checksum-verified loading, subsets and device tensors."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+# SHA-256 of each array's raw bytes (PRODUCT.md, "Data").
+MNIST_SHA256 = {
+    "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+    "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+    "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+    "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+}
+MNIST_TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+DIGITS = tuple(range(10))
+IMAGE_SHAPE = (1, 28, 28)
+N_PIXELS = 784
+
+# Data sets offered next to the bundled MNIST; they need torchvision and a download.
+EXTRA_DATASETS = {"fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
+DATASETS = ("mnist",) + tuple(EXTRA_DATASETS)
+
+
+class DataError(ValueError):
+    """The data set is missing, altered, or cannot be fetched."""
+
+
+def default_path() -> Path:
+    """Where the bundled MNIST lives (override with AELAB_MNIST)."""
+    env = os.environ.get("AELAB_MNIST")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One half of a data set: images uint8 [N, 28, 28] and labels uint8 [N]."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A train and a test split of 28x28 grey images with labels 0-9."""
+
+    name: str
+    train: Split
+    test: Split
+
+    def split(self, which: str) -> Split:
+        if which not in ("train", "test"):
+            raise DataError(f"unknown split {which!r}; use 'train' or 'test'")
+        return self.train if which == "train" else self.test
+
+
+def _sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def verify_mnist_arrays(arrays: dict[str, np.ndarray]) -> None:
+    """Raise DataError unless the four arrays are exact MNIST."""
+    for key, digest in MNIST_SHA256.items():
+        if key not in arrays:
+            raise DataError(f"MNIST file lacks the array {key!r}")
+        a = arrays[key]
+        if a.dtype != np.uint8:
+            raise DataError(f"MNIST array {key!r} has dtype {a.dtype}, expected uint8")
+        if _sha256(a) != digest:
+            raise DataError(
+                f"MNIST array {key!r} does not match its SHA-256 checksum: the file is altered "
+                "or not MNIST; restore data/mnist.npz from the repository or rebuild it with "
+                "scripts/build_mnist.py"
+            )
+
+
+@functools.lru_cache(maxsize=2)
+def _load_mnist_cached(path: str) -> Dataset:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(
+            f"MNIST not found at {p}: it ships with the repository as data/mnist.npz "
+            "(rebuild it with scripts/build_mnist.py)"
+        )
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as e:  # zip or npy format errors
+        raise DataError(f"cannot read MNIST file {p}: {e}") from e
+    verify_mnist_arrays(arrays)
+    for a in arrays.values():
+        a.setflags(write=False)
+    return Dataset(
+        "mnist",
+        Split(arrays["x_train"], arrays["y_train"]),
+        Split(arrays["x_test"], arrays["y_test"]),
+    )
+
+
+def load_mnist(path: str | os.PathLike | None = None) -> Dataset:
+    """Load and verify the bundled MNIST once per process (read-only arrays)."""
+    return _load_mnist_cached(str(Path(path) if path else default_path()))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_extra(name: str, root: str) -> Dataset:
+    try:
+        import torchvision.datasets as tvd
+    except Exception as e:
+        raise DataError(f"{name} needs torchvision, which does not import here: {e}") from e
+    cls = getattr(tvd, EXTRA_DATASETS[name])
+    try:
+        train = cls(root, train=True, download=True)
+        test = cls(root, train=False, download=True)
+    except Exception as e:
+        raise DataError(
+            f"{name} is not bundled and could not be downloaded ({type(e).__name__}); "
+            "this machine may be offline. MNIST is always available."
+        ) from e
+    return Dataset(
+        name,
+        Split(train.data.numpy().astype(np.uint8), train.targets.numpy().astype(np.uint8)),
+        Split(test.data.numpy().astype(np.uint8), test.targets.numpy().astype(np.uint8)),
+    )
+
+
+def load_dataset(name: str = "mnist") -> Dataset:
+    """Load a data set by name: bundled MNIST, or Fashion-MNIST / KMNIST via torchvision."""
+    if name == "mnist":
+        return load_mnist()
+    if name in EXTRA_DATASETS:
+        root = os.environ.get("AELAB_DATA_CACHE", str(Path.home() / ".cache" / "aelab"))
+        return _load_extra(name, root)
+    raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+def class_counts(y: np.ndarray) -> np.ndarray:
+    """Images per digit, [10]."""
+    return np.bincount(np.asarray(y, dtype=np.int64), minlength=10)[:10]
+
+
+def parse_digits(text: str | None) -> tuple[int, ...] | None:
+    """'0,1,6' -> (0, 1, 6); empty or None -> None (all digits)."""
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        digits = tuple(sorted({int(t) for t in str(text).replace(" ", "").split(",") if t != ""}))
+    except ValueError:
+        raise DataError(f"digits must be numbers 0-9 separated by commas, got {text!r}") from None
+    bad = [d for d in digits if d not in DIGITS]
+    if bad:
+        raise DataError(f"digits must be 0-9, got {bad}")
+    return digits or None
+
+
+def subset_indices(
+    y: np.ndarray,
+    digits: tuple[int, ...] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Indices of the images with the given digits, at most `limit` of them (seeded sample)."""
+    idx = np.arange(len(y))
+    if digits is not None:
+        idx = idx[np.isin(y, np.asarray(digits))]
+        if len(idx) == 0:
+            raise DataError(f"no images with digits {list(digits)}")
+    if limit is not None:
+        if limit < 1:
+            raise DataError(f"limit must be at least 1, got {limit}")
+        if limit < len(idx):
+            rng = np.random.default_rng(seed)
+            idx = np.sort(rng.choice(idx, size=limit, replace=False))
+    return idx
+
+
+def train_val_indices(idx: np.ndarray, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into train and validation parts (seeded, validation at least 1 image)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"validation fraction must be in [0, 1), got {val_fraction}")
+    if val_fraction == 0.0:
+        return idx, idx[:0]
+    n_val = max(1, int(round(len(idx) * val_fraction)))
+    if n_val >= len(idx):
+        raise DataError(f"{len(idx)} images are too few to hold out a validation part")
+    rng = np.random.default_rng(seed + 1)
+    perm = rng.permutation(len(idx))
+    return np.sort(idx[perm[n_val:]]), np.sort(idx[perm[:n_val]])
+
+
+def readonly_tensor(x: np.ndarray) -> torch.Tensor:
+    """A tensor sharing memory with a (possibly read-only) numpy array; callers never write to it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.ascontiguousarray(x))
+
+
+_device_cache: dict[tuple[int, str], torch.Tensor] = {}
+_device_lock = threading.Lock()
+
+
+def device_images(x: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """The uint8 images [N, 28, 28] as one shared uint8 tensor [N, 1, 28, 28] on `device`.
+
+    On the CPU this is a view of the numpy array (no copy); on a GPU it is copied once
+    per process and shared by every job (uint8 keeps it at 47 MB for MNIST train).
+    """
+    device = torch.device(device)
+    key = (id(x), str(device))
+    with _device_lock:
+        t = _device_cache.get(key)
+        if t is None:
+            base = readonly_tensor(x)  # [N, 28, 28] uint8, shares memory
+            t = base.unsqueeze(1).to(device)  # [N, 1, 28, 28] uint8
+            _device_cache[key] = t
+        return t
+
+
+def to_float(xb: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float32 in [0, 1], same shape."""
+    return xb.to(torch.float32).div_(255.0)
+
+
+def float_images(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 numpy images [N, 28, 28] -> float32 tensor [N, 1, 28, 28] in [0, 1]."""
+    return to_float(readonly_tensor(x).unsqueeze(1).to(device))

@@ -1,0 +1,101 @@
+"""Evaluation in batches: reconstructions, codes, per-image and per-digit errors, PSNR."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import Split, float_images
+from .models import Autoencoder
+from .noise import Noise, corrupt
+
+EVAL_BATCH = 2048
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _batches(x: np.ndarray | torch.Tensor, device: torch.device, batch: int):
+    """Yield float image batches [b,1,28,28] in [0,1] on `device` from uint8 [N,28,28] or float tensors."""
+    for i in range(0, len(x), batch):
+        xb = x[i : i + batch]
+        if isinstance(xb, np.ndarray):
+            yield float_images(xb, device)
+        else:
+            yield xb.to(device, torch.float32).view(-1, 1, 28, 28)
+
+
+@torch.no_grad()
+def reconstruct(model: Autoencoder, x, noise: Noise | None = None, seed: int = 0, batch: int = EVAL_BATCH):
+    """(inputs, reconstructions) as float numpy [N,28,28]; inputs are corrupted when `noise` is given."""
+    model.eval()
+    dev = model_device(model)
+    g = torch.Generator(device=dev).manual_seed(seed)
+    ins, outs = [], []
+    for xb in _batches(x, dev, batch):
+        xi = corrupt(xb, noise, g) if noise is not None else xb
+        ins.append(xi.squeeze(1).cpu())
+        outs.append(model(xi).clamp(0, 1).squeeze(1).cpu())  # [b,28,28]
+    return torch.cat(ins).numpy(), torch.cat(outs).numpy()
+
+
+@torch.no_grad()
+def encode(model: Autoencoder, x, batch: int = EVAL_BATCH) -> np.ndarray:
+    """Latent codes [N, k] as float32 numpy."""
+    model.eval()
+    dev = model_device(model)
+    return torch.cat([model.encode(xb).float().cpu() for xb in _batches(x, dev, batch)]).numpy()
+
+
+@torch.no_grad()
+def decode(model: Autoencoder, z: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
+    """Images [N,28,28] in [0,1] from codes [N, k]."""
+    model.eval()
+    dev = model_device(model)
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32))
+    out = [model.decode(z[i : i + batch].to(dev)).clamp(0, 1).squeeze(1).cpu() for i in range(0, len(z), batch)]
+    return torch.cat(out).numpy() if out else np.zeros((0, 28, 28), np.float32)
+
+
+@torch.no_grad()
+def per_image_errors(model: Autoencoder, x, noise: Noise | None = None, seed: int = 0, batch: int = EVAL_BATCH) -> dict[str, np.ndarray]:
+    """Per-image mean MSE and BCE against the clean images, [N] each."""
+    model.eval()
+    dev = model_device(model)
+    g = torch.Generator(device=dev).manual_seed(seed)
+    mse, bce = [], []
+    for xb in _batches(x, dev, batch):
+        xi = corrupt(xb, noise, g) if noise is not None else xb
+        out = model(xi).clamp(0, 1)  # [b,1,28,28]
+        mse.append(((out - xb) ** 2).flatten(1).mean(1).cpu())
+        bce.append(F.binary_cross_entropy(out, xb, reduction="none").flatten(1).mean(1).cpu())
+    return {"mse": torch.cat(mse).numpy(), "bce": torch.cat(bce).numpy()}
+
+
+def psnr(mse: float) -> float:
+    """Peak signal-to-noise ratio in dB for pixels in [0, 1]."""
+    return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)
+
+
+def per_digit(values: np.ndarray, y: np.ndarray) -> list[float | None]:
+    """Mean of `values` for each digit 0-9 (None where the digit is absent)."""
+    y = np.asarray(y)
+    return [float(values[y == d].mean()) if (y == d).any() else None for d in range(10)]
+
+
+def evaluate(model: Autoencoder, split: Split, noise: Noise | None = None, seed: int = 0) -> dict:
+    """Test metrics: test_mse, test_bce (per pixel), psnr, per_digit_mse [10], n."""
+    err = per_image_errors(model, split.x, noise, seed)
+    mse = float(err["mse"].mean())
+    return {
+        "test_mse": mse,
+        "test_bce": float(err["bce"].mean()),
+        "psnr": psnr(mse),
+        "per_digit_mse": per_digit(err["mse"], split.y),
+        "n": int(len(split)),
+    }

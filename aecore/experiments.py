@@ -1,0 +1,449 @@
+"""The tutorials' comparisons as functions: latent sweep, A/B, AE vs PCA, probes, anomaly detection, stacked AE."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import ConfigError, TrainConfig
+from .data import Dataset, load_dataset, subset_indices
+from .evaluate import encode, evaluate, per_image_errors, reconstruct, model_device
+from .pca import pca_codes, pca_mse, pca_reconstruct
+from .projection import project
+from .runs import Run
+from .train import Progress, train
+
+N_SHOW = 8  # test images shown in reconstruction grids
+AB_PRESETS = {
+    "linear vs conv": (dict(model="linear", latent=32), dict(model="conv-tutorial")),
+    "ConvTranspose vs Upsample decoder": (dict(model="conv", upsample="transpose"), dict(model="conv", upsample="nearest")),
+    "ReLU vs sigmoid output": (dict(model="dense", out_act="relu"), dict(model="dense", out_act="sigmoid")),
+    "MSE vs BCE loss": (dict(model="dense", loss="mse"), dict(model="dense", loss="bce")),
+}
+
+
+class ExperimentError(ValueError):
+    """Invalid experiment parameters."""
+
+
+@dataclass
+class Result:
+    """An experiment's outcome: tables (lists of row dicts, exportable as CSV) and image arrays."""
+
+    kind: str
+    params: dict
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)  # the headline numbers (also the CLI's JSON line)
+    status: str = "done"  # "done" or "stopped" (partial tables)
+
+    def csv(self, table: str) -> str:
+        """A table as CSV text."""
+        rows = self.tables[table]
+        if not rows:
+            return ""
+        cols = list(rows[0].keys())
+        for r in rows[1:]:
+            cols += [c for c in r if c not in cols]
+        out = io.StringIO()
+        import csv
+
+        w = csv.DictWriter(out, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+        return out.getvalue()
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            meta = {"kind": self.kind, "params": self.params, "tables": self.tables, "summary": self.summary, "status": self.status}
+            z.writestr("result.json", json.dumps(meta, default=float))
+            arrays = io.BytesIO()
+            np.savez_compressed(arrays, **self.images)
+            z.writestr("images.npz", arrays.getvalue())
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Result":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            meta = json.loads(z.read("result.json"))
+            with np.load(io.BytesIO(z.read("images.npz")), allow_pickle=False) as f:
+                images = {k: f[k] for k in f.files}
+        return cls(meta["kind"], meta["params"], meta["tables"], images, meta["summary"], meta.get("status", "done"))
+
+
+class ResultStore:
+    """Finished experiment results on disk, keyed by kind and parameters, so they are not recomputed."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    @staticmethod
+    def key(kind: str, params: dict) -> str:
+        blob = json.dumps({"kind": kind, "params": params}, sort_keys=True, default=str)
+        return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+    def get(self, kind: str, params: dict) -> Result | None:
+        p = self.root / f"{self.key(kind, params)}.zip"
+        if not p.is_file():
+            return None
+        try:
+            return Result.from_bytes(p.read_bytes())
+        except Exception:
+            return None  # a damaged cache entry is recomputed
+
+    def put(self, result: Result) -> None:
+        if result.status != "done":
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        p = self.root / f"{self.key(result.kind, result.params)}.zip"
+        tmp = p.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(result.to_bytes())
+        os.replace(tmp, p)
+
+
+def _staged(on_progress, stage: int, stages: int, label: str):
+    if on_progress is None:
+        return None
+
+    def cb(p: Progress):
+        on_progress(dataclasses.replace(p, phase=f"{label} · {p.phase}", stage=stage, stages=stages))
+
+    return cb
+
+
+def _stopped(stop) -> bool:
+    return stop is not None and stop.is_set()
+
+
+def _show_idx(dataset: Dataset, n: int = N_SHOW, seed: int = 0) -> np.ndarray:
+    """n test images, one per digit where possible (stable across experiments)."""
+    rng = np.random.default_rng(seed)
+    y = dataset.test.y
+    return np.array([rng.choice(np.flatnonzero(y == d % 10)) for d in range(n)])
+
+
+def _base(config: TrainConfig | dict) -> TrainConfig:
+    return config if isinstance(config, TrainConfig) else TrainConfig(**config)
+
+
+# ---- 1. latent size sweep ----------------------------------------------------------------------
+def latent_sweep(
+    base: TrainConfig | dict,
+    latents: list[int],
+    dataset: Dataset | None = None,
+    on_progress=None,
+    stop=None,
+) -> Result:
+    """Train `base` at each latent size; train/val/test loss, PCA's test MSE at the same k, reconstructions."""
+    base = _base(base)
+    latents = sorted(set(int(k) for k in latents))
+    if not latents:
+        raise ExperimentError("give at least one latent size")
+    from .models import get_spec
+
+    if get_spec(base.model).latent is None:
+        raise ExperimentError(f"{base.model} has a fixed latent size; sweep a dense model or 'conv'")
+    for k in latents:
+        dataclasses.replace(base, latent=k).resolved()  # validates every k up front
+    dataset = dataset or load_dataset(base.dataset)
+    show = _show_idx(dataset)
+    rows, recons = [], []
+    status = "done"
+    for i, k in enumerate(latents, 1):
+        if _stopped(stop):
+            status = "stopped"
+            break
+        run = train(dataclasses.replace(base, latent=k), dataset, on_progress=_staged(on_progress, i, len(latents), f"k={k}"), stop=stop)
+        if run.status == "stopped":
+            status = "stopped"
+            break
+        ev = evaluate(run.model, dataset.test)
+        rows.append({
+            "latent": k,
+            "train_loss": run.final_train_loss,
+            "val_loss": run.final_val_loss,
+            "test_mse": ev["test_mse"],
+            "pca_test_mse": pca_mse(dataset.test.x, k, dataset),
+            "seconds": run.seconds,
+        })
+        recons.append(reconstruct(run.model, dataset.test.x[show])[1])
+    images = {"originals": dataset.test.x[show].astype(np.float32) / 255.0}
+    if recons:
+        images["recons"] = np.stack(recons)  # [n_k, N_SHOW, 28, 28]
+    params = {"base": base.to_dict(), "latents": latents}
+    return Result("sweep", params, {"sweep": rows}, images, {"rows": rows}, status)
+
+
+# ---- 2. architecture A/B -----------------------------------------------------------------------
+def compare(
+    configs: dict[str, TrainConfig | dict],
+    dataset: Dataset | None = None,
+    on_progress=None,
+    stop=None,
+) -> Result:
+    """Train each labelled config; loss curves, final numbers and reconstructions of the same images."""
+    if len(configs) < 2:
+        raise ExperimentError("compare needs at least two configurations")
+    cfgs = {label: _base(c) for label, c in configs.items()}
+    for c in cfgs.values():
+        c.resolved()
+    dataset = dataset or load_dataset(next(iter(cfgs.values())).dataset)
+    show = _show_idx(dataset)
+    curves, finals, images = [], [], {"originals": dataset.test.x[show].astype(np.float32) / 255.0}
+    status = "done"
+    for i, (label, cfg) in enumerate(cfgs.items(), 1):
+        if _stopped(stop):
+            status = "stopped"
+            break
+        run = train(cfg, dataset, on_progress=_staged(on_progress, i, len(cfgs), label), stop=stop)
+        for r in run.train_history:
+            curves.append({"model": label, "epoch": r["epoch"], "train_loss": r["train_loss"], "val_loss": r["val_loss"]})
+        ev = evaluate(run.model, dataset.test)
+        finals.append({"model": label, "config": run.config.describe(), "final_train_loss": run.final_train_loss,
+                       "final_val_loss": run.final_val_loss, "test_mse": ev["test_mse"], "test_bce": ev["test_bce"],
+                       "psnr": ev["psnr"], "seconds": run.seconds})
+        images[f"recon:{label}"] = reconstruct(run.model, dataset.test.x[show])[1]
+        if run.status == "stopped":
+            status = "stopped"
+            break
+    params = {label: c.to_dict() for label, c in cfgs.items()}
+    return Result("compare", params, {"curves": curves, "final": finals}, images, {"final": finals}, status)
+
+
+def ab_configs(preset: str, epochs: int = 3, limit: int | None = 10000, seed: int = 0, **common) -> dict[str, TrainConfig]:
+    """The two configs of a named A/B preset (see AB_PRESETS) with shared training settings."""
+    if preset not in AB_PRESETS:
+        raise ExperimentError(f"unknown comparison {preset!r}; choose one of {', '.join(AB_PRESETS)}")
+    a, b = AB_PRESETS[preset]
+    shared = dict(epochs=epochs, limit=limit, seed=seed, **common)
+
+    def label(d):
+        return ", ".join(f"{v}" for k, v in d.items()) if len(d) > 1 else str(next(iter(d.values())))
+
+    return {label(a): TrainConfig(**{**shared, **a}), label(b): TrainConfig(**{**shared, **b})}
+
+
+# ---- 3. AE vs PCA ------------------------------------------------------------------------------
+def ae_vs_pca(run: Run, dataset: Dataset | None = None, n_points: int = 2000, seed: int = 0) -> Result:
+    """The run's test error and reconstructions next to PCA's at the same k, and both 2-D code maps."""
+    dataset = dataset or load_dataset(run.config.dataset)
+    k = run.model.latent_dim
+    if k > 256:
+        raise ExperimentError(f"PCA is fitted with at most 256 components; this model's code has {k}")
+    ev = evaluate(run.model, dataset.test)
+    p_mse = pca_mse(dataset.test.x, k, dataset)
+    show = _show_idx(dataset)
+    idx = subset_indices(dataset.test.y, limit=min(n_points, len(dataset.test)), seed=seed)
+    ae_z = encode(run.model, dataset.test.x[idx])
+    ae_xy = project(ae_z, "raw" if k <= 2 else "pca", seed=seed).xy
+    pca_xy = pca_codes(dataset.test.x[idx], 2, dataset)
+    table = [
+        {"method": f"autoencoder ({run.config.model})", "k": k, "test_mse": ev["test_mse"], "squared_error_per_image": ev["test_mse"] * 784},
+        {"method": "PCA", "k": k, "test_mse": p_mse, "squared_error_per_image": p_mse * 784},
+    ]
+    codes = [{"index": int(i), "digit": int(dataset.test.y[i]), "ae_x": float(a[0]), "ae_y": float(a[1]),
+              "pca_x": float(b[0]), "pca_y": float(b[1])} for i, a, b in zip(idx, ae_xy, pca_xy)]
+    images = {
+        "originals": dataset.test.x[show].astype(np.float32) / 255.0,
+        "ae": reconstruct(run.model, dataset.test.x[show])[1],
+        "pca": pca_reconstruct(dataset.test.x[show], k, dataset),
+    }
+    summary = {"k": k, "ae_test_mse": ev["test_mse"], "pca_test_mse": p_mse, "ae_2d": "raw" if k <= 2 else "pca of codes"}
+    return Result("ae_vs_pca", {"run": run.config.to_dict(), "n_points": n_points, "seed": seed}, {"errors": table, "codes": codes}, images, summary)
+
+
+# ---- 4. features for classification ------------------------------------------------------------
+def _fit_score(train_x, train_y, test_x, test_y, seed):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed))
+    knn = KNeighborsClassifier(n_neighbors=5)
+    return (
+        float(logreg.fit(train_x, train_y).score(test_x, test_y)),
+        float(knn.fit(train_x, train_y).score(test_x, test_y)),
+    )
+
+
+def probe(run: Run, labels: int = 1000, dataset: Dataset | None = None, seed: int = 0, n_test: int = 10000) -> Result:
+    """Logistic regression and 5-NN accuracy on the run's codes vs PCA codes of the same size vs raw pixels."""
+    dataset = dataset or load_dataset(run.config.dataset)
+    if not 10 <= labels <= len(dataset.train):
+        raise ExperimentError(f"labels must be between 10 and {len(dataset.train)}, got {labels}")
+    tr = subset_indices(dataset.train.y, limit=labels, seed=seed)
+    te = subset_indices(dataset.test.y, limit=min(n_test, len(dataset.test)), seed=seed)
+    ytr, yte = dataset.train.y[tr], dataset.test.y[te]
+    k = run.model.latent_dim
+    feats = {
+        "latent": (encode(run.model, dataset.train.x[tr]), encode(run.model, dataset.test.x[te])),
+        "pca": (pca_codes(dataset.train.x[tr], min(k, 256), dataset), pca_codes(dataset.test.x[te], min(k, 256), dataset)),
+        "pixels": (dataset.train.x[tr].reshape(len(tr), -1) / 255.0, dataset.test.x[te].reshape(len(te), -1) / 255.0),
+    }
+    rows, summary = [], {"labels": labels, "latent": k}
+    for name, (a, b) in feats.items():
+        lr_acc, knn_acc = _fit_score(a, ytr, b, yte, seed)
+        rows.append({"features": name, "dims": a.shape[1], "logreg_acc": lr_acc, "knn_acc": knn_acc})
+        summary[f"{name}_logreg_acc"] = lr_acc
+        summary[f"{name}_knn_acc"] = knn_acc
+    return Result("probe", {"run": run.config.to_dict(), "labels": labels, "seed": seed, "n_test": n_test}, {"probe": rows}, {}, summary)
+
+
+def finetune(
+    run: Run,
+    labels: int = 1000,
+    epochs: int = 5,
+    dataset: Dataset | None = None,
+    seed: int = 0,
+    lr: float = 3e-3,
+    on_progress=None,
+    stop=None,
+) -> Result:
+    """Semi-supervised: a classifier head on the code, trained with the encoder frozen, then fine-tuned with it."""
+    from .models import Classifier
+    from .data import to_float
+    import copy
+    import time
+
+    dataset = dataset or load_dataset(run.config.dataset)
+    if not 10 <= labels <= len(dataset.train):
+        raise ExperimentError(f"labels must be between 10 and {len(dataset.train)}, got {labels}")
+    if not 1 <= epochs <= 200:
+        raise ExperimentError(f"epochs must be between 1 and 200, got {epochs}")
+    dev = model_device(run.model)
+    tr = subset_indices(dataset.train.y, limit=labels, seed=seed)
+    xtr = torch.from_numpy(dataset.train.x[tr]).unsqueeze(1).to(dev)  # [n,1,28,28] uint8
+    ytr = torch.from_numpy(dataset.train.y[tr].astype(np.int64)).to(dev)  # [n]
+    rows = []
+    for stage, (mode, freeze) in enumerate([("head only (frozen encoder)", True), ("fine-tuned encoder + head", False)], 1):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            clf = Classifier(copy.deepcopy(run.model)).to(dev)
+        params = clf.head.parameters() if freeze else clf.parameters()
+        opt = torch.optim.Adam(params, lr=lr)
+        g = torch.Generator(device=dev).manual_seed(seed)
+        bs = min(32, len(tr))
+        steps = (len(tr) + bs - 1) // bs
+        t0 = time.perf_counter()
+        for ep in range(1, epochs + 1):
+            clf.train()
+            if freeze:
+                clf.autoencoder.eval()
+            perm = torch.randperm(len(tr), generator=g, device=dev)
+            for s in range(steps):
+                if _stopped(stop):
+                    break
+                b = perm[s * bs : (s + 1) * bs]
+                loss = torch.nn.functional.cross_entropy(clf(to_float(xtr[b])), ytr[b])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if on_progress:
+                on_progress(Progress(mode, ep, epochs, steps, steps, float(loss), 0.0, time.perf_counter() - t0, stage, 2))
+        acc = _accuracy(clf, dataset)
+        rows.append({"mode": mode, "labels": labels, "epochs": epochs, "test_acc": acc})
+    summary = {r["mode"]: r["test_acc"] for r in rows}
+    return Result("finetune", {"run": run.config.to_dict(), "labels": labels, "epochs": epochs, "seed": seed, "lr": lr},
+                  {"finetune": rows}, {}, summary, "stopped" if _stopped(stop) else "done")
+
+
+@torch.no_grad()
+def _accuracy(clf, dataset: Dataset) -> float:
+    from .evaluate import _batches
+
+    clf.eval()
+    dev = model_device(clf)
+    preds = torch.cat([clf(xb).argmax(1).cpu() for xb in _batches(dataset.test.x, dev, 2048)]).numpy()
+    return float((preds == dataset.test.y).mean())
+
+
+# ---- 5. one digit only: anomaly detection ------------------------------------------------------
+def anomaly(run: Run, normal: int | tuple[int, ...] | None = None, dataset: Dataset | None = None) -> Result:
+    """Reconstruction error as an anomaly score: ROC AUC of 'not normal' overall and per other digit."""
+    from sklearn.metrics import roc_auc_score
+
+    dataset = dataset or load_dataset(run.config.dataset)
+    if normal is None:
+        normal = run.config.digits
+        if not normal:
+            raise ExperimentError("say which digits are normal (the run was trained on all digits)")
+    normal = (normal,) if isinstance(normal, int) else tuple(normal)
+    if not normal or any(d not in range(10) for d in normal):
+        raise ExperimentError(f"normal digits must be 0-9, got {normal}")
+    y = dataset.test.y
+    err = per_image_errors(run.model, dataset.test.x)["mse"]
+    is_anom = ~np.isin(y, normal)
+    if is_anom.all() or not is_anom.any():
+        raise ExperimentError("need both normal and anomalous test images")
+    auc = float(roc_auc_score(is_anom, err))
+    per = {}
+    rows = []
+    for d in range(10):
+        sel = y == d
+        row = {"digit": d, "normal": d in normal, "mean_mse": float(err[sel].mean()), "median_mse": float(np.median(err[sel])), "n": int(sel.sum())}
+        if d not in normal:
+            m = np.isin(y, normal) | sel
+            row["auc"] = per[str(d)] = float(roc_auc_score(sel[m], err[m]))
+        rows.append(row)
+    show = np.array([np.flatnonzero(y == d)[0] for d in range(10)])
+    ins, outs = reconstruct(run.model, dataset.test.x[show])
+    errors = [{"index": int(i), "digit": int(y[i]), "mse": float(e)} for i, e in enumerate(err)]
+    summary = {"normal": list(normal), "auc": auc, "per_digit_auc": per}
+    return Result("anomaly", {"run": run.config.to_dict(), "normal": list(normal)},
+                  {"per_digit": rows, "errors": errors}, {"originals": ins, "recons": outs}, summary)
+
+
+# ---- 6. stacked AE: greedy layer-wise pretraining vs end to end --------------------------------
+def stacked_vs_endtoend(
+    base: TrainConfig | dict,
+    pretrain_epochs: int = 1,
+    dataset: Dataset | None = None,
+    on_progress=None,
+    stop=None,
+) -> Result:
+    """The same deep MLP trained end to end and with greedy layer-wise pretraining first."""
+    base = _base(base)
+    if pretrain_epochs < 1:
+        raise ExperimentError("pretraining needs at least 1 epoch per layer")
+    configs = {
+        "end to end": dataclasses.replace(base, pretrain_epochs=0),
+        f"layer-wise pretrained ({pretrain_epochs} ep/layer)": dataclasses.replace(base, pretrain_epochs=pretrain_epochs),
+    }
+    res = compare(configs, dataset, on_progress, stop)
+    res.kind = "stacked"
+    return res
+
+
+# ---- denoising: error versus noise level -------------------------------------------------------
+def noise_curve(runs: dict[str, Run], kind: str, levels: list[float], dataset: Dataset | None = None,
+                n: int = 1000, seed: int = 0) -> list[dict]:
+    """Test MSE against the clean images at each noise level: of the corrupted input and of each run's output."""
+    from .noise import Noise
+
+    if not runs:
+        raise ExperimentError("give at least one run")
+    dataset = dataset or load_dataset(next(iter(runs.values())).config.dataset)
+    idx = subset_indices(dataset.test.y, limit=min(n, len(dataset.test)), seed=seed)
+    x = dataset.test.x[idx]
+    clean = x.astype(np.float32) / 255.0
+    rows = []
+    for level in levels:
+        noise = Noise(kind, float(level))
+        for label, run in runs.items():
+            ins, _ = reconstruct(run.model, x, noise, seed)
+            err = per_image_errors(run.model, x, noise, seed)["mse"]
+            rows.append({"level": float(level), "model": label, "mse": float(err.mean())})
+        rows.append({"level": float(level), "model": "corrupted input", "mse": float(((ins - clean) ** 2).mean())})
+    return rows

@@ -1,0 +1,112 @@
+"""Images in and out: grids of digits as PNG, and user digits preprocessed like MNIST."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # uploaded digit images larger than this are refused
+MAX_UPLOAD_PIXELS = 4096 * 4096  # and so are images with more pixels (decompression bombs)
+MIN_SIDE = 8  # smaller than 8x8 cannot hold a recognisable digit
+
+
+class ImageError(ValueError):
+    """An uploaded file is not a usable digit image."""
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [0,1] (or uint8) -> uint8, same shape."""
+    a = np.asarray(images)
+    if a.dtype == np.uint8:
+        return a
+    return (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _as_float(images) -> np.ndarray:
+    a = np.asarray(images)
+    return a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+
+
+def grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile images [N,28,28] into one uint8 image [H, W] (torchvision's make_grid)."""
+    from torchvision.utils import make_grid
+
+    a = _as_float(images)
+    t = torch.from_numpy(a).view(-1, 1, a.shape[-2], a.shape[-1])  # [N,1,28,28]
+    g = make_grid(t, nrow=ncols or len(t), padding=padding, pad_value=pad_value)  # [3,H,W]
+    return to_uint8(g[0].numpy())
+
+
+def rows_grid(rows: list[np.ndarray], padding: int = 2) -> np.ndarray:
+    """Stack equally long rows of images (e.g. originals over reconstructions) into one uint8 image."""
+    n = len(rows[0])
+    return grid(np.concatenate([_as_float(r) for r in rows]), n, padding)
+
+
+def to_png(image: np.ndarray, scale: int = 1) -> bytes:
+    """PNG bytes of a uint8 grey image, optionally enlarged by an integer factor."""
+    from PIL import Image
+
+    im = Image.fromarray(to_uint8(image), mode="L")
+    if scale > 1:
+        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def preprocess_digit(data: bytes) -> np.ndarray:
+    """An uploaded picture of one digit -> uint8 [28,28] prepared like MNIST.
+
+    Grey levels, white digit on black (inverted if the paper is light), cropped to the
+    digit, scaled to fit 20x20 keeping its aspect, centred by centre of mass in 28x28.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ImageError("the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError(f"the image is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    try:
+        im = Image.open(io.BytesIO(data))
+        w, h = im.size
+        if w * h > MAX_UPLOAD_PIXELS:
+            raise ImageError(f"the image is {w}x{h} pixels; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted")
+        if min(w, h) < MIN_SIDE:
+            raise ImageError(f"the image is only {w}x{h} pixels; use at least {MIN_SIDE}x{MIN_SIDE}")
+        im.load()
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise ImageError(f"not a readable image (PNG, JPEG, ...): {type(e).__name__}") from None
+    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(bg, im.convert("RGBA"))
+    a = np.asarray(im.convert("L"), dtype=np.float32) / 255.0  # [h,w], colour -> grey
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if border.mean() > 0.5:  # dark ink on light paper: make it white on black like MNIST
+        a = 1.0 - a
+    a = np.clip((a - a.min()) / max(float(a.max() - a.min()), 1e-6), 0, 1)
+    a[a < 0.2] = 0.0
+    ys, xs = np.nonzero(a)
+    if len(ys) == 0:
+        raise ImageError("no digit found: the image is blank")
+    a = a[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    hh, ww = a.shape
+    s = 20.0 / max(hh, ww)
+    nh, nw = max(1, round(hh * s)), max(1, round(ww * s))
+    small = np.asarray(Image.fromarray(to_uint8(a)).resize((nw, nh), Image.LANCZOS), np.float32) / 255.0
+    out = np.zeros((28, 28), np.float32)
+    top, left = (28 - nh) // 2, (28 - nw) // 2
+    out[top : top + nh, left : left + nw] = small
+    total = out.sum()
+    if total > 0:  # shift the centre of mass to the centre, as MNIST did
+        yy, xx = np.mgrid[0:28, 0:28]
+        dy = int(round(13.5 - (yy * out).sum() / total))
+        dx = int(round(13.5 - (xx * out).sum() / total))
+        dy = int(np.clip(dy, -top, 28 - nh - top))
+        dx = int(np.clip(dx, -left, 28 - nw - left))
+        out = np.roll(out, (dy, dx), axis=(0, 1))
+    return to_uint8(out)

@@ -1,0 +1,47 @@
+"""Walking the latent space: decoded grids over a 2-D code plane, interpolation, placing new codes on a map."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .evaluate import decode, encode
+from .models import Autoencoder
+
+
+def plane_bounds(z: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The ranges of the two code axes that hold the bulk of the codes [n, 2] (percentiles lo..hi)."""
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"a latent plane needs 2-D codes, got shape {z.shape}")
+    (x0, y0), (x1, y1) = np.percentile(z, lo, axis=0), np.percentile(z, hi, axis=0)
+    return (float(x0), float(x1)), (float(y0), float(y1))
+
+
+def latent_grid(model: Autoencoder, x_range: tuple[float, float], y_range: tuple[float, float], n: int = 15) -> np.ndarray:
+    """Decoded images over an n x n grid of the 2-D code plane -> [n*n, 28, 28], rows from top (high z2) down."""
+    if model.latent_dim != 2:
+        raise ValueError(f"the decoded grid needs a 2-D code; this model's code has {model.latent_dim} numbers")
+    if not 2 <= n <= 40:
+        raise ValueError(f"grid size must be between 2 and 40, got {n}")
+    xs = np.linspace(*x_range, n)
+    ys = np.linspace(*y_range, n)[::-1]
+    z = np.array([[x, y] for y in ys for x in xs], np.float32)  # [n*n, 2]
+    return decode(model, z)
+
+
+def interpolate(model: Autoencoder, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
+    """Decode `steps` codes on the straight line from image a's code to image b's -> [steps, 28, 28]."""
+    if not 2 <= steps <= 64:
+        raise ValueError(f"steps must be between 2 and 64, got {steps}")
+    za, zb = encode(model, np.stack([a, b]))
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return decode(model, (1 - t) * za + t * zb)
+
+
+def place(z_points: np.ndarray, xy_points: np.ndarray, z_query: np.ndarray, k: int = 5) -> np.ndarray:
+    """Where new codes [q, d] land on a 2-D map of z_points: the mean map position of their k nearest codes."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = max(1, min(k, len(z_points)))
+    nn = NearestNeighbors(n_neighbors=k).fit(z_points)
+    _, idx = nn.kneighbors(np.asarray(z_query, np.float32).reshape(len(z_query), -1))
+    return xy_points[idx].mean(axis=1)

@@ -1,0 +1,100 @@
+"""2-D views of latent codes: raw axes, PCA (with explained variance), t-SNE and UMAP, seeded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+METHODS = ("raw", "pca", "tsne", "umap")
+# Most points each method is run on (t-SNE and UMAP grow super-linearly; the app says when it caps).
+MAX_POINTS = {"raw": 10000, "pca": 10000, "tsne": 5000, "umap": 10000}
+
+
+class ProjectionError(ValueError):
+    """An unknown method or invalid projection parameters."""
+
+
+@dataclass
+class Projection:
+    """2-D coordinates [n, 2] of codes, with what the method reports (e.g. explained variance)."""
+
+    xy: np.ndarray
+    method: str
+    info: dict = field(default_factory=dict)
+
+
+def sample_indices(n_total: int, n: int, seed: int = 0, labels: np.ndarray | None = None, digits=None) -> np.ndarray:
+    """Up to n sorted indices out of n_total (seeded), optionally only those whose label is in `digits`."""
+    idx = np.arange(n_total)
+    if digits is not None and labels is not None:
+        idx = idx[np.isin(labels, np.asarray(list(digits)))]
+    if n < len(idx):
+        idx = np.sort(np.random.default_rng(seed).choice(idx, size=n, replace=False))
+    return idx
+
+
+def project(
+    z: np.ndarray,
+    method: str = "pca",
+    seed: int = 0,
+    perplexity: float = 30.0,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+) -> Projection:
+    """Project codes [n, k] to [n, 2]. raw: the first two latent axes (k=1: y=0)."""
+    z = np.asarray(z, dtype=np.float32)
+    if z.ndim != 2 or len(z) == 0:
+        raise ProjectionError("need a non-empty [n, k] array of codes")
+    if method not in METHODS:
+        raise ProjectionError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
+    n, k = z.shape
+    if n > MAX_POINTS[method]:
+        raise ProjectionError(f"{method} is limited to {MAX_POINTS[method]} points, got {n}; sample fewer")
+    if method == "raw":
+        xy = z[:, :2] if k >= 2 else np.column_stack([z[:, 0], np.zeros(n, np.float32)])
+        note = "latent axes z1, z2" if k == 2 else ("z1 only (k=1)" if k == 1 else f"first 2 of {k} latent axes")
+        return Projection(xy, method, {"note": note})
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        if n < 2:
+            raise ProjectionError("PCA needs at least 2 points")
+        comps = min(2, k, n)
+        p = PCA(n_components=comps, random_state=seed).fit(z)
+        xy = p.transform(z)
+        if comps < 2:
+            xy = np.column_stack([xy[:, 0], np.zeros(n)])
+        ev = [float(v) for v in p.explained_variance_ratio_] + [0.0] * (2 - comps)
+        return Projection(xy.astype(np.float32), method, {"explained_variance": ev})
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        if not 2 <= perplexity <= 100:
+            raise ProjectionError(f"perplexity must be between 2 and 100, got {perplexity}")
+        if n <= perplexity * 3:
+            raise ProjectionError(f"t-SNE with perplexity {perplexity:g} needs more than {int(perplexity * 3)} points, got {n}")
+        xy = TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(z)
+        return Projection(xy.astype(np.float32), method, {"perplexity": perplexity})
+    # umap
+    if not 2 <= n_neighbors <= 200:
+        raise ProjectionError(f"n_neighbors must be between 2 and 200, got {n_neighbors}")
+    if not 0.0 <= min_dist <= 1.0:
+        raise ProjectionError(f"min_dist must be between 0 and 1, got {min_dist}")
+    if n <= n_neighbors + 1:
+        raise ProjectionError(f"UMAP with n_neighbors={n_neighbors} needs more than {n_neighbors + 1} points, got {n}")
+    import umap  # slow import (numba): only when asked for
+
+    reducer = umap.UMAP(n_neighbors=int(n_neighbors), min_dist=float(min_dist), random_state=seed, n_components=2)
+    xy = reducer.fit_transform(z)
+    return Projection(np.asarray(xy, np.float32), method, {"n_neighbors": n_neighbors, "min_dist": min_dist})
+
+
+def nearest_neighbours(z: np.ndarray, query: np.ndarray, k: int = 8, exclude_self: bool = True) -> np.ndarray:
+    """Indices [q, k] of the k nearest codes (Euclidean) to each query code [q, d]."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k_eff = min(len(z), k + (1 if exclude_self else 0))
+    nn = NearestNeighbors(n_neighbors=k_eff).fit(z)
+    _, idx = nn.kneighbors(np.asarray(query, np.float32))
+    return idx[:, 1 : k + 1] if exclude_self else idx[:, :k]

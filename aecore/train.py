@@ -1,0 +1,365 @@
+"""The trainer: one loop for every model, data on the device, callbacks, cooperative stop, NaN guard."""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import ConfigError, TrainConfig
+from .data import Dataset, load_dataset, subset_indices, train_val_indices, device_images, to_float, DataError
+from .device import DeviceError, resolve_device
+from .models import Autoencoder, MLPAutoencoder, build_model, ModelError
+from .noise import Noise, corrupt
+from .runs import Run, save_run
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class Progress:
+    """What a progress callback receives every `log_every` steps and at the end of each epoch."""
+
+    phase: str  # "pretrain layer 1/3", "train"
+    epoch: int  # 1-based epoch within the phase
+    epochs: int
+    step: int  # 1-based step within the epoch
+    steps: int  # steps per epoch
+    loss: float  # mean training loss over the steps since the epoch began
+    images_per_s: float  # throughput since the epoch began
+    elapsed_s: float  # since training began
+    stage: int = 1  # experiments that train several models: which one this is
+    stages: int = 1
+
+    @property
+    def fraction(self) -> float:
+        """Share of the whole job done, 0..1."""
+        phase = ((self.epoch - 1) + self.step / max(self.steps, 1)) / max(self.epochs, 1)
+        return ((self.stage - 1) + phase) / max(self.stages, 1)
+
+
+@dataclass
+class EpochStats:
+    """One row of a run's history."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    seconds: float
+    images_per_s: float
+    phase: str = "train"
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; `run` holds the last good weights and history."""
+
+    def __init__(self, message: str, run: Run):
+        super().__init__(message)
+        self.run = run
+
+
+# Model construction draws from torch's global RNG; this lock keeps seeding per run when
+# several jobs build models in parallel threads.
+_init_lock = threading.Lock()
+
+
+def seeded_model(config: TrainConfig) -> Autoencoder:
+    """Build the config's model with weights initialised from its seed (thread-safe)."""
+    with _init_lock, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        try:
+            return build_model(config.model, config.latent, config.hidden_act, config.out_act, config.upsample)
+        except ModelError as e:
+            raise ConfigError(str(e)) from None
+
+
+def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, loss: str) -> torch.Tensor:
+    """Mean per-pixel MSE or binary cross-entropy."""
+    if loss == "bce":
+        return F.binary_cross_entropy(x_hat.clamp(0.0, 1.0), x)
+    return F.mse_loss(x_hat, x)
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    raise ConfigError(f"unknown optimizer {name!r}")
+
+
+@dataclass
+class TrainData:
+    """Index sets into a shared uint8 image tensor on the training device."""
+
+    images: torch.Tensor  # [N, 1, 28, 28] uint8, shared, on device
+    train_idx: torch.Tensor  # [n_train] int64 on device
+    val_idx: torch.Tensor  # [n_val] int64 on device
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, dataset: Dataset, device: torch.device) -> "TrainData":
+        tr, va = _split(config, dataset)
+        images = device_images(dataset.train.x, device)
+        return cls(
+            images,
+            torch.as_tensor(tr, dtype=torch.long, device=device),
+            torch.as_tensor(va, dtype=torch.long, device=device),
+        )
+
+
+def _split(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation indices for a resolved config; ConfigError when they do not fit."""
+    try:
+        idx = subset_indices(dataset.train.y, config.digits, config.limit, config.seed)
+        tr, va = train_val_indices(idx, config.val_fraction, config.seed)
+    except DataError as e:
+        raise ConfigError(str(e)) from None
+    if config.batch_size > len(tr):
+        raise ConfigError(
+            f"batch size {config.batch_size} is larger than the {len(tr)} training images; use at most {len(tr)}"
+        )
+    return tr, va
+
+
+def check_config(config: TrainConfig, dataset: Dataset) -> TrainConfig:
+    """The resolved config, checked against the data it will train on (ConfigError otherwise)."""
+    config = config.resolved()
+    _split(config, dataset)
+    return config
+
+
+def _is_stopped(stop: StopFlag | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
+def evaluate_loss(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    idx: torch.Tensor,
+    loss: str,
+    noise: Noise,
+    seed: int,
+    batch: int = 2048,
+    encode_fn: Callable | None = None,
+) -> float:
+    """Mean loss over images[idx] (corrupted with a fixed seed for denoising), no gradients."""
+    if len(idx) == 0:
+        return float("nan")
+    was_training = model.training
+    model.eval()
+    g = torch.Generator(device=images.device).manual_seed(seed + 7)
+    total = torch.zeros((), device=images.device, dtype=torch.float64)
+    with torch.no_grad():
+        for i in range(0, len(idx), batch):
+            x = to_float(images[idx[i : i + batch]])  # [b,1,28,28]
+            target = encode_fn(x) if encode_fn else x
+            out = model(corrupt(target, noise, g))
+            total += reconstruction_loss(out, target, loss).double() * len(x)
+    model.train(was_training)
+    return float(total / len(idx))
+
+
+def _run_epochs(
+    model: torch.nn.Module,
+    params,
+    data: TrainData,
+    config: TrainConfig,
+    epochs: int,
+    phase: str,
+    loss_name: str,
+    on_progress: Callable[[Progress], None] | None,
+    on_epoch: Callable[[EpochStats], None] | None,
+    stop: StopFlag | None,
+    generator: torch.Generator,
+    t_start: float,
+    encode_fn: Callable | None = None,
+    checkpoint: Callable[[EpochStats], None] | None = None,
+    noise: Noise | None = None,
+) -> tuple[list[EpochStats], str]:
+    """Train for `epochs`; returns the epoch rows and how it ended: 'done', 'stopped' or 'diverged'."""
+    noise = config.noise_spec if noise is None else noise
+    opt = make_optimizer(config.optimizer, params, config.lr, config.weight_decay)
+    n = len(data.train_idx)
+    bs = config.batch_size
+    steps = math.ceil(n / bs)
+    sched = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
+        if config.schedule == "cosine" else None
+    )
+    rows: list[EpochStats] = []
+    dev = data.images.device
+    model.train()
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        perm = data.train_idx[torch.randperm(n, generator=generator, device=dev)]  # [n] int64
+        loss_sum = torch.zeros((), device=dev)
+        seen = 0
+        for step in range(1, steps + 1):
+            if _is_stopped(stop):
+                return rows, "stopped"
+            x = to_float(data.images[perm[(step - 1) * bs : step * bs]])  # [b,1,28,28] in [0,1]
+            if encode_fn is not None:
+                with torch.no_grad():
+                    x = encode_fn(x)  # [b, d] codes of the layers below
+            x_in = corrupt(x, noise, generator)
+            out = model(x_in)
+            loss = reconstruction_loss(out, x, loss_name)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            loss_sum += loss.detach() * len(x)
+            seen += len(x)
+            if on_progress is not None and (step % config.log_every == 0 or step == steps):
+                mean = float(loss_sum) / seen  # syncs the device, only every log_every steps
+                if not math.isfinite(mean):
+                    return rows, "diverged"
+                dt = time.perf_counter() - t0
+                on_progress(Progress(phase, epoch, epochs, step, steps, mean, seen / max(dt, 1e-9), time.perf_counter() - t_start))
+        train_loss = float(loss_sum) / max(seen, 1)
+        if not math.isfinite(train_loss):
+            return rows, "diverged"
+        val_loss = (
+            evaluate_loss(model, data.images, data.val_idx, loss_name, noise, config.seed, encode_fn=encode_fn)
+            if len(data.val_idx)
+            else None
+        )
+        if val_loss is not None and not math.isfinite(val_loss):
+            return rows, "diverged"
+        dt = time.perf_counter() - t0
+        row = EpochStats(epoch, train_loss, val_loss, dt, seen / max(dt, 1e-9), phase)
+        rows.append(row)
+        if checkpoint is not None:
+            checkpoint(row)
+        if on_epoch is not None:
+            on_epoch(row)
+    return rows, "done"
+
+
+def train(
+    config: TrainConfig,
+    dataset: Dataset | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+    stop: StopFlag | None = None,
+    model: Autoencoder | None = None,
+    checkpoint_dir: str | None = None,
+    on_snapshot: Callable[[Autoencoder, EpochStats], None] | None = None,
+) -> Run:
+    """Train a model as `config` says and return the Run (status 'done' or 'stopped').
+
+    Raises ConfigError for invalid settings and TrainingDiverged (carrying the last good
+    weights) when the loss becomes NaN or infinite. `stop.is_set()` is checked between steps;
+    a stopped run keeps the weights trained so far. Pass `model` to continue training it.
+    """
+    config = config.resolved()
+    dataset = dataset or load_dataset(config.dataset)
+    try:
+        device = resolve_device(config.device)
+    except DeviceError as e:
+        raise ConfigError(str(e)) from None
+    data = TrainData.from_config(config, dataset, device)
+    if model is None:
+        model = seeded_model(config)
+    model = model.to(device)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    history: list[dict] = []
+    t_start = time.perf_counter()
+
+    good_state = copy.deepcopy(model.state_dict())
+
+    def checkpoint(row: EpochStats):
+        nonlocal good_state
+        history.append(row.to_dict())
+        good_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if checkpoint_dir is not None:
+            partial = Run(config=config, model=model, history=list(history), status="checkpoint",
+                          message=f"checkpoint after {len(history)} epochs", seconds=time.perf_counter() - t_start,
+                          device=str(device))
+            save_run(partial, checkpoint_dir)
+        if on_snapshot is not None:
+            was = model.training
+            model.eval()
+            with torch.no_grad():
+                on_snapshot(model, row)
+            model.train(was)
+
+    def finish(status: str, message: str = "") -> Run:
+        if status == "diverged":
+            model.load_state_dict(good_state)
+        run = Run(config=config, model=model.eval(), history=history, status=status, message=message,
+                  seconds=time.perf_counter() - t_start, device=str(device))
+        return run
+
+    # Greedy layer-wise pretraining (stacked AE): each encoder block with its mirror decoder block,
+    # trained to reconstruct the codes of the (frozen) blocks below it.
+    if config.pretrain_epochs and isinstance(model, MLPAutoencoder):
+        pairs = model.layer_pairs()
+        for i, (enc, dec) in enumerate(pairs):
+            below = [p[0] for p in pairs[:i]]
+
+            def encode_below(x, below=below):
+                h = x.flatten(1)  # [b, 784]
+                for block in below:
+                    h = block(h)
+                return h if below else x  # pixels for the outermost pair
+
+            pair = torch.nn.Sequential(torch.nn.Flatten(), enc, dec) if i == 0 else torch.nn.Sequential(enc, dec)
+            if i == 0:
+                pair = _Reshaped(pair)
+            phase = f"pretrain layer {i + 1}/{len(pairs)}"
+            rows, how = _run_epochs(
+                pair, list(enc.parameters()) + list(dec.parameters()), data, config, config.pretrain_epochs, phase,
+                config.loss if i == 0 else "mse", on_progress, on_epoch, stop, generator, t_start,
+                encode_fn=encode_below if i else None, checkpoint=checkpoint,
+                noise=None if i == 0 else Noise(),  # inner layers see clean codes
+            )
+            if how == "stopped":
+                return finish("stopped", f"stopped during {phase}")
+            if how == "diverged":
+                raise TrainingDiverged(_diverged_message(config), finish("diverged", _diverged_message(config)))
+
+    rows, how = _run_epochs(
+        model, model.parameters(), data, config, config.epochs, "train", config.loss,
+        on_progress, on_epoch, stop, generator, t_start, checkpoint=checkpoint,
+    )
+    if how == "diverged":
+        msg = _diverged_message(config)
+        raise TrainingDiverged(msg, finish("diverged", msg))
+    if how == "stopped":
+        done = sum(1 for r in history if r["phase"] == "train")
+        return finish("stopped", f"stopped by the user after {done} of {config.epochs} epochs")
+    return finish("done")
+
+
+class _Reshaped(torch.nn.Module):
+    """Wraps a flat pixel autoencoder so it maps [B,1,28,28] to [B,1,28,28]."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x).view(-1, 1, 28, 28)
+
+
+def _diverged_message(config: TrainConfig) -> str:
+    return (
+        f"training diverged: the loss became NaN or infinite (learning rate {config.lr:g} with "
+        f"{config.optimizer}). The weights of the last good epoch were kept; lower the learning rate."
+    )

@@ -1,0 +1,59 @@
+"""The pretrained zoo: small runs committed under data/zoo so every page shows real results at once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import TrainConfig
+from .runs import Run, load_run
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    description: str
+    config: TrainConfig
+
+
+# What scripts/build_zoo.py trains (seeded, so it rebuilds the same runs on the CPU).
+ZOO: tuple[ZooEntry, ...] = (
+    ZooEntry("conv-k16", "our conv AE, 16-dim code: the sharpest reconstructions",
+             TrainConfig(model="conv", latent=16, epochs=10, batch_size=128, lr=3e-3, schedule="cosine")),
+    ZooEntry("conv-k2", "our conv AE with a 2-D code: the latent plane itself",
+             TrainConfig(model="conv", latent=2, epochs=10, batch_size=128, lr=3e-3, schedule="cosine")),
+    ZooEntry("linear-k32", "the tutorial's linear AE, k=32 (close to PCA-32)",
+             TrainConfig(model="linear", latent=32, epochs=20, batch_size=128, lr=1e-3)),
+    ZooEntry("conv-tutorial", "the tutorial conv AE (latent 4x7x7), Adam 1e-3",
+             TrainConfig(model="conv-tutorial", epochs=10, batch_size=64, lr=1e-3)),
+    ZooEntry("conv-k16-denoise", "denoising conv AE, k=16, trained on 50% masking noise",
+             TrainConfig(model="conv", latent=16, epochs=10, batch_size=128, lr=3e-3, schedule="cosine", noise="masking:0.5")),
+    ZooEntry("conv-k16-only1", "conv AE k=16 trained on the digit 1 only (anomaly detection)",
+             TrainConfig(model="conv", latent=16, epochs=15, batch_size=128, lr=3e-3, schedule="cosine", digits=(1,))),
+)
+
+
+def zoo_dir() -> Path:
+    return Path(os.environ.get("AELAB_ZOO", Path(__file__).resolve().parent.parent / "data" / "zoo"))
+
+
+def zoo_names() -> list[str]:
+    """Names of the zoo runs present on disk, in ZOO order."""
+    d = zoo_dir()
+    return [e.name for e in ZOO if (d / e.name / "meta.json").is_file()]
+
+
+def zoo_entry(name: str) -> ZooEntry:
+    for e in ZOO:
+        if e.name == name:
+            return e
+    raise KeyError(f"no zoo run named {name!r}")
+
+
+def load_zoo(name: str) -> Run:
+    """Load one zoo run (RunError if it is missing or damaged)."""
+    zoo_entry(name)
+    run = load_run(zoo_dir() / name)
+    run.name = name
+    return run
