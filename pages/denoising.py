@@ -1,0 +1,77 @@
+"""Denoising: corrupt test digits, see what a model makes of them, and how the error grows with the noise."""
+
+import numpy as np
+import plotly.express as px
+import streamlit as st
+
+from aecore.config import TrainConfig
+from aecore.experiments import noise_curve
+from aecore.images import rows_grid, to_png
+from aecore.jobs import JobError, train_job
+from aecore.noise import NOISE_LIMITS, Noise
+from aecore.evaluate import reconstruct
+from aecore.projection import sample_indices
+from aecore.zoo import zoo_names
+from pages import _ui
+
+st.title("Denoising")
+st.markdown("A **denoising autoencoder** is trained on corrupted inputs but scored against the clean images, "
+            "so it learns to undo the damage. Compare it with a plain autoencoder on the same corrupted digits.")
+ds = _ui.dataset()
+key, run = _ui.run_picker(default="zoo:conv-k16-denoise")
+if run is None:
+    st.stop()
+
+KINDS = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise", "saltpepper": "salt and pepper"}
+c1, c2, c3 = st.columns(3)
+qk = _ui.query_default("noise", "masking")
+kind = c1.selectbox("Corruption", list(KINDS), index=list(KINDS).index(qk) if qk in KINDS else 0, format_func=KINDS.get, key="noise")
+top = NOISE_LIMITS[kind][1] if kind != "gaussian" else 1.0
+level = c2.slider("Level", 0.0, min(top, 1.0), min(_ui.query_default("level", 0.5, float), top), 0.05, key=f"level_{kind}",
+                  help="masking / salt and pepper: fraction of pixels hit; Gaussian: standard deviation")
+seed = c3.number_input("Noise seed", 0, 10**6, 0, key="noise_seed")
+st.query_params.update({"noise": kind, "level": f"{level:g}"})
+
+idx = sample_indices(len(ds.test), 10, int(seed) + 1)
+noise = Noise(kind, level)
+corrupted, denoised = reconstruct(run.model, ds.test.x[idx], noise, int(seed))
+png = to_png(rows_grid([ds.test.x[idx], corrupted, denoised]), scale=3)
+st.image(png, caption=f"top: clean · middle: {KINDS[kind]} at {level:g} · bottom: {run.label()}'s output")
+clean = ds.test.x[idx] / 255.0
+m1, m2 = st.columns(2)
+m1.metric("MSE of the corrupted input", f"{float(((corrupted - clean) ** 2).mean()):.4f}")
+m2.metric("MSE after the model", f"{float(((denoised - clean) ** 2).mean()):.4f}")
+
+# ---- error versus noise level -------------------------------------------------------------------
+st.subheader("Error versus noise level")
+plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() else None
+compare = {run.label(): run}
+if plain_key and plain_key != key:
+    compare["plain conv AE (zoo conv-k16)"] = _ui.get_run(plain_key)
+levels = [round(v, 3) for v in np.linspace(0, top, 6)]
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring every noise level…")
+def curve(keys: tuple, kind: str, levels: tuple):
+    return noise_curve(compare, kind, list(levels), ds, n=500)
+
+
+rows = curve(tuple([key, plain_key]), kind, tuple(levels))
+fig = px.line(rows, x="level", y="mse", color="model", markers=True, height=360,
+              labels={"level": f"{KINDS[kind]} level", "mse": "MSE vs clean image"})
+fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))
+st.plotly_chart(fig, key="noise_curve")
+
+# ---- train one here -----------------------------------------------------------------------------
+st.subheader("Train a denoising model with this corruption")
+t1, t2, t3 = st.columns(3)
+k = t1.number_input("Latent size", 1, 256, 16, key="dn_latent")
+epochs = t2.number_input("Epochs", 1, 50, 3, key="dn_epochs")
+limit = t3.number_input("Training images (0 = all)", 0, 60000, 20000, step=5000, key="dn_limit")
+if st.button("▶ Train denoising conv AE", type="primary"):
+    cfg = TrainConfig(model="conv", latent=int(k), epochs=int(epochs), limit=int(limit) or None, noise=str(noise), lr=2e-3)
+    try:
+        job = _ui.runner().submit(_ui.owner(), f"denoising {cfg.describe()}", train_job(cfg.resolved(), ds))
+        st.success(f"Queued {job.id}. Follow it on the Train page; when it finishes it appears in the run picker.")
+    except (JobError, ValueError) as e:
+        st.error(str(e))

@@ -1,0 +1,216 @@
+"""Experiments: the tutorials' comparisons, each a few clicks, run in the background and saved."""
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from aecore import experiments as ex
+from aecore.config import TrainConfig
+from aecore.images import rows_grid, to_png
+from aecore.jobs import JobError, train_job
+from pages import _ui
+
+st.title("Experiments")
+st.caption("The comparisons the autoencoder tutorials make. Small defaults finish in about a minute on a CPU; "
+           "raise epochs and images for the full-size numbers. Finished results are saved on the server.")
+ds = _ui.dataset()
+key, run = _ui.run_picker()
+
+TABS = ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE"]
+tabs = st.tabs(TABS, key="tab", bind="query-params", on_change="rerun")
+
+
+def training_settings(prefix: str, epochs: int = 2, limit: int = 10000):
+    c1, c2, c3, c4 = st.columns(4)
+    e = c1.number_input("Epochs", 1, 200, epochs, key=f"{prefix}_epochs")
+    n = c2.number_input("Training images (0 = all)", 0, 60000, limit, step=5000, key=f"{prefix}_limit")
+    b = c3.number_input("Batch size", 8, 4096, 128, key=f"{prefix}_batch")
+    s = c4.number_input("Seed", 0, 10**6, 0, key=f"{prefix}_seed")
+    return dict(epochs=int(e), limit=int(n) or None, batch_size=int(b), seed=int(s))
+
+
+def recon_rows(res, labels):
+    rows = [("originals", res.images["originals"])] + [(lab, res.images[f"recon:{lab}"]) for lab in labels if f"recon:{lab}" in res.images]
+    st.image(to_png(rows_grid([r for _, r in rows]), scale=3), caption="rows: " + " / ".join(lab for lab, _ in rows))
+
+
+def curves_figure(curves: list[dict]) -> go.Figure:
+    fig = go.Figure()
+    for i, label in enumerate(dict.fromkeys(r["model"] for r in curves)):
+        rs = [r for r in curves if r["model"] == label]
+        color = px.colors.qualitative.Set1[i % 9]
+        fig.add_scatter(x=[r["epoch"] for r in rs], y=[r["train_loss"] for r in rs], name=f"{label} · train", line=dict(color=color))
+        fig.add_scatter(x=[r["epoch"] for r in rs], y=[r["val_loss"] for r in rs], name=f"{label} · validation",
+                        line=dict(color=color, dash="dash"))
+    fig.update_layout(xaxis_title="epoch", yaxis_title="loss per pixel", height=360, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+# ---- 1. latent size sweep -----------------------------------------------------------------------
+if tabs[0].open:
+    with tabs[0]:
+        st.markdown("Train the same model at several code sizes *k*: how much does each extra number buy? "
+                    "PCA with the same *k* is the linear baseline.")
+        c1, c2 = st.columns(2)
+        model = c1.selectbox("Model", ["dense", "linear", "conv", "mlp-deep"], key="sweep_model")
+        ranges = {"1..10": list(range(1, 11)), "10..100 step 10": list(range(10, 101, 10)), "2, 8, 32": [2, 8, 32]}
+        which = c2.radio("Latent sizes", list(ranges), horizontal=True, key="sweep_range")
+        settings = training_settings("sweep", epochs=2, limit=10000)
+        base = TrainConfig(model=model, **settings)
+        latents = ranges[which]
+        params = {"base": base.to_dict(), "latents": latents}
+        res = _ui.background_experiment("sweep", params, lambda: (lambda ctx: ex.latent_sweep(base, latents, ds, ctx.progress, ctx.stop)))
+        if res is not None and res.tables["sweep"]:
+            rows = res.tables["sweep"]
+            fig = go.Figure()
+            for col, name in [("train_loss", "train loss"), ("test_mse", "test MSE"), ("pca_test_mse", "PCA test MSE")]:
+                fig.add_scatter(x=[r["latent"] for r in rows], y=[r[col] for r in rows], name=name, mode="lines+markers")
+            fig.update_layout(xaxis_title="latent size k", yaxis_title="MSE per pixel", height=360, margin=dict(l=10, r=10, t=30, b=10))
+            st.plotly_chart(fig, key="sweep_chart")
+            _ui.result_table(res, "sweep")
+            ks = [r["latent"] for r in rows]
+            st.image(to_png(rows_grid([res.images["originals"]] + list(res.images["recons"])), scale=3),
+                     caption="top: originals · then one row per k: " + ", ".join(map(str, ks)))
+
+# ---- 2. A/B ------------------------------------------------------------------------------------
+if tabs[1].open:
+    with tabs[1]:
+        preset = st.selectbox("Comparison", list(ex.AB_PRESETS), key="ab_preset")
+        settings = training_settings("ab", epochs=3, limit=10000)
+        configs = ex.ab_configs(preset, **settings)
+        st.caption(" vs ".join(f"**{label}**: {c.describe()}" for label, c in configs.items()))
+        params = {label: c.to_dict() for label, c in configs.items()}
+        res = _ui.background_experiment("compare", params, lambda: (lambda ctx: ex.compare(configs, ds, ctx.progress, ctx.stop)))
+        if res is not None and res.tables["final"]:
+            st.plotly_chart(curves_figure(res.tables["curves"]), key="ab_curves")
+            _ui.result_table(res, "final")
+            recon_rows(res, list(configs))
+
+# ---- 3. AE vs PCA -------------------------------------------------------------------------------
+if tabs[2].open:
+    with tabs[2]:
+        st.markdown("The autoencoder against PCA with the same number of components: error, reconstructions, "
+                    "and the 2-D codes of both (the figure of Hinton & Salakhutdinov, 2006).")
+        if run is None or run.model.latent_dim > 256:
+            st.info("Pick a run with a code of at most 256 numbers in the sidebar.")
+        else:
+            @st.cache_data(max_entries=16, show_spinner="Comparing with PCA…")
+            def ae_pca(run_key, _run):
+                return ex.ae_vs_pca(_run, ds, n_points=2000)
+
+            res = ae_pca(key, run)
+            s = res.summary
+            m1, m2 = st.columns(2)
+            m1.metric(f"Autoencoder test MSE (k={s['k']})", f"{s['ae_test_mse']:.5f}")
+            m2.metric(f"PCA test MSE (k={s['k']})", f"{s['pca_test_mse']:.5f}",
+                      delta=f"{s['pca_test_mse'] - s['ae_test_mse']:+.5f} vs AE", delta_color="off")
+            _ui.result_table(res, "errors")
+            st.image(to_png(rows_grid([res.images["originals"], res.images["ae"], res.images["pca"]]), scale=3),
+                     caption="top: originals · middle: autoencoder · bottom: PCA")
+            codes = res.tables["codes"]
+            fig = make_subplots(1, 2, subplot_titles=[f"autoencoder codes ({s['ae_2d']})", "PCA, 2 components"])
+            for d in range(10):
+                pts = [c for c in codes if c["digit"] == d]
+                for col, (xk, yk) in enumerate([("ae_x", "ae_y"), ("pca_x", "pca_y")], 1):
+                    fig.add_scatter(x=[p[xk] for p in pts], y=[p[yk] for p in pts], mode="markers", name=str(d),
+                                    legendgroup=str(d), showlegend=col == 1, marker=dict(size=4, color=_ui.DIGIT_COLORS[d]),
+                                    row=1, col=col)
+            fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10), legend_title_text="digit")
+            st.plotly_chart(fig, key="ae_pca_codes")
+            _ui.result_table(res, "codes")
+
+# ---- 4. features for classification ------------------------------------------------------------
+if tabs[3].open:
+    with tabs[3]:
+        st.markdown("How useful are the codes as features? Logistic regression and 5-nearest-neighbours trained on a few "
+                    "labelled images, on the latent codes vs PCA codes of the same size vs raw pixels.")
+        if run is None:
+            st.info("Pick a run in the sidebar.")
+        else:
+            labels = st.select_slider("Labelled training images", [100, 300, 1000, 3000, 10000], 1000, key="probe_labels")
+
+            @st.cache_data(max_entries=16, show_spinner="Fitting the classifiers…")
+            def probe(run_key, _run, labels):
+                return ex.probe(_run, labels, ds)
+
+            res = probe(key, run, labels)
+            rows = res.tables["probe"]
+            fig = go.Figure()
+            for col, name in [("logreg_acc", "logistic regression"), ("knn_acc", "5-NN")]:
+                fig.add_bar(x=[f"{r['features']} ({r['dims']}-D)" for r in rows], y=[r[col] for r in rows], name=name,
+                            text=[f"{r[col]:.1%}" for r in rows])
+            fig.update_layout(barmode="group", yaxis_title="test accuracy", yaxis_range=[0, 1], height=360,
+                              margin=dict(l=10, r=10, t=30, b=10))
+            st.plotly_chart(fig, key="probe_chart")
+            _ui.result_table(res, "probe", f"trained on {labels} labelled images, tested on the 10,000 test images; chance is 10%")
+            st.markdown("**Fine-tuning (semi-supervised):** a classifier head on the code, first with the encoder frozen, "
+                        "then training encoder and head together.")
+            f1, f2 = st.columns(2)
+            ft_epochs = f1.number_input("Epochs", 1, 50, 5, key="ft_epochs")
+            ft_labels = f2.select_slider("Labels", [100, 300, 1000, 3000], 1000, key="ft_labels")
+            params = {"run": key, "run_config": run.config.to_dict(), "labels": ft_labels, "epochs": int(ft_epochs)}
+            res = _ui.background_experiment("finetune", params,
+                                            lambda: (lambda ctx: ex.finetune(run, ft_labels, int(ft_epochs), ds, on_progress=ctx.progress, stop=ctx.stop)),
+                                            button="▶ Fine-tune")
+            if res is not None:
+                _ui.result_table(res, "finetune")
+
+# ---- 5. one digit only --------------------------------------------------------------------------
+if tabs[4].open:
+    with tabs[4]:
+        st.markdown("Train on one digit only, then reconstruct all of them: the model can only draw what it has seen, "
+                    "so a high reconstruction error flags an *anomaly*. ROC AUC measures how well the error separates them.")
+        with st.expander("Train a model on one digit"):
+            t1, t2, t3 = st.columns(3)
+            d = t1.selectbox("Digit", list(range(10)), key="one_digit")
+            e = t2.number_input("Epochs", 1, 50, 3, key="one_epochs")
+            if t3.button("▶ Train", key="one_train"):
+                cfg = TrainConfig(model="conv", latent=16, epochs=int(e), digits=(d,), lr=2e-3)
+                try:
+                    _ui.runner().submit(_ui.owner(), f"only {d}: {cfg.describe()}", train_job(cfg.resolved(), ds))
+                    st.success("Queued: follow it on the Train page; it then appears in the run picker.")
+                except (JobError, ValueError) as err:
+                    st.error(str(err))
+        if run is None:
+            st.info("Pick a run in the sidebar.")
+        else:
+            normal = st.multiselect("Normal digits", list(range(10)), default=list(run.config.digits or [1]), key="normal")
+
+            @st.cache_data(max_entries=16, show_spinner="Scoring the test set…")
+            def anomaly(run_key, _run, normal):
+                return ex.anomaly(_run, normal, ds)
+
+            if not normal or len(normal) == 10:
+                st.warning("Pick between one and nine normal digits.")
+            else:
+                res = anomaly(key, run, tuple(normal))
+                st.metric("ROC AUC: normal vs all other digits", f"{res.summary['auc']:.3f}")
+                st.image(to_png(rows_grid([res.images["originals"], res.images["recons"]]), scale=3),
+                         caption="one test image of each digit (top) and its reconstruction (bottom)")
+                errs = res.tables["errors"]
+                fig = px.box([{"digit": str(r["digit"]), "mse": r["mse"]} for r in errs], x="digit", y="mse", color="digit",
+                             color_discrete_map=_ui.digit_color_map(), category_orders={"digit": [str(i) for i in range(10)]},
+                             points=False, height=380, labels={"mse": "reconstruction MSE"})
+                fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
+                st.plotly_chart(fig, key="anomaly_box")
+                _ui.result_table(res, "per_digit")
+
+# ---- 6. stacked AE ------------------------------------------------------------------------------
+if tabs[5].open:
+    with tabs[5]:
+        st.markdown("A deep MLP trained end to end, and the same MLP first pretrained greedily one layer pair at a time "
+                    "(a stacked autoencoder), then fine-tuned.")
+        c1, c2, c3 = st.columns(3)
+        model = c1.selectbox("Model", ["mlp-deep", "mlp-hinton"], key="stack_model")
+        k = c2.number_input("Latent size", 1, 256, 8, key="stack_k")
+        pre = c3.number_input("Pretraining epochs per layer", 1, 20, 1, key="stack_pre")
+        settings = training_settings("stack", epochs=2, limit=10000)
+        base = TrainConfig(model=model, latent=int(k), **settings)
+        params = {"base": base.to_dict(), "pretrain": int(pre)}
+        res = _ui.background_experiment("stacked", params, lambda: (lambda ctx: ex.stacked_vs_endtoend(base, int(pre), ds, ctx.progress, ctx.stop)))
+        if res is not None and res.tables["final"]:
+            st.plotly_chart(curves_figure(res.tables["curves"]), key="stack_curves")
+            _ui.result_table(res, "final")
+            recon_rows(res, [r["model"] for r in res.tables["final"]])

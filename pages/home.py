@@ -1,0 +1,78 @@
+"""Home: what an autoencoder is, the data set, and one-click classroom presets."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from aecore.data import class_counts
+from aecore.evaluate import encode, reconstruct
+from aecore.images import grid, to_png
+from aecore.presets import PRESETS
+from aecore.zoo import zoo_names
+from pages import _ui
+
+st.title("AE Lab")
+st.markdown(
+    "An **autoencoder** squeezes an image through a narrow *code* and tries to rebuild it. "
+    "The **encoder** maps a 28×28 digit (784 numbers) to a code of *k* numbers; the **decoder** "
+    "maps the code back to 784 pixels. Training lowers the reconstruction error, so the code has to "
+    "keep what matters about the digit. The smaller *k*, the more the model must summarise — and "
+    "the code space (the *latent space*) often sorts the digits by shape all by itself."
+)
+
+ds = _ui.dataset()
+
+# ---- the idea, with a real model ----------------------------------------------------------------
+st.subheader("One digit through the network")
+available = zoo_names()
+if "conv-k16" in available:
+    run = _ui.zoo_run("conv-k16")
+    i = st.slider("Test image", 0, len(ds.test) - 1, 7, help="Pick any of the 10,000 test digits")
+    x = ds.test.x[i : i + 1]
+    code = encode(run.model, x)[0]
+    _, out = reconstruct(run.model, x)
+    c1, a1, c2, a2, c3 = st.columns([2, 1, 3, 1, 2], vertical_alignment="center")
+    c1.image(to_png(x[0], scale=6), caption=f"input: a {ds.test.y[i]} (784 pixels)")
+    a1.markdown("### encoder →")
+    fig = go.Figure(go.Bar(x=[f"z{j + 1}" for j in range(len(code))], y=code, marker_color="#4C6EF5"))
+    fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=10), title=f"the code: {len(code)} numbers")
+    c2.plotly_chart(fig, key="code_bars")
+    a2.markdown("### → decoder")
+    err = float(((out[0] - x[0] / 255.0) ** 2).mean())
+    c3.image(to_png(out[0], scale=6), caption=f"reconstruction (MSE {err:.4f})")
+else:
+    st.info("The pretrained zoo is missing (data/zoo); run scripts/build_zoo.py or train a model on the Train page.")
+
+# ---- the data set -------------------------------------------------------------------------------
+st.subheader("The data: MNIST")
+left, right = st.columns([3, 2])
+with left:
+    rng = np.random.default_rng(st.session_state.get("sample_seed", 0))
+    idx = np.concatenate([rng.choice(np.flatnonzero(ds.train.y == d), 10, replace=False) for d in range(10)])
+    st.image(to_png(grid(ds.train.x[idx], 10), scale=2), caption="10 random training images of each digit")
+    if st.button("Show other samples"):
+        st.session_state.sample_seed = int(rng.integers(1 << 30))
+        st.rerun()
+with right:
+    which = st.radio("Split", ["train", "test"], horizontal=True)
+    counts = class_counts(ds.split(which).y)
+    fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=counts, text=counts, marker_color=_ui.DIGIT_COLORS))
+    fig.update_layout(title=f"Images per digit ({which}: {counts.sum():,})", xaxis_title="digit",
+                      yaxis_title="images", height=360, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, key="counts")
+st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC BY-SA 3.0. "
+           "60,000 training and 10,000 test images, 28×28 grey levels.")
+
+# ---- presets ------------------------------------------------------------------------------------
+st.subheader("Start here: presets for a class")
+PAGE_FILES = {"train": "pages/train.py", "latent": "pages/latent_space.py", "denoising": "pages/denoising.py",
+              "reconstructions": "pages/reconstructions.py", "experiments": "pages/experiments.py"}
+cols = st.columns(3)
+for n, p in enumerate(PRESETS):
+    with cols[n % 3].container(border=True):
+        st.markdown(f"**{p.title}**")
+        st.caption(p.explains)
+        if st.button("Open", key=f"preset_{p.key}"):
+            for name in ("run", "model", "latent", "method", "noise", "level", "batch", "epochs", "lr", "n", "mode", "tab"):
+                st.session_state.pop(name, None)
+            st.switch_page(PAGE_FILES[p.page], query_params=p.params)

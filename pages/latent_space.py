@@ -1,0 +1,150 @@
+"""Latent space: the test set's codes in 2-D, coloured by digit; pick points, walk the plane, interpolate, upload."""
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from aecore.evaluate import decode, encode, reconstruct
+from aecore.images import ImageError, grid, preprocess_digit, rows_grid, to_png
+from aecore.latent import interpolate, latent_grid, place, plane_bounds
+from aecore.projection import MAX_POINTS, METHODS, ProjectionError, nearest_neighbours
+from pages import _ui
+
+st.title("Latent space")
+ds = _ui.dataset()
+key, run = _ui.run_picker()
+if run is None:
+    st.stop()
+k = run.model.latent_dim
+st.caption(f"{run.label()} · each test image becomes a code of **{k}** numbers; here they are drawn in 2-D.")
+
+# ---- projection settings ------------------------------------------------------------------------
+LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+qm = _ui.query_default("method", "raw" if k <= 2 else "pca")
+c1, c2, c3, c4 = st.columns(4)
+method = c1.radio("Projection", METHODS, index=METHODS.index(qm) if qm in METHODS else 1, format_func=LABELS.get,
+                  key="method", horizontal=True)
+cap = MAX_POINTS[method]
+n = c2.slider("Points", 100, cap, min(_ui.query_default("n", 2000, int), cap), step=100, key=f"n_{method}",
+              help=f"{LABELS[method]} is capped at {cap:,} points for speed")
+seed = c3.number_input("Seed", 0, 10**6, 0, key="proj_seed", help="Same seed, same sample and layout")
+digits = c4.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",
+                        help="e.g. only 0 and 1, or 0, 1 and 6")
+perplexity, n_neighbors, min_dist = 30.0, 15, 0.1
+if method == "tsne":
+    perplexity = st.slider("t-SNE perplexity", 5, 50, 30, key="perplexity")
+if method == "umap":
+    u1, u2 = st.columns(2)
+    n_neighbors = u1.slider("UMAP n_neighbors", 2, 100, 15, key="n_neighbors")
+    min_dist = u2.slider("UMAP min_dist", 0.0, 0.99, 0.1, key="min_dist")
+st.query_params.update({"method": method, "n": str(n)})
+if method == "raw" and k > 2:
+    st.info(f"The code has {k} numbers: 'raw' shows only the first two. PCA, t-SNE or UMAP use all of them.")
+if n >= cap:
+    st.caption(f"Showing at most {cap:,} of the 10,000 test images for {LABELS[method]}.")
+if not digits:
+    st.warning("Pick at least one digit to show.")
+    st.stop()
+
+try:
+    idx, xy, info = _ui.projection(key, run, method, n, int(seed), tuple(digits), float(perplexity), int(n_neighbors), float(min_dist))
+except ProjectionError as e:
+    st.error(f"Cannot project: {e}")
+    st.stop()
+
+# ---- the scatter --------------------------------------------------------------------------------
+df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "digit": ds.test.y[idx].astype(str), "index": idx})
+axis = ("z1", "z2") if method == "raw" else (f"{LABELS[method]} 1", f"{LABELS[method]} 2")
+if "explained_variance" in info:
+    ev = info["explained_variance"]
+    axis = (f"PC1 ({ev[0]:.0%} of variance)", f"PC2 ({ev[1]:.0%})")
+fig = px.scatter(df, x="x", y="y", color="digit", custom_data=["index"], hover_data={"index": True, "x": False, "y": False},
+                 color_discrete_map=_ui.digit_color_map(), category_orders={"digit": [str(d) for d in range(10)]},
+                 labels={"x": axis[0], "y": axis[1]}, opacity=0.75, height=560)
+fig.update_traces(marker=dict(size=5))
+fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), dragmode="lasso", legend_title_text="digit")
+
+uploaded = st.session_state.get("uploaded_digit")
+if uploaded is not None:
+    z_up = encode(run.model, uploaded[None])
+    pos = place(_ui.test_codes(key, run)[idx], xy, z_up)[0]
+    fig.add_scatter(x=[pos[0]], y=[pos[1]], mode="markers+text", text=["your digit"], textposition="top center",
+                    marker=dict(symbol="star", size=18, color="black"), name="your digit")
+
+event = st.plotly_chart(fig, key="scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
+st.download_button("Download coordinates (CSV)", df[["index", "digit", "x", "y"]].to_csv(index=False),
+                   file_name=f"latent-{method}.csv", mime="text/csv")
+
+# ---- selected points ----------------------------------------------------------------------------
+picked = [int(p["customdata"][0]) for p in (event.selection.points if event and event.selection else []) if p.get("customdata")]
+st.subheader("Selected points")
+if not picked:
+    st.caption("Click a point, or drag a box or lasso on the chart, to see those images here.")
+else:
+    show = picked[:16]
+    rec = _ui.reconstructions(key, run, tuple(show))
+    st.image(to_png(rows_grid([ds.test.x[show], rec]), scale=3),
+             caption=f"{len(picked)} selected{' (first 16 shown)' if len(picked) > 16 else ''} · top: originals · bottom: reconstructions")
+    z_all = _ui.test_codes(key, run)
+    nn = nearest_neighbours(z_all, z_all[show[:1]], k=10)[0]
+    st.image(to_png(grid(ds.test.x[np.concatenate([[show[0]], nn])], 11), scale=3),
+             caption=f"test image #{show[0]} (left) and its 10 nearest neighbours in the {k}-D latent space")
+
+# ---- walking the plane --------------------------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    st.subheader("Decoded latent plane")
+    if k == 2:
+        size = st.slider("Grid size", 5, 25, 15, key="plane_n")
+        (x0, x1), (y0, y1) = plane_bounds(_ui.test_codes(key, run))
+        img = latent_grid(run.model, (x0, x1), (y0, y1), size)
+        png = to_png(grid(img, size, padding=0), scale=2)
+        st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] (bottom→top)")
+        st.download_button("Download the plane (PNG)", png, file_name="latent-plane.png", mime="image/png")
+    else:
+        st.caption(f"Needs a 2-D code (this one has {k}). Open the “conv-k2” zoo run or train with k=2.")
+with right:
+    st.subheader("Interpolation")
+    default_a, default_b = (picked[0], picked[1]) if len(picked) >= 2 else (3, 2)
+    a1, a2, a3 = st.columns(3)
+    ia = a1.number_input("From test image", 0, len(ds.test) - 1, default_a, key="interp_a")
+    ib = a2.number_input("To test image", 0, len(ds.test) - 1, default_b, key="interp_b")
+    steps = a3.slider("Steps", 3, 16, 10, key="interp_steps")
+    path = interpolate(run.model, ds.test.x[ia], ds.test.x[ib], steps)
+    st.image(to_png(grid(path, steps), scale=3), caption=f"decoded codes on the line from #{ia} (a {ds.test.y[ia]}) to #{ib} (a {ds.test.y[ib]})")
+
+# ---- latent sliders -----------------------------------------------------------------------------
+st.subheader("Latent sliders")
+if k > 16:
+    st.caption(f"Sliders are offered for codes of up to 16 numbers (this one has {k}).")
+else:
+    z_all = _ui.test_codes(key, run)
+    start = st.number_input("Start from test image", 0, len(ds.test) - 1, 0, key="slider_start")
+    lo, hi = z_all.min(0), z_all.max(0)
+    z0 = z_all[start]
+    cols = st.columns(min(k, 8))
+    z = np.array([cols[j % len(cols)].slider(f"z{j + 1}", float(lo[j]), float(hi[j]), float(z0[j]), key=f"z_{key}_{start}_{j}")
+                  for j in range(k)], np.float32)
+    st.image(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
+
+# ---- your own digit -----------------------------------------------------------------------------
+st.subheader("Your own digit")
+up = st.file_uploader("Upload a picture of one handwritten digit (PNG or JPEG)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+                      key="digit_upload")
+if up is None:
+    st.session_state.pop("uploaded_digit", None)
+elif st.session_state.get("digit_file_id") != up.file_id:
+    try:
+        st.session_state.uploaded_digit = preprocess_digit(up.getvalue())
+        st.session_state.digit_file_id = up.file_id
+        st.rerun()
+    except ImageError as e:
+        st.session_state.pop("uploaded_digit", None)
+        st.error(f"That image cannot be used: {e}")
+if st.session_state.get("uploaded_digit") is not None:
+    mine = st.session_state.uploaded_digit
+    _, rec = reconstruct(run.model, mine[None])
+    st.image(to_png(rows_grid([mine[None], rec]), scale=5),
+             caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE {float(((rec[0] - mine / 255.0) ** 2).mean()):.4f}"
+                     " · the ★ on the chart shows where it lands")

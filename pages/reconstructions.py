@@ -1,0 +1,62 @@
+"""Reconstructions: originals on top, reconstructions below; per-image and per-digit error; two runs side by side."""
+
+import numpy as np
+import streamlit as st
+
+from aecore.evaluate import per_digit
+from aecore.images import rows_grid, to_png
+from aecore.projection import sample_indices
+from pages import _ui
+
+st.title("Reconstructions")
+ds = _ui.dataset()
+key, run = _ui.run_picker()
+if run is None:
+    st.stop()
+
+MODES = {"random": "random test images", "digit": "one chosen digit", "worst": "worst reconstructed", "best": "best reconstructed"}
+c1, c2, c3, c4 = st.columns(4)
+mode = c1.radio("Show", list(MODES), format_func=MODES.get, index=list(MODES).index(_ui.query_default("mode", "random")) if _ui.query_default("mode", "random") in MODES else 0, key="mode")
+n = c2.slider("How many", 4, 16, 10, key="n_recon")
+digit = c3.selectbox("Digit", list(range(10)), disabled=mode != "digit", key="recon_digit")
+seed = c4.number_input("Sample seed", 0, 10**6, 0, key="recon_seed", disabled=mode in ("worst", "best"))
+st.query_params["mode"] = mode
+
+errors = _ui.test_errors(key, run)
+if mode == "random":
+    idx = sample_indices(len(ds.test), n, int(seed))
+elif mode == "digit":
+    idx = sample_indices(len(ds.test), n, int(seed), ds.test.y, [digit])
+else:
+    order = np.argsort(errors)
+    idx = order[::-1][:n] if mode == "worst" else order[:n]
+
+recon = _ui.reconstructions(key, run, tuple(int(i) for i in idx))
+st.subheader(f"{run.label()}: {MODES[mode]}")
+png = to_png(rows_grid([ds.test.x[idx], recon]), scale=3)
+st.image(png, caption="top: originals · bottom: reconstructions")
+st.caption(" · ".join(f"#{i} ({ds.test.y[i]}): {errors[i]:.4f}" for i in idx) + "  — test index (digit): MSE per pixel")
+st.download_button("Download this grid (PNG)", png, file_name=f"reconstructions-{mode}.png", mime="image/png")
+
+st.subheader("Error per digit")
+m1, m2, m3 = st.columns(3)
+mse = float(errors.mean())
+m1.metric("Test MSE per pixel", f"{mse:.5f}")
+m2.metric("Squared error per image", f"{mse * 784:.2f}", help="Hinton & Salakhutdinov 2006 report 3.00 (deep AE, k=30) vs 13.87 (PCA, k=30)")
+m3.metric("PSNR", f"{10 * np.log10(1 / mse):.2f} dB")
+series = {run.label(): per_digit(errors, ds.test.y)}
+
+# ---- a second run side by side ------------------------------------------------------------------
+st.subheader("Compare with another run")
+other_key, other = _ui.run_picker("Second run", key="run_b", sidebar=False)
+if other is not None and other_key != key:
+    other_err = _ui.test_errors(other_key, other)
+    series[other.label()] = per_digit(other_err, ds.test.y)
+    left, right = st.columns(2)
+    left.image(png, caption=f"{run.label()} · test MSE {mse:.5f}")
+    other_recon = _ui.reconstructions(other_key, other, tuple(int(i) for i in idx))
+    right.image(to_png(rows_grid([ds.test.x[idx], other_recon]), scale=3),
+                caption=f"{other.label()} · test MSE {float(other_err.mean()):.5f}")
+elif other_key == key:
+    st.caption("Pick a different run to compare.")
+st.plotly_chart(_ui.per_digit_figure(series), key="per_digit")
