@@ -1,0 +1,203 @@
+"""Every page through Streamlit's AppTest: it renders on first load with the zoo, and its main controls work."""
+
+import io
+import time
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+TIMEOUT = 120
+
+
+def app(page: str | None = None, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def labels(widgets):
+    return [w.label for w in widgets]
+
+
+def by_label(widgets, label):
+    for w in widgets:
+        if w.label == label:
+            return w
+    raise AssertionError(f"no widget {label!r} in {labels(widgets)}")
+
+
+def charts(at):
+    return at.get("plotly_chart")
+
+
+def test_home_renders_data_and_presets():
+    at = app()
+    assert at.title[0].value == "AE Lab"
+    assert any("MNIST" in s.value for s in at.subheader)
+    assert len(charts(at)) >= 2  # code bars and per-digit counts
+    assert len(at.get("image")) >= 2
+    preset_buttons = [b for b in at.button if b.key and b.key.startswith("preset_")]
+    assert len(preset_buttons) >= 5
+
+
+def test_home_preset_opens_latent_page_with_its_settings():
+    at = app()
+    next(b for b in at.button if b.key == "preset_latent-2d").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Latent space"
+    assert by_label(at.radio, "Projection").value == "raw"
+    assert at.query_params.get("run") in ("zoo:conv-k2", ["zoo:conv-k2"])
+
+
+def test_train_page_explains_invalid_settings():
+    at = app("pages/train.py")
+    assert at.title[0].value == "Train an autoencoder"
+    assert any("Training runs on" in c.value for c in at.caption)
+    by_label(at.number_input, "Learning rate").set_value(0.0).run()
+    assert any("learning rate must be a positive number" in w.value for w in at.warning)
+    assert by_label(at.button, "▶ Train").disabled
+    by_label(at.number_input, "Learning rate").set_value(0.001).run()
+    by_label(at.multiselect, "Digits to train on").set_value([]).run()
+    assert any("digit subset is empty" in w.value for w in at.warning)
+    by_label(at.multiselect, "Digits to train on").set_value([0]).run()
+    by_label(at.number_input, "Batch size").set_value(20000).run()
+    assert any("larger than the" in w.value for w in at.warning)
+
+
+def wait_for_jobs(at, timeout=120):
+    from pages import _ui
+
+    t = time.time()
+    while any(j.active for j in _ui.runner().jobs(at.session_state["owner"])):
+        assert time.time() - t < timeout
+        time.sleep(0.2)
+
+
+def test_train_page_tiny_run_finishes_and_appears_in_picker():
+    at = app("pages/train.py")
+    by_label(at.selectbox, "Model").set_value("dense").run()
+    by_label(at.number_input, "Latent size k").set_value(4)
+    by_label(at.number_input, "Epochs").set_value(2)
+    by_label(at.number_input, "Batch size").set_value(50)
+    by_label(at.number_input, "Training images (0 = all)").set_value(600)
+    at.run()
+    by_label(at.button, "▶ Train").click().run()
+    assert not at.exception
+    wait_for_jobs(at)
+    at.run()
+    assert not at.exception
+    assert any(e.label.startswith("dense k=4") for e in at.expander)  # "Your runs"
+    at.switch_page("pages/reconstructions.py").run()
+    picker = by_label(at.sidebar.selectbox, "Model run")
+    assert any(o.startswith("🧑 yours") for o in picker.options)
+
+
+def test_upload_rejects_a_file_that_is_not_a_run():
+    at = app("pages/train.py")
+    at.file_uploader(key="upload_run").upload(b"\x89PNG\r\n\x1a\nnot really", "evil.zip", "application/zip").run()
+    assert not at.exception
+    assert any("not a usable run" in e.value for e in at.error)
+
+
+def test_reconstructions_modes_and_second_run():
+    at = app("pages/reconstructions.py", run="zoo:conv-k16")
+    assert at.title[0].value == "Reconstructions"
+    cap = [c.value for c in at.caption if "MSE per pixel" in c.value][0]
+    by_label(at.radio, "Show").set_value("worst").run()
+    worst = [c.value for c in at.caption if "MSE per pixel" in c.value][0]
+    assert worst != cap
+    mse = float(by_label(at.metric, "Test MSE per pixel").value)
+    assert 0 < mse < 0.02
+    by_label(at.selectbox, "Second run").set_value("zoo:linear-k32").run()
+    assert not at.exception
+    assert len(charts(at)) == 1
+    assert sum("test MSE" in c for i in at.get("image") for c in i.captions) == 2  # the two runs side by side
+
+
+def test_latent_space_projection_switch_changes_chart():
+    at = app("pages/latent_space.py", run="zoo:conv-k2", method="raw")
+    assert at.title[0].value == "Latent space"
+    raw = charts(at)[0].proto.spec
+    assert '"z1"' in raw
+    by_label(at.radio, "Projection").set_value("pca").run()
+    assert not at.exception
+    pca = charts(at)[0].proto.spec
+    assert pca != raw and "PC1" in pca and "of variance" in pca
+    assert any(s.value == "Decoded latent plane" for s in at.subheader)
+    assert any("decoder output over z1" in c for i in at.get("image") for c in i.captions)
+
+
+def test_latent_space_tsne_and_digit_filter():
+    at = app("pages/latent_space.py", run="zoo:conv-k16", method="tsne")
+    by_label(at.slider, "Points").set_value(300).run()
+    by_label(at.multiselect, "Digits shown").set_value([0, 1]).run()
+    assert not at.exception
+    spec = charts(at)[0].proto.spec
+    assert '"name":"0"' in spec.replace(" ", "") and '"name":"7"' not in spec.replace(" ", "")
+
+
+def test_latent_space_upload_digit_and_bad_image():
+    from PIL import Image
+
+    img = Image.new("RGB", (120, 120), "white")
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(img).line([(60, 15), (60, 105)], fill="black", width=12)  # a "1", colour file
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    at = app("pages/latent_space.py", run="zoo:conv-k16", method="pca")
+    at.file_uploader(key="digit_upload").upload(buf.getvalue(), "one.png", "image/png").run()
+    at.run()
+    assert not at.exception
+    assert "your digit" in charts(at)[0].proto.spec
+    at.file_uploader(key="digit_upload").upload(b"GIF89a-broken", "bad.png", "image/png").run()
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)
+
+
+def test_denoising_controls_change_the_numbers():
+    at = app("pages/denoising.py", run="zoo:conv-k16-denoise")
+    assert at.title[0].value == "Denoising"
+    before = by_label(at.metric, "MSE of the corrupted input").value
+    after = by_label(at.metric, "MSE after the model").value
+    assert float(after) < float(before)  # the denoiser helps
+    by_label(at.selectbox, "Corruption").set_value("gaussian").run()
+    assert not at.exception
+    assert by_label(at.metric, "MSE of the corrupted input").value != before
+    assert len(charts(at)) == 1
+
+
+@pytest.mark.parametrize("tab", ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE"])
+def test_experiments_tabs_render(tab):
+    at = app("pages/experiments.py", run="zoo:linear-k32", tab=tab)
+    assert at.title[0].value == "Experiments"
+    if tab == "AE vs PCA":
+        ae = float(by_label(at.metric, "Autoencoder test MSE (k=32)").value)
+        pca = float(by_label(at.metric, "PCA test MSE (k=32)").value)
+        assert pca == pytest.approx(0.0168, abs=2e-4) and ae < 0.03
+    if tab == "Classification":
+        assert len(charts(at)) == 1 and len(at.dataframe) >= 1
+    if tab in ("Latent size", "A/B", "Stacked AE"):
+        assert any(b.label == "▶ Run experiment" for b in at.button)
+
+
+def test_experiments_ab_runs_in_background_and_shows_result(tmp_path, monkeypatch):
+    at = app("pages/experiments.py", run="zoo:linear-k32", tab="A/B")
+    by_label(at.selectbox, "Comparison").set_value("MSE vs BCE loss").run()
+    by_label(at.number_input, "Epochs").set_value(1)
+    by_label(at.number_input, "Training images (0 = all)").set_value(500)
+    by_label(at.number_input, "Batch size").set_value(50)
+    at.run()
+    by_label(at.button, "▶ Run experiment").click().run()
+    wait_for_jobs(at)
+    at.run()
+    assert not at.exception
+    assert len(charts(at)) == 1 and len(at.dataframe) == 1
+    assert len(at.dataframe[0].value) == 2

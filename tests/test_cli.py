@@ -1,0 +1,88 @@
+"""The command line: exit codes, one-line errors and the JSON lines it promises."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def cli(*args, timeout=300):
+    p = subprocess.run([sys.executable, "-m", "aecore", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    rc, stdout, err = cli("train", "--model", "dense", "--latent", "8", "--epochs", "4", "--limit", "2000", "--lr", "0.005",
+                          "--batch", "50", "--digits", "0,1", "--seed", "1", "--out", str(out))
+    assert rc == 0, err
+    return out, stdout
+
+
+def test_models_lists_every_model():
+    rc, out, _ = cli("models")
+    assert rc == 0
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names == ["linear", "dense", "conv-tutorial", "mlp-deep", "mlp-hinton", "conv-bn", "conv"]
+
+
+def test_train_prints_epochs_then_json(trained):
+    out, stdout = trained
+    lines = stdout.strip().splitlines()
+    assert lines[0].startswith("train epoch 1:") and lines[3].startswith("train epoch 4:")
+    result = json.loads(lines[-1])
+    for key in ["train_loss", "val_loss", "test_mse", "seconds", "images_per_s"]:
+        assert isinstance(result[key], float) and result[key] > 0
+    assert (out / "weights.pt").is_file() and (out / "config.json").is_file()
+
+
+def test_eval_and_project(trained, tmp_path):
+    out, _ = trained
+    rc, stdout, _ = cli("eval", str(out))
+    ev = json.loads(stdout)
+    assert rc == 0 and len(ev["per_digit_mse"]) == 10 and ev["psnr"] > 0
+    # trained on 0 and 1 only: those reconstruct best
+    per = ev["per_digit_mse"]
+    assert max(per[0], per[1]) < min(per[2:]) * 1.5
+    csv = tmp_path / "p.csv"
+    rc, _, _ = cli("project", str(out), "--method", "pca", "--n", "200", "--out", str(csv))
+    lines = csv.read_text().splitlines()
+    assert rc == 0 and lines[0] == "index,digit,x,y" and len(lines) == 201
+
+
+def test_anomaly_and_probe(trained):
+    out, _ = trained
+    rc, stdout, _ = cli("anomaly", str(out), "--normal", "0,1")
+    res = json.loads(stdout)
+    assert rc == 0 and 0.5 < res["auc"] <= 1 and set(res["per_digit_auc"]) == {str(d) for d in range(2, 10)}
+    rc, stdout, _ = cli("probe", str(out), "--labels", "200")
+    res = json.loads(stdout)
+    assert rc == 0 and all(0.1 < res[k] <= 1 for k in ["latent_logreg_acc", "pca_logreg_acc", "pixels_logreg_acc",
+                                                       "latent_knn_acc", "pca_knn_acc", "pixels_knn_acc"])
+
+
+def test_sweep_writes_rows(tmp_path):
+    csv = tmp_path / "s.csv"
+    rc, _, err = cli("sweep", "--model", "dense", "--latent", "2,8", "--epochs", "1", "--limit", "500", "--batch", "50", "--out", str(csv))
+    assert rc == 0, err
+    lines = csv.read_text().splitlines()
+    assert lines[0].startswith("latent,train_loss") and "pca_test_mse" in lines[0] and len(lines) == 3
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["train", "--model", "nope", "--out", "x"], "unknown model"),
+    (["train", "--latent", "0", "--out", "x"], "latent size"),
+    (["train", "--epochs", "ten", "--out", "x"], "invalid int"),
+    (["train", "--noise", "blur:1", "--out", "x"], "unknown noise"),
+    (["eval", "/no/such/run"], "no run directory"),
+    (["frobnicate"], "invalid choice"),
+    (["train"], "required"),
+])
+def test_bad_arguments_exit_nonzero_with_one_line(args, msg):
+    rc, out, err = cli(*args)
+    assert rc == 2 and msg in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -1,0 +1,80 @@
+"""Bad input in the app: clear messages, the app keeps working, earlier runs stay intact."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+
+def open_page(page, **query):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page(page).run()
+    return at
+
+
+def test_saved_run_deleted_while_in_use(mnist, tiny):
+    from aecore.runs import RunStore
+    from aecore.train import train
+
+    store = RunStore(os.environ["AELAB_RUNS_DIR"])
+    name = store.save(train(tiny(), mnist), "class demo")
+    at = open_page("pages/reconstructions.py", run=f"saved:{name}")
+    assert not at.exception and at.sidebar.selectbox[0].value == f"saved:{name}"
+    shutil.rmtree(Path(os.environ["AELAB_RUNS_DIR"]) / name)
+    at.run()
+    assert not at.exception
+    # the deleted run is no longer offered; the page falls back to another run and still draws
+    assert f"saved:{name}" not in at.sidebar.selectbox[0].options
+    assert at.title[0].value == "Reconstructions" and len(at.get("image")) >= 1
+
+
+def test_foreign_weights_upload_keeps_earlier_runs(mnist, tiny):
+    import io
+    import json
+    import zipfile
+
+    from aecore.runs import run_to_bytes
+    from aecore.train import train
+
+    data = run_to_bytes(train(tiny(), mnist))
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    cfg = json.loads(files["config.json"])
+    cfg["latent"] = 3  # the weights are for k=8
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, b in {**files, "config.json": json.dumps(cfg).encode()}.items():
+            z.writestr(n, b)
+
+    at = open_page("pages/train.py")
+    at.file_uploader(key="upload_run").upload(data, "good.zip", "application/zip").run()
+    assert not at.exception
+    at.run()
+    n_runs = len(at.expander)
+    assert n_runs == 1
+    at.file_uploader(key="upload_run").upload(buf.getvalue(), "foreign.zip", "application/zip").run()
+    assert not at.exception
+    assert any("do not match" in e.value for e in at.error)
+    assert len(at.expander) == n_runs  # the earlier run is still there
+
+
+def test_stop_during_first_step_from_the_page(mnist):
+    from pages import _ui
+
+    at = open_page("pages/train.py", model="dense", latent="4", epochs="50", batch="50", limit="2000")
+    next(b for b in at.button if b.label == "▶ Train").click().run()
+    job = _ui.runner().jobs(at.session_state["owner"])[0]
+    _ui.runner().stop(job.id, at.session_state["owner"])
+    t = time.time()
+    while job.active and time.time() - t < 60:
+        time.sleep(0.1)
+    at.run()
+    assert not at.exception
+    assert job.status == "stopped"
+    assert any(e.label.startswith("dense k=4") for e in at.expander)  # the weights so far are kept as a run
