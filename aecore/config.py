@@ -78,6 +78,8 @@ class TrainConfig:
                 raise ConfigError(str(e)) from None
         elif c.digits is not None:
             c.digits = tuple(sorted(set(int(d) for d in c.digits)))
+            if c.digits == tuple(range(10)):
+                c.digits = None  # every digit: the same as no subset
         try:
             c.noise = str(Noise.parse(str(c.noise)))
         except NoiseError as e:

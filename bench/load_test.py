@@ -12,27 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-         "--no-first-run", "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(ROOT / "scripts"))
+from appserver import CHROMIUM, CHROMIUM_FLAGS as FLAGS, serve  # noqa: E402
+
 TRAIN_URL = "/train?model=dense&latent=4&epochs=2&batch=64&limit=2000"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_mb(pid: int) -> float:
@@ -114,27 +104,10 @@ def main() -> int:
     if not 1 <= a.sessions <= 50:
         print("error: --sessions must be 1..50", file=sys.stderr)
         return 2
-    port = free_port()
-    env = dict(os.environ, AELAB_RUNS_DIR=tempfile.mkdtemp(prefix="aelab-load-"),
-               AELAB_JOBS_PER_SESSION="2", AELAB_MAX_QUEUE="100")
+    env = dict(AELAB_RUNS_DIR=tempfile.mkdtemp(prefix="aelab-load-"), AELAB_JOBS_PER_SESSION="2", AELAB_MAX_QUEUE="100")
     if a.workers:
         env["AELAB_WORKERS"] = str(a.workers)
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        t = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if time.time() - t > 90:
-                print("error: server did not start", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
+    with serve(env) as (url, server):
         idle = rss_mb(server.pid)
         sampler = Sampler(server.pid)
         sampler.start()
@@ -142,26 +115,21 @@ def main() -> int:
         results = asyncio.run(drive(url, a.sessions, a.timeout))
         wall = time.perf_counter() - t0
         sampler.stop.set()
-        page_times = [s for r in results for s in r["page_s"][1:]]  # responses while jobs were running
-        summary = {
-            "sessions": a.sessions,
-            "finished": sum(r["finished"] for r in results),
-            "slowest_page_s_while_training": round(max(page_times), 2) if page_times else None,
-            "median_page_s_while_training": round(sorted(page_times)[len(page_times) // 2], 2) if page_times else None,
-            "first_load_slowest_s": round(max(r["page_s"][0] for r in results if r["page_s"]), 2) if any(r["page_s"] for r in results) else None,
-            "wall_s": round(wall, 1),
-            "server_rss_idle_mb": round(idle),
-            "server_rss_peak_mb": round(sampler.peak),
-            "errors": [r["error"] for r in results if r["error"]][:5],
-        }
-        print(json.dumps(summary))
-        return 0 if summary["finished"] == a.sessions else 1
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    page_times = [s for r in results for s in r["page_s"][1:]]  # responses while jobs were running
+    first = [r["page_s"][0] for r in results if r["page_s"]]
+    summary = {
+        "sessions": a.sessions,
+        "finished": sum(r["finished"] for r in results),
+        "slowest_page_s_while_training": round(max(page_times), 2) if page_times else None,
+        "median_page_s_while_training": round(sorted(page_times)[len(page_times) // 2], 2) if page_times else None,
+        "first_load_slowest_s": round(max(first), 2) if first else None,
+        "wall_s": round(wall, 1),
+        "server_rss_idle_mb": round(idle),
+        "server_rss_peak_mb": round(sampler.peak),
+        "errors": [r["error"] for r in results if r["error"]][:5],
+    }
+    print(json.dumps(summary))
+    return 0 if summary["finished"] == a.sessions else 1
 
 
 if __name__ == "__main__":

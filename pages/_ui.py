@@ -70,11 +70,11 @@ def collect_jobs() -> list:
 
 def run_options() -> dict[str, str]:
     """run key -> label, for every run this session can open."""
-    opts = {f"zoo:{n}": f"🧪 zoo · {n}" for n in zoo_names()}
+    opts = {f"zoo:{n}": f"zoo · {n}" for n in zoo_names()}
     for key, run in session_runs().items():
-        opts[key] = f"🧑 yours · {run.label()}"
+        opts[key] = f"yours · {run.label()}"
     for name in store().names():
-        opts[f"saved:{name}"] = f"💾 saved · {name}"
+        opts[f"saved:{name}"] = f"saved · {name}"
     return opts
 
 
@@ -306,12 +306,16 @@ def trim_session_runs() -> None:
         runs.pop(next(iter(runs)))
 
 
+def has_active_jobs() -> bool:
+    return any(j.active for j in runner().jobs(owner()))
+
+
 @st.fragment(run_every=5.0)
 def sidebar_jobs():
     """This session's queued and running jobs, on every page; polling also keeps the jobs alive."""
     jobs = [j for j in runner().jobs(owner()) if j.active]
     if not jobs:
-        return
+        st.rerun()  # all done: redraw the page so the new runs show up in the pickers
     with st.container(border=True):
         for j in jobs:
             if j.status == "queued":
@@ -319,3 +323,17 @@ def sidebar_jobs():
             else:
                 p = j.progress
                 st.caption(f"🏃 {j.label}" + (f": epoch {p.epoch}/{p.epochs}, {p.fraction:.0%}" if p else ""))
+
+
+def require_navigation() -> None:
+    """Keep deep links on app.py's navigation.
+
+    Streamlit switches off its legacy pages/ auto-navigation only once app.py has called
+    st.navigation; until then a first visitor arriving on a deep link (a teacher's shared URL)
+    would get the raw file list. Every page calls this first: it flips the switch and reruns.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

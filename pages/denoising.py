@@ -14,6 +14,8 @@ from aecore.projection import sample_indices
 from aecore.zoo import zoo_names
 from pages import _ui
 
+_ui.require_navigation()
+
 st.title("Denoising")
 st.markdown("A **denoising autoencoder** is trained on corrupted inputs but scored against the clean images, "
             "so it learns to undo the damage. Compare it with a plain autoencoder on the same corrupted digits.")

@@ -12,6 +12,8 @@ from aecore.images import rows_grid, to_png
 from aecore.jobs import JobError, train_job
 from pages import _ui
 
+_ui.require_navigation()
+
 st.title("Experiments")
 st.caption("The comparisons the autoencoder tutorials make. Small defaults finish in about a minute on a CPU; "
            "raise epochs and images for the full-size numbers. Finished results are saved on the server.")

@@ -11,6 +11,8 @@ from aecore.presets import PRESETS
 from aecore.zoo import zoo_names
 from pages import _ui
 
+_ui.require_navigation()
+
 st.title("AE Lab")
 st.markdown(
     "An **autoencoder** squeezes an image through a narrow *code* and tries to rebuild it. "
@@ -33,11 +35,11 @@ if "conv-k16" in available:
     _, out = reconstruct(run.model, x)
     c1, a1, c2, a2, c3 = st.columns([2, 1, 3, 1, 2], vertical_alignment="center")
     c1.image(to_png(x[0], scale=6), caption=f"input: a {ds.test.y[i]} (784 pixels)")
-    a1.markdown("### encoder →")
+    a1.markdown("**encoder →**")
     fig = go.Figure(go.Bar(x=[f"z{j + 1}" for j in range(len(code))], y=code, marker_color="#4C6EF5"))
     fig.update_layout(height=240, margin=dict(l=10, r=10, t=30, b=10), title=f"the code: {len(code)} numbers")
     c2.plotly_chart(fig, key="code_bars")
-    a2.markdown("### → decoder")
+    a2.markdown("**→ decoder**")
     err = float(((out[0] - x[0] / 255.0) ** 2).mean())
     c3.image(to_png(out[0], scale=6), caption=f"reconstruction (MSE {err:.4f})")
 else:

@@ -11,6 +11,8 @@ from aecore.latent import interpolate, latent_grid, place, plane_bounds
 from aecore.projection import MAX_POINTS, METHODS, ProjectionError, nearest_neighbours
 from pages import _ui
 
+_ui.require_navigation()
+
 st.title("Latent space")
 ds = _ui.dataset()
 key, run = _ui.run_picker()

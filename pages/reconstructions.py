@@ -8,6 +8,8 @@ from aecore.images import rows_grid, to_png
 from aecore.projection import sample_indices
 from pages import _ui
 
+_ui.require_navigation()
+
 st.title("Reconstructions")
 ds = _ui.dataset()
 key, run = _ui.run_picker()
@@ -33,9 +35,12 @@ else:
 
 recon = _ui.reconstructions(key, run, tuple(int(i) for i in idx))
 st.subheader(f"{run.label()}: {MODES[mode]}")
+st.caption("In each column: the original on top, its reconstruction below, then the test index, the digit and the MSE per pixel.")
+cols = st.columns(len(idx))
+for col, i, r in zip(cols, idx, recon):
+    col.image(to_png(rows_grid([ds.test.x[i : i + 1], r[None]], padding=1), scale=3), caption=f"#{i} · {ds.test.y[i]} · {errors[i]:.4f}",
+              width="stretch")
 png = to_png(rows_grid([ds.test.x[idx], recon]), scale=3)
-st.image(png, caption="top: originals · bottom: reconstructions")
-st.caption(" · ".join(f"#{i} ({ds.test.y[i]}): {errors[i]:.4f}" for i in idx) + "  — test index (digit): MSE per pixel")
 st.download_button("Download this grid (PNG)", png, file_name=f"reconstructions-{mode}.png", mime="image/png")
 
 st.subheader("Error per digit")

@@ -12,6 +12,8 @@ from aecore.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
 from aecore.train import EpochStats, check_config
 from pages import _ui
 
+_ui.require_navigation()
+
 st.title("Train an autoencoder")
 st.caption(f"Training runs on: **{device_label()}** · jobs from every user share one queue on this server")
 ds = _ui.dataset()
@@ -52,7 +54,7 @@ if not spec.conv:
 noise_kind = c2.selectbox("Input corruption (denoising)", NOISE_KINDS, key="noise_kind",
                           format_func={"none": "none", "masking": "masking (pixels set to 0)", "gaussian": "Gaussian",
                                        "saltpepper": "salt and pepper"}.get)
-noise_level = c3.number_input("Noise level", 0.0, NOISE_LIMITS.get(noise_kind, (0, 1))[1], 0.5 if noise_kind == "masking" else 0.3,
+noise_level = c3.number_input("Noise level", 0.0, float(NOISE_LIMITS.get(noise_kind, (0, 1))[1]), 0.5 if noise_kind == "masking" else 0.3,
                               step=0.05, disabled=noise_kind == "none", key=f"noise_level_{noise_kind}",
                               help="masking / salt and pepper: fraction of pixels; Gaussian: sigma")
 seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
@@ -131,7 +133,8 @@ def live_jobs():
                     st.caption("The reconstruction preview appears after the first epoch.")
 
 
-live_jobs()
+if any(j.active for j in _ui.runner().jobs(_ui.owner())):
+    live_jobs()  # polls once a second, only while this session has a job queued or running
 
 # ---- finished runs ------------------------------------------------------------------------------
 _ui.collect_jobs()

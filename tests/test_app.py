@@ -96,12 +96,12 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
     assert any(e.label.startswith("dense k=4") for e in at.expander)  # "Your runs"
     at.switch_page("pages/reconstructions.py").run()
     picker = by_label(at.sidebar.selectbox, "Model run")
-    assert any(o.startswith("🧑 yours") for o in picker.options)
+    assert any(o.startswith("yours ·") for o in picker.options)
 
 
 def test_upload_rejects_a_file_that_is_not_a_run():
     at = app("pages/train.py")
-    at.file_uploader(key="upload_run").upload(b"\x89PNG\r\n\x1a\nnot really", "evil.zip", "application/zip").run()
+    at.file_uploader(key="upload_run").set_value(("evil.zip", b"\x89PNG\r\n\x1a\nnot really", "application/zip")).run()
     assert not at.exception
     assert any("not a usable run" in e.value for e in at.error)
 
@@ -109,10 +109,16 @@ def test_upload_rejects_a_file_that_is_not_a_run():
 def test_reconstructions_modes_and_second_run():
     at = app("pages/reconstructions.py", run="zoo:conv-k16")
     assert at.title[0].value == "Reconstructions"
-    cap = [c.value for c in at.caption if "MSE per pixel" in c.value][0]
+    def shown(at):
+        return [c for i in at.get("image") for c in i.captions if c.startswith("#")]
+
+    random = shown(at)
+    assert len(random) == 10
     by_label(at.radio, "Show").set_value("worst").run()
-    worst = [c.value for c in at.caption if "MSE per pixel" in c.value][0]
-    assert worst != cap
+    worst = shown(at)
+    assert worst != random
+    errs = [float(c.split(" · ")[-1]) for c in worst]
+    assert errs == sorted(errs, reverse=True) and errs[0] > max(float(c.split(" · ")[-1]) for c in random)
     mse = float(by_label(at.metric, "Test MSE per pixel").value)
     assert 0 < mse < 0.02
     by_label(at.selectbox, "Second run").set_value("zoo:linear-k32").run()
@@ -153,11 +159,11 @@ def test_latent_space_upload_digit_and_bad_image():
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     at = app("pages/latent_space.py", run="zoo:conv-k16", method="pca")
-    at.file_uploader(key="digit_upload").upload(buf.getvalue(), "one.png", "image/png").run()
+    at.file_uploader(key="digit_upload").set_value(("one.png", buf.getvalue(), "image/png")).run()
     at.run()
     assert not at.exception
     assert "your digit" in charts(at)[0].proto.spec
-    at.file_uploader(key="digit_upload").upload(b"GIF89a-broken", "bad.png", "image/png").run()
+    at.file_uploader(key="digit_upload").set_value(("bad.png", b"GIF89a-broken", "image/png")).run()
     assert not at.exception
     assert any("cannot be used" in e.value for e in at.error)
 

@@ -53,12 +53,12 @@ def test_foreign_weights_upload_keeps_earlier_runs(mnist, tiny):
             z.writestr(n, b)
 
     at = open_page("pages/train.py")
-    at.file_uploader(key="upload_run").upload(data, "good.zip", "application/zip").run()
+    at.file_uploader(key="upload_run").set_value(("good.zip", data, "application/zip")).run()
     assert not at.exception
     at.run()
     n_runs = len(at.expander)
     assert n_runs == 1
-    at.file_uploader(key="upload_run").upload(buf.getvalue(), "foreign.zip", "application/zip").run()
+    at.file_uploader(key="upload_run").set_value(("foreign.zip", buf.getvalue(), "application/zip")).run()
     assert not at.exception
     assert any("do not match" in e.value for e in at.error)
     assert len(at.expander) == n_runs  # the earlier run is still there
