@@ -179,6 +179,44 @@ def cmd_anomaly(a) -> None:
     _emit(anomaly(_load(a.dir), normal).summary)
 
 
+def _write_csv(path: str, text: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+
+
+def cmd_compare(a) -> None:
+    from .experiments import ab_configs, compare
+
+    res = compare(ab_configs(a.preset, epochs=a.epochs, limit=a.limit, seed=a.seed, batch_size=a.batch, device=a.device))
+    if a.out:
+        _write_csv(a.out, res.csv("final"))
+    _emit({"preset": a.preset, "final": res.tables["final"]})
+
+
+def cmd_stacked(a) -> None:
+    from .experiments import stacked_vs_endtoend
+
+    res = stacked_vs_endtoend(_config(a), a.pretrain_per_layer)
+    if a.out:
+        _write_csv(a.out, res.csv("final"))
+    _emit({"final": res.tables["final"]})
+
+
+def cmd_pca(a) -> None:
+    from .experiments import ae_vs_pca
+
+    res = ae_vs_pca(_load(a.dir), n_points=a.n)
+    if a.out:
+        _write_csv(a.out, res.csv("codes"))
+    _emit(res.summary)
+
+
+def cmd_finetune(a) -> None:
+    from .experiments import finetune
+
+    _emit(finetune(_load(a.dir), labels=a.labels, epochs=a.epochs, seed=a.seed).summary)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m aecore", description="AE Lab: autoencoders on MNIST from the terminal")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -208,10 +246,33 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("anomaly", help="anomaly detection by reconstruction error (ROC AUC)")
     an.add_argument("dir")
     an.add_argument("--normal", default=None, help="the normal digit(s), e.g. 0; default: the run's digits")
+    from .experiments import AB_PRESETS
+
+    c = sub.add_parser("compare", help="architecture A/B: two configs trained and compared")
+    c.add_argument("--preset", required=True, choices=list(AB_PRESETS))
+    c.add_argument("--epochs", type=int, default=3)
+    c.add_argument("--limit", type=int, default=10000)
+    c.add_argument("--batch", type=int, default=128)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", default="auto")
+    c.add_argument("--out", default=None, help="CSV of the final numbers")
+    st = sub.add_parser("stacked", help="layer-wise pretraining vs end-to-end training of a deep MLP")
+    _add_train_options(st)
+    st.add_argument("--pretrain-per-layer", type=int, default=1)
+    st.add_argument("--out", default=None)
+    pc = sub.add_parser("pca", help="a saved run against PCA at the same k (error and 2-D codes)")
+    pc.add_argument("dir")
+    pc.add_argument("--n", type=int, default=2000)
+    pc.add_argument("--out", default=None, help="CSV of both 2-D code maps")
+    ft = sub.add_parser("finetune", help="classifier head on the code: frozen encoder, then fine-tuned")
+    ft.add_argument("dir")
+    ft.add_argument("--labels", type=int, default=1000)
+    ft.add_argument("--epochs", type=int, default=5)
+    ft.add_argument("--seed", type=int, default=0)
     return p
 
 
-COMMANDS = {"models": cmd_models, "train": cmd_train, "eval": cmd_eval, "project": cmd_project,
+COMMANDS = {"compare": cmd_compare, "stacked": cmd_stacked, "pca": cmd_pca, "finetune": cmd_finetune, "models": cmd_models, "train": cmd_train, "eval": cmd_eval, "project": cmd_project,
             "sweep": cmd_sweep, "probe": cmd_probe, "anomaly": cmd_anomaly}
 
 

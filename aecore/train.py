@@ -269,6 +269,8 @@ def train(
     """
     config = config.resolved()
     dataset = dataset or load_dataset(config.dataset)
+    if dataset.name != config.dataset:
+        raise ConfigError(f"the config asks for {config.dataset!r} but the data set given is {dataset.name!r}")
     try:
         device = resolve_device(config.device)
     except DeviceError as e:

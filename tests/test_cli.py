@@ -86,3 +86,21 @@ def test_bad_arguments_exit_nonzero_with_one_line(args, msg):
     rc, out, err = cli(*args)
     assert rc == 2 and msg in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_compare_stacked_pca_and_finetune(trained, tmp_path):
+    out, _ = trained
+    csv = tmp_path / "ab.csv"
+    rc, stdout, err = cli("compare", "--preset", "MSE vs BCE loss", "--epochs", "1", "--limit", "500", "--batch", "50",
+                          "--device", "cpu", "--out", str(csv))
+    assert rc == 0, err
+    assert len(json.loads(stdout)["final"]) == 2 and csv.read_text().startswith("model,config,final_train_loss")
+    rc, stdout, err = cli("stacked", "--model", "mlp-deep", "--latent", "4", "--epochs", "1", "--limit", "500",
+                          "--batch", "50", "--pretrain-per-layer", "1")
+    assert rc == 0, err
+    assert [r["model"] for r in json.loads(stdout)["final"]][0] == "end to end"
+    rc, stdout, _ = cli("pca", str(out), "--n", "200")
+    res = json.loads(stdout)
+    assert rc == 0 and res["k"] == 8 and res["pca_test_mse"] == pytest.approx(0.0374, abs=1e-4)
+    rc, stdout, _ = cli("finetune", str(out), "--labels", "200", "--epochs", "2")
+    assert rc == 0 and len(json.loads(stdout)) == 2
