@@ -102,7 +102,11 @@ def _saved_run(name: str, mtime: float) -> Run:
 
 
 def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True, default: str | None = None):
-    """A select box over all runs (the choice lives in the URL as ?run=); returns (key, Run) or (None, None)."""
+    """A select box over all runs (the choice lives in the URL as ?run=); returns (cache key, Run) or (None, None).
+
+    The cache key names the run for st.cache_data; for saved runs it includes the file's time,
+    so a run saved again under the same name is not served from a stale cache.
+    """
     collect_jobs()
     opts = run_options()
     if not opts:
@@ -123,6 +127,8 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
         st.caption(run.config.describe())
         if run.final_val_loss is not None:
             st.caption(f"final val loss {run.final_val_loss:.5f} · {run.status}")
+    if choice.startswith("saved:"):
+        return f"{choice}@{_mtime(store().path(choice[6:]) / 'weights.pt')}", run
     return choice, run
 
 
@@ -272,7 +278,7 @@ def background_experiment(kind: str, params: dict, make_job, button: str = "▶ 
     return None
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=2.0)
 def _experiment_progress(job_id: str):
     job = runner().get(job_id, owner())
     if job.status in FINISHED:

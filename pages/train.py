@@ -94,7 +94,7 @@ if st.button("▶ Train", type="primary", disabled=problem is not None):
 
 
 # ---- live jobs ----------------------------------------------------------------------------------
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=2.0)
 def live_jobs():
     jobs = _ui.runner().jobs(_ui.owner())
     active = [j for j in jobs if j.status in (QUEUED, RUNNING)]
@@ -134,7 +134,7 @@ def live_jobs():
 
 
 if any(j.active for j in _ui.runner().jobs(_ui.owner())):
-    live_jobs()  # polls once a second, only while this session has a job queued or running
+    live_jobs()  # polls every 2 s, only while this session has a job queued or running
 
 # ---- finished runs ------------------------------------------------------------------------------
 _ui.collect_jobs()
@@ -164,7 +164,7 @@ for key, run in list(runs.items()):
                     st.success(f"Saved as “{saved}”.")
                 except (RunError, OSError) as e:
                     _ui.show_error(e, "Could not save")
-            b2.download_button("Download", run_to_bytes(run), file_name=f"{sanitize_name(name)}.zip",
+            b2.download_button("Download", lambda run=run: run_to_bytes(run), file_name=f"{sanitize_name(name)}.zip",
                                mime="application/zip", key=f"dl_{key}")
             if b3.button("Remove", key=f"rm_{key}"):
                 runs.pop(key)

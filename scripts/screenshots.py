@@ -11,7 +11,6 @@ from appserver import CHROMIUM, CHROMIUM_FLAGS, ROOT, serve, settle  # noqa: E40
 
 PAGES = [
     ("home", "/home", "AE Lab"),
-    ("train", "/train?model=conv&latent=16&epochs=3", "Train an autoencoder"),
     ("reconstructions", "/reconstructions?run=zoo:conv-k16&mode=worst", "Reconstructions"),
     ("latent_space", "/latent?run=zoo:conv-k2&method=raw&n=3000", "Latent space"),
     ("latent_space_tsne", "/latent?run=zoo:conv-k16&method=tsne&n=1000", "Latent space"),
@@ -33,6 +32,14 @@ def main(out: Path) -> int:
             settle(page, 180000)
             page.screenshot(path=str(out / f"{name}.png"), full_page=True)
             print(out / f"{name}.png", flush=True)
+        # Training live: progress, live loss chart and reconstruction preview, then Stop.
+        page.goto(url + "/train?model=conv&latent=16&epochs=30&limit=6000&batch=128&lr=0.003", wait_until="networkidle")
+        page.get_by_role("button", name="▶ Train").click()
+        page.get_by_text("Reconstructions after the latest epoch").wait_for(timeout=180000)
+        page.wait_for_timeout(4000)
+        page.screenshot(path=str(out / "train.png"), full_page=True)
+        print(out / "train.png", flush=True)
+        page.get_by_role("button", name="■ Stop").first.click()
         browser.close()
     return 0
 

@@ -61,7 +61,7 @@ def test_train_tiny_model_in_the_browser(server, browser):
     page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
     assert page.locator("[data-testid='stException']").count() == 0
     # the new run is offered in the sidebar's run picker on the other pages (same session: use the nav link)
-    page.locator("[data-testid='stSidebarNav']").get_by_text("Reconstructions").click()
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Reconstructions", exact=True).click()
     page.get_by_role("heading", name="Reconstructions").wait_for(timeout=60000)
     page.locator("[data-testid='stImage']").first.wait_for(timeout=60000)
     settle(page)
