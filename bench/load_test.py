@@ -65,7 +65,9 @@ async def session(browser, url: str, i: int, timeout_s: float) -> dict:
         await page.get_by_role("button", name="▶ Train").wait_for(timeout=timeout_s * 1000)
         out["page_s"].append(time.perf_counter() - t)
         await page.get_by_role("button", name="▶ Train").click()
-        await page.get_by_text("Queued job", exact=False).first.wait_for(timeout=timeout_s * 1000)
+        # the job is in: its live box (with a Stop button) or, if it already ended, the finished run
+        await page.get_by_role("button", name="■ Stop").or_(page.locator("[data-testid='stExpander']")).first.wait_for(
+            timeout=timeout_s * 1000)
         # While the jobs run, visit another page and come back: how long does a page take to respond?
         t = time.perf_counter()
         await page.locator("[data-testid='stSidebarNav']").get_by_text("Home", exact=True).click()
@@ -90,7 +92,13 @@ async def drive(url: str, n: int, timeout_s: float) -> list[dict]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            return await asyncio.wait_for(asyncio.gather(*(session(browser, url, i, timeout_s) for i in range(n))), timeout_s + 60)
+            async def bounded(i: int) -> dict:
+                try:
+                    return await asyncio.wait_for(session(browser, url, i, timeout_s), timeout_s + 30)
+                except asyncio.TimeoutError:
+                    return {"session": i, "finished": False, "page_s": [], "error": f"timed out after {timeout_s + 30:.0f} s"}
+
+            return await asyncio.gather(*(bounded(i) for i in range(n)))
         finally:
             await browser.close()
 
@@ -127,6 +135,7 @@ def main() -> int:
         "server_rss_idle_mb": round(idle),
         "server_rss_peak_mb": round(sampler.peak),
         "errors": [r["error"] for r in results if r["error"]][:5],
+        "page_s_per_session": [[round(t, 1) for t in r["page_s"]] for r in results],
     }
     print(json.dumps(summary))
     return 0 if summary["finished"] == a.sessions else 1
