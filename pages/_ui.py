@@ -101,11 +101,13 @@ def _saved_run(name: str, mtime: float) -> Run:
     return store().load(name)
 
 
-def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True, default: str | None = None):
+def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True, default: str | None = None,
+               avoid: str | None = None):
     """A select box over all runs (the choice lives in the URL as ?run=); returns (cache key, Run) or (None, None).
 
     The cache key names the run for st.cache_data; for saved runs it includes the file's time,
-    so a run saved again under the same name is not served from a stale cache.
+    so a run saved again under the same name is not served from a stale cache. `avoid` (a run
+    key) is not chosen by default, e.g. for a second run to compare with the first.
     """
     collect_jobs()
     opts = run_options()
@@ -114,7 +116,8 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
         return None, None
     qp = st.query_params.get(key)
     if key not in st.session_state or st.session_state[key] not in opts:
-        st.session_state[key] = qp if qp in opts else (default if default in opts else next(iter(opts)))
+        fallback = next((o for o in opts if o != (avoid or "").split("@")[0]), next(iter(opts)))
+        st.session_state[key] = qp if qp in opts else (default if default in opts else fallback)
     where = st.sidebar if sidebar else st
     choice = where.selectbox(label, list(opts), format_func=opts.get, key=key)
     st.query_params[key] = choice
@@ -205,7 +208,7 @@ def per_digit_figure(values: dict[str, list], title: str = "Error per digit") ->
     fig = go.Figure()
     for name, vals in values.items():
         fig.add_bar(x=[str(d) for d in range(10)], y=vals, name=name)
-    fig.update_layout(title=title, xaxis_title="digit", yaxis_title="test MSE per pixel", barmode="group",
+    fig.update_layout(title=title, xaxis_title="digit", xaxis_type="category", yaxis_title="test MSE per pixel", barmode="group",
                       height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
     return fig
 

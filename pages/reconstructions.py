@@ -53,7 +53,7 @@ series = {run.label(): per_digit(errors, ds.test.y)}
 
 # ---- a second run side by side ------------------------------------------------------------------
 st.subheader("Compare with another run")
-other_key, other = _ui.run_picker("Second run", key="run_b", sidebar=False)
+other_key, other = _ui.run_picker("Second run", key="run_b", sidebar=False, avoid=key)
 if other is not None and other_key != key:
     other_err = _ui.test_errors(other_key, other)
     series[other.label()] = per_digit(other_err, ds.test.y)

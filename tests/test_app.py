@@ -121,6 +121,7 @@ def test_reconstructions_modes_and_second_run():
     assert errs == sorted(errs, reverse=True) and errs[0] > max(float(c.split(" · ")[-1]) for c in random)
     mse = float(by_label(at.metric, "Test MSE per pixel").value)
     assert 0 < mse < 0.02
+    assert by_label(at.selectbox, "Second run").value != "zoo:conv-k16"  # defaults to a different run
     by_label(at.selectbox, "Second run").set_value("zoo:linear-k32").run()
     assert not at.exception
     assert len(charts(at)) == 1
