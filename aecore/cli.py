@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import ConfigError, TrainConfig
+from .config import TrainConfig
 
 
 class CliError(Exception):

@@ -10,12 +10,11 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from .config import ConfigError, TrainConfig
+from .config import TrainConfig
 from .data import Dataset, load_dataset, subset_indices
 from .evaluate import encode, evaluate, per_image_errors, reconstruct, model_device
 from .pca import pca_codes, pca_mse, pca_reconstruct

@@ -1,6 +1,5 @@
 """Experiments: the tutorials' comparisons, each a few clicks, run in the background and saved."""
 
-import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st

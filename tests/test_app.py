@@ -3,7 +3,6 @@
 import io
 import time
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from aecore.config import ConfigError, TrainConfig
+from aecore.config import ConfigError
 from aecore.noise import Noise, NoiseError, corrupt
 from aecore.train import TrainingDiverged, train
 
