@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -159,9 +158,6 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["digits"] = list(self.digits) if self.digits is not None else None
         return d
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

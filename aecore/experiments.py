@@ -350,7 +350,7 @@ def finetune(
                 loss.backward()
                 opt.step()
             if on_progress:
-                on_progress(Progress(mode, ep, epochs, steps, steps, float(loss), 0.0, time.perf_counter() - t0, stage, 2))
+                on_progress(Progress(mode, ep, epochs, steps, steps, loss.item(), 0.0, time.perf_counter() - t0, stage, 2))
         acc = _accuracy(clf, dataset)
         rows.append({"mode": mode, "labels": labels, "epochs": epochs, "test_acc": acc})
     summary = {r["mode"]: r["test_acc"] for r in rows}
@@ -429,20 +429,21 @@ def stacked_vs_endtoend(
 def noise_curve(runs: dict[str, Run], kind: str, levels: list[float], dataset: Dataset | None = None,
                 n: int = 1000, seed: int = 0) -> list[dict]:
     """Test MSE against the clean images at each noise level: of the corrupted input and of each run's output."""
-    from .noise import Noise
+    from .data import float_images
+    from .noise import Noise, corrupt
 
     if not runs:
         raise ExperimentError("give at least one run")
     dataset = dataset or load_dataset(next(iter(runs.values())).config.dataset)
     idx = subset_indices(dataset.test.y, limit=min(n, len(dataset.test)), seed=seed)
     x = dataset.test.x[idx]
-    clean = x.astype(np.float32) / 255.0
+    clean = float_images(x)  # [n,1,28,28]
     rows = []
     for level in levels:
         noise = Noise(kind, float(level))
         for label, run in runs.items():
-            ins, _ = reconstruct(run.model, x, noise, seed)
             err = per_image_errors(run.model, x, noise, seed)["mse"]
             rows.append({"level": float(level), "model": label, "mse": float(err.mean())})
-        rows.append({"level": float(level), "model": "corrupted input", "mse": float(((ins - clean) ** 2).mean())})
+        noisy = corrupt(clean, noise, torch.Generator().manual_seed(seed))  # the same draw the models saw
+        rows.append({"level": float(level), "model": "corrupted input", "mse": float(((noisy - clean) ** 2).mean())})
     return rows

@@ -165,14 +165,6 @@ class JobRunner:
         self._stop(job, "stopped by the user")
         return job
 
-    def stop_owner(self, owner: str, reason: str = "stopped") -> int:
-        """Stop every unfinished job of an owner; returns how many."""
-        with self._lock:
-            mine = [j for j in self._jobs.values() if j.owner == owner and j.active]
-        for j in mine:
-            self._stop(j, reason)
-        return len(mine)
-
     def heartbeat(self, owner: str) -> None:
         with self._lock:
             self._seen[owner] = time.time()

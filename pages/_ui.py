@@ -17,7 +17,7 @@ from aecore.images import rows_grid, to_png
 from aecore.jobs import FINISHED, JobRunner, RunnerSettings
 from aecore.projection import project, sample_indices
 from aecore.runs import Run, RunError, RunStore
-from aecore.zoo import ZOO, load_zoo, zoo_names
+from aecore.zoo import load_zoo, zoo_names
 
 DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on every chart
 RUNS_DIR = Path(os.environ.get("AELAB_RUNS_DIR", Path(__file__).resolve().parent.parent / "runs"))
@@ -135,6 +135,12 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
     return choice, run
 
 
+def query_index(name: str, options: list, default) -> int:
+    """The index of the query parameter's value among a widget's options (of `default` when absent or unknown)."""
+    v = st.query_params.get(name)
+    return list(options).index(v if v in options else default)
+
+
 def query_default(name: str, default, cast=str):
     """A query parameter's value cast to the widget's type, or the default when absent or invalid."""
     v = st.query_params.get(name)
@@ -183,14 +189,6 @@ def image_rows(rows: list[tuple[str, np.ndarray]], captions: list[str] | None = 
     return png
 
 
-def digit_strip(images: np.ndarray, captions: list[str], n_cols: int | None = None):
-    """Digits side by side, each with its caption (e.g. its error) under it."""
-    n_cols = n_cols or len(images)
-    cols = st.columns(n_cols)
-    for i, (im, cap) in enumerate(zip(images, captions)):
-        cols[i % n_cols].image(to_png(im, scale=3), caption=cap, width="stretch")
-
-
 def loss_figure(history: list[dict], title: str = "Loss per epoch") -> go.Figure:
     rows = [r for r in history if r.get("phase", "train") == "train"]
     fig = go.Figure()
@@ -220,9 +218,6 @@ def digit_color_map() -> dict[str, str]:
 def show_error(e: Exception, what: str = "That did not work"):
     st.error(f"{what}: {e}")
 
-
-def zoo_descriptions() -> dict[str, str]:
-    return {e.name: e.description for e in ZOO}
 
 
 # ---- experiments in the background -------------------------------------------------------------

@@ -26,8 +26,7 @@ if run is None:
 
 KINDS = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise", "saltpepper": "salt and pepper"}
 c1, c2, c3 = st.columns(3)
-qk = _ui.query_default("noise", "masking")
-kind = c1.selectbox("Corruption", list(KINDS), index=list(KINDS).index(qk) if qk in KINDS else 0, format_func=KINDS.get, key="noise")
+kind = c1.selectbox("Corruption", list(KINDS), index=_ui.query_index("noise", list(KINDS), "masking"), format_func=KINDS.get, key="noise")
 top = NOISE_LIMITS[kind][1] if kind != "gaussian" else 1.0
 level = c2.slider("Level", 0.0, min(top, 1.0), min(_ui.query_default("level", 0.5, float), top), 0.05, key=f"level_{kind}",
                   help="masking / salt and pepper: fraction of pixels hit; Gaussian: standard deviation")

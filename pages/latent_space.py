@@ -23,9 +23,8 @@ st.caption(f"{run.label()} · each test image becomes a code of **{k}** numbers;
 
 # ---- projection settings ------------------------------------------------------------------------
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-qm = _ui.query_default("method", "raw" if k <= 2 else "pca")
 c1, c2, c3, c4 = st.columns(4)
-method = c1.radio("Projection", METHODS, index=METHODS.index(qm) if qm in METHODS else 1, format_func=LABELS.get,
+method = c1.radio("Projection", METHODS, index=_ui.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
                   key="method", horizontal=True)
 cap = MAX_POINTS[method]
 n = c2.slider("Points", 100, cap, min(_ui.query_default("n", 2000, int), cap), step=100, key=f"n_{method}",

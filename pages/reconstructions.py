@@ -18,7 +18,7 @@ if run is None:
 
 MODES = {"random": "random test images", "digit": "one chosen digit", "worst": "worst reconstructed", "best": "best reconstructed"}
 c1, c2, c3, c4 = st.columns(4)
-mode = c1.radio("Show", list(MODES), format_func=MODES.get, index=list(MODES).index(_ui.query_default("mode", "random")) if _ui.query_default("mode", "random") in MODES else 0, key="mode")
+mode = c1.radio("Show", list(MODES), format_func=MODES.get, index=_ui.query_index("mode", list(MODES), "random"), key="mode")
 n = c2.slider("How many", 4, 16, 10, key="n_recon")
 digit = c3.selectbox("Digit", list(range(10)), disabled=mode != "digit", key="recon_digit")
 seed = c4.number_input("Sample seed", 0, 10**6, 0, key="recon_seed", disabled=mode in ("worst", "best"))

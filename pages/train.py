@@ -21,7 +21,7 @@ PREVIEW = np.array([3, 2, 1, 18, 4, 8, 11, 0])  # test images of digits 0-7, sho
 
 # ---- settings -----------------------------------------------------------------------------------
 names = list(MODELS)
-model = st.selectbox("Model", names, index=names.index(_ui.query_default("model", "conv")) if _ui.query_default("model", "conv") in names else names.index("conv"),
+model = st.selectbox("Model", names, index=_ui.query_index("model", names, "conv"),
                      format_func=lambda n: f"{n} — {MODELS[n].summary}", key="model")
 spec = MODELS[model]
 c1, c2, c3, c4 = st.columns(4)
