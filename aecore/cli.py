@@ -269,11 +269,28 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--labels", type=int, default=1000)
     ft.add_argument("--epochs", type=int, default=5)
     ft.add_argument("--seed", type=int, default=0)
+    from .engine.cli import add_commands
+
+    add_commands(sub, _add_train_options)  # worker, submit, jobs, stop, resume
     return p
 
 
 COMMANDS = {"compare": cmd_compare, "stacked": cmd_stacked, "pca": cmd_pca, "finetune": cmd_finetune, "models": cmd_models, "train": cmd_train, "eval": cmd_eval, "project": cmd_project,
             "sweep": cmd_sweep, "probe": cmd_probe, "anomaly": cmd_anomaly}
+
+
+def _engine(name: str):
+    def run(a):
+        from .engine import cli as engine_cli
+
+        if name == "submit":
+            return engine_cli.cmd_submit(a, _config(a))
+        return getattr(engine_cli, f"cmd_{name}")(a)
+
+    return run
+
+
+COMMANDS.update({name: _engine(name) for name in ("worker", "submit", "jobs", "stop", "resume")})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -188,6 +188,8 @@ class TrainConfig:
             bits.append(f"noise {self.noise}")
         if self.digits:
             bits.append("digits " + ",".join(map(str, self.digits)))
+        if self.limit:
+            bits.append(f"{self.limit:,} images")
         bits.append(f"{self.loss}, {self.optimizer} {self.lr:g}, {self.epochs} ep")
         return ", ".join(bits)
 

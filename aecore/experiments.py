@@ -93,7 +93,11 @@ class ResultStore:
         return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
     def get(self, kind: str, params: dict) -> Result | None:
-        p = self.root / f"{self.key(kind, params)}.zip"
+        return self.get_key(self.key(kind, params))
+
+    def get_key(self, key: str) -> Result | None:
+        """The result stored under a content key, or None (a damaged entry counts as missing)."""
+        p = self.root / f"{key}.zip"
         if not p.is_file():
             return None
         try:
@@ -102,10 +106,15 @@ class ResultStore:
             return None  # a damaged cache entry is recomputed
 
     def put(self, result: Result) -> None:
-        if result.status != "done":
+        if result.status == "done":
+            self.put_key(self.key(result.kind, result.params), result)
+
+    def put_key(self, key: str, result: Result, partial: bool = False) -> None:
+        """Store a result atomically under `key` (a stopped one only with partial=True)."""
+        if result.status != "done" and not partial:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        p = self.root / f"{self.key(result.kind, result.params)}.zip"
+        p = self.root / f"{key}.zip"
         tmp = p.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(result.to_bytes())
         os.replace(tmp, p)

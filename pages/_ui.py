@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import uuid
+import contextlib
+import runpy
 from pathlib import Path
+import time
 
 import numpy as np
 import plotly.express as px
@@ -12,15 +13,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aecore.data import load_mnist
+from aecore.engine.client import Engine
+from aecore.engine.store import FINISHED, StoreError, new_token, valid_token
 from aecore.evaluate import encode, per_image_errors, reconstruct
 from aecore.images import rows_grid, to_png
-from aecore.jobs import FINISHED, JobRunner, RunnerSettings
 from aecore.projection import project, sample_indices
-from aecore.runs import Run, RunError, RunStore
+from aecore.runs import Run, RunError
 from aecore.zoo import load_zoo, zoo_names
 
 DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on every chart
-RUNS_DIR = Path(os.environ.get("AELAB_RUNS_DIR", Path(__file__).resolve().parent.parent / "runs"))
 
 
 # ---- shared, read-only resources ---------------------------------------------------------------
@@ -29,9 +30,10 @@ def dataset():
     return load_mnist()
 
 
-@st.cache_resource
-def runner() -> JobRunner:
-    return JobRunner(RunnerSettings.from_env())
+@st.cache_resource(show_spinner="Starting the job engine…")
+def engine() -> Engine:
+    """The job store and its worker processes (started here on first use; they outlive a server restart)."""
+    return Engine.open()
 
 
 @st.cache_resource(show_spinner="Loading a pretrained model…")
@@ -39,42 +41,55 @@ def zoo_run(name: str) -> Run:
     return load_zoo(name)
 
 
-def store() -> RunStore:
-    return RunStore(RUNS_DIR)
+@st.cache_resource(max_entries=32, show_spinner="Loading the run…")
+def kept_run(run_id: str) -> Run:
+    """A kept run by id (its files never change; a rename only changes the name in the store)."""
+    return engine().load(f"run:{run_id}")
 
 
-# ---- per-session state -------------------------------------------------------------------------
-def owner() -> str:
-    """This browser session's id (jobs and runs are kept per session)."""
-    if "owner" not in st.session_state:
-        st.session_state.owner = uuid.uuid4().hex
-    return st.session_state.owner
+# ---- the workspace: who this browser is --------------------------------------------------------
+def workspace() -> str:
+    """This browser's workspace id, kept in the URL (?ws=) so a reload or a bookmark comes back to it."""
+    ws = st.session_state.get("ws")
+    if not valid_token(ws):
+        ws = st.query_params.get("ws")
+        if not valid_token(ws):
+            ws = new_token()
+        st.session_state.ws = ws
+    if st.query_params.get("ws") != ws:
+        st.query_params["ws"] = ws
+    if time.time() - st.session_state.get("ws_touched", 0) > 60:
+        engine().store.touch_workspace(ws)
+        st.session_state.ws_touched = time.time()
+    return ws
 
 
-def session_runs() -> dict[str, Run]:
-    return st.session_state.setdefault("runs", {})
+def is_teacher() -> bool:
+    """Whether this browser opened the app with ?teacher=<AELAB_TEACHER_KEY>."""
+    key = engine().settings.teacher_key
+    if not key:
+        return False
+    if st.query_params.get("teacher") == key:
+        st.session_state.teacher = True
+    return bool(st.session_state.get("teacher"))
 
 
-def collect_jobs() -> list:
-    """This session's jobs; finished training runs are moved into the session's runs once."""
-    jobs = runner().jobs(owner())
-    done = st.session_state.setdefault("collected", set())
-    for j in jobs:
-        if j.status in FINISHED and j.id not in done and isinstance(j.result, Run):
-            j.result.name = j.result.name or f"{j.label} ({j.id})"
-            session_runs()[f"session:{j.id}"] = j.result
-            done.add(j.id)
-    trim_session_runs()
-    return jobs
+def my_jobs() -> list:
+    return engine().jobs(workspace())
 
 
+def has_active_jobs() -> bool:
+    return any(j.active for j in my_jobs())
+
+
+# ---- runs: the zoo, the workspace's kept runs, runs shared with the class ----------------------
 def run_options() -> dict[str, str]:
-    """run key -> label, for every run this session can open."""
+    """run key -> label, for every run this workspace can open."""
+    ws = workspace()
     opts = {f"zoo:{n}": f"zoo · {n}" for n in zoo_names()}
-    for key, run in session_runs().items():
-        opts[key] = f"yours · {run.label()}"
-    for name in store().names():
-        opts[f"saved:{name}"] = f"saved · {name}"
+    for r in engine().visible_runs(ws, teacher=is_teacher()):
+        whose = "yours" if r.workspace == ws else "class"
+        opts[f"run:{r.id}"] = f"{whose} · {r.name}" + (" 🌐" if r.shared and r.workspace == ws else "")
     return opts
 
 
@@ -82,56 +97,42 @@ def get_run(key: str) -> Run:
     kind, _, name = key.partition(":")
     if kind == "zoo":
         return zoo_run(name)
-    if kind == "session":
-        return session_runs()[key]
-    if kind == "saved":
-        return _saved_run(name, _mtime(store().path(name) / "weights.pt"))
+    if kind == "run":
+        if not engine().can_open(name, workspace(), is_teacher()):
+            raise RunError("this run is not in your workspace or shared with the class")
+        run = kept_run(name)
+        run.name = engine().store.run(name).name
+        return run
     raise RunError(f"unknown run {key!r}")
-
-
-def _mtime(p: Path) -> float:
-    try:
-        return p.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-@st.cache_resource(max_entries=16, show_spinner="Loading the saved run…")
-def _saved_run(name: str, mtime: float) -> Run:
-    return store().load(name)
 
 
 def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True, default: str | None = None,
                avoid: str | None = None):
     """A select box over all runs (the choice lives in the URL as ?run=); returns (cache key, Run) or (None, None).
 
-    The cache key names the run for st.cache_data; for saved runs it includes the file's time,
-    so a run saved again under the same name is not served from a stale cache. `avoid` (a run
-    key) is not chosen by default, e.g. for a second run to compare with the first.
+    The run key names the run for st.cache_data (kept runs never change under one id). `avoid`
+    (a run key) is not chosen by default, e.g. for a second run to compare with the first.
     """
-    collect_jobs()
     opts = run_options()
     if not opts:
         (st.sidebar if sidebar else st).info("No runs yet: train one on the Train page.")
         return None, None
     qp = st.query_params.get(key)
     if key not in st.session_state or st.session_state[key] not in opts:
-        fallback = next((o for o in opts if o != (avoid or "").split("@")[0]), next(iter(opts)))
+        fallback = next((o for o in opts if o != avoid), next(iter(opts)))
         st.session_state[key] = qp if qp in opts else (default if default in opts else fallback)
     where = st.sidebar if sidebar else st
     choice = where.selectbox(label, list(opts), format_func=opts.get, key=key)
     st.query_params[key] = choice
     try:
         run = get_run(choice)
-    except (RunError, KeyError, OSError) as e:
+    except (RunError, StoreError, KeyError, OSError) as e:
         where.error(f"This run cannot be opened: {e}. Pick another one.")
         return None, None
     with where.expander("About this run", expanded=False):
         st.caption(run.config.describe())
         if run.final_val_loss is not None:
             st.caption(f"final val loss {run.final_val_loss:.5f} · {run.status}")
-    if choice.startswith("saved:"):
-        return f"{choice}@{_mtime(store().path(choice[6:]) / 'weights.pt')}", run
     return choice, run
 
 
@@ -221,75 +222,76 @@ def show_error(e: Exception, what: str = "That did not work"):
 
 
 # ---- experiments in the background -------------------------------------------------------------
-RESULTS_DIR = Path(os.environ.get("AELAB_RESULTS_DIR", RUNS_DIR.parent / "artifacts" / "experiments"))
+def background_experiment(kind: str, params: dict, button: str = "▶ Run experiment", auto: bool = False):
+    """Show the stored result for (kind, params), or queue the job (on a click, or at once with `auto`) and its progress.
 
-
-def results():
-    from aecore.experiments import ResultStore
-
-    return ResultStore(RESULTS_DIR)
-
-
-def background_experiment(kind: str, params: dict, make_job, button: str = "▶ Run experiment"):
-    """Show a stored result for (kind, params), or a button that queues `make_job()` and a live progress box.
-
-    Returns the Result when there is one. Results are saved on the server so nobody recomputes them.
+    Returns the Result when there is one. Results are keyed by content (settings and the weights
+    of the runs they read), so nobody recomputes them, and they survive server restarts.
     """
-    from aecore.experiments import Result
-
-    stored = results().get(kind, params)
+    eng = engine()
+    try:
+        stored, rkey = eng.result(kind, params)
+    except (StoreError, RunError) as e:
+        st.error(f"Cannot run this: {e}")
+        return None
     if stored is not None:
-        st.caption("Loaded a saved result for exactly these settings.")
         return stored
-    jobs = st.session_state.setdefault("experiment_jobs", {})
-    rkey = results().key(kind, params)
-    job_id = jobs.get(rkey)
-    job = None
-    if job_id:
-        try:
-            job = runner().get(job_id, owner())
-        except Exception:
-            jobs.pop(rkey, None)
+    ws = workspace()
+    job = eng.store.find_active(ws, rkey)
     if job is None:
-        if st.button(button, type="primary", key=f"go_{kind}"):
-            try:
-                job = runner().submit(owner(), f"experiment: {kind}", make_job())
-                jobs[rkey] = job.id
+        last = next((j for j in my_jobs() if j.result_key and j.result_key.startswith(rkey) and not j.active), None)
+        if last is not None and last.status == "stopped" and last.result_key:
+            partial = eng.result_by_key(last.result_key)
+            if partial is not None:
+                st.warning("The experiment was stopped: the tables show what finished.")
+                if st.button("Run it again", key=f"again_{kind}"):
+                    _queue(kind, params)
+                return partial
+        if last is not None and last.status in ("failed", "diverged", "interrupted"):
+            st.error(f"The last try did not finish: {last.error}")
+        if auto or st.button(button, type="primary", key=f"go_{kind}"):
+            if _queue(kind, params):
                 st.rerun()
-            except (ValueError, RuntimeError) as e:
-                st.error(str(e))
         return None
-    if job.status in FINISHED:
-        res = job.result
-        if isinstance(res, Result):
-            if res.status == "done":
-                results().put(res)
-            else:
-                st.warning("The experiment was stopped: the table shows what finished.")
-            return res
-        st.error(f"The experiment failed: {job.error}")
-        if st.button("Try again", key=f"retry_{kind}"):
-            jobs.pop(rkey, None)
-            st.rerun()
-        return None
-    _experiment_progress(job.id)
+    _job_progress(job.id)
     return None
 
 
-@st.fragment(run_every=2.0)
-def _experiment_progress(job_id: str):
-    job = runner().get(job_id, owner())
+def queue_training(config, name: str | None = None):
+    """Queue a training job in this workspace; the Job, or None after showing why not."""
+    try:
+        return engine().submit(workspace(), "train", {"config": config.to_dict()}, config.describe(), dataset(),
+                               name=name or config.describe())
+    except (ValueError, StoreError) as e:
+        st.error(f"Cannot train with these settings: {e}")
+        return None
+
+
+def _queue(kind: str, params: dict) -> bool:
+    try:
+        engine().submit(workspace(), kind, params, f"{kind}", dataset())
+        return True
+    except (ValueError, StoreError) as e:
+        st.error(str(e))
+        return False
+
+
+@st.fragment(run_every=1.5)
+def _job_progress(job_id: int):
+    """A queued or running job's progress bar and Stop button; reruns the page when it ends."""
+    eng = engine()
+    job = eng.store.job(job_id)
     if job.status in FINISHED:
         st.rerun()
     c1, c2 = st.columns([5, 1])
     if job.status == "queued":
-        c1.info(f"Waiting in the queue: place {runner().position(job)}.")
+        c1.info(f"Waiting: {eng.waiting_text(job)}.")
     else:
         p = job.progress
-        c1.progress(min(1.0, p.fraction) if p else 0.0,
-                    text=(f"{p.phase} · epoch {p.epoch}/{p.epochs} · loss {p.loss:.5f}" if p else "starting…"))
+        c1.progress(min(1.0, p["fraction"]) if p else 0.0,
+                    text=(f"{p['phase']} · epoch {p['epoch']}/{p['epochs']} · loss {p['loss']:.5f}" if p else "starting…"))
     if c2.button("■ Stop", key=f"stop_{job_id}"):
-        runner().stop(job_id, owner())
+        eng.store.request_stop(job_id, workspace())
 
 
 def result_table(res, table: str, caption: str = ""):
@@ -301,47 +303,132 @@ def result_table(res, table: str, caption: str = ""):
         st.caption(caption)
 
 
-MAX_SESSION_RUNS = 12  # runs kept per browser session (oldest dropped first) to bound server memory
-
-
-def trim_session_runs() -> None:
-    runs = session_runs()
-    while len(runs) > MAX_SESSION_RUNS:
-        runs.pop(next(iter(runs)))
-
-
-def has_active_jobs() -> bool:
-    return any(j.active for j in runner().jobs(owner()))
-
-
-@st.fragment(run_every=5.0)
+@st.fragment(run_every=3.0)
 def sidebar_jobs():
-    """This session's queued and running jobs, on every page; polling also keeps the jobs alive."""
-    jobs = [j for j in runner().jobs(owner()) if j.active]
+    """This workspace's queued and running jobs, on every page."""
+    eng = engine()
+    jobs = [j for j in my_jobs() if j.active]
     if not jobs:
         st.rerun()  # all done: redraw the page so the new runs show up in the pickers
     with st.container(border=True):
         for j in jobs:
             if j.status == "queued":
-                st.caption(f"⏳ {j.label}: place {runner().position(j)} in the queue")
+                st.caption(f"⏳ {j.label}: {eng.waiting_text(j)}")
             else:
                 p = j.progress
-                st.caption(f"🏃 {j.label}" + (f": epoch {p.epoch}/{p.epochs}, {p.fraction:.0%}" if p else ""))
+                st.caption(f"🏃 {j.label}" + (f": epoch {p['epoch']}/{p['epochs']}, {p['fraction']:.0%}" if p else ""))
+
+
+# ---- navigation (public Streamlit API only) ----------------------------------------------------
+_IN_APP = "_aelab_in_app"  # session-state flag, set only while app.py runs the page
+
+
+def navigation_pages() -> list:
+    """The app's pages; the teacher view only for a teacher."""
+    pages = [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("pages/reconstructions.py", title="Reconstructions", icon=":material/compare:", url_path="reconstructions"),
+        st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
+        st.Page("pages/denoising.py", title="Denoising", icon=":material/blur_on:", url_path="denoising"),
+        st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
+    ]
+    if is_teacher():
+        pages.append(st.Page("pages/teacher.py", title="Teacher", icon=":material/school:", url_path="teacher"))
+    return pages
+
+
+@contextlib.contextmanager
+def app_run():
+    """Marks a page run that went through app.py (see require_navigation)."""
+    st.session_state[_IN_APP] = True
+    try:
+        yield
+    finally:
+        st.session_state.pop(_IN_APP, None)
 
 
 def require_navigation() -> None:
-    """Keep deep links on app.py's navigation.
+    """Run a page that Streamlit started on its own through app.py instead.
 
-    Streamlit switches off its legacy pages/ auto-navigation only once app.py has called
-    st.navigation; until then a first visitor arriving on a deep link (a teacher's shared URL)
-    would get the raw file list. Every page calls this first: it flips the switch and reruns.
+    On a cold server (and under AppTest), a run can use Streamlit's legacy pages/ mode, which
+    runs the page file alone, without app.py's navigation, sidebar and workspace. A page that
+    finds it was not started by app.py runs app.py right here (its st.navigation ends the legacy
+    mode and picks this same page), then stops, so the screen is exactly what app.py draws.
     """
-    from streamlit import config
-    from streamlit.runtime.pages_manager import PagesManager
-
-    # AppTest resets this switch before every run by design; the real-browser test covers deep links.
-    if config.get_option("global.appTest"):
+    if st.session_state.get(_IN_APP):
         return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"), run_name="__aelab_app__")
+    st.stop()
+
+
+# ---- widgets whose values survive leaving the page -----------------------------------------------
+def kept(widget, label: str, *args, key: str, default, **kw):
+    """Draw `widget` so its value survives page switches (Streamlit forgets widgets that are not drawn).
+
+    The value is mirrored in a plain session-state key and put back when the widget reappears.
+    """
+    shadow = f"_kept_{key}"
+    options = args[0] if args and isinstance(args[0], (list, tuple)) else None
+    value = st.session_state.get(shadow, default)
+    if options is not None:
+        ok = all(v in options for v in value) if isinstance(value, list) else value in options
+        value = value if ok else default
+    if key not in st.session_state:
+        st.session_state[key] = value
+    out = widget(label, *args, key=key, **kw)
+    st.session_state[shadow] = out
+    return out
+
+
+def query_choice(name: str, options: list, default):
+    """A query parameter that must be one of `options` (else the default)."""
+    v = st.query_params.get(name)
+    return v if v in options else default
+
+
+def query_number(name: str, default, lo, hi, cast=int):
+    """A numeric query parameter, clamped to [lo, hi]; NaN, infinity and junk give the default."""
+    import math
+
+    v = st.query_params.get(name)
+    if v is None:
+        return default
+    try:
+        x = float(v)
+    except ValueError:
+        return default
+    if not math.isfinite(x):
+        return default
+    return cast(min(max(cast(x), lo), hi))
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    return ["auto", "cpu", "cuda"] if torch.cuda.is_available() else ["auto", "cpu"]
+
+
+_MD_SPECIAL = "\\`*_{}[]()#+-.!<>|~$:"
+
+
+def plain(text: str) -> str:
+    """User text made safe for st.markdown / captions: every markdown character escaped, one line."""
+    text = " ".join(str(text).split())
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+
+
+def live_loss_figure(curve: list, history: list, epochs: int | None = None) -> go.Figure:
+    """The loss per step as training goes (x in epochs), with each finished epoch's validation loss."""
+    fig = go.Figure()
+    if curve:
+        fig.add_scatter(x=[p[0] for p in curve], y=[p[1] for p in curve], name="train (running mean)", mode="lines")
+    rows = [r for r in history if r.get("phase", "train") == "train"]
+    if rows and any(r.get("val_loss") is not None for r in rows):
+        fig.add_scatter(x=[r["epoch"] for r in rows], y=[r.get("val_loss") for r in rows], name="validation",
+                        mode="markers", marker=dict(size=9, symbol="diamond"))
+    top = max([epochs or 0] + [p[0] for p in curve] + [1])
+    fig.update_layout(title="Live loss", xaxis_title="epoch", yaxis_title="loss per pixel", height=320,
+                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"),
+                      xaxis=dict(range=[0, top * 1.02], dtick=max(1, round(top / 10))))
+    return fig

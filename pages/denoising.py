@@ -7,7 +7,6 @@ import streamlit as st
 from aecore.config import TrainConfig
 from aecore.experiments import noise_curve
 from aecore.images import rows_grid, to_png
-from aecore.jobs import JobError, train_job
 from aecore.noise import NOISE_LIMITS, Noise
 from aecore.evaluate import reconstruct
 from aecore.projection import sample_indices
@@ -71,8 +70,6 @@ epochs = t2.number_input("Epochs", 1, 50, 3, key="dn_epochs")
 limit = t3.number_input("Training images (0 = all)", 0, 60000, 20000, step=5000, key="dn_limit")
 if st.button("▶ Train denoising conv AE", type="primary"):
     cfg = TrainConfig(model="conv", latent=int(k), epochs=int(epochs), limit=int(limit) or None, noise=str(noise), lr=2e-3)
-    try:
-        job = _ui.runner().submit(_ui.owner(), f"denoising {cfg.describe()}", train_job(cfg.resolved(), ds))
-        st.success(f"Queued {job.id}. Follow it on the Train page; when it finishes it appears in the run picker.")
-    except (JobError, ValueError) as e:
-        st.error(str(e))
+    job = _ui.queue_training(cfg, name=f"denoising {cfg.describe()}")
+    if job is not None:
+        st.success(f"Queued job {job.id}. Follow it on the Train page; when it finishes it appears in the run picker.")

@@ -8,7 +8,6 @@ from plotly.subplots import make_subplots
 from aecore import experiments as ex
 from aecore.config import TrainConfig
 from aecore.images import rows_grid, to_png
-from aecore.jobs import JobError, train_job
 from pages import _ui
 
 _ui.require_navigation()
@@ -62,7 +61,7 @@ if tabs[0].open:
         base = TrainConfig(model=model, **settings)
         latents = ranges[which]
         params = {"base": base.to_dict(), "latents": latents}
-        res = _ui.background_experiment("sweep", params, lambda: (lambda ctx: ex.latent_sweep(base, latents, ds, ctx.progress, ctx.stop)))
+        res = _ui.background_experiment("sweep", params)
         if res is not None and res.tables["sweep"]:
             rows = res.tables["sweep"]
             fig = go.Figure()
@@ -82,8 +81,8 @@ if tabs[1].open:
         settings = training_settings("ab", epochs=3, limit=10000)
         configs = ex.ab_configs(preset, **settings)
         st.caption(" vs ".join(f"**{label}**: {c.describe()}" for label, c in configs.items()))
-        params = {label: c.to_dict() for label, c in configs.items()}
-        res = _ui.background_experiment("compare", params, lambda: (lambda ctx: ex.compare(configs, ds, ctx.progress, ctx.stop)))
+        params = {"configs": {label: c.to_dict() for label, c in configs.items()}}
+        res = _ui.background_experiment("compare", params)
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="ab_curves")
             _ui.result_table(res, "final")
@@ -151,10 +150,8 @@ if tabs[3].open:
             f1, f2 = st.columns(2)
             ft_epochs = f1.number_input("Epochs", 1, 50, 5, key="ft_epochs")
             ft_labels = f2.select_slider("Labels", [100, 300, 1000, 3000], 1000, key="ft_labels")
-            params = {"run": key, "run_config": run.config.to_dict(), "labels": ft_labels, "epochs": int(ft_epochs)}
-            res = _ui.background_experiment("finetune", params,
-                                            lambda: (lambda ctx: ex.finetune(run, ft_labels, int(ft_epochs), ds, on_progress=ctx.progress, stop=ctx.stop)),
-                                            button="▶ Fine-tune")
+            params = {"run": key, "labels": ft_labels, "epochs": int(ft_epochs)}
+            res = _ui.background_experiment("finetune", params, button="▶ Fine-tune")
             if res is not None:
                 _ui.result_table(res, "finetune")
 
@@ -169,11 +166,8 @@ if tabs[4].open:
             e = t2.number_input("Epochs", 1, 50, 3, key="one_epochs")
             if t3.button("▶ Train", key="one_train"):
                 cfg = TrainConfig(model="conv", latent=16, epochs=int(e), digits=(d,), lr=2e-3)
-                try:
-                    _ui.runner().submit(_ui.owner(), f"only {d}: {cfg.describe()}", train_job(cfg.resolved(), ds))
+                if _ui.queue_training(cfg, name=f"only {d}: {cfg.describe()}"):
                     st.success("Queued: follow it on the Train page; it then appears in the run picker.")
-                except (JobError, ValueError) as err:
-                    st.error(str(err))
         if run is None:
             st.info("Pick a run in the sidebar.")
         else:
@@ -210,7 +204,7 @@ if tabs[5].open:
         settings = training_settings("stack", epochs=2, limit=10000)
         base = TrainConfig(model=model, latent=int(k), **settings)
         params = {"base": base.to_dict(), "pretrain": int(pre)}
-        res = _ui.background_experiment("stacked", params, lambda: (lambda ctx: ex.stacked_vs_endtoend(base, int(pre), ds, ctx.progress, ctx.stop)))
+        res = _ui.background_experiment("stacked", params)
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="stack_curves")
             _ui.result_table(res, "final")

@@ -67,7 +67,7 @@ st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC
 
 # ---- presets ------------------------------------------------------------------------------------
 st.subheader("Start here: presets for a class")
-PAGE_FILES = {"train": "pages/train.py", "latent": "pages/latent_space.py", "denoising": "pages/denoising.py",
+PAGE_FILES = {"train": "pages/train.py", "latent": "pages/latent.py", "denoising": "pages/denoising.py",
               "reconstructions": "pages/reconstructions.py", "experiments": "pages/experiments.py"}
 cols = st.columns(3)
 for n, p in enumerate(PRESETS):

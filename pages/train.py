@@ -1,71 +1,82 @@
-"""Train: choose a model and every training option, train in the background, watch it live, save the run."""
+"""Train: choose a model and its training options, train in the background, watch it live, keep and share runs."""
 
-import numpy as np
 import streamlit as st
 
 from aecore.config import LOSSES, OPTIMIZERS, ConfigError, TrainConfig
 from aecore.device import device_label
-from aecore.jobs import FINISHED, QUEUED, RUNNING, JobError, train_job
+from aecore.engine.kinds import PREVIEW
+from aecore.engine.store import RESUMABLE, StoreError
 from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
 from aecore.noise import NOISE_KINDS, NOISE_LIMITS
 from aecore.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
-from aecore.train import EpochStats, check_config
+from aecore.train import check_config
 from pages import _ui
 
 _ui.require_navigation()
 
 st.title("Train an autoencoder")
-st.caption(f"Training runs on: **{device_label()}** · jobs from every user share one queue on this server")
+eng = _ui.engine()
+ws = _ui.workspace()
+st.caption(f"Training runs on: **{device_label()}** · jobs from everyone in the class share "
+           f"{eng.settings.resolved_workers()} worker process(es) on this server · "
+           "your runs are kept in this workspace: bookmark this page's address to come back to them")
 ds = _ui.dataset()
-PREVIEW = np.array([3, 2, 1, 18, 4, 8, 11, 0])  # test images of digits 0-7, shown while training
+PREVIEW_X = ds.test.x[list(PREVIEW)]  # test images of digits 0-7, reconstructed live while training
+keep = _ui.kept  # every setting survives leaving the page and coming back
 
 # ---- settings -----------------------------------------------------------------------------------
 names = list(MODELS)
-model = st.selectbox("Model", names, index=_ui.query_index("model", names, "conv"),
-                     format_func=lambda n: f"{n} — {MODELS[n].summary}", key="model")
+model = keep(st.selectbox, "Model", names, key="model", default=_ui.query_choice("model", names, "conv"),
+             format_func=lambda n: f"{n} — {MODELS[n].summary}")
 spec = MODELS[model]
 c1, c2, c3, c4 = st.columns(4)
 if spec.latent is not None:
-    latent = c1.number_input("Latent size k", LATENT_RANGE[0], LATENT_RANGE[1], _ui.query_default("latent", spec.latent, int),
-                             help="How many numbers the code has (1-256)", key=f"latent_{model}")
+    latent = keep(c1.number_input, "Latent size k", LATENT_RANGE[0], LATENT_RANGE[1], key=f"latent_{model}",
+                  default=_ui.query_number("latent", spec.latent, *LATENT_RANGE), help="How many numbers the code has (1-256)")
 else:
     latent = None
     c1.number_input("Latent size k", value=spec.fixed_latent, disabled=True, help="Fixed by this architecture's code map")
-epochs = c2.number_input("Epochs", 1, 1000, _ui.query_default("epochs", 3, int), key="epochs")
-batch = c3.number_input("Batch size", 1, 60000, _ui.query_default("batch", 128, int), key="batch")
-lr = c4.number_input("Learning rate", min_value=0.0, max_value=1e6, value=_ui.query_default("lr", spec.default_lr, float),
-                     format="%.5f", step=1e-4, key=f"lr_{model}")
+epochs = keep(c2.number_input, "Epochs", 1, 1000, key="epochs", default=_ui.query_number("epochs", 3, 1, 1000))
+batch = keep(c3.number_input, "Batch size", 1, 60000, key="batch", default=_ui.query_number("batch", 128, 1, 60000))
+lr = keep(c4.number_input, "Learning rate", min_value=1e-6, max_value=10.0, key=f"lr_{model}",
+          default=_ui.query_number("lr", spec.default_lr, 1e-6, 10.0, float), format="%.5f", step=1e-4)
 
 c1, c2, c3, c4 = st.columns(4)
-optimizer = c1.selectbox("Optimizer", OPTIMIZERS, key="optimizer")
-loss = c2.selectbox("Loss", LOSSES, format_func={"mse": "MSE", "bce": "binary cross-entropy"}.get, key="loss")
-out_act = c3.selectbox("Output activation", ACTIVATIONS, index=ACTIVATIONS.index("sigmoid"), key="out_act")
-hidden_act = c4.selectbox("Hidden activation", spec.hidden_acts, index=spec.hidden_acts.index(spec.default_hidden),
-                          key=f"hidden_{model}") if spec.hidden_acts else None
-if not spec.hidden_acts:
+optimizer = keep(c1.selectbox, "Optimizer", OPTIMIZERS, key="optimizer", default=OPTIMIZERS[0])
+loss = keep(c2.selectbox, "Loss", LOSSES, key="loss", default=LOSSES[0],
+            format_func={"mse": "MSE", "bce": "binary cross-entropy"}.get)
+out_act = keep(c3.selectbox, "Output activation", ACTIVATIONS, key="out_act", default="sigmoid")
+if spec.hidden_acts:
+    hidden_act = keep(c4.selectbox, "Hidden activation", spec.hidden_acts, key=f"hidden_{model}", default=spec.default_hidden)
+else:
+    hidden_act = None
     c4.selectbox("Hidden activation", ["fixed by the model"], disabled=True)
 
 c1, c2, c3, c4 = st.columns(4)
-upsample = c1.selectbox("Decoder upsampling", UPSAMPLES, index=UPSAMPLES.index(spec.default_upsample),
-                        format_func={"transpose": "ConvTranspose2d", "nearest": "Upsample (nearest) + Conv"}.get,
-                        key=f"upsample_{model}") if spec.conv else None
-if not spec.conv:
+if spec.conv:
+    upsample = keep(c1.selectbox, "Decoder upsampling", UPSAMPLES, key=f"upsample_{model}", default=spec.default_upsample,
+                    format_func={"transpose": "ConvTranspose2d", "nearest": "Upsample (nearest) + Conv"}.get)
+else:
+    upsample = None
     c1.selectbox("Decoder upsampling", ["dense model: n/a"], disabled=True)
-noise_kind = c2.selectbox("Input corruption (denoising)", NOISE_KINDS, key="noise_kind",
-                          format_func={"none": "none", "masking": "masking (pixels set to 0)", "gaussian": "Gaussian",
-                                       "saltpepper": "salt and pepper"}.get)
-noise_level = c3.number_input("Noise level", 0.0, float(NOISE_LIMITS.get(noise_kind, (0, 1))[1]), 0.5 if noise_kind == "masking" else 0.3,
-                              step=0.05, disabled=noise_kind == "none", key=f"noise_level_{noise_kind}",
-                              help="masking / salt and pepper: fraction of pixels; Gaussian: sigma")
-seed = c4.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
+noise_kind = keep(c2.selectbox, "Input corruption (denoising)", NOISE_KINDS, key="noise_kind", default="none",
+                  format_func={"none": "none", "masking": "masking (pixels set to 0)", "gaussian": "Gaussian",
+                               "saltpepper": "salt and pepper"}.get)
+noise_level = keep(c3.number_input, "Noise level", 0.0, float(NOISE_LIMITS.get(noise_kind, (0, 1))[1]),
+                   key=f"noise_level_{noise_kind}", default=0.5 if noise_kind == "masking" else 0.3, step=0.05,
+                   disabled=noise_kind == "none", help="masking / salt and pepper: fraction of pixels; Gaussian: sigma")
+seed = keep(c4.number_input, "Seed", 0, 2**31 - 1, key="seed", default=0)
 
-c1, c2, c3, c4 = st.columns(4)
-digits = c1.multiselect("Digits to train on", list(range(10)), default=list(range(10)), key="digits",
-                        help="Train on a subset, e.g. only 0 (then see how it reconstructs the others)")
-limit = c2.number_input("Training images (0 = all)", 0, 60000, _ui.query_default("limit", 0, int), step=1000, key="limit")
-pretrain = c3.number_input("Layer-wise pretraining epochs", 0, 100, 0, key=f"pretrain_{model}", disabled=not spec.stackable,
-                           help="Stacked AE: train each layer pair greedily first (deep MLP models)")
-device = c4.radio("Device", ["auto", "cpu", "cuda"], horizontal=True, key="device")
+c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+digits = keep(c1.multiselect, "Digits to train on", list(range(10)), key="digits", default=list(range(10)),
+              help="Train on a subset, e.g. only 0 (then see how it reconstructs the others)")
+limit = keep(c2.number_input, "Training images (0 = all)", 0, 60000, key="limit",
+             default=_ui.query_number("limit", 0, 0, 60000), step=1000)
+pretrain = keep(c3.number_input, "Layer-wise pretraining epochs", 0, 100, key=f"pretrain_{model}", default=0,
+                disabled=not spec.stackable, help="Stacked AE: train each layer pair greedily first (deep MLP models)")
+devices = _ui.available_devices()
+device = keep(c4.radio, "Device", devices, key="device", default="auto", horizontal=True,
+              help="cuda appears when this server has a GPU")
 
 config = TrainConfig(
     model=model, latent=latent, hidden_act=hidden_act, out_act=out_act, upsample=upsample, loss=loss,
@@ -85,101 +96,132 @@ except ConfigError as e:
 
 if problem:
     st.warning(f"Cannot train with these settings: {problem}")
-if st.button("▶ Train", type="primary", disabled=problem is not None):
-    try:
-        job = _ui.runner().submit(_ui.owner(), config.describe(), train_job(config, ds, ds.test.x[PREVIEW]))
-        st.toast(f"Queued {job.id}: {config.describe()}")
-    except JobError as e:
-        st.error(str(e))
+n1, n2 = st.columns([3, 1])
+run_name = n1.text_input("Name of the run", placeholder=config.describe(), max_chars=80, key="run_name")
+n2.write("")
+if n2.button("▶ Train", type="primary", disabled=problem is not None):
+    job = _ui.queue_training(config, name=run_name.strip() or config.describe())
+    if job is not None:
+        st.toast(f"Queued job {job.id}: {config.describe()}")
 
 
 # ---- live jobs ----------------------------------------------------------------------------------
-@st.fragment(run_every=2.0)
+@st.fragment(run_every=1.0)
 def live_jobs():
-    jobs = _ui.runner().jobs(_ui.owner())
-    active = [j for j in jobs if j.status in (QUEUED, RUNNING)]
+    jobs = _ui.my_jobs()
+    active = [j for j in jobs if j.active]
     shown = st.session_state.setdefault("shown_finished", set())
-    fresh = [j for j in jobs if j.status in FINISHED and j.id not in shown]
-    if fresh:  # a job just ended: rerun the whole page so the run picker and results update
+    fresh = [j for j in jobs if not j.active and j.id not in shown and j.finished and j.attempts]
+    if fresh:  # a job just ended: rerun the whole page so the run list and pickers update
         shown.update(j.id for j in fresh)
         st.rerun()
-    if not active:
-        return
     for job in active:
         with st.container(border=True):
             top = st.columns([4, 1])
-            top[0].markdown(f"**{job.label}** · `{job.id}`")
+            top[0].markdown(f"**Job {job.id}** · {_ui.plain(job.label)}")
             if top[1].button("■ Stop", key=f"stop_{job.id}", help="Stop now and keep the weights trained so far"):
-                _ui.runner().stop(job.id, _ui.owner())
-            if job.status == QUEUED:
-                counts = _ui.runner().counts()
-                st.info(f"Waiting in the queue: place {_ui.runner().position(job)} "
-                        f"({counts['running']} job(s) running on {counts['workers']} worker(s)).")
+                eng.store.request_stop(job.id, ws)
+            if job.status == "queued":
+                st.info(f"Waiting: {eng.waiting_text(job)}.")
                 continue
             p = job.progress
             if p is None:
                 st.progress(0.0, text="starting…")
                 continue
-            st.progress(min(1.0, p.fraction), text=f"{p.phase} · epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps} · "
-                                                   f"loss {p.loss:.5f} · {p.images_per_s:,.0f} images/s")
+            st.progress(min(1.0, p["fraction"]), text=f"{p['phase']} · epoch {p['epoch']}/{p['epochs']} · step "
+                                                      f"{p['step']}/{p['steps']} · loss {p['loss']:.5f} · "
+                                                      f"{p['images_per_s']:,.0f} images/s")
             left, right = st.columns([3, 2])
-            rows = [r.to_dict() if isinstance(r, EpochStats) else r for r in job.epochs]
-            left.plotly_chart(_ui.loss_figure(rows, "Live loss"), key=f"live_loss_{job.id}")
+            left.plotly_chart(_ui.live_loss_figure(job.curve, job.history, p["epochs"]), key=f"live_loss_{job.id}")
             with right:
-                if job.preview is not None:
-                    _ui.image_rows([("originals", ds.test.x[PREVIEW]), ("reconstructions", job.preview)], scale=2)
-                    st.caption("Reconstructions after the latest epoch")
+                preview = eng.store.preview(job.id)
+                if preview is not None:
+                    _ui.image_rows([("originals", PREVIEW_X), ("reconstructions", preview)], scale=2)
+                    st.caption(f"Reconstructions after epoch {job.epochs_done}")
                 else:
                     st.caption("The reconstruction preview appears after the first epoch.")
 
 
-if any(j.active for j in _ui.runner().jobs(_ui.owner())):
-    live_jobs()  # polls every 2 s, only while this session has a job queued or running
+st.session_state.setdefault("shown_finished", {j.id for j in _ui.my_jobs() if not j.active})
+if _ui.has_active_jobs():
+    live_jobs()  # polls every second, only while this workspace has a job queued or running
 
-# ---- finished runs ------------------------------------------------------------------------------
-_ui.collect_jobs()
-for job in _ui.runner().jobs(_ui.owner()):
-    if job.status in FINISHED and job.error and not st.session_state.get(f"dismissed_{job.id}"):
-        box = st.warning if job.status in ("stopped", "diverged") else st.error
-        box(f"{job.label}: {job.error}")
-
-st.subheader("Your runs")
-runs = _ui.session_runs()
-if not runs:
-    st.caption("Runs you train or upload in this browser session appear here.")
-for key, run in list(runs.items()):
-    with st.expander(f"{run.label()} — {run.status}", expanded=key == next(reversed(runs))):
-        left, right = st.columns([3, 2])
-        left.plotly_chart(_ui.loss_figure(run.history), key=f"loss_{key}")
-        with right:
-            st.caption(run.config.describe())
-            st.caption(f"{run.seconds:.1f} s on {run.device} · final train loss "
-                       f"{run.final_train_loss if run.final_train_loss is not None else float('nan'):.5f}")
-            name = st.text_input("Name", value=run.name, key=f"name_{key}", max_chars=64)
-            b1, b2, b3 = st.columns(3)
-            if b1.button("Save", key=f"save_{key}", help="Save on the server for everyone in the class"):
-                run.name = name
-                try:
-                    saved = _ui.store().save(run, name, unique=True)
-                    st.success(f"Saved as “{saved}”.")
-                except (RunError, OSError) as e:
-                    _ui.show_error(e, "Could not save")
-            b2.download_button("Download", lambda run=run: run_to_bytes(run), file_name=f"{sanitize_name(name)}.zip",
-                               mime="application/zip", key=f"dl_{key}")
-            if b3.button("Remove", key=f"rm_{key}"):
-                runs.pop(key)
+# ---- jobs that ended early ----------------------------------------------------------------------
+for job in _ui.my_jobs()[:10]:
+    if job.active or not job.error or st.session_state.get(f"dismissed_{job.id}"):
+        continue
+    box = st.warning if job.status in ("stopped", "diverged", "interrupted") else st.error
+    c1, c2, c3 = st.columns([6, 1, 1])
+    with c1:
+        box(f"Job {job.id} ({_ui.plain(job.label)}): {_ui.plain(job.error)}")
+    if job.status in RESUMABLE and job.kind == "train" and job.epochs_done < job.params["config"]["epochs"]:
+        if c2.button("↻ Resume", key=f"resume_{job.id}", help="Continue from its last finished epoch"):
+            try:
+                eng.store.resume(job.id, ws, per_workspace=eng.settings.per_workspace)
+                eng.keep_workers()
                 st.rerun()
-        _ui.image_rows([("originals", ds.test.x[PREVIEW]), ("reconstructions", _ui.reconstructions(key, run, tuple(PREVIEW)))], scale=2)
+            except StoreError as e:
+                st.error(str(e))
+    if c3.button("Dismiss", key=f"dismiss_{job.id}"):
+        st.session_state[f"dismissed_{job.id}"] = True
+        st.rerun()
+
+# ---- your runs ----------------------------------------------------------------------------------
+st.subheader("Your runs")
+flash = st.session_state.pop("flash", None)
+if flash:
+    st.success(flash)
+runs = eng.store.runs(ws)
+if not runs:
+    st.caption("Everything you train is kept here automatically (and after a reload or a server restart).")
+used = eng.store.used_bytes(ws) / 2**20
+if runs:
+    st.caption(f"{len(runs)} run(s), {used:.1f} of {eng.settings.quota_mb:g} MB used")
+for i, entry in enumerate(runs):
+    with st.expander(f"{entry.name} — {entry.status}" + (" · shared with the class" if entry.shared else ""),
+                     expanded=i == 0):
+        try:
+            run = _ui.kept_run(entry.id)
+        except (RunError, OSError) as e:
+            st.error(f"This run cannot be opened: {e}")
+            if st.button("Delete it", key=f"rm_bad_{entry.id}"):
+                eng.store.delete_run(entry.id, ws)
+                st.rerun()
+            continue
+        left, right = st.columns([3, 2])
+        left.plotly_chart(_ui.loss_figure(run.history), key=f"loss_{entry.id}")
+        with right:
+            st.caption(_ui.plain(entry.summary or run.config.describe()))
+            st.caption(f"{run.seconds:.1f} s on {run.device}")
+            name = st.text_input("Name", value=entry.name, key=f"name_{entry.id}", max_chars=80)
+            b1, b2, b3, b4 = st.columns(4)
+            if b1.button("Rename", key=f"ren_{entry.id}", disabled=name.strip() == entry.name):
+                try:
+                    eng.store.rename_run(entry.id, name, ws)
+                    st.rerun()
+                except StoreError as e:
+                    st.error(str(e))
+            if b2.button("Unshare" if entry.shared else "Share", key=f"share_{entry.id}",
+                         help="Share with the class: everyone can pick it (nobody else can change or delete it)"):
+                eng.store.share_run(entry.id, not entry.shared, ws)
+                st.rerun()
+            b3.download_button("Download", lambda run=run: run_to_bytes(run), file_name=f"{sanitize_name(entry.name)}.zip",
+                               mime="application/zip", key=f"dl_{entry.id}")
+            if b4.button("Delete", key=f"rm_{entry.id}"):
+                eng.store.delete_run(entry.id, ws)
+                st.session_state["flash"] = f"Deleted “{entry.name}”."
+                st.rerun()
+        _ui.image_rows([("originals", PREVIEW_X), ("reconstructions", _ui.reconstructions(f"run:{entry.id}", run, PREVIEW))],
+                       scale=2)
 
 st.subheader("Upload a run")
 up = st.file_uploader("A run .zip downloaded from AE Lab", type=["zip"], key="upload_run")
 if up is not None and st.session_state.get("uploaded_id") != up.file_id:
+    st.session_state.uploaded_id = up.file_id
     try:
         run = run_from_bytes(up.getvalue())
-        run.name = run.name or up.name.removesuffix(".zip")
-        runs[f"session:upload-{up.file_id}"] = run
-        st.session_state.uploaded_id = up.file_id
-        st.success(f"Loaded “{run.label()}”: pick it in the sidebar on any page.")
+        entry = eng.keep_upload(ws, run, run.name or up.name.removesuffix(".zip"))
+        st.session_state["flash"] = f"Loaded “{entry.name}”: it is in your runs and in the run picker on every page."
         st.rerun()
-    except RunError as e:
+    except (RunError, StoreError) as e:
         st.error(f"That file is not a usable run: {e}")

@@ -53,6 +53,18 @@ def serve(env: dict | None = None, start_timeout: float = 90):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        stop_engine_workers((env or {}).get("AELAB_HOME") or os.environ.get("AELAB_HOME"))
+
+
+def stop_engine_workers(home: str | None) -> None:
+    """Stop the worker processes the app started for this data home (they outlive the server by design)."""
+    if not home or not os.path.exists(os.path.join(home, "jobs.sqlite")):
+        return
+    sys.path.insert(0, str(ROOT))
+    from aecore.engine.pool import stop_workers
+    from aecore.engine.store import Store
+
+    stop_workers(Store(home), timeout_s=10)
 
 
 def settle(page, timeout_ms: int = 60000) -> None:

@@ -23,7 +23,7 @@ def main(out: Path) -> int:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    with serve({"AELAB_RUNS_DIR": tempfile.mkdtemp()}) as (url, _), sync_playwright() as p:
+    with serve({"AELAB_HOME": tempfile.mkdtemp(prefix="aelab-shots-")}) as (url, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 2000})
         for name, path, heading in PAGES:

@@ -12,9 +12,20 @@ sys.path.insert(0, str(ROOT))
 import tempfile
 
 _tmp = tempfile.mkdtemp(prefix="aelab-tests-")
-os.environ["AELAB_RUNS_DIR"] = os.path.join(_tmp, "runs")  # saved runs and results stay out of the repo
-os.environ["AELAB_RESULTS_DIR"] = os.path.join(_tmp, "results")
+os.environ["AELAB_HOME"] = os.path.join(_tmp, "home")  # the job store, kept runs and results stay out of the repo
+os.environ.setdefault("AELAB_WORKER_IDLE_S", "45")  # app-started workers of the tests do not linger
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_engine_workers():
+    """Stop the worker processes the app tests started (they outlive their server by design)."""
+    yield
+    from aecore.engine.pool import stop_workers
+    from aecore.engine.store import Store
+
+    if os.path.exists(os.path.join(os.environ["AELAB_HOME"], "jobs.sqlite")):
+        stop_workers(Store(os.environ["AELAB_HOME"]))
 
 
 @pytest.fixture(scope="session")

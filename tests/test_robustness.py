@@ -3,7 +3,6 @@
 import os
 import shutil
 import time
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
@@ -18,19 +17,24 @@ def open_page(page, **query):
     return at
 
 
-def test_saved_run_deleted_while_in_use(mnist, tiny):
-    from aecore.runs import RunStore
+def test_kept_run_deleted_while_in_use(mnist, tiny):
+    from aecore.engine.kinds import keep_run
+    from aecore.engine.store import Store
     from aecore.train import train
 
-    store = RunStore(os.environ["AELAB_RUNS_DIR"])
-    name = store.save(train(tiny(), mnist), "class demo")
-    at = open_page("pages/reconstructions.py", run=f"saved:{name}")
-    assert not at.exception and at.sidebar.selectbox[0].value == f"saved:{name}"
-    shutil.rmtree(Path(os.environ["AELAB_RUNS_DIR"]) / name)
+    at = open_page("pages/train.py")
+    ws = at.session_state["ws"]
+    store = Store(os.environ["AELAB_HOME"])
+    run_id = keep_run(store, ws, train(tiny(), mnist), "class demo")
+    at.switch_page("pages/reconstructions.py").run()
+    at.sidebar.selectbox[0].set_value(f"run:{run_id}").run()
+    assert not at.exception and at.sidebar.selectbox[0].value == f"run:{run_id}"
+    shutil.rmtree(store.run_dir(ws, run_id))  # its files vanish (e.g. a disk clean-up) while it is open
+    store.delete_run(run_id)
     at.run()
     assert not at.exception
     # the deleted run is no longer offered; the page falls back to another run and still draws
-    assert f"saved:{name}" not in at.sidebar.selectbox[0].options
+    assert f"run:{run_id}" not in at.sidebar.selectbox[0].options
     assert at.title[0].value == "Reconstructions" and len(at.get("image")) >= 1
 
 
@@ -69,12 +73,16 @@ def test_stop_during_first_step_from_the_page(mnist):
 
     at = open_page("pages/train.py", model="dense", latent="4", epochs="50", batch="50", limit="2000")
     next(b for b in at.button if b.label == "▶ Train").click().run()
-    job = _ui.runner().jobs(at.session_state["owner"])[0]
-    _ui.runner().stop(job.id, at.session_state["owner"])
+    store = _ui.engine().store
+    job = store.jobs(workspace=at.session_state["ws"])[0]
     t = time.time()
-    while job.active and time.time() - t < 60:
+    while store.job(job.id).status == "queued" and time.time() - t < 120:  # a worker process picks it up
+        time.sleep(0.05)
+    store.request_stop(job.id, at.session_state["ws"])  # within its first steps
+    t = time.time()
+    while store.job(job.id).active and time.time() - t < 120:
         time.sleep(0.1)
     at.run()
     assert not at.exception
-    assert job.status == "stopped"
+    assert store.job(job.id).status == "stopped"
     assert any(e.label.startswith("dense k=4") for e in at.expander)  # the weights so far are kept as a run

@@ -1,0 +1,322 @@
+"""Job kinds: what a worker runs for each kind of job (training, experiments, projections), from JSON params."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+
+from .store import DIVERGED, DONE, FAILED, STOPPED, Job, Store, StoreError
+
+TRAIN_KINDS = ("train",)
+EXPERIMENT_KINDS = ("sweep", "compare", "stacked", "finetune", "probe", "anomaly", "ae_vs_pca", "projection", "codes")
+KINDS = TRAIN_KINDS + EXPERIMENT_KINDS
+PREVIEW = (3, 2, 1, 18, 4, 8, 11, 0)  # test images of digits 0-7 whose reconstructions a training job shows live
+
+
+class KindError(ValueError):
+    """A job's kind or parameters are not valid."""
+
+
+@dataclass
+class Outcome:
+    """How a job ended, as the worker writes it to the store."""
+
+    status: str  # done / stopped / failed / diverged
+    error: str = ""
+    run_id: str | None = None
+    result_key: str | None = None
+
+
+class Context:
+    """What a running job gets from its worker: a stop flag and progress callbacks (all write to the store)."""
+
+    def __init__(self, store: Store, job: Job, time_limit_s: float = 0.0, report_every_s: float = 0.3):
+        self.store, self.job = store, job
+        self.time_limit_s = time_limit_s
+        self.report_every_s = report_every_s
+        self.curve: list = []
+        self.history: list = list(job.history) if job.kind == "train" else []
+        self.epoch_offset = 0  # epochs finished before a resume
+        self._last = 0.0
+        self._phase: tuple | None = None  # (phase, stage) of the latest report
+        self._phase_base = 0.0  # epochs of the phases before it, so the curve's x only grows
+        self._phase_epochs = 0
+        self._stop = False
+        self.stop_reason = ""
+        self._t0 = time.time()
+
+    # the trainer's stop flag: checked before every step
+    def is_set(self) -> bool:
+        if self._stop:
+            return True
+        if self.time_limit_s and time.time() - self._t0 > self.time_limit_s:
+            self._stop, self.stop_reason = True, f"stopped: the job reached the time limit of {self.time_limit_s:.0f} s"
+            return True
+        if self.store.stop_requested(self.job.id):
+            self._stop, self.stop_reason = True, "stopped by the user"
+        return self._stop
+
+    def progress(self, p) -> None:
+        """A trainer Progress report: appended to the loss curve, written at most every report_every_s."""
+        if (p.phase, p.stage) != self._phase:
+            if self._phase is not None:
+                self._phase_base += self._phase_epochs
+            self._phase, self._phase_epochs = (p.phase, p.stage), p.epochs
+        x = self._phase_base + self.epoch_offset + (p.epoch - 1) + p.step / max(p.steps, 1)
+        self.curve.append([round(x, 4), float(p.loss)])
+        now = time.time()
+        if now - self._last >= self.report_every_s or p.step == p.steps:
+            self._last = now
+            d = dataclasses.asdict(p)
+            d["epoch"] += self.epoch_offset if p.phase == "train" else 0
+            d["epochs"] += self.epoch_offset if p.phase == "train" else 0
+            d["fraction"] = p.fraction if not self.epoch_offset else d["epoch"] / max(d["epochs"], 1)
+            if self.store.report(self.job.id, progress=d, curve=self.curve):
+                self._stop = True
+                self.stop_reason = self.stop_reason or "stopped by the user"
+
+
+# ---- resolving runs named in params --------------------------------------------------------------
+def load_ref(store: Store, ref: str):
+    """A run named by a reference: "zoo:NAME" (the pretrained zoo) or "run:ID" (a kept run)."""
+    from ..runs import load_run
+    from ..zoo import load_zoo
+
+    kind, _, name = str(ref).partition(":")
+    if kind == "zoo":
+        return load_zoo(name)
+    if kind == "run":
+        entry = store.run(name)
+        run = load_run(store.run_dir(entry.workspace, entry.id))
+        run.name = entry.name
+        return run
+    raise KindError(f"unknown run reference {ref!r} (expected zoo:NAME or run:ID)")
+
+
+def ref_digest(store: Store, ref: str) -> str:
+    """The content hash of a referenced run's weights (results are keyed by it, never by a job id)."""
+    from ..zoo import zoo_dir
+
+    kind, _, name = str(ref).partition(":")
+    if kind == "zoo":
+        return file_digest(zoo_dir() / name / "weights.pt")
+    if kind == "run":
+        return store.run(name).digest
+    raise KindError(f"unknown run reference {ref!r}")
+
+
+def file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as e:
+        raise StoreError(f"the run's weights cannot be read: {e.strerror}") from None
+
+
+def result_key(store: Store, kind: str, params: dict) -> str:
+    """Content key of an experiment: its kind, its settings and the weights of every run it reads."""
+    keyed = {k: (ref_digest(store, v) if k == "run" or k.startswith("run:") else v) for k, v in params.items()}
+    if "runs" in params:
+        keyed["runs"] = {label: ref_digest(store, r) for label, r in params["runs"].items()}
+    blob = json.dumps({"kind": kind, "params": keyed}, sort_keys=True, default=str)
+    return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
+
+
+def train_cost(config_dict: dict, dataset) -> float:
+    """Images a training job will process (epochs x training images, pretraining included)."""
+    from ..config import TrainConfig
+    from ..train import _split
+
+    config = TrainConfig.from_dict(config_dict).resolved()
+    n = len(_split(config, dataset)[0])
+    layers = 0
+    if config.pretrain_epochs:
+        from ..models import get_spec
+
+        layers = len(get_spec(config.model).hidden or ()) + 1
+    return float(n * (config.epochs + config.pretrain_epochs * layers))
+
+
+def estimate_cost(kind: str, params: dict, dataset) -> float:
+    """Estimated images a job processes, for the compute budget and the queue's time estimate."""
+    if kind == "train":
+        return train_cost(params["config"], dataset)
+    if kind == "sweep":
+        return train_cost(params["base"], dataset) * len(params["latents"])
+    if kind in ("compare",):
+        return sum(train_cost(c, dataset) for c in params["configs"].values())
+    if kind == "stacked":
+        base = dict(params["base"], pretrain_epochs=int(params["pretrain"]))
+        return train_cost(dict(params["base"], pretrain_epochs=0), dataset) + train_cost(base, dataset)
+    if kind == "finetune":
+        return float(params["labels"]) * params["epochs"] * 2
+    if kind == "projection":
+        return {"raw": 100, "pca": 1_000, "tsne": 60, "umap": 30}.get(params.get("method"), 10) * 1.0 * params.get("n", 2000)
+    return 20_000.0  # one pass over the test set and a little more
+
+
+# ---- running ---------------------------------------------------------------------------------------
+def run_job(store: Store, job: Job, ctx: Context, dataset_fn: Callable[[str], Any]) -> Outcome:
+    """Run one job to its end; every exception becomes a failed Outcome with a plain message."""
+    from ..train import TrainingDiverged
+
+    try:
+        if job.kind == "train":
+            return _train(store, job, ctx, dataset_fn)
+        if job.kind in EXPERIMENT_KINDS:
+            return _experiment(store, job, ctx, dataset_fn)
+        raise KindError(f"unknown job kind {job.kind!r}")
+    except TrainingDiverged as e:  # only from experiments: training keeps its last good run itself
+        return Outcome(DIVERGED, str(e))
+    except (ValueError, KeyError, TypeError) as e:  # ConfigError, RunError, ExperimentError, bad params
+        return Outcome(FAILED, str(e) if isinstance(e, ValueError) else f"invalid job parameters: {e}")
+    except MemoryError:
+        return Outcome(FAILED, "the job ran out of memory; use fewer images or a smaller model")
+    except Exception as e:  # a bug: the worker lives on and the student gets a plain message
+        return Outcome(FAILED, f"internal error ({type(e).__name__}): {e}")
+
+
+def keep_run(store: Store, workspace: str, run, name: str, job_id: int | None = None) -> str:
+    """Write a run into the workspace's kept runs (atomically) and register it; returns its id."""
+    from ..runs import save_run
+
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+    d = save_run(run, store.run_dir(workspace, run_id))
+    weights = d / "weights.pt"
+    nbytes = sum(p.stat().st_size for p in d.iterdir())
+    v = run.final_val_loss
+    summary = f"{run.config.describe()} · {run.status}" + (f" · val loss {v:.5f}" if v is not None else "")
+    store.add_run(workspace, run_id, name or run.name or run.config.describe(), run.status,
+                  file_digest(weights), nbytes, job_id, summary)
+    return run_id
+
+
+def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
+    from ..config import TrainConfig
+    from ..evaluate import reconstruct
+    from ..runs import Run, RunError, load_run, save_run
+    from ..train import TrainingDiverged, train
+
+    config = TrainConfig.from_dict(job.params["config"]).resolved()
+    dataset = dataset_fn(config.dataset)
+    preview_idx = list(job.params.get("preview", PREVIEW))
+    preview_x = dataset.test.x[preview_idx]
+    ckpt_dir = store.checkpoint_dir(job.id)
+    model, history, run_config = None, [], config
+    if (ckpt_dir / "meta.json").is_file():  # a resumed job: continue from its last finished epoch
+        try:
+            ckpt = load_run(ckpt_dir)
+        except RunError:
+            ckpt = None
+        if ckpt is not None:
+            done = sum(1 for r in ckpt.history if r.get("phase") == "train")
+            pre_done = not config.pretrain_epochs or done > 0
+            if pre_done and done < config.epochs:
+                model, history = ckpt.model.train(), list(ckpt.history)
+                run_config = dataclasses.replace(config, epochs=config.epochs - done, pretrain_epochs=0)
+                ctx.epoch_offset = done
+    ctx.history = list(history)
+    offset = ctx.epoch_offset
+    ctx.curve = [pt for pt in job.curve if pt[0] <= offset] if offset else []
+    # about 40 loss points per epoch, so the live curve moves from the first steps
+    steps = max(1, int(job.cost / max(config.epochs, 1)) // config.batch_size)
+    run_config = dataclasses.replace(run_config, log_every=max(1, min(config.log_every, steps // 40)))
+
+    def snapshot(m, row):  # after every finished epoch: checkpoint, history and preview in the store
+        r = row.to_dict()
+        if r.get("phase") == "train":
+            r["epoch"] += offset
+        ctx.history.append(r)
+        save_run(Run(config=config, model=m, history=list(ctx.history), status="checkpoint",
+                     message=f"checkpoint after {len(ctx.history)} epochs"), ckpt_dir)
+        store.report(job.id, history=ctx.history, curve=ctx.curve, preview=reconstruct(m, preview_x)[1])
+
+    status, error = DONE, ""
+    try:
+        run = train(run_config, dataset, on_progress=ctx.progress, stop=ctx, model=model, on_snapshot=snapshot)
+        if run.status == "stopped":
+            status, error = STOPPED, (f"{ctx.stop_reason or 'stopped'} after {len(ctx.history)} epoch(s); "
+                                      "the weights trained so far are kept")
+    except TrainingDiverged as e:
+        run, status, error = e.run, DIVERGED, str(e)
+    run.config, run.history = config, list(ctx.history)
+    if status == DONE:
+        run.status = "done"
+    old = job.run_id  # a resumed job replaces the partial run it kept when it stopped
+    run_id = keep_run(store, job.workspace, run, job.name or (store.run(old).name if old else job.label), job.id)
+    if job.params.get("share"):
+        store.share_run(run_id, True)
+    if old:
+        try:
+            store.delete_run(old)
+        except StoreError:
+            pass
+    if status == DONE:
+        import shutil
+
+        shutil.rmtree(ckpt_dir.parent, ignore_errors=True)
+    return Outcome(status, error, run_id=run_id)
+
+
+def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
+    from .. import experiments as ex
+    from ..experiments import Result, ResultStore
+
+    p = job.params
+    dataset = dataset_fn("mnist")
+    kind = job.kind
+    if kind == "sweep":
+        res = ex.latent_sweep(p["base"], p["latents"], dataset, ctx.progress, ctx)
+    elif kind == "compare":
+        from ..config import TrainConfig
+
+        configs = {label: TrainConfig.from_dict(c) for label, c in p["configs"].items()}
+        res = ex.compare(configs, dataset, ctx.progress, ctx)
+    elif kind == "stacked":
+        res = ex.stacked_vs_endtoend(p["base"], int(p["pretrain"]), dataset, ctx.progress, ctx)
+    elif kind == "finetune":
+        res = ex.finetune(load_ref(store, p["run"]), int(p["labels"]), int(p["epochs"]), dataset,
+                          on_progress=ctx.progress, stop=ctx)
+    elif kind == "probe":
+        res = ex.probe(load_ref(store, p["run"]), int(p["labels"]), dataset)
+    elif kind == "anomaly":
+        res = ex.anomaly(load_ref(store, p["run"]), tuple(p["normal"]), dataset)
+    elif kind == "ae_vs_pca":
+        res = ex.ae_vs_pca(load_ref(store, p["run"]), dataset, n_points=int(p.get("n_points", 2000)))
+    elif kind == "codes":
+        from ..evaluate import encode, per_image_errors
+
+        run = load_ref(store, p["run"])
+        res = Result("codes", p, images={"z": encode(run.model, dataset.test.x),
+                                         "mse": per_image_errors(run.model, dataset.test.x)["mse"]})
+    elif kind == "projection":
+        res = _projection(store, p, dataset)
+    else:
+        raise KindError(f"unknown experiment {kind!r}")
+    key = job.result_key or result_key(store, kind, p)
+    res.kind, res.params = kind, p
+    if res.status == "done":
+        ResultStore(store.results_dir).put_key(key, res)
+        return Outcome(DONE, "", result_key=key)
+    ResultStore(store.results_dir).put_key(key + "-partial", res, partial=True)
+    return Outcome(STOPPED, f"{ctx.stop_reason or 'stopped'}: the tables show what finished", result_key=key + "-partial")
+
+
+def _projection(store: Store, p: dict, dataset):
+    from ..evaluate import encode
+    from ..experiments import Result
+    from ..projection import project, sample_indices
+
+    run = load_ref(store, p["run"])
+    digits = tuple(p["digits"]) if p.get("digits") else None
+    idx = sample_indices(len(dataset.test), int(p["n"]), int(p["seed"]), dataset.test.y, digits)
+    z = encode(run.model, dataset.test.x[idx])  # [n, k]
+    pr = project(z, p["method"], seed=int(p["seed"]), perplexity=float(p.get("perplexity", 30)),
+                 n_neighbors=int(p.get("n_neighbors", 15)), min_dist=float(p.get("min_dist", 0.1)))
+    return Result("projection", p, images={"idx": idx, "xy": pr.xy}, summary=dict(pr.info))

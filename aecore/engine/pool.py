@@ -1,0 +1,86 @@
+"""Starting worker processes on demand (the app calls ensure_workers; nobody has to start them by hand)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .settings import ROOT, EngineSettings
+from .store import Store
+from .worker import thread_env
+
+_children: list[subprocess.Popen] = []  # workers this process started (polled, so none stays a zombie)
+
+
+def ensure_workers(store: Store, settings: EngineSettings, idle_exit_s: float | None = None) -> int:
+    """Start workers until `settings.resolved_workers()` are alive; returns how many were started.
+
+    A lock file makes this safe to call from many sessions and app replicas at once.
+    """
+    for p in list(_children):
+        if p.poll() is not None:
+            _children.remove(p)
+    want = settings.resolved_workers()
+    started = 0
+    store.logs_dir.mkdir(parents=True, exist_ok=True)
+    with open(store.home / "workers.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        registered = store.live_workers()
+        pids = {w.pid for w in registered}
+        live = len(registered) + _starting(pids)
+        for _ in range(max(0, want - live)):
+            _children.append(spawn_worker(settings, idle_exit_s if idle_exit_s is not None else settings.idle_exit_s))
+            started += 1
+    return started
+
+
+def _starting(registered_pids: set[int]) -> int:
+    """Workers started here recently that have not registered in the store yet (importing torch takes a while)."""
+    return sum(1 for p in _children if p.poll() is None and p.pid not in registered_pids
+               and time.time() - getattr(p, "started_at", 0) < 60)
+
+
+def spawn_worker(settings: EngineSettings, idle_exit_s: float = 0.0) -> subprocess.Popen:
+    """Start `python -m aecore worker` in the background, with capped threads, its output in the logs folder."""
+    env = dict(os.environ)
+    env.update(thread_env(settings.resolved_threads()))
+    env["AELAB_HOME"] = settings.home
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    log = open(Path(settings.home) / "logs" / f"worker-{int(time.time() * 1000)}.log", "ab")
+    cmd = [sys.executable, "-m", "aecore", "worker"]
+    if idle_exit_s:
+        cmd += ["--idle-exit", str(idle_exit_s)]
+    p = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    log.close()
+    p.started_at = time.time()
+    return p
+
+
+def stop_workers(store: Store, timeout_s: float = 10.0) -> None:
+    """Ask every worker on this host to finish (SIGTERM: a running job is left resumable), then wait."""
+    import signal
+
+    from .store import pid_alive
+
+    for w in store.workers():
+        try:
+            os.kill(w.pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.time() + timeout_s
+    for p in _children:
+        try:
+            p.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+    for w in store.workers():
+        if pid_alive(w.pid) and time.time() > deadline:
+            try:
+                os.kill(w.pid, signal.SIGKILL)
+            except OSError:
+                pass

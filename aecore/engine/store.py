@@ -1,0 +1,594 @@
+"""The job store: every job, workspace, kept run and worker in one SQLite database (WAL) under the data home."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+QUEUED, RUNNING, DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED = (
+    "queued", "running", "done", "stopped", "failed", "diverged", "interrupted")
+ACTIVE = (QUEUED, RUNNING)
+FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED)
+RESUMABLE = (INTERRUPTED, STOPPED)
+MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
+MAX_NAME = 80  # characters of a run name
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS workspaces(
+    id TEXT PRIMARY KEY, created REAL NOT NULL, seen REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, params TEXT NOT NULL,
+    status TEXT NOT NULL, submitted REAL NOT NULL, started REAL, finished REAL, heartbeat REAL,
+    worker TEXT, stop INTEGER NOT NULL DEFAULT 0, progress TEXT, curve TEXT, history TEXT, preview BLOB,
+    error TEXT NOT NULL DEFAULT '', run_id TEXT, result_key TEXT, cost REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0, name TEXT);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE INDEX IF NOT EXISTS jobs_workspace ON jobs(workspace);
+CREATE TABLE IF NOT EXISTS runs(
+    id TEXT PRIMARY KEY, workspace TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+    shared INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, digest TEXT NOT NULL, bytes INTEGER NOT NULL,
+    job INTEGER, summary TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS runs_workspace ON runs(workspace);
+CREATE TABLE IF NOT EXISTS workers(
+    id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, started REAL NOT NULL, heartbeat REAL NOT NULL,
+    job INTEGER);
+"""
+
+
+class StoreError(ValueError):
+    """A request the store refuses: not your job or run, a full queue, a limit reached, an unknown id."""
+
+
+@dataclass
+class Job:
+    """One job as the store holds it."""
+
+    id: int
+    workspace: str
+    kind: str  # "train", "sweep", "projection", … (see aecore.engine.kinds)
+    label: str
+    params: dict
+    status: str
+    submitted: float
+    started: float | None = None
+    finished: float | None = None
+    heartbeat: float | None = None
+    worker: str | None = None
+    stop: bool = False
+    progress: dict | None = None  # the latest aecore.train.Progress as a dict (+ "fraction")
+    curve: list = field(default_factory=list)  # [[epoch as a fraction, mean loss so far], …] per reported step
+    history: list = field(default_factory=list)  # the finished epochs' rows (EpochStats dicts)
+    error: str = ""
+    run_id: str | None = None  # the kept run (training jobs)
+    result_key: str | None = None  # the result in the result store (experiments, projections)
+    cost: float = 0.0  # estimated images to process (the compute budget it uses)
+    attempts: int = 0  # how often it was started (a resumed job counts again)
+    name: str | None = None  # the run name asked for (training jobs)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def epochs_done(self) -> int:
+        return sum(1 for r in self.history if r.get("phase", "train") == "train")
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["epoch"] = self.epochs_done
+        return d
+
+
+@dataclass
+class RunEntry:
+    """A kept run: its files live in runs/<workspace>/<id>/ under the data home."""
+
+    id: str
+    workspace: str
+    name: str
+    created: float
+    shared: bool
+    status: str
+    digest: str  # sha256 of the weights: experiment results are keyed by it
+    bytes: int
+    job: int | None
+    summary: str
+
+
+@dataclass
+class WorkerEntry:
+    id: str
+    pid: int
+    host: str
+    started: float
+    heartbeat: float
+    job: int | None
+
+
+def new_token() -> str:
+    """A random, unguessable workspace id (URL-safe)."""
+    return secrets.token_urlsafe(12)
+
+
+def valid_token(ws: str | None) -> bool:
+    return bool(ws) and 8 <= len(ws) <= 64 and all(c.isalnum() or c in "-_" for c in ws)
+
+
+def preview_bytes(images: np.ndarray) -> bytes:
+    """Preview images (float [n,28,28] in 0..1) as compact .npy bytes."""
+    buf = io.BytesIO()
+    np.save(buf, np.clip(images, 0, 1).astype(np.float16), allow_pickle=False)
+    return buf.getvalue()
+
+
+def preview_array(data: bytes | None) -> np.ndarray | None:
+    if not data:
+        return None
+    return np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
+
+
+def thin(points: list, limit: int = MAX_CURVE_POINTS) -> list:
+    """Keep at most `limit` points, evenly spread, always keeping the last."""
+    if len(points) <= limit:
+        return points
+    step = len(points) / (limit - 1)
+    return [points[int(i * step)] for i in range(limit - 1)] + [points[-1]]
+
+
+class Store:
+    """The engine's database and the files beside it (runs, checkpoints, results, logs) under `home`."""
+
+    def __init__(self, home: str | os.PathLike):
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.path = self.home / "jobs.sqlite"
+        self._local = threading.local()
+        self._conn().executescript(SCHEMA)  # idempotent; executescript commits on its own
+
+    # ---- plumbing ----------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            c.row_factory = sqlite3.Row
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = c
+        return c
+
+    class _Tx:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def __enter__(self):
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, et, ev, tb):
+            self.conn.execute("COMMIT" if et is None else "ROLLBACK")
+            return False
+
+    def _tx(self) -> "Store._Tx":
+        """A write transaction (BEGIN IMMEDIATE: one writer at a time, others wait)."""
+        return Store._Tx(self._conn())
+
+    def _q(self, sql: str, args=()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None
+
+    # ---- folders -------------------------------------------------------------------------------------
+    def run_dir(self, workspace: str, run_id: str) -> Path:
+        return self.home / "runs" / workspace / run_id
+
+    def checkpoint_dir(self, job_id: int) -> Path:
+        return self.home / "jobs" / str(job_id) / "checkpoint"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.home / "results"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    # ---- workspaces --------------------------------------------------------------------------------
+    def touch_workspace(self, ws: str) -> None:
+        """Create the workspace if new and note that it was used now."""
+        if not valid_token(ws):
+            raise StoreError("a workspace id is 8-64 letters, digits, '-' or '_'")
+        now = time.time()
+        with self._tx() as c:
+            c.execute("INSERT INTO workspaces(id, created, seen) VALUES(?,?,?) "
+                      "ON CONFLICT(id) DO UPDATE SET seen=excluded.seen", (ws, now, now))
+
+    def workspaces(self) -> list[dict]:
+        return [dict(r) for r in self._q("SELECT * FROM workspaces ORDER BY seen DESC")]
+
+    def expire(self, days: float) -> list[str]:
+        """Delete workspaces unused for `days` (their unshared runs and finished jobs); returns their ids."""
+        cutoff = time.time() - days * 86400
+        old = [r["id"] for r in self._q("SELECT id FROM workspaces WHERE seen < ?", (cutoff,))]
+        gone = []
+        for ws in old:
+            if self._q("SELECT 1 FROM jobs WHERE workspace=? AND status IN (?,?)", (ws, *ACTIVE)):
+                continue
+            for r in self.runs(ws):
+                if not r.shared:
+                    self._delete_run_files(r)
+            with self._tx() as c:
+                c.execute("DELETE FROM runs WHERE workspace=? AND shared=0", (ws,))
+                c.execute("DELETE FROM jobs WHERE workspace=?", (ws,))
+                c.execute("DELETE FROM workspaces WHERE id=?", (ws,))
+            gone.append(ws)
+        return gone
+
+    # ---- jobs ----------------------------------------------------------------------------------------
+    def submit(self, workspace: str, kind: str, params: dict, label: str, *, cost: float = 0.0,
+               per_workspace: int | None = None, max_queue: int | None = None, name: str | None = None,
+               result_key: str | None = None) -> Job:
+        """Queue a job; StoreError when the workspace has too many unfinished jobs or the queue is full."""
+        if not valid_token(workspace):
+            raise StoreError("a workspace id is 8-64 letters, digits, '-' or '_'")
+        blob = json.dumps(params, sort_keys=True)
+        now = time.time()
+        with self._tx() as c:
+            c.execute("INSERT INTO workspaces(id, created, seen) VALUES(?,?,?) "
+                      "ON CONFLICT(id) DO UPDATE SET seen=excluded.seen", (workspace, now, now))
+            if per_workspace is not None:
+                mine = c.execute("SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?)",
+                                 (workspace, *ACTIVE)).fetchone()[0]
+                if mine >= per_workspace:
+                    raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace}); "
+                                     "wait for one to finish or stop it")
+            if max_queue is not None:
+                queued = c.execute("SELECT COUNT(*) FROM jobs WHERE status=?", (QUEUED,)).fetchone()[0]
+                if queued >= max_queue:
+                    raise StoreError(f"the server's queue is full ({max_queue} jobs); try again in a minute")
+            cur = c.execute(
+                "INSERT INTO jobs(workspace, kind, label, params, status, submitted, cost, name, result_key) "
+                "VALUES(?,?,?,?,?,?,?,?,?)",
+                (workspace, kind, label[:200], blob, QUEUED, now, float(cost), name, result_key))
+            job_id = cur.lastrowid
+        return self.job(job_id)
+
+    def job(self, job_id: int, workspace: str | None = None, with_preview: bool = False) -> Job:
+        """One job; with `workspace`, StoreError unless it belongs to that workspace."""
+        cols = "*" if with_preview else "*"
+        rows = self._q(f"SELECT {cols} FROM jobs WHERE id=?", (int(job_id),))
+        if not rows or (workspace is not None and rows[0]["workspace"] != workspace):
+            raise StoreError(f"no job {job_id} in your workspace")
+        return _job(rows[0])
+
+    def preview(self, job_id: int) -> np.ndarray | None:
+        rows = self._q("SELECT preview FROM jobs WHERE id=?", (int(job_id),))
+        return preview_array(rows[0]["preview"]) if rows else None
+
+    def jobs(self, workspace: str | None = None, statuses: tuple[str, ...] | None = None, limit: int = 200) -> list[Job]:
+        """Jobs, newest first (of one workspace, and/or with one of `statuses`)."""
+        where, args = [], []
+        if workspace is not None:
+            where.append("workspace=?")
+            args.append(workspace)
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        sql = ("SELECT id, workspace, kind, label, params, status, submitted, started, finished, heartbeat, worker, "
+               "stop, progress, curve, history, error, run_id, result_key, cost, attempts, name FROM jobs")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        return [_job(r) for r in self._q(sql, (*args, int(limit)))]
+
+    def find_active(self, workspace: str, result_key: str) -> Job | None:
+        """A queued or running job of this workspace that will produce `result_key`."""
+        rows = self._q("SELECT * FROM jobs WHERE workspace=? AND result_key=? AND status IN (?,?) ORDER BY id DESC",
+                       (workspace, result_key, *ACTIVE))
+        return _job(rows[0]) if rows else None
+
+    def queue_order(self) -> list[Job]:
+        """Queued jobs in the order workers take them: round robin over workspaces, oldest first within one.
+
+        A workspace's n-th waiting job goes after every other workspace's (n-1)-th, counting its
+        running jobs first, so one student's ten jobs never starve the others.
+        """
+        return _fair_order([_job(r) for r in self._q("SELECT * FROM jobs WHERE status=? ORDER BY id", (QUEUED,))],
+                           self._running_counts())
+
+    def _running_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self._q("SELECT workspace, COUNT(*) FROM jobs WHERE status=? GROUP BY workspace",
+                                            (RUNNING,))}
+
+    def position(self, job_id: int) -> int:
+        """1-based place in the queue (0 when the job is not waiting)."""
+        for i, j in enumerate(self.queue_order(), 1):
+            if j.id == int(job_id):
+                return i
+        return 0
+
+    def eta_s(self, job_id: int, workers: int) -> float | None:
+        """Seconds until the job should start: work ahead of it (and left in running jobs) over the workers."""
+        order = self.queue_order()
+        ids = [j.id for j in order]
+        if int(job_id) not in ids:
+            return None
+        rate = self.throughput()
+        ahead = sum(j.cost for j in order[: ids.index(int(job_id))]) / rate
+        running = self.jobs(statuses=(RUNNING,))
+        left = sum(j.cost * (1 - (j.progress or {}).get("fraction", 0.0)) for j in running) / rate
+        return (ahead + left) / max(1, workers)
+
+    def throughput(self) -> float:
+        """Images per second of recent training jobs (a rough prior when there are none)."""
+        rows = self._q("SELECT progress FROM jobs WHERE kind='train' AND status=? AND progress IS NOT NULL "
+                       "ORDER BY id DESC LIMIT 10", (DONE,))
+        rates = [json.loads(r[0]).get("images_per_s", 0) for r in rows]
+        rates = [r for r in rates if r > 0]
+        return float(np.median(rates)) if rates else 3000.0
+
+    def claim(self, worker: str) -> Job | None:
+        """Atomically take the next queued job (fair order) and mark it running for `worker`."""
+        now = time.time()
+        with self._tx() as c:
+            queued = [_job(r) for r in c.execute("SELECT * FROM jobs WHERE status=? ORDER BY id", (QUEUED,)).fetchall()]
+            if not queued:
+                return None
+            running = {r[0]: r[1] for r in c.execute(
+                "SELECT workspace, COUNT(*) FROM jobs WHERE status=? GROUP BY workspace", (RUNNING,)).fetchall()}
+            job = _fair_order(queued, running)[0]
+            c.execute("UPDATE jobs SET status=?, started=?, heartbeat=?, worker=?, attempts=attempts+1 WHERE id=?",
+                      (RUNNING, now, now, worker, job.id))
+            c.execute("UPDATE workers SET job=?, heartbeat=? WHERE id=?", (job.id, now, worker))
+        return self.job(job.id)
+
+    def report(self, job_id: int, progress: dict | None = None, curve: list | None = None,
+               history: list | None = None, preview: np.ndarray | None = None) -> bool:
+        """A worker's progress report (also its heartbeat); returns whether a stop was requested."""
+        sets, args = ["heartbeat=?"], [time.time()]
+        if progress is not None:
+            sets.append("progress=?")
+            args.append(json.dumps(progress))
+        if curve is not None:
+            sets.append("curve=?")
+            args.append(json.dumps(thin(curve)))
+        if history is not None:
+            sets.append("history=?")
+            args.append(json.dumps(history))
+        if preview is not None:
+            sets.append("preview=?")
+            args.append(preview_bytes(preview))
+        with self._tx() as c:
+            c.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id=?", (*args, int(job_id)))
+            row = c.execute("SELECT stop FROM jobs WHERE id=?", (int(job_id),)).fetchone()
+        return bool(row and row[0])
+
+    def stop_requested(self, job_id: int) -> bool:
+        rows = self._q("SELECT stop FROM jobs WHERE id=?", (int(job_id),))
+        return bool(rows and rows[0][0])
+
+    def finish(self, job_id: int, status: str, error: str = "", run_id: str | None = None,
+               result_key: str | None = None) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE jobs SET status=?, error=?, finished=?, run_id=COALESCE(?, run_id), "
+                      "result_key=COALESCE(?, result_key) WHERE id=?",
+                      (status, error, time.time(), run_id, result_key, int(job_id)))
+            c.execute("UPDATE workers SET job=NULL WHERE job=?", (int(job_id),))
+
+    def request_stop(self, job_id: int, workspace: str | None = None) -> Job:
+        """Stop a job: a queued one is dropped at once, a running one stops within a step (weights kept).
+
+        With `workspace`, only that workspace's jobs (StoreError otherwise); None = a teacher.
+        """
+        job = self.job(job_id, workspace)
+        with self._tx() as c:
+            if job.status == QUEUED:
+                c.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE id=? AND status=?",
+                          (STOPPED, "stopped before it started", time.time(), job.id, QUEUED))
+            c.execute("UPDATE jobs SET stop=1 WHERE id=?", (job.id,))
+        return self.job(job.id)
+
+    def resume(self, job_id: int, workspace: str | None = None, per_workspace: int | None = None) -> Job:
+        """Queue an interrupted or stopped job again; a training job continues from its last finished epoch."""
+        job = self.job(job_id, workspace)
+        if job.status not in RESUMABLE:
+            raise StoreError(f"job {job.id} is {job.status}; only interrupted or stopped jobs can be resumed")
+        with self._tx() as c:
+            if per_workspace is not None:
+                mine = c.execute("SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?)",
+                                 (job.workspace, *ACTIVE)).fetchone()[0]
+                if mine >= per_workspace:
+                    raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace})")
+            c.execute("UPDATE jobs SET status=?, stop=0, error='', finished=NULL, submitted=? WHERE id=?",
+                      (QUEUED, time.time(), job.id))
+        return self.job(job.id)
+
+    def interrupt_stale(self, stale_s: float) -> list[int]:
+        """Mark running jobs whose worker died (or went silent for `stale_s`) as interrupted."""
+        now = time.time()
+        host = socket.gethostname()
+        workers = {w.id: w for w in self.workers()}
+        hit = []
+        for j in self.jobs(statuses=(RUNNING,)):
+            w = workers.get(j.worker or "")
+            dead = w is not None and w.host == host and not pid_alive(w.pid)
+            silent = now - (j.heartbeat or j.started or now) > stale_s
+            if dead or silent:
+                hit.append(j.id)
+        for job_id in hit:
+            j = self.job(job_id)
+            msg = (f"interrupted: its worker stopped after {j.epochs_done} finished epoch(s); "
+                   "resume to continue from there")
+            with self._tx() as c:
+                c.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE id=? AND status=?",
+                          (INTERRUPTED, msg, now, job_id, RUNNING))
+        return hit
+
+    # ---- workers -------------------------------------------------------------------------------------
+    def register_worker(self, worker_id: str, pid: int) -> None:
+        now = time.time()
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO workers(id, pid, host, started, heartbeat, job) VALUES(?,?,?,?,?,NULL)",
+                      (worker_id, pid, socket.gethostname(), now, now))
+
+    def worker_heartbeat(self, worker_id: str) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE workers SET heartbeat=? WHERE id=?", (time.time(), worker_id))
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM workers WHERE id=?", (worker_id,))
+
+    def workers(self) -> list[WorkerEntry]:
+        return [WorkerEntry(**dict(r)) for r in self._q("SELECT * FROM workers")]
+
+    def live_workers(self, max_age_s: float = 15.0) -> list[WorkerEntry]:
+        """Workers that reported recently and (on this host) whose process still runs; drops the others."""
+        now, host = time.time(), socket.gethostname()
+        live, dead = [], []
+        for w in self.workers():
+            if now - w.heartbeat > max_age_s or (w.host == host and not pid_alive(w.pid)):
+                dead.append(w.id)
+            else:
+                live.append(w)
+        for wid in dead:
+            self.unregister_worker(wid)
+        return live
+
+    # ---- kept runs -----------------------------------------------------------------------------------
+    def add_run(self, workspace: str, run_id: str, name: str, status: str, digest: str, nbytes: int,
+                job: int | None = None, summary: str = "") -> RunEntry:
+        """Register a run whose files are in run_dir(workspace, run_id); a name already used gets " (2)", " (3)"…"""
+        name = clean_name(name)
+        with self._tx() as c:
+            taken = {r[0] for r in c.execute("SELECT name FROM runs WHERE workspace=?", (workspace,)).fetchall()}
+            final, n = name, 2
+            while final in taken:
+                final, n = f"{name} ({n})", n + 1
+            c.execute("INSERT INTO runs(id, workspace, name, created, status, digest, bytes, job, summary) "
+                      "VALUES(?,?,?,?,?,?,?,?,?)",
+                      (run_id, workspace, final, time.time(), status, digest, int(nbytes), job, summary))
+        return self.run(run_id)
+
+    def run(self, run_id: str) -> RunEntry:
+        rows = self._q("SELECT * FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            raise StoreError(f"no run {run_id!r}")
+        return _run(rows[0])
+
+    def runs(self, workspace: str | None = None, shared: bool | None = None) -> list[RunEntry]:
+        where, args = [], []
+        if workspace is not None:
+            where.append("workspace=?")
+            args.append(workspace)
+        if shared is not None:
+            where.append("shared=?")
+            args.append(int(shared))
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created DESC"
+        return [_run(r) for r in self._q(sql, args)]
+
+    def _own_run(self, run_id: str, workspace: str | None) -> RunEntry:
+        r = self.run(run_id)
+        if workspace is not None and r.workspace != workspace:
+            raise StoreError("that run belongs to another workspace")
+        return r
+
+    def rename_run(self, run_id: str, name: str, workspace: str | None = None) -> RunEntry:
+        r = self._own_run(run_id, workspace)
+        name = clean_name(name)
+        with self._tx() as c:
+            taken = {x[0] for x in c.execute("SELECT name FROM runs WHERE workspace=? AND id<>?",
+                                             (r.workspace, run_id)).fetchall()}
+            if name in taken:
+                raise StoreError(f"you already have a run named “{name}”")
+            c.execute("UPDATE runs SET name=? WHERE id=?", (name, run_id))
+        return self.run(run_id)
+
+    def share_run(self, run_id: str, shared: bool, workspace: str | None = None) -> RunEntry:
+        self._own_run(run_id, workspace)
+        with self._tx() as c:
+            c.execute("UPDATE runs SET shared=? WHERE id=?", (int(shared), run_id))
+        return self.run(run_id)
+
+    def delete_run(self, run_id: str, workspace: str | None = None) -> None:
+        r = self._own_run(run_id, workspace)
+        with self._tx() as c:
+            c.execute("DELETE FROM runs WHERE id=?", (run_id,))
+        self._delete_run_files(r)
+
+    def _delete_run_files(self, r: RunEntry) -> None:
+        shutil.rmtree(self.run_dir(r.workspace, r.id), ignore_errors=True)
+
+    def used_bytes(self, workspace: str) -> int:
+        return int(self._q("SELECT COALESCE(SUM(bytes), 0) FROM runs WHERE workspace=?", (workspace,))[0][0])
+
+
+def clean_name(name: str) -> str:
+    """A run name as plain text: printable, single-line, at most MAX_NAME characters."""
+    name = " ".join("".join(ch for ch in str(name) if ch.isprintable()).split())[:MAX_NAME]
+    return name or "run"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, killed but not yet reaped, counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc (not Linux): trust kill(0)
+
+
+def _fair_order(queued: list[Job], running: dict[str, int]) -> list[Job]:
+    seen: dict[str, int] = {}
+    keyed = []
+    for j in queued:  # oldest first
+        n = seen.get(j.workspace, running.get(j.workspace, 0))
+        seen[j.workspace] = n + 1
+        keyed.append(((n, j.submitted, j.id), j))
+    return [j for _, j in sorted(keyed, key=lambda t: t[0])]
+
+
+def _loads(s, default):
+    if s is None or s == "":
+        return default
+    try:
+        return json.loads(s)
+    except ValueError:
+        return default
+
+
+def _job(r: sqlite3.Row) -> Job:
+    return Job(
+        id=r["id"], workspace=r["workspace"], kind=r["kind"], label=r["label"], params=_loads(r["params"], {}),
+        status=r["status"], submitted=r["submitted"], started=r["started"], finished=r["finished"],
+        heartbeat=r["heartbeat"], worker=r["worker"], stop=bool(r["stop"]), progress=_loads(r["progress"], None),
+        curve=_loads(r["curve"], []), history=_loads(r["history"], []), error=r["error"] or "", run_id=r["run_id"],
+        result_key=r["result_key"], cost=r["cost"] or 0.0, attempts=r["attempts"], name=r["name"],
+    )
+
+
+def _run(r: sqlite3.Row) -> RunEntry:
+    return RunEntry(id=r["id"], workspace=r["workspace"], name=r["name"], created=r["created"], shared=bool(r["shared"]),
+                    status=r["status"], digest=r["digest"], bytes=r["bytes"], job=r["job"], summary=r["summary"])

@@ -1,0 +1,112 @@
+"""A light Streamlit client for load tests: speaks the app's own websocket protocol (protobuf), no browser."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState, WidgetStates
+
+
+@dataclass
+class RunResult:
+    """One script run as the client saw it."""
+
+    seconds: float  # from sending the rerun request to the server's script_finished
+    status: int  # ForwardMsg.ScriptFinishedStatus
+    errors: list = field(default_factory=list)  # exception elements the run drew
+
+
+class LightSession:
+    """One browser session without the browser: page runs, button clicks and fragment polling."""
+
+    def __init__(self, url: str):
+        self.url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
+        self.ws = None
+        self.buttons: dict[str, str] = {}  # label -> widget id, from the latest runs
+        self.texts: list[str] = []  # markdown / captions / alerts of the latest run
+        self.errors: list[str] = []
+        self.fragments: dict[str, float] = {}  # fragment id -> polling interval the server asked for
+        self.query = ""
+        self._finished: asyncio.Queue = asyncio.Queue()
+        self._reader: asyncio.Task | None = None
+        self.closed = False
+
+    async def connect(self) -> None:
+        self.ws = await websockets.connect(self.url, subprotocols=["streamlit"], max_size=None, open_timeout=60)
+        self._reader = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        self.closed = True
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+
+    async def _read(self) -> None:
+        try:
+            async for data in self.ws:
+                msg = ForwardMsg()
+                msg.ParseFromString(data)
+                kind = msg.WhichOneof("type")
+                if kind == "delta":
+                    self._on_delta(msg.delta)
+                elif kind == "auto_rerun":
+                    self.fragments[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+                elif kind == "stop_auto_rerun":
+                    self.fragments.clear()
+                elif kind == "page_info_changed":
+                    self.query = msg.page_info_changed.query_string
+                elif kind == "script_finished":
+                    await self._finished.put(msg.script_finished)
+        except (websockets.ConnectionClosed, asyncio.CancelledError):
+            pass
+        finally:
+            self.closed = True
+            await self._finished.put(-1)
+
+    def _on_delta(self, delta) -> None:
+        if delta.WhichOneof("type") != "new_element":
+            return
+        el = delta.new_element
+        t = el.WhichOneof("type")
+        if t == "button":
+            self.buttons[el.button.label] = el.button.id
+        elif t == "exception":
+            self.errors.append(f"{el.exception.type}: {el.exception.message}")
+        elif t == "alert":
+            self.texts.append(el.alert.body)
+            if el.alert.format == 1:  # ERROR
+                self.errors.append(el.alert.body)
+        elif t == "markdown":
+            self.texts.append(el.markdown.body)
+        elif t == "progress":
+            self.texts.append(el.progress.text)
+
+    async def run(self, page: str = "", query: str | None = None, click: str | None = None, fragment_id: str = "",
+                  timeout: float = 120.0) -> RunResult:
+        """Ask the server to run the script (a page, a button click or a fragment) and wait until it finished."""
+        if query is not None:
+            self.query = query
+        states = WidgetStates()
+        if click is not None:
+            states.widgets.append(WidgetState(id=self.buttons[click], trigger_value=True))
+        msg = BackMsg(rerun_script=ClientState(query_string=self.query, page_name=page, widget_states=states,
+                                               fragment_id=fragment_id, is_auto_rerun=bool(fragment_id)))
+        if not fragment_id:
+            self.texts, self.errors = [], []
+        while not self._finished.empty():
+            self._finished.get_nowait()
+        t0 = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        while True:
+            status = await asyncio.wait_for(self._finished.get(), timeout)
+            if status == -1:
+                raise ConnectionError("the server closed the session")
+            if status != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                return RunResult(time.perf_counter() - t0, int(status), list(self.errors))

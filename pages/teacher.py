@@ -1,0 +1,62 @@
+"""Teacher view (opened with ?teacher=KEY): every workspace's jobs with progress, stop any, publish runs."""
+
+import time
+
+import streamlit as st
+
+from aecore.engine.store import StoreError
+from pages import _ui
+
+_ui.require_navigation()
+
+st.title("Teacher view")
+if not _ui.is_teacher():
+    st.error("This page needs the teacher key: open the app with ?teacher=<AELAB_TEACHER_KEY>.")
+    st.stop()
+eng = _ui.engine()
+s = eng.settings
+st.caption(f"{s.resolved_workers()} worker(s) × {s.resolved_threads()} thread(s) · at most {s.per_workspace} "
+           f"unfinished job(s) per workspace · budget {s.budget_images:,} images per job · time limit "
+           f"{s.time_limit_s:.0f} s per job · workspaces expire after {s.expire_days:g} days unused")
+
+
+@st.fragment(run_every=2.0)
+def class_jobs():
+    jobs = eng.store.jobs(limit=300)
+    active = [j for j in jobs if j.active]
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Running", sum(j.status == "running" for j in jobs))
+    m2.metric("Queued", sum(j.status == "queued" for j in jobs))
+    m3.metric("Workspaces with jobs", len({j.workspace for j in active}))
+    m4.metric("Live workers", len(eng.store.live_workers()))
+    order = {j.id: i for i, j in enumerate(eng.store.queue_order(), 1)}
+    for j in active:
+        c1, c2, c3 = st.columns([5, 3, 1])
+        p = j.progress or {}
+        c1.markdown(f"**Job {j.id}** · `{j.workspace[:8]}` · {_ui.plain(j.label)}")
+        if j.status == "queued":
+            c2.caption(f"queued, place {order.get(j.id, '?')}")
+        else:
+            c2.progress(min(1.0, p.get("fraction", 0.0)),
+                        text=f"epoch {p.get('epoch', 0)}/{p.get('epochs', '?')} · loss {p.get('loss', float('nan')):.4f}")
+        if c3.button("■ Stop", key=f"t_stop_{j.id}"):
+            eng.store.request_stop(j.id)  # a teacher may stop any job
+    if not active:
+        st.caption("No job is queued or running.")
+    st.dataframe([{"job": j.id, "workspace": j.workspace[:8], "status": j.status, "epochs done": j.epochs_done,
+                   "what": j.label, "ended": time.strftime("%H:%M:%S", time.localtime(j.finished)) if j.finished else "",
+                   "message": j.error} for j in jobs if not j.active][:100], hide_index=True)
+
+
+class_jobs()
+
+st.subheader("Runs of every workspace")
+for r in eng.store.runs()[:200]:
+    c1, c2 = st.columns([6, 1])
+    c1.caption(f"{'🌐 ' if r.shared else ''}{_ui.plain(r.name)} · `{r.workspace[:8]}` · {_ui.plain(r.summary)}")
+    if c2.button("Unpublish" if r.shared else "Publish", key=f"t_pub_{r.id}"):
+        try:
+            eng.store.share_run(r.id, not r.shared)
+            st.rerun()
+        except StoreError as e:
+            st.error(str(e))

@@ -1,0 +1,249 @@
+"""The job engine: store, fair queue, worker processes, stop, kill -9 and resume, kept runs, results by content, CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT
+
+from aecore.engine.kinds import result_key
+from aecore.engine.settings import EngineSettings, SettingsError
+from aecore.engine.store import DONE, INTERRUPTED, QUEUED, RUNNING, STOPPED, Store, StoreError
+from aecore.engine.submit import submit
+from aecore.engine.worker import Worker
+
+WS_A, WS_B, WS_C = "workspace-aaaa", "workspace-bbbb", "workspace-cccc"
+
+
+@pytest.fixture
+def home(tmp_path):
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def store(home):
+    return Store(home)
+
+
+@pytest.fixture
+def settings(home):
+    return EngineSettings(home=str(home), workers=1, threads=1, stale_s=3.0)
+
+
+def _train(tiny, **kw):
+    return {"config": tiny(**kw).to_dict()}
+
+
+def _wait(pred, timeout=90, what="condition"):
+    t = time.time()
+    while not pred():
+        if time.time() - t > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_queue_is_fair_across_workspaces(store):
+    for ws in (WS_A, WS_A, WS_A, WS_B, WS_C):
+        store.submit(ws, "train", {}, f"job of {ws}")
+    order = [j.workspace for j in store.queue_order()]
+    assert order == [WS_A, WS_B, WS_C, WS_A, WS_A]  # one student's three jobs do not hold up the others
+    first = store.claim("w1")
+    assert first.workspace == WS_A and first.status == RUNNING
+    # A now has one running: B and C go before A's next
+    assert [j.workspace for j in store.queue_order()] == [WS_B, WS_C, WS_A, WS_A]
+    assert store.position(store.queue_order()[-1].id) == 4
+
+
+def test_limits_per_workspace_and_queue(store):
+    store.submit(WS_A, "train", {}, "1", per_workspace=2)
+    store.submit(WS_A, "train", {}, "2", per_workspace=2)
+    with pytest.raises(StoreError, match="limit is 2"):
+        store.submit(WS_A, "train", {}, "3", per_workspace=2)
+    with pytest.raises(StoreError, match="queue is full"):
+        store.submit(WS_B, "train", {}, "4", max_queue=2)
+    with pytest.raises(StoreError, match="workspace id"):
+        store.submit("x", "train", {}, "bad workspace")
+
+
+def test_a_student_cannot_touch_another_workspace(store):
+    j = store.submit(WS_A, "train", {}, "mine")
+    with pytest.raises(StoreError, match="no job"):
+        store.request_stop(j.id, WS_B)
+    store.add_run(WS_A, "r1", "demo", "done", "d" * 64, 10)
+    for action in (lambda: store.rename_run("r1", "x", WS_B), lambda: store.delete_run("r1", WS_B),
+                   lambda: store.share_run("r1", True, WS_B)):
+        with pytest.raises(StoreError, match="another workspace"):
+            action()
+    assert store.request_stop(j.id, WS_A).status == STOPPED  # a queued job stops at once
+
+
+def test_same_name_saves_at_once_keep_every_run(store):
+    """Two workspaces (and one workspace twice) saving "class demo" at the same moment: nothing is lost."""
+    names = []
+
+    def save(ws, i):
+        names.append((ws, store.add_run(ws, f"run-{ws}-{i}", "class demo", "done", "d" * 64, 10).name))
+
+    threads = [threading.Thread(target=save, args=(ws, i)) for ws in (WS_A, WS_B) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.runs()) == 8
+    for ws in (WS_A, WS_B):
+        mine = sorted(n for w, n in names if w == ws)
+        assert mine == ["class demo", "class demo (2)", "class demo (3)", "class demo (4)"]
+
+
+def test_settings_come_from_the_environment():
+    s = EngineSettings.from_env({"AELAB_HOME": "/x", "AELAB_WORKERS": "3", "AELAB_JOB_TIME_LIMIT_S": "60"})
+    assert (s.home, s.workers, s.time_limit_s) == ("/x", 3, 60.0)
+    with pytest.raises(SettingsError, match="AELAB_WORKERS"):
+        EngineSettings.from_env({"AELAB_WORKERS": "many"})
+    with pytest.raises(SettingsError, match="AELAB_EXECUTOR"):
+        EngineSettings.from_env({"AELAB_EXECUTOR": "cloud"})
+    assert EngineSettings(workers=2).resolved_threads() * 2 <= (os.cpu_count() or 2)
+
+
+def test_budget_and_bad_settings_are_refused_before_queueing(store, settings, mnist, tiny):
+    settings.budget_images = 1000
+    with pytest.raises(StoreError, match="budget"):
+        submit(store, settings, WS_A, "train", _train(tiny, epochs=5, limit=600), "big", mnist)
+    with pytest.raises(ValueError, match="learning rate"):
+        submit(store, settings, WS_A, "train", _train(tiny, lr=-1.0), "bad", mnist)
+    assert store.jobs() == []
+
+
+def test_worker_trains_keeps_the_run_and_reports_a_curve_from_the_first_steps(store, settings, mnist, tiny):
+    job = submit(store, settings, WS_A, "train", _train(tiny, epochs=2, limit=1000, batch_size=25), "tiny", mnist,
+                 name="my first run")
+    assert Worker(store, settings).run(once=True) == 1
+    job = store.job(job.id)
+    assert job.status == DONE, job.error
+    assert job.epochs_done == 2 and [r["epoch"] for r in job.history] == [1, 2]
+    first_epoch = [p for p in job.curve if p[0] <= 1.0]
+    assert len(first_epoch) >= 10  # the live curve moves during the first epoch
+    assert store.preview(job.id).shape == (8, 28, 28)
+    run = store.run(job.run_id)
+    assert run.name == "my first run" and run.workspace == WS_A and len(run.digest) == 64
+    assert (store.run_dir(WS_A, run.id) / "weights.pt").is_file()
+
+
+def test_stop_is_honoured_within_a_step_and_keeps_the_weights(store, settings, mnist, tiny):
+    job = submit(store, settings, WS_A, "train", _train(tiny, epochs=200, limit=2000, batch_size=20), "long", mnist)
+    w = Worker(store, settings)
+    t = threading.Thread(target=w.run, kwargs={"once": True})
+    t.start()
+    _wait(lambda: store.job(job.id).epochs_done >= 1, what="a finished epoch")
+    store.request_stop(job.id, WS_A)
+    t.join(60)
+    job = store.job(job.id)
+    assert job.status == STOPPED and "weights trained so far are kept" in job.error
+    assert 1 <= job.epochs_done < 200
+    assert store.run(job.run_id).status == "stopped"
+
+
+def test_time_limit_stops_a_job(store, settings, mnist, tiny):
+    settings.time_limit_s = 1.0
+    job = submit(store, settings, WS_A, "train", _train(tiny, epochs=500, limit=2000, batch_size=20), "slow", mnist)
+    Worker(store, settings).run(once=True)
+    job = store.job(job.id)
+    assert job.status == STOPPED and "time limit" in job.error
+
+
+def _spawn_worker(home):
+    env = dict(os.environ, AELAB_HOME=str(home), AELAB_STALE_S="3", OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "aecore", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_kill_9_a_worker_mid_job_then_resume_from_the_last_epoch(store, settings, home, mnist, tiny):
+    job = submit(store, settings, WS_A, "train", _train(tiny, model="conv", epochs=6, limit=3000, batch_size=32), "crash",
+                 mnist)
+    proc = _spawn_worker(home)
+    try:
+        _wait(lambda: store.job(job.id).epochs_done >= 2, timeout=180, what="two finished epochs")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done_before = store.job(job.id).epochs_done
+    assert store.job(job.id).status == RUNNING  # nobody has noticed yet
+    assert store.interrupt_stale(settings.stale_s) == [job.id]  # its worker's process is gone
+    job = store.job(job.id)
+    assert job.status == INTERRUPTED and "resume" in job.error
+    ckpt = store.checkpoint_dir(job.id)
+    assert (ckpt / "weights.pt").is_file()
+    from aecore.runs import load_run
+
+    assert len(load_run(ckpt).history) >= done_before  # the last finished epoch's weights are kept
+    assert store.resume(job.id, WS_A).status == QUEUED
+    Worker(store, settings).run(once=True)
+    job = store.job(job.id)
+    assert job.status == DONE, job.error
+    assert [r["epoch"] for r in job.history] == [1, 2, 3, 4, 5, 6]
+    assert store.run(job.run_id).status == "done"
+    assert job.attempts == 2
+
+
+def test_sigterm_leaves_the_running_job_resumable(store, settings, home, mnist, tiny):
+    job = submit(store, settings, WS_A, "train", _train(tiny, epochs=300, limit=2000, batch_size=20), "long", mnist)
+    proc = _spawn_worker(home)
+    try:
+        _wait(lambda: store.job(job.id).status == RUNNING, timeout=120, what="the job to start")
+        proc.terminate()
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert store.job(job.id).status == INTERRUPTED
+
+
+def test_experiment_results_are_keyed_by_content_and_survive_a_new_store(store, settings, home, mnist):
+    params = {"run": "zoo:linear-k32", "labels": 100}
+    key = result_key(store, "probe", params)
+    assert key == result_key(store, "probe", dict(params)) and key != result_key(store, "probe", {**params, "labels": 300})
+    job = submit(store, settings, WS_A, "probe", params, "probe", mnist)
+    assert submit(store, settings, WS_A, "probe", params, "probe", mnist).id == job.id  # not queued twice
+    Worker(store, settings).run(once=True)
+    assert store.job(job.id).status == DONE and store.job(job.id).result_key == key
+    from aecore.engine.client import Engine
+
+    eng = Engine.open(EngineSettings(home=str(home)), start_workers=False)  # as after a server restart
+    res, k2 = eng.result("probe", params)
+    assert k2 == key and res.tables["probe"][0]["features"] == "latent"
+
+
+def _cli(home, *args):
+    env = dict(os.environ, AELAB_HOME=str(home))
+    return subprocess.run([sys.executable, "-m", "aecore", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_submit_jobs_stop_resume(home):
+    r = _cli(home, "submit", "train", "--model", "dense", "--latent", "4", "--epochs", "2", "--limit", "600",
+             "--batch", "50", "--name", "demo for the class", "--share")
+    assert r.returncode == 0, r.stderr
+    job_id = int(r.stdout.strip().splitlines()[-1])
+    listed = json.loads(_cli(home, "jobs", "--json").stdout)
+    assert listed[0]["id"] == job_id and listed[0]["status"] == "queued" and listed[0]["epoch"] == 0
+    assert listed[0]["workspace"] == "shell-jobs"
+    assert _cli(home, "worker", "--once").returncode == 0
+    row = json.loads(_cli(home, "jobs", "--json").stdout)[0]
+    assert row["status"] == "done" and row["epoch"] == 2
+    store = Store(home)
+    run = store.run(row["run_id"])
+    assert run.shared and run.name == "demo for the class"
+    bad = _cli(home, "resume", str(job_id))
+    assert bad.returncode == 2 and "only interrupted or stopped" in bad.stderr
+    r = _cli(home, "submit", "train", "--model", "dense", "--epochs", "2", "--limit", "600")
+    second = int(r.stdout.strip().splitlines()[-1])
+    assert "stopped" in _cli(home, "stop", str(second)).stdout
+    assert "queued" in _cli(home, "resume", str(second)).stdout
