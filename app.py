@@ -6,6 +6,7 @@ from pages import _ui
 
 st.set_page_config(page_title="AE Lab", page_icon=":material/autorenew:", layout="wide")
 
+_ui.warm_imports()
 pages = _ui.navigation_pages()
 page = st.navigation(pages, position="hidden")  # our own links below carry the workspace (?ws=) to every page
 ws = _ui.workspace()

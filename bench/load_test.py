@@ -60,7 +60,22 @@ class Sampler(threading.Thread):
             time.sleep(0.5)
 
 
-async def light_session(url: str, i: int, store, deadline: float) -> dict:
+async def poll_fragments(s: LightSession, page: str, seconds: float) -> None:
+    """For `seconds`, rerun the page's fragments at the intervals the server asked for, as a browser does."""
+    end = time.time() + seconds
+    due = {f: time.time() + iv for f, iv in s.fragments.items()}
+    while time.time() < end:
+        for f, t in list(due.items()):
+            if time.time() >= t and f in s.fragments:
+                try:
+                    await s.run(page, fragment_id=f, timeout=15)
+                except asyncio.TimeoutError:
+                    pass
+                due[f] = time.time() + s.fragments.get(f, 5.0)
+        await asyncio.sleep(0.2)
+
+
+async def light_session(url: str, i: int, store, deadline: float, think: float) -> dict:
     """Open Train, click Train, then visit the other pages (and poll like a browser) until the job is done."""
     from aecore.engine.store import new_token
 
@@ -85,9 +100,7 @@ async def light_session(url: str, i: int, store, deadline: float) -> dict:
             r = await s.run(page, query=f"ws={ws}")
             times.append(r.seconds)
             errors += r.errors
-            for frag in list(s.fragments)[:2]:  # what the browser's polling fragments would ask for
-                await s.run(page, fragment_id=frag)
-            await asyncio.sleep(1.0)  # a student looks at the page
+            await poll_fragments(s, page, think)  # a student looks at the page while it updates itself
         r = await s.run("train", query=f"ws={ws}")  # the finished run is listed
         times.append(r.seconds)
         errors += r.errors
@@ -130,9 +143,19 @@ async def browser_session(browser, url: str, store, deadline: float) -> dict:
     return {"kind": "browser", "times": [], "errors": errors[:3], "finished": done}
 
 
-async def drive(url: str, n: int, browsers: int, timeout_s: float, store) -> list[dict]:
+async def warm_up(url: str) -> list[float]:
+    """One visit of every page before the class arrives (the teacher opens the app first)."""
+    s = LightSession(url)
+    await s.connect()
+    try:
+        return [(await s.run(page, query="ws=warm-up-visit", timeout=300)).seconds for page in PAGES]
+    finally:
+        await s.close()
+
+
+async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float) -> list[dict]:
     deadline = time.time() + timeout_s
-    light = [light_session(url, i, store, deadline) for i in range(n - browsers)]
+    light = [light_session(url, i, store, deadline, think) for i in range(n - browsers)]
     if not browsers:
         return await asyncio.gather(*light)
     from playwright.async_api import async_playwright
@@ -158,6 +181,9 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=30)
     ap.add_argument("--browsers", type=int, default=2, help="real chromium tabs among the sessions")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--think", type=float, default=3.0, help="seconds a student looks at a page before the next click")
+    ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                    help="start the sessions on a cold server (no first visit of every page)")
     a = ap.parse_args()
     if not 1 <= a.sessions <= 100 or not 0 <= a.browsers <= min(5, a.sessions):
         print("error: --sessions must be 1..100 and --browsers 0..5 (and at most --sessions)", file=sys.stderr)
@@ -175,10 +201,21 @@ def main() -> int:
         store = Store(home)
         sampler = Sampler(server.pid)
         sampler.start()
+        warm = asyncio.run(warm_up(url)) if a.warm_up else []
+        if os.environ.get("AELAB_PROFILE"):  # py-spy the server while the sessions run (a debugging aid)
+            import subprocess
+
+            subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--duration", "20", "--format", "raw",
+                              "-o", os.environ["AELAB_PROFILE"], "--nonblocking"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         t0 = time.perf_counter()
-        results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store))
+        results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think))
         wall = time.perf_counter() - t0
         sampler.stop.set()
+        log = Path(server.log_path).read_text(errors="replace")
+    tracebacks = log.count("Traceback (most recent call last)")
+    if tracebacks:
+        print(log[log.index("Traceback (most recent call last)"):][:3000], file=sys.stderr)
     times = [t for r in results for t in r["times"]]
     finished = sum(r["finished"] for r in results)
     lost = sum(1 for r in results if r["errors"] or r.get("job_status") in ("failed", "interrupted"))
@@ -186,6 +223,8 @@ def main() -> int:
         "wall_s": round(wall, 1), "page_runs": len(times), "max_s": round(max(times), 2) if times else None,
         "mean_s": round(statistics.mean(times), 3) if times else None,
         "errors": [e for r in results for e in r["errors"]][:5], "cores": os.cpu_count(),
+        "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think,
+        "warm_up_s": [round(t, 2) for t in warm],
     }
     print(json.dumps(detail))
     summary = {"sessions": a.sessions, "finished": finished, "lost": lost,
@@ -193,7 +232,7 @@ def main() -> int:
                "p95_s": round(_quantile(times, 0.95), 3) if times else None,
                "server_peak_mb": round(sampler.peak)}
     print(json.dumps(summary))
-    return 0 if finished == a.sessions and not lost else 1
+    return 0 if finished == a.sessions and not lost and not tracebacks else 1
 
 
 if __name__ == "__main__":

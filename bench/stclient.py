@@ -98,8 +98,8 @@ class LightSession:
             states.widgets.append(WidgetState(id=self.buttons[click], trigger_value=True))
         msg = BackMsg(rerun_script=ClientState(query_string=self.query, page_name=page, widget_states=states,
                                                fragment_id=fragment_id, is_auto_rerun=bool(fragment_id)))
-        if not fragment_id:
-            self.texts, self.errors = [], []
+        if not fragment_id:  # a full run: the page registers its polling fragments again
+            self.texts, self.errors, self.fragments = [], [], {}
         while not self._finished.empty():
             self._finished.get_nowait()
         t0 = time.perf_counter()

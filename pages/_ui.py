@@ -25,6 +25,20 @@ DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on
 
 
 # ---- shared, read-only resources ---------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def warm_imports() -> bool:
+    """Import what plotly and friends load lazily, once, before sessions race each other to it.
+
+    (Two sessions importing pandas at the same moment through plotly can see it half-imported.)
+    """
+    import pandas  # noqa: F401
+    import plotly.express  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    import torchvision.utils  # noqa: F401  (3 s the first time: aecore.images draws grids with it)
+
+    return True
+
+
 @st.cache_resource(show_spinner="Loading MNIST…")
 def dataset():
     return load_mnist()
@@ -303,7 +317,7 @@ def result_table(res, table: str, caption: str = ""):
         st.caption(caption)
 
 
-@st.fragment(run_every=3.0)
+@st.fragment(run_every=5.0)
 def sidebar_jobs():
     """This workspace's queued and running jobs, on every page."""
     eng = engine()

@@ -6,6 +6,7 @@ from aecore.config import LOSSES, OPTIMIZERS, ConfigError, TrainConfig
 from aecore.device import device_label
 from aecore.engine.kinds import PREVIEW
 from aecore.engine.store import RESUMABLE, StoreError
+from aecore.images import rows_grid, to_png
 from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
 from aecore.noise import NOISE_KINDS, NOISE_LIMITS
 from aecore.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
@@ -88,11 +89,17 @@ st.query_params.update({"model": model, "epochs": str(epochs), "batch": str(batc
 if latent is not None:
     st.query_params["latent"] = str(latent)
 
-problem = None
-try:
-    config = check_config(config, ds)
-except ConfigError as e:
-    problem = str(e)
+@st.cache_data(max_entries=256, show_spinner=False)
+def checked(config: TrainConfig) -> tuple[TrainConfig | None, str | None]:
+    """The resolved config, or why it cannot train (checked against the data once per setting)."""
+    try:
+        return check_config(config, ds), None
+    except ConfigError as e:
+        return None, str(e)
+
+
+checked_config, problem = checked(config)
+config = checked_config or config
 
 if problem:
     st.warning(f"Cannot train with these settings: {problem}")
@@ -106,7 +113,14 @@ if n2.button("▶ Train", type="primary", disabled=problem is not None):
 
 
 # ---- live jobs ----------------------------------------------------------------------------------
-@st.fragment(run_every=1.0)
+@st.cache_data(max_entries=64, show_spinner=False)
+def preview_png(job_id: int, epochs_done: int) -> bytes:
+    """The live preview grid, drawn once per finished epoch (not on every poll)."""
+    preview = eng.store.preview(job_id)
+    return to_png(rows_grid([PREVIEW_X, preview]), scale=2) if preview is not None else b""
+
+
+@st.fragment(run_every=2.0)
 def live_jobs():
     jobs = _ui.my_jobs()
     active = [j for j in jobs if j.active]
@@ -134,17 +148,16 @@ def live_jobs():
             left, right = st.columns([3, 2])
             left.plotly_chart(_ui.live_loss_figure(job.curve, job.history, p["epochs"]), key=f"live_loss_{job.id}")
             with right:
-                preview = eng.store.preview(job.id)
-                if preview is not None:
-                    _ui.image_rows([("originals", PREVIEW_X), ("reconstructions", preview)], scale=2)
-                    st.caption(f"Reconstructions after epoch {job.epochs_done}")
+                png = preview_png(job.id, job.epochs_done)
+                if png:
+                    st.image(png, caption=f"originals / reconstructions after epoch {job.epochs_done}")
                 else:
                     st.caption("The reconstruction preview appears after the first epoch.")
 
 
 st.session_state.setdefault("shown_finished", {j.id for j in _ui.my_jobs() if not j.active})
 if _ui.has_active_jobs():
-    live_jobs()  # polls every second, only while this workspace has a job queued or running
+    live_jobs()  # polls every 2 s, only while this workspace has a job queued or running
 
 # ---- jobs that ended early ----------------------------------------------------------------------
 for job in _ui.my_jobs()[:10]:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.request
@@ -24,14 +25,21 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(env: dict | None = None, start_timeout: float = 90):
-    """Run `streamlit run app.py` on 127.0.0.1; yields (url, process). Stops it on exit."""
+def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | None = None):
+    """Run `streamlit run app.py` on 127.0.0.1; yields (url, process). Stops it (and its workers) on exit.
+
+    The server's output goes to `log_path` (a temporary file by default; `process.log_path`).
+    """
     port = free_port()
+    log_path = log_path or tempfile.mkstemp(prefix="aelab-server-", suffix=".log")[1]
+    log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=dict(os.environ, **(env or {})), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=dict(os.environ, **(env or {})), stdout=log, stderr=subprocess.STDOUT,
     )
+    log.close()
+    proc.log_path = log_path
     url = f"http://127.0.0.1:{port}"
     try:
         t = time.time()
@@ -43,7 +51,7 @@ def serve(env: dict | None = None, start_timeout: float = 90):
                 pass
             if proc.poll() is not None or time.time() - t > start_timeout:
                 proc.kill()
-                out = proc.stdout.read().decode(errors="replace")[-2000:]
+                out = Path(log_path).read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"streamlit did not start: {out}")
             time.sleep(0.5)
         yield url, proc

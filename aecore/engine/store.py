@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import secrets
 import shutil
 import socket
+import queue
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,45 +155,54 @@ class Store:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "jobs.sqlite"
-        self._local = threading.local()
-        self._conn().executescript(SCHEMA)  # idempotent; executescript commits on its own
+        self._pool: queue.LifoQueue = queue.LifoQueue()
+        with self._use() as c:
+            c.executescript(SCHEMA)  # idempotent; executescript commits on its own
 
     # ---- plumbing ----------------------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            c.row_factory = sqlite3.Row
-            c.execute("PRAGMA journal_mode=WAL")
-            c.execute("PRAGMA synchronous=NORMAL")
-            c.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = c
+    # Connections are pooled, not tied to threads: Streamlit runs every script run on a new thread,
+    # and opening a connection (with its PRAGMAs) per page run costs more than the query.
+    def _open(self) -> sqlite3.Connection:
+        c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        c.row_factory = sqlite3.Row
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=NORMAL")
+        c.execute("PRAGMA busy_timeout=30000")
         return c
 
-    class _Tx:
-        def __init__(self, conn):
-            self.conn = conn
+    @contextlib.contextmanager
+    def _use(self):
+        try:
+            c = self._pool.get_nowait()
+        except queue.Empty:
+            c = self._open()
+        try:
+            yield c
+        finally:
+            self._pool.put(c)
 
-        def __enter__(self):
-            self.conn.execute("BEGIN IMMEDIATE")
-            return self.conn
-
-        def __exit__(self, et, ev, tb):
-            self.conn.execute("COMMIT" if et is None else "ROLLBACK")
-            return False
-
-    def _tx(self) -> "Store._Tx":
+    @contextlib.contextmanager
+    def _tx(self):
         """A write transaction (BEGIN IMMEDIATE: one writer at a time, others wait)."""
-        return Store._Tx(self._conn())
+        with self._use() as c:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
 
     def _q(self, sql: str, args=()) -> list[sqlite3.Row]:
-        return self._conn().execute(sql, args).fetchall()
+        with self._use() as c:
+            return c.execute(sql, args).fetchall()
 
     def close(self) -> None:
-        c = getattr(self._local, "conn", None)
-        if c is not None:
-            c.close()
-            self._local.conn = None
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                return
 
     # ---- folders -------------------------------------------------------------------------------------
     def run_dir(self, workspace: str, run_id: str) -> Path:
