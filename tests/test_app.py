@@ -205,3 +205,37 @@ def test_experiments_ab_runs_in_background_and_shows_result(tmp_path, monkeypatc
     assert not at.exception
     assert len(charts(at)) == 1 and len(at.dataframe) == 1
     assert len(at.dataframe[0].value) == 2
+
+
+def test_teacher_view_needs_the_key_and_shows_every_workspace(tiny, mnist):
+    from aecore.engine.kinds import keep_run
+    from aecore.train import train
+    from pages import _ui
+
+    eng = _ui.engine()
+    keep_run(eng.store, "someone-elses-ws", train(tiny(), mnist), "a student's run")
+    eng.settings.teacher_key = "let-me-in"
+    try:
+        at = app()
+        links = [p.proto.label for p in at.sidebar.get("page_link")]
+        assert "Train" in links and "Teacher" not in links  # no key: no teacher page
+        at = app(teacher="let-me-in")
+        assert "Teacher" in [p.proto.label for p in at.sidebar.get("page_link")]
+        at.switch_page("pages/teacher.py").run()
+        assert not at.exception
+        assert at.title[0].value == "Teacher view"
+        assert any("a student's run" in c.value for c in at.caption)
+        assert any(b.label == "Publish" for b in at.button)
+    finally:
+        eng.settings.teacher_key = ""
+
+
+def test_another_workspaces_unshared_run_cannot_be_opened_from_a_link(tiny, mnist):
+    from aecore.engine.kinds import keep_run
+    from aecore.train import train
+    from pages import _ui
+
+    run_id = keep_run(_ui.engine().store, "not-your-workspace", train(tiny(), mnist), "private")
+    at = app("pages/reconstructions.py", run=f"run:{run_id}")
+    assert not at.exception
+    assert at.sidebar.selectbox[0].value != f"run:{run_id}" and f"run:{run_id}" not in at.sidebar.selectbox[0].options

@@ -247,3 +247,36 @@ def test_cli_submit_jobs_stop_resume(home):
     second = int(r.stdout.strip().splitlines()[-1])
     assert "stopped" in _cli(home, "stop", str(second)).stdout
     assert "queued" in _cli(home, "resume", str(second)).stdout
+
+
+def test_old_workspaces_expire_but_shared_runs_stay(store):
+    store.touch_workspace(WS_A)
+    store.add_run(WS_A, "r-private", "mine", "done", "d" * 64, 10)
+    store.add_run(WS_A, "r-shared", "for the class", "done", "d" * 64, 10)
+    store.share_run("r-shared", True, WS_A)
+    store.touch_workspace(WS_B)
+    assert store.expire(days=1) == []  # both were used just now
+    with store._tx() as c:
+        c.execute("UPDATE workspaces SET seen = seen - 3 * 86400 WHERE id=?", (WS_A,))
+    assert store.expire(days=2) == [WS_A]
+    assert [r.id for r in store.runs()] == ["r-shared"]  # published runs outlive their workspace
+    assert [w["id"] for w in store.workspaces()] == [WS_B]
+
+
+def test_a_full_workspace_cannot_train_until_it_deletes_runs(store, settings, mnist, tiny):
+    settings.quota_mb = 0.001  # about 1 KB
+    store.add_run(WS_A, "big", "big run", "done", "d" * 64, 10_000)
+    with pytest.raises(StoreError, match="delete some"):
+        submit(store, settings, WS_A, "train", _train(tiny), "one more", mnist)
+    store.delete_run("big", WS_A)
+    assert submit(store, settings, WS_A, "train", _train(tiny), "one more", mnist).status == QUEUED
+
+
+def test_queue_position_and_estimated_start(store, settings, mnist, tiny):
+    jobs = [submit(store, settings, ws, "train", _train(tiny), "t", mnist) for ws in (WS_A, WS_B, WS_C)]
+    from aecore.engine.client import Engine
+
+    eng = Engine(settings, store)
+    assert store.position(jobs[2].id) == 3
+    assert "place 3 in the queue, starts in about" in eng.waiting_text(jobs[2])
+    assert store.eta_s(jobs[2].id, 1) > store.eta_s(jobs[1].id, 1) > 0
