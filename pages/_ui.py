@@ -14,10 +14,10 @@ import streamlit as st
 
 from aecore.data import load_mnist
 from aecore.engine.client import Engine
+from aecore.engine.kinds import result_key
 from aecore.engine.store import FINISHED, StoreError, new_token, valid_token
-from aecore.evaluate import encode, per_image_errors, reconstruct
+from aecore.evaluate import reconstruct
 from aecore.images import rows_grid, to_png
-from aecore.projection import project, sample_indices
 from aecore.runs import Run, RunError
 from aecore.zoo import load_zoo, zoo_names
 
@@ -168,14 +168,26 @@ def query_default(name: str, default, cast=str):
 
 
 # ---- cached derived results --------------------------------------------------------------------
-@st.cache_data(max_entries=32, show_spinner="Encoding the test set…")
-def test_codes(run_key: str, _run: Run) -> np.ndarray:
-    return encode(_run.model, dataset().test.x)
+def computed(kind: str, params: dict):
+    """An engine result the page needs now: stored already, or computed by a worker meanwhile.
+
+    While it is computed the page shows the job's progress and stops here; the progress box
+    reruns the page when the result is ready. Everyone asking for the same result shares one job.
+    """
+    res = background_experiment(kind, params, auto=True)
+    if res is None:
+        st.stop()
+    return res
 
 
-@st.cache_data(max_entries=32, show_spinner="Scoring every test image…")
-def test_errors(run_key: str, _run: Run) -> np.ndarray:
-    return per_image_errors(_run.model, dataset().test.x)["mse"]
+def test_codes(run_key: str, _run: Run | None = None) -> np.ndarray:
+    """The run's codes of all 10,000 test images [10000, k] (a worker computes them once per run)."""
+    return computed("codes", {"run": run_key}).images["z"]
+
+
+def test_errors(run_key: str, _run: Run | None = None) -> np.ndarray:
+    """Each test image's reconstruction MSE [10000] (computed with the codes)."""
+    return computed("codes", {"run": run_key}).images["mse"]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -183,14 +195,19 @@ def reconstructions(run_key: str, _run: Run, idx: tuple) -> np.ndarray:
     return reconstruct(_run.model, dataset().test.x[list(idx)])[1]
 
 
-@st.cache_data(max_entries=64, show_spinner="Projecting the codes to 2-D…")
-def projection(run_key: str, _run: Run, method: str, n: int, seed: int, digits: tuple, perplexity: float,
+def projection(run_key: str, _run: Run | None, method: str, n: int, seed: int, digits: tuple, perplexity: float,
                n_neighbors: int, min_dist: float):
-    ds = dataset()
-    idx = sample_indices(len(ds.test), n, seed, ds.test.y, digits)
-    z = test_codes(run_key, _run)[idx]
-    p = project(z, method, seed=seed, perplexity=perplexity, n_neighbors=n_neighbors, min_dist=min_dist)
-    return idx, p.xy, p.info
+    """(test indices, 2-D points, what the method reports) of a run's codes; t-SNE/UMAP run in a worker."""
+    res = computed("projection", {"run": run_key, "method": method, "n": int(n), "seed": int(seed),
+                                  "digits": list(digits) if digits else None, "perplexity": float(perplexity),
+                                  "n_neighbors": int(n_neighbors), "min_dist": float(min_dist)})
+    return res.images["idx"], res.images["xy"], res.summary
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _stored_result(key: str):
+    """A stored result by content key (immutable once written)."""
+    return engine().result_by_key(key)
 
 
 # ---- drawing -----------------------------------------------------------------------------------
@@ -244,16 +261,17 @@ def background_experiment(kind: str, params: dict, button: str = "▶ Run experi
     """
     eng = engine()
     try:
-        stored, rkey = eng.result(kind, params)
+        rkey = result_key(eng.store, kind, params)
     except (StoreError, RunError) as e:
         st.error(f"Cannot run this: {e}")
         return None
-    if stored is not None:
-        return stored
-    ws = workspace()
-    job = eng.store.find_active(ws, rkey)
+    if (eng.store.results_dir / f"{rkey}.zip").is_file():
+        stored = _stored_result(rkey)
+        if stored is not None:
+            return stored
+    job = eng.store.find_active(rkey)
     if job is None:
-        last = next((j for j in my_jobs() if j.result_key and j.result_key.startswith(rkey) and not j.active), None)
+        last = eng.store.latest(rkey)
         if last is not None and last.status == "stopped" and last.result_key:
             partial = eng.result_by_key(last.result_key)
             if partial is not None:
@@ -263,6 +281,8 @@ def background_experiment(kind: str, params: dict, button: str = "▶ Run experi
                 return partial
         if last is not None and last.status in ("failed", "diverged", "interrupted"):
             st.error(f"The last try did not finish: {last.error}")
+            auto = False  # never resubmit a failing job by itself: the student decides
+            button = "Try again"
         if auto or st.button(button, type="primary", key=f"go_{kind}"):
             if _queue(kind, params):
                 st.rerun()
@@ -304,7 +324,7 @@ def _job_progress(job_id: int):
         p = job.progress
         c1.progress(min(1.0, p["fraction"]) if p else 0.0,
                     text=(f"{p['phase']} · epoch {p['epoch']}/{p['epochs']} · loss {p['loss']:.5f}" if p else "starting…"))
-    if c2.button("■ Stop", key=f"stop_{job_id}"):
+    if job.workspace == workspace() and c2.button("■ Stop", key=f"stop_{job_id}"):
         eng.store.request_stop(job_id, workspace())
 
 

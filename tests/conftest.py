@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,22 @@ def tiny():
         return TrainConfig(**base)
 
     return make
+
+
+def ready_app_test(path, timeout: float = 120):
+    """An AppTest whose runs wait for the engine's jobs (codes, projections…) and rerun, like the page's progress box."""
+    from streamlit.testing.v1 import AppTest
+
+    class ReadyAppTest(AppTest):
+        def _run(self, widget_state=None, timeout=None):
+            result = super()._run(widget_state, timeout)
+            from aecore.engine.store import Store
+
+            store, t, waited = Store(os.environ["AELAB_HOME"]), time.time(), False
+            while any(j.kind != "train" for j in store.jobs(statuses=("queued", "running"))):
+                assert time.time() - t < 180, "engine jobs did not finish"
+                time.sleep(0.2)
+                waited = True
+            return self.run() if waited else result
+
+    return ReadyAppTest(str(path), default_timeout=timeout)

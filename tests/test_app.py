@@ -4,15 +4,14 @@ import io
 import time
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, ready_app_test
 
 TIMEOUT = 120
 
 
-def app(page: str | None = None, **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+def app(page: str | None = None, **query):
+    at = ready_app_test(ROOT / "app.py", TIMEOUT)
     at.query_params.update(query)
     at.run()
     if page:

@@ -4,13 +4,12 @@ import os
 import shutil
 import time
 
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, ready_app_test
 
 
 def open_page(page, **query):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = ready_app_test(ROOT / "app.py", 120)
     at.query_params.update(query)
     at.run()
     at.switch_page(page).run()

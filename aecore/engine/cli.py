@@ -17,6 +17,8 @@ def add_commands(sub, add_train_options) -> None:
     w = sub.add_parser("worker", help="run queued jobs (the app starts workers itself; this starts one by hand)")
     w.add_argument("--once", action="store_true", help="exit when the queue is empty")
     w.add_argument("--idle-exit", type=float, default=None, help="exit after this many seconds with nothing to do")
+    w.add_argument("--lane", choices=["all", "view"], default="all",
+                   help="view: only the short jobs pages wait for (codes, projections, probes), with 1 thread")
     s = sub.add_parser("submit", help="queue a job for the workers; prints its id on the last line")
     ss = s.add_subparsers(dest="kind", required=True, parser_class=sub._parser_class)
     t = ss.add_parser("train", help="queue a training job (the train command's flags)")
@@ -41,7 +43,7 @@ def _store() -> tuple[Store, EngineSettings]:
 def cmd_worker(a) -> None:
     from .worker import main
 
-    main(once=a.once, idle_exit_s=a.idle_exit)
+    main(once=a.once, idle_exit_s=a.idle_exit, lane=a.lane)
 
 
 def cmd_submit(a, config) -> None:

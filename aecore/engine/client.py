@@ -26,8 +26,22 @@ class Engine:
         eng = cls(settings, Store(settings.home))
         eng.store.expire(settings.expire_days)
         if start_workers:
+            eng.warm_zoo()
             eng.keep_workers()  # queued jobs from before a restart run again at once
         return eng
+
+    def warm_zoo(self) -> int:
+        """Queue the test-set codes of every pretrained run not computed yet (pages need them first)."""
+        from ..zoo import zoo_names
+
+        n = 0
+        for name in zoo_names():
+            params = {"run": f"zoo:{name}"}
+            res, _ = self.result("codes", params)
+            if res is None:
+                submit(self.store, self.settings, "zoo-warm-up", "codes", params, f"codes of zoo:{name}", None)
+                n += 1
+        return n
 
     def keep_workers(self) -> int:
         """Start workers if fewer than configured are alive (cheap; called on submit and while jobs wait)."""

@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -113,6 +114,16 @@ def ref_digest(store: Store, ref: str) -> str:
 
 
 def file_digest(path: Path) -> str:
+    """sha256 of a file (remembered per path and modification time: pages ask for it on every run)."""
+    try:
+        st = Path(path).stat()
+    except OSError as e:
+        raise StoreError(f"the run's weights cannot be read: {e.strerror}") from None
+    return _digest(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _digest(path: str, mtime_ns: int, size: int) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError as e:

@@ -31,33 +31,41 @@ def ensure_workers(store: Store, settings: EngineSettings, idle_exit_s: float | 
         fcntl.flock(lock, fcntl.LOCK_EX)
         registered = store.live_workers()
         pids = {w.pid for w in registered}
-        live = len(registered) + _starting(pids)
-        for _ in range(max(0, want - live)):
-            _children.append(spawn_worker(settings, idle_exit_s if idle_exit_s is not None else settings.idle_exit_s))
-            started += 1
+        idle = idle_exit_s if idle_exit_s is not None else settings.idle_exit_s
+        for lane, want_n in (("all", want), ("view", settings.view_workers)):
+            live = sum(1 for w in registered if _lane(w.id) == lane) + _starting(pids, lane)
+            for _ in range(max(0, want_n - live)):
+                _children.append(spawn_worker(settings, idle, lane))
+                started += 1
     return started
 
 
-def _starting(registered_pids: set[int]) -> int:
+def _lane(worker_id: str) -> str:
+    return "view" if worker_id.startswith("wv-") else "all"
+
+
+def _starting(registered_pids: set[int], lane: str) -> int:
     """Workers started here recently that have not registered in the store yet (importing torch takes a while)."""
     return sum(1 for p in _children if p.poll() is None and p.pid not in registered_pids
-               and time.time() - getattr(p, "started_at", 0) < 60)
+               and getattr(p, "lane", "all") == lane and time.time() - getattr(p, "started_at", 0) < 60)
 
 
-def spawn_worker(settings: EngineSettings, idle_exit_s: float = 0.0) -> subprocess.Popen:
+def spawn_worker(settings: EngineSettings, idle_exit_s: float = 0.0, lane: str = "all") -> subprocess.Popen:
     """Start `python -m aecore worker` in the background, with capped threads, its output in the logs folder."""
     env = dict(os.environ)
-    env.update(thread_env(settings.resolved_threads()))
+    env.update(thread_env(1 if lane == "view" else settings.resolved_threads()))
     env["AELAB_HOME"] = settings.home
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     log = open(Path(settings.home) / "logs" / f"worker-{int(time.time() * 1000)}.log", "ab")
     cmd = [sys.executable, "-m", "aecore", "worker"]
     if idle_exit_s:
         cmd += ["--idle-exit", str(idle_exit_s)]
+    if lane != "all":
+        cmd += ["--lane", lane]
     p = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                          start_new_session=True)
     log.close()
-    p.started_at = time.time()
+    p.started_at, p.lane = time.time(), lane
     return p
 
 

@@ -19,7 +19,8 @@ class EngineSettings:
 
     home: str = str(ROOT / ".aelab")  # the data home: job store, runs, results, logs (AELAB_HOME)
     workers: int = 0  # worker processes; 0 = 1 on a GPU or up to 2 cores, else cores // 2 (AELAB_WORKERS)
-    threads: int = 0  # torch/BLAS/numba threads per worker; 0 = cores // workers (AELAB_WORKER_THREADS)
+    threads: int = 0  # torch/BLAS/numba threads per worker; 0 = (cores - view workers) // workers (AELAB_WORKER_THREADS)
+    view_workers: int = 1  # extra 1-thread workers for short jobs pages wait for (codes, projections) (AELAB_VIEW_WORKERS)
     per_workspace: int = 2  # unfinished (queued or running) jobs one workspace may have (AELAB_JOBS_PER_WORKSPACE)
     max_queue: int = 200  # queued jobs over all workspaces (AELAB_MAX_QUEUE)
     budget_images: int = 3_000_000  # compute budget per training job: epochs x images seen (AELAB_JOB_BUDGET_IMAGES)
@@ -33,6 +34,7 @@ class EngineSettings:
 
     _ENV = {
         "home": "AELAB_HOME", "workers": "AELAB_WORKERS", "threads": "AELAB_WORKER_THREADS",
+        "view_workers": "AELAB_VIEW_WORKERS",
         "per_workspace": "AELAB_JOBS_PER_WORKSPACE", "max_queue": "AELAB_MAX_QUEUE",
         "budget_images": "AELAB_JOB_BUDGET_IMAGES", "time_limit_s": "AELAB_JOB_TIME_LIMIT_S",
         "stale_s": "AELAB_STALE_S", "idle_exit_s": "AELAB_WORKER_IDLE_S", "expire_days": "AELAB_EXPIRE_DAYS",
@@ -71,9 +73,9 @@ class EngineSettings:
         return max(1, cores // 2) if cores > 2 else 1
 
     def resolved_threads(self) -> int:
-        """Threads per worker, so that workers x threads never exceeds the cores."""
+        """Threads per training worker, so that all workers' threads together never exceed the cores."""
         cores = os.cpu_count() or 2
-        per = max(1, cores // self.resolved_workers())
+        per = max(1, (cores - self.view_workers) // self.resolved_workers())
         return min(self.threads, per) if self.threads > 0 else per
 
     @property

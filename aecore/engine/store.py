@@ -22,6 +22,7 @@ QUEUED, RUNNING, DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED = (
 ACTIVE = (QUEUED, RUNNING)
 FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED)
 RESUMABLE = (INTERRUPTED, STOPPED)
+VIEW_KINDS = ("codes", "projection", "probe", "anomaly", "ae_vs_pca")  # short jobs a page waits for: served first
 MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
 MAX_NAME = 80  # characters of a run name
 
@@ -307,10 +308,16 @@ class Store:
         sql += " ORDER BY id DESC LIMIT ?"
         return [_job(r) for r in self._q(sql, (*args, int(limit)))]
 
-    def find_active(self, workspace: str, result_key: str) -> Job | None:
-        """A queued or running job of this workspace that will produce `result_key`."""
-        rows = self._q("SELECT * FROM jobs WHERE workspace=? AND result_key=? AND status IN (?,?) ORDER BY id DESC",
-                       (workspace, result_key, *ACTIVE))
+    def find_active(self, result_key: str) -> Job | None:
+        """A queued or running job (of any workspace) that will produce `result_key`: results are shared."""
+        rows = self._q("SELECT * FROM jobs WHERE result_key=? AND status IN (?,?) ORDER BY id DESC",
+                       (result_key, *ACTIVE))
+        return _job(rows[0]) if rows else None
+
+    def latest(self, result_key: str) -> Job | None:
+        """The newest finished job (of any workspace) that produced or tried to produce `result_key`."""
+        rows = self._q("SELECT * FROM jobs WHERE result_key IN (?, ?) AND status NOT IN (?,?) ORDER BY id DESC LIMIT 1",
+                       (result_key, result_key + "-partial", *ACTIVE))
         return _job(rows[0]) if rows else None
 
     def queue_order(self) -> list[Job]:
@@ -353,11 +360,13 @@ class Store:
         rates = [r for r in rates if r > 0]
         return float(np.median(rates)) if rates else 3000.0
 
-    def claim(self, worker: str) -> Job | None:
-        """Atomically take the next queued job (fair order) and mark it running for `worker`."""
+    def claim(self, worker: str, kinds: tuple[str, ...] | None = None) -> Job | None:
+        """Atomically take the next queued job (fair order; only `kinds` if given) and mark it running."""
         now = time.time()
         with self._tx() as c:
             queued = [_job(r) for r in c.execute("SELECT * FROM jobs WHERE status=? ORDER BY id", (QUEUED,)).fetchall()]
+            if kinds is not None:
+                queued = [j for j in queued if j.kind in kinds]
             if not queued:
                 return None
             running = {r[0]: r[1] for r in c.execute(
@@ -571,12 +580,16 @@ def pid_alive(pid: int) -> bool:
 
 
 def _fair_order(queued: list[Job], running: dict[str, int]) -> list[Job]:
+    """Short view jobs (a page waits for them) first, then round robin over workspaces, oldest first."""
     seen: dict[str, int] = {}
     keyed = []
     for j in queued:  # oldest first
+        if j.kind in VIEW_KINDS:
+            keyed.append(((0, 0, j.submitted, j.id), j))
+            continue
         n = seen.get(j.workspace, running.get(j.workspace, 0))
         seen[j.workspace] = n + 1
-        keyed.append(((n, j.submitted, j.id), j))
+        keyed.append(((1, n, j.submitted, j.id), j))
     return [j for _, j in sorted(keyed, key=lambda t: t[0])]
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from .kinds import EXPERIMENT_KINDS, KINDS, KindError, estimate_cost, result_key
 from .settings import EngineSettings
-from .store import Job, Store, StoreError
+from .store import VIEW_KINDS, Job, Store, StoreError
 
 
 def submit(store: Store, settings: EngineSettings, workspace: str, kind: str, params: dict, label: str,
            dataset, name: str | None = None) -> Job:
     """Queue a job after checking it (ConfigError, KindError or StoreError with a plain message).
 
-    An experiment whose result is being computed for this workspace already is not queued twice:
-    the running job is returned.
+    A result that some job (of any workspace) is computing already is not queued twice: that job
+    is returned, and everyone who asked sees its progress. Short view jobs (codes, projections,
+    probes) do not count against the workspace's job limit.
     """
     if kind not in KINDS:
         raise KindError(f"unknown job kind {kind!r}; one of {', '.join(KINDS)}")
@@ -39,8 +40,9 @@ def submit(store: Store, settings: EngineSettings, workspace: str, kind: str, pa
                              f"{settings.budget_images:,} set for this class: use fewer epochs or images")
     key = result_key(store, kind, params) if kind in EXPERIMENT_KINDS else None
     if key is not None:
-        running = store.find_active(workspace, key)
+        running = store.find_active(key)
         if running is not None:
             return running
-    return store.submit(workspace, kind, params, label, cost=cost, per_workspace=settings.per_workspace,
+    limit = None if kind in VIEW_KINDS else settings.per_workspace
+    return store.submit(workspace, kind, params, label, cost=cost, per_workspace=limit,
                         max_queue=settings.max_queue, name=name, result_key=key)

@@ -12,7 +12,7 @@ from typing import Callable
 
 from .kinds import Context, Outcome, run_job
 from .settings import EngineSettings
-from .store import INTERRUPTED, Job, Store
+from .store import INTERRUPTED, VIEW_KINDS, Job, Store
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -60,9 +60,10 @@ class Worker:
     """Runs jobs from the store one at a time until told to stop (or, with `once`, until the queue is empty)."""
 
     def __init__(self, store: Store, settings: EngineSettings, worker_id: str | None = None,
-                 execute: Callable[[Store, Job, Context], Outcome] | None = None):
+                 execute: Callable[[Store, Job, Context], Outcome] | None = None, lane: str = "all"):
         self.store, self.settings = store, settings
-        self.id = worker_id or f"w-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.kinds = VIEW_KINDS if lane == "view" else None  # a view-lane worker only takes short view jobs
+        self.id = worker_id or f"w{'v' if lane == 'view' else ''}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.execute = execute or (lambda store, job, ctx: run_job(store, job, ctx, _dataset))
         self.current: Job | None = None
         self._quit = threading.Event()
@@ -89,7 +90,7 @@ class Worker:
         try:
             while not self._quit.is_set():
                 self.store.interrupt_stale(self.settings.stale_s)
-                job = self.store.claim(self.id)
+                job = self.store.claim(self.id, self.kinds)
                 if job is None:
                     if once or (idle_exit_s and time.time() - idle_since > idle_exit_s):
                         break
@@ -111,15 +112,15 @@ class Worker:
         return ran
 
 
-def main(home: str | None = None, once: bool = False, idle_exit_s: float | None = None) -> int:
+def main(home: str | None = None, once: bool = False, idle_exit_s: float | None = None, lane: str = "all") -> int:
     """Entry point of `python -m aecore worker`: lower priority, capped threads, then work."""
     settings = EngineSettings.from_env()
     if home:
         settings.home = home
     lower_priority()
-    limit_threads(settings.resolved_threads())
+    limit_threads(1 if lane == "view" else settings.resolved_threads())
     store = Store(settings.home)
-    worker = Worker(store, settings)
+    worker = Worker(store, settings, lane=lane)
     signal.signal(signal.SIGTERM, worker.request_quit)
     if settings.executor == "ray":
         from .ray_executor import ray_execute
