@@ -301,9 +301,16 @@ def queue_training(config, name: str | None = None):
         return None
 
 
+JOB_TITLES = {"codes": "Encoding the test set", "projection": "Projecting the codes", "probe": "Fitting the classifiers",
+              "anomaly": "Scoring the test set", "ae_vs_pca": "Comparing with PCA", "noise_curve": "Scoring every noise level",
+              "sweep": "Latent size sweep", "compare": "A/B comparison", "stacked": "Stacked AE", "finetune": "Fine-tuning"}
+
+
 def _queue(kind: str, params: dict) -> bool:
+    about = params.get("run") or ", ".join(dict(params.get("runs") or {}).values())
+    label = JOB_TITLES.get(kind, kind) + (f" · {about}" if about else "")
     try:
-        engine().submit(workspace(), kind, params, f"{kind}", dataset())
+        engine().submit(workspace(), kind, params, label, dataset(), teacher=is_teacher())
         return True
     except (ValueError, StoreError) as e:
         st.error(str(e))

@@ -5,7 +5,6 @@ import plotly.express as px
 import streamlit as st
 
 from aecore.config import TrainConfig
-from aecore.experiments import noise_curve
 from aecore.images import rows_grid, to_png
 from aecore.noise import NOISE_LIMITS, Noise
 from aecore.evaluate import reconstruct
@@ -45,18 +44,11 @@ m2.metric("MSE after the model", f"{float(((denoised - clean) ** 2).mean()):.4f}
 # ---- error versus noise level -------------------------------------------------------------------
 st.subheader("Error versus noise level")
 plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() else None
-compare = {run.label(): run}
+compare = {run.label(): key}
 if plain_key and plain_key != key:
-    compare["plain conv AE (zoo conv-k16)"] = _ui.get_run(plain_key)
-levels = [round(v, 3) for v in np.linspace(0, top, 6)]
-
-
-@st.cache_data(max_entries=32, show_spinner="Scoring every noise level…")
-def curve(keys: tuple, kind: str, levels: tuple):
-    return noise_curve(compare, kind, list(levels), ds, n=500)
-
-
-rows = curve(tuple([key, plain_key]), kind, tuple(levels))
+    compare["plain conv AE (zoo conv-k16)"] = plain_key
+levels = [round(float(v), 3) for v in np.linspace(0, top, 6)]
+rows = _ui.computed("noise_curve", {"runs": compare, "noise": kind, "levels": levels, "n": 500}).tables["curve"]
 fig = px.line(rows, x="level", y="mse", color="model", markers=True, height=360,
               labels={"level": f"{KINDS[kind]} level", "mse": "MSE vs clean image"})
 fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))

@@ -15,7 +15,6 @@ _ui.require_navigation()
 st.title("Experiments")
 st.caption("The comparisons the autoencoder tutorials make. Small defaults finish in about a minute on a CPU; "
            "raise epochs and images for the full-size numbers. Finished results are saved on the server.")
-ds = _ui.dataset()
 key, run = _ui.run_picker()
 
 TABS = ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE"]
@@ -96,11 +95,7 @@ if tabs[2].open:
         if run is None or run.model.latent_dim > 256:
             st.info("Pick a run with a code of at most 256 numbers in the sidebar.")
         else:
-            @st.cache_data(max_entries=16, show_spinner="Comparing with PCA…")
-            def ae_pca(run_key, _run):
-                return ex.ae_vs_pca(_run, ds, n_points=2000)
-
-            res = ae_pca(key, run)
+            res = _ui.computed("ae_vs_pca", {"run": key, "n_points": 2000})
             s = res.summary
             m1, m2 = st.columns(2)
             m1.metric(f"Autoencoder test MSE (k={s['k']})", f"{s['ae_test_mse']:.5f}")
@@ -130,12 +125,7 @@ if tabs[3].open:
             st.info("Pick a run in the sidebar.")
         else:
             labels = st.select_slider("Labelled training images", [100, 300, 1000, 3000, 10000], 1000, key="probe_labels")
-
-            @st.cache_data(max_entries=16, show_spinner="Fitting the classifiers…")
-            def probe(run_key, _run, labels):
-                return ex.probe(_run, labels, ds)
-
-            res = probe(key, run, labels)
+            res = _ui.computed("probe", {"run": key, "labels": int(labels)})
             rows = res.tables["probe"]
             fig = go.Figure()
             for col, name in [("logreg_acc", "logistic regression"), ("knn_acc", "5-NN")]:
@@ -172,15 +162,10 @@ if tabs[4].open:
             st.info("Pick a run in the sidebar.")
         else:
             normal = st.multiselect("Normal digits", list(range(10)), default=list(run.config.digits or [1]), key="normal")
-
-            @st.cache_data(max_entries=16, show_spinner="Scoring the test set…")
-            def anomaly(run_key, _run, normal):
-                return ex.anomaly(_run, normal, ds)
-
             if not normal or len(normal) == 10:
                 st.warning("Pick between one and nine normal digits.")
             else:
-                res = anomaly(key, run, tuple(normal))
+                res = _ui.computed("anomaly", {"run": key, "normal": sorted(int(d) for d in normal)})
                 st.metric("ROC AUC: normal vs all other digits", f"{res.summary['auc']:.3f}")
                 st.image(to_png(rows_grid([res.images["originals"], res.images["recons"]]), scale=3),
                          caption="one test image of each digit (top) and its reconstruction (bottom)")

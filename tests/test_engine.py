@@ -280,3 +280,38 @@ def test_queue_position_and_estimated_start(store, settings, mnist, tiny):
     assert store.position(jobs[2].id) == 3
     assert "place 3 in the queue, starts in about" in eng.waiting_text(jobs[2])
     assert store.eta_s(jobs[2].id, 1) > store.eta_s(jobs[1].id, 1) > 0
+
+
+def test_view_jobs_go_first_and_a_view_lane_worker_takes_only_them(store, settings, mnist, tiny):
+    train = submit(store, settings, WS_A, "train", _train(tiny), "t", mnist)
+    view = submit(store, settings, WS_B, "codes", {"run": "zoo:linear-k32"}, "codes", mnist)
+    assert [j.id for j in store.queue_order()] == [view.id, train.id]  # a page waits for the view job
+    assert store.claim("wv-test", kinds=("noise_curve",)) is None  # a lane takes only its kinds
+    Worker(store, settings, lane="view").run(once=True)
+    assert store.job(view.id).status == DONE and store.job(train.id).status == QUEUED
+    # the same result asked by another workspace is not queued again: it is there already or being made
+    again = submit(store, settings, WS_C, "codes", {"run": "zoo:linear-k32"}, "codes", mnist)
+    assert again.id == view.id or store.latest(result_key(store, "codes", {"run": "zoo:linear-k32"})).id == view.id
+
+
+def test_noise_curve_runs_in_a_worker_for_several_runs(store, settings, home, mnist):
+    params = {"runs": {"denoiser": "zoo:conv-k16-denoise", "plain": "zoo:conv-k16"}, "noise": "masking",
+              "levels": [0.0, 0.5], "n": 50}
+    job = submit(store, settings, WS_A, "noise_curve", params, "noise", mnist)
+    Worker(store, settings, lane="view").run(once=True)
+    assert store.job(job.id).status == DONE
+    from aecore.engine.client import Engine
+
+    rows = Engine.open(EngineSettings(home=str(home)), start_workers=False).result("noise_curve", params)[0].tables["curve"]
+    assert {r["model"] for r in rows} == {"denoiser", "plain", "corrupted input"} and len(rows) == 6
+    by = {(r["model"], r["level"]): r["mse"] for r in rows}
+    assert by[("corrupted input", 0.0)] == 0.0 and by[("denoiser", 0.5)] < by[("corrupted input", 0.5)]
+
+
+def test_experiments_cannot_read_another_workspaces_private_run(store, settings, mnist):
+    store.add_run(WS_A, "r-private", "mine", "done", "d" * 64, 10)
+    with pytest.raises(StoreError, match="another workspace"):
+        submit(store, settings, WS_B, "probe", {"run": "run:r-private", "labels": 100}, "probe", mnist)
+    with pytest.raises(StoreError, match="another workspace"):
+        submit(store, settings, WS_B, "noise_curve", {"runs": {"x": "run:r-private"}, "noise": "masking",
+                                                      "levels": [0.5]}, "n", mnist)

@@ -58,8 +58,9 @@ class Engine:
             self.keep_workers()
 
     # ---- jobs ------------------------------------------------------------------------------------------
-    def submit(self, workspace: str, kind: str, params: dict, label: str, dataset, name: str | None = None):
-        job = submit(self.store, self.settings, workspace, kind, params, label, dataset, name=name)
+    def submit(self, workspace: str, kind: str, params: dict, label: str, dataset, name: str | None = None,
+               teacher: bool = False):
+        job = submit(self.store, self.settings, workspace, kind, params, label, dataset, name=name, teacher=teacher)
         self.keep_workers()
         return job
 

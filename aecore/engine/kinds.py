@@ -16,7 +16,8 @@ from typing import Any, Callable
 from .store import DIVERGED, DONE, FAILED, STOPPED, Job, Store, StoreError
 
 TRAIN_KINDS = ("train",)
-EXPERIMENT_KINDS = ("sweep", "compare", "stacked", "finetune", "probe", "anomaly", "ae_vs_pca", "projection", "codes")
+EXPERIMENT_KINDS = ("sweep", "compare", "stacked", "finetune", "probe", "anomaly", "ae_vs_pca", "projection", "codes",
+                    "noise_curve")
 KINDS = TRAIN_KINDS + EXPERIMENT_KINDS
 PREVIEW = (3, 2, 1, 18, 4, 8, 11, 0)  # test images of digits 0-7 whose reconstructions a training job shows live
 
@@ -308,6 +309,10 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
                                          "mse": per_image_errors(run.model, dataset.test.x)["mse"]})
     elif kind == "projection":
         res = _projection(store, p, dataset)
+    elif kind == "noise_curve":
+        runs = {label: load_ref(store, ref) for label, ref in p["runs"].items()}
+        rows = ex.noise_curve(runs, p["noise"], [float(v) for v in p["levels"]], dataset, n=int(p.get("n", 500)))
+        res = Result("noise_curve", p, tables={"curve": rows})
     else:
         raise KindError(f"unknown experiment {kind!r}")
     key = job.result_key or result_key(store, kind, p)

@@ -22,7 +22,7 @@ QUEUED, RUNNING, DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED = (
 ACTIVE = (QUEUED, RUNNING)
 FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED)
 RESUMABLE = (INTERRUPTED, STOPPED)
-VIEW_KINDS = ("codes", "projection", "probe", "anomaly", "ae_vs_pca")  # short jobs a page waits for: served first
+VIEW_KINDS = ("codes", "projection", "probe", "anomaly", "ae_vs_pca", "noise_curve")  # short jobs a page waits for: served first
 MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
 MAX_NAME = 80  # characters of a run name
 

@@ -8,7 +8,7 @@ from .store import VIEW_KINDS, Job, Store, StoreError
 
 
 def submit(store: Store, settings: EngineSettings, workspace: str, kind: str, params: dict, label: str,
-           dataset, name: str | None = None) -> Job:
+           dataset, name: str | None = None, teacher: bool = False) -> Job:
     """Queue a job after checking it (ConfigError, KindError or StoreError with a plain message).
 
     A result that some job (of any workspace) is computing already is not queued twice: that job
@@ -33,6 +33,11 @@ def submit(store: Store, settings: EngineSettings, workspace: str, kind: str, pa
         if settings.quota_mb and store.used_bytes(workspace) > settings.quota_mb * 2**20:
             raise StoreError(f"your runs use more than this workspace's {settings.quota_mb:g} MB: "
                              "delete some on the Train page first")
+    for ref in [params.get("run"), *dict(params.get("runs") or {}).values()]:  # read only runs one may open
+        if isinstance(ref, str) and ref.startswith("run:") and not teacher:
+            r = store.run(ref[4:])  # StoreError if there is no such run
+            if not (r.shared or r.workspace == workspace):
+                raise StoreError("that run belongs to another workspace and is not shared with the class")
     cost = estimate_cost(kind, params, dataset)
     if kind == "train" or kind in ("sweep", "compare", "stacked"):
         if settings.budget_images and cost > settings.budget_images:
