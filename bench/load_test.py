@@ -75,8 +75,11 @@ async def poll_fragments(s: LightSession, page: str, seconds: float) -> None:
         await asyncio.sleep(0.2)
 
 
-async def light_session(url: str, i: int, store, deadline: float, think: float) -> dict:
-    """Open Train, click Train, then visit the other pages (and poll like a browser) until the job is done."""
+async def light_session(url: str, i: int, store, deadline: float, think: float, visits: int) -> dict:
+    """Open Train, click Train, then visit the other pages (and poll like a browser) until the job is done.
+
+    Every session visits at least `visits` pages, so each page is measured under the class's load.
+    """
     from aecore.engine.store import new_token
 
     ws = new_token()
@@ -85,24 +88,22 @@ async def light_session(url: str, i: int, store, deadline: float, think: float) 
     try:
         await s.connect()
         r = await s.run("train", query=f"ws={ws}&{TRAIN_QUERY}")
-        times.append(r.seconds)
+        times.append(("train", r.seconds))
         r = await s.run("train", click="▶ Train")
-        times.append(r.seconds)
+        times.append(("train", r.seconds))
         errors += r.errors
-        k = i
-        while time.time() < deadline:
+        for k in range(i, i + 10**6):
             jobs = store.jobs(workspace=ws)
             job = jobs[0] if jobs else None
-            if job is not None and not job.active:
+            if time.time() > deadline or (job is not None and not job.active and k - i >= visits):
                 break
             page = PAGES[k % len(PAGES)]
-            k += 1
             r = await s.run(page, query=f"ws={ws}")
-            times.append(r.seconds)
+            times.append((page, r.seconds))
             errors += r.errors
             await poll_fragments(s, page, think)  # a student looks at the page while it updates itself
         r = await s.run("train", query=f"ws={ws}")  # the finished run is listed
-        times.append(r.seconds)
+        times.append(("train", r.seconds))
         errors += r.errors
     except Exception as e:  # a lost session: say why
         errors.append(f"{type(e).__name__}: {e}")
@@ -153,9 +154,9 @@ async def warm_up(url: str) -> list[float]:
         await s.close()
 
 
-async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float) -> list[dict]:
+async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float, visits: int) -> list[dict]:
     deadline = time.time() + timeout_s
-    light = [light_session(url, i, store, deadline, think) for i in range(n - browsers)]
+    light = [light_session(url, i, store, deadline, think, visits) for i in range(n - browsers)]
     if not browsers:
         return await asyncio.gather(*light)
     from playwright.async_api import async_playwright
@@ -182,6 +183,7 @@ def main() -> int:
     ap.add_argument("--browsers", type=int, default=2, help="real chromium tabs among the sessions")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--think", type=float, default=3.0, help="seconds a student looks at a page before the next click")
+    ap.add_argument("--visits", type=int, default=len(PAGES), help="pages each session visits at least (all by default)")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="start the sessions on a cold server (no first visit of every page)")
     a = ap.parse_args()
@@ -202,26 +204,29 @@ def main() -> int:
         sampler = Sampler(server.pid)
         sampler.start()
         warm = asyncio.run(warm_up(url)) if a.warm_up else []
-        if os.environ.get("AELAB_PROFILE"):  # py-spy the server while the sessions run (a debugging aid)
+        spy = Path(sys.executable).parent / "py-spy"  # pip install py-spy: a debugging aid, not a requirement
+        if os.environ.get("AELAB_PROFILE") and spy.exists():  # py-spy the server while the sessions run
             import subprocess
 
-            subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--duration", "20", "--format", "raw",
-                              "-o", os.environ["AELAB_PROFILE"], "--nonblocking"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+            subprocess.Popen([str(spy), "record", "--pid", str(server.pid), "--duration", os.environ.get("AELAB_PROFILE_S", "20"),
+                              "--format", "raw", "-o", os.environ["AELAB_PROFILE"], "--nonblocking"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t0 = time.perf_counter()
-        results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think))
+        results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits))
         wall = time.perf_counter() - t0
         sampler.stop.set()
         log = Path(server.log_path).read_text(errors="replace")
     tracebacks = log.count("Traceback (most recent call last)")
     if tracebacks:
         print(log[log.index("Traceback (most recent call last)"):][:3000], file=sys.stderr)
-    times = [t for r in results for t in r["times"]]
+    paged = [pt for r in results for pt in r["times"]]
+    times = [t for _, t in paged]
+    per_page = {p: round(_quantile([t for q, t in paged if q == p], 0.95), 3) for p in PAGES if any(q == p for q, _ in paged)}
     finished = sum(r["finished"] for r in results)
     lost = sum(1 for r in results if r["errors"] or r.get("job_status") in ("failed", "interrupted"))
     detail = {
         "wall_s": round(wall, 1), "page_runs": len(times), "max_s": round(max(times), 2) if times else None,
-        "mean_s": round(statistics.mean(times), 3) if times else None,
+        "mean_s": round(statistics.mean(times), 3) if times else None, "p95_by_page_s": per_page,
         "errors": [e for r in results for e in r["errors"]][:5], "cores": os.cpu_count(),
         "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think,
         "warm_up_s": [round(t, 2) for t in warm],

@@ -26,11 +26,17 @@ DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on
 
 # ---- shared, read-only resources ---------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def warm_imports() -> bool:
-    """Import what plotly and friends load lazily, once, before sessions race each other to it.
+    """Set the web process up once: one torch thread, and what plotly and friends import lazily.
 
-    (Two sessions importing pandas at the same moment through plotly can see it half-imported.)
+    The pages only run small models on a few images; torch's default of one thread per core
+    makes every such call wait for threads that the workers' jobs keep busy. (And two sessions
+    importing pandas at the same moment through plotly can see it half-imported.)
     """
+    import torch
+
+    torch.set_num_threads(1)
     import pandas  # noqa: F401
     import plotly.express  # noqa: F401
     import sklearn.decomposition  # noqa: F401

@@ -24,6 +24,15 @@ st.markdown(
 
 ds = _ui.dataset()
 
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def samples_png(seed: int) -> bytes:
+    """10 random training images of each digit, as one PNG."""
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([rng.choice(np.flatnonzero(ds.train.y == d), 10, replace=False) for d in range(10)])
+    return to_png(grid(ds.train.x[idx], 10), scale=2)
+
+
 # ---- the idea, with a real model ----------------------------------------------------------------
 st.subheader("One digit through the network")
 available = zoo_names()
@@ -49,11 +58,10 @@ else:
 st.subheader("The data: MNIST")
 left, right = st.columns([3, 2])
 with left:
-    rng = np.random.default_rng(st.session_state.get("sample_seed", 0))
-    idx = np.concatenate([rng.choice(np.flatnonzero(ds.train.y == d), 10, replace=False) for d in range(10)])
-    st.image(to_png(grid(ds.train.x[idx], 10), scale=2), caption="10 random training images of each digit")
+    seed = st.session_state.get("sample_seed", 0)
+    st.image(samples_png(seed), caption="10 random training images of each digit")
     if st.button("Show other samples"):
-        st.session_state.sample_seed = int(rng.integers(1 << 30))
+        st.session_state.sample_seed = int(np.random.default_rng(seed).integers(1 << 30))
         st.rerun()
 with right:
     which = st.radio("Split", ["train", "test"], horizontal=True)

@@ -70,8 +70,7 @@ class Engine:
 
     def waiting_text(self, job) -> str:
         """"place 3 in the queue, starts in about 40 s" for a queued job."""
-        pos = self.store.position(job.id)
-        eta = self.store.eta_s(job.id, self.settings.resolved_workers())
+        pos, eta = self.store.waiting(job.id, self.settings.resolved_workers())
         when = "" if eta is None else (", starts in about " + _duration(eta))
         return f"place {pos} in the queue{when}"
 

@@ -335,22 +335,24 @@ class Store:
 
     def position(self, job_id: int) -> int:
         """1-based place in the queue (0 when the job is not waiting)."""
-        for i, j in enumerate(self.queue_order(), 1):
-            if j.id == int(job_id):
-                return i
-        return 0
+        return self.waiting(job_id, 1)[0]
 
     def eta_s(self, job_id: int, workers: int) -> float | None:
         """Seconds until the job should start: work ahead of it (and left in running jobs) over the workers."""
+        return self.waiting(job_id, workers)[1]
+
+    def waiting(self, job_id: int, workers: int) -> tuple[int, float | None]:
+        """(1-based place in the queue, seconds until it should start); (0, None) when the job is not waiting."""
         order = self.queue_order()
         ids = [j.id for j in order]
         if int(job_id) not in ids:
-            return None
+            return 0, None
+        place = ids.index(int(job_id))
         rate = self.throughput()
-        ahead = sum(j.cost for j in order[: ids.index(int(job_id))]) / rate
-        running = self.jobs(statuses=(RUNNING,))
-        left = sum(j.cost * (1 - (j.progress or {}).get("fraction", 0.0)) for j in running) / rate
-        return (ahead + left) / max(1, workers)
+        ahead = sum(j.cost for j in order[:place]) / rate
+        running = self._q("SELECT cost, progress FROM jobs WHERE status=?", (RUNNING,))
+        left = sum((c or 0.0) * (1 - (json.loads(p) if p else {}).get("fraction", 0.0)) for c, p in running) / rate
+        return place + 1, (ahead + left) / max(1, workers)
 
     def throughput(self) -> float:
         """Images per second of recent training jobs (a rough prior when there are none)."""
