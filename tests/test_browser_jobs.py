@@ -95,6 +95,10 @@ def test_kill_9_the_server_then_start_again_nothing_is_lost(browser, tmp_path):
         page.get_by_text("dense k=4, 1,000 images, mse").first.wait_for(timeout=120000)
         page.locator("[data-testid='stExpander']").first.wait_for(timeout=120000)
         ws = _ws(page.url)
+        # an experiment result computed by a worker before the crash (AE vs PCA of a zoo run)
+        page.goto(f"{url}/experiments?ws={ws}&run=zoo:linear-k32&tab=AE+vs+PCA", wait_until="networkidle")
+        page.get_by_text("Autoencoder test MSE (k=32)").first.wait_for(timeout=120000)
+        before = page.get_by_test_id("stMetricValue").first.inner_text()
         page.close()
         os.kill(proc.pid, signal.SIGKILL)  # the server dies; its workers are separate processes
         proc.wait(10)
@@ -112,3 +116,9 @@ def test_kill_9_the_server_then_start_again_nothing_is_lost(browser, tmp_path):
         assert page.locator(ERRORS).count() == 0
         settle(page)
         page.screenshot(path=str(SHOTS / "after-server-restart.png"), full_page=True)
+        page.goto(f"{url}/experiments?ws={ws}&run=zoo:linear-k32&tab=AE+vs+PCA", wait_until="networkidle")
+        page.get_by_text("Autoencoder test MSE (k=32)").first.wait_for(timeout=30000)
+        assert page.get_by_test_id("stMetricValue").first.inner_text() == before  # the same stored result
+    from aecore.engine.store import Store
+
+    assert sum(j.kind == "ae_vs_pca" for j in Store(home).jobs()) == 1  # read from the store, not computed again
