@@ -20,9 +20,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def device_label(device: torch.device | str | None = None) -> str:
-    """A human name: 'GPU: NVIDIA H100 80GB HBM3' or 'CPU (2 threads)'."""
+def device_label(device: torch.device | str | None = None, threads: int | None = None) -> str:
+    """A human name: 'GPU: NVIDIA H100 80GB HBM3' or 'CPU (2 threads)' (this process's threads unless given)."""
     device = resolve_device("auto") if device is None else torch.device(device)
     if device.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(device)}"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads() if threads is None else threads
+    return f"CPU ({n} thread{'s' if n != 1 else ''})"

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
+# on_layout(xy [n, 2], iterations done, iterations in all) -> True to stop early (keeping xy)
+LayoutCallback = Callable[[np.ndarray, int, int], bool]
+TSNE_ITERATIONS = (250, 500)  # early exaggeration, then the normal phase (openTSNE's defaults)
+
 METHODS = ("raw", "pca", "tsne", "umap")
 # Most points each method is run on (t-SNE and UMAP grow super-linearly; the app says when it caps).
-MAX_POINTS = {"raw": 10000, "pca": 10000, "tsne": 5000, "umap": 10000}
+MAX_POINTS = {"raw": 10000, "pca": 10000, "tsne": 10000, "umap": 10000}
 
 
 class ProjectionError(ValueError):
@@ -41,8 +46,17 @@ def project(
     perplexity: float = 30.0,
     n_neighbors: int = 15,
     min_dist: float = 0.1,
+    on_layout: LayoutCallback | None = None,
+    every: int = 25,
+    n_jobs: int = 1,
 ) -> Projection:
-    """Project codes [n, k] to [n, 2]. raw: the first two latent axes (k=1: y=0)."""
+    """Project codes [n, k] to [n, 2]. raw: the first two latent axes (k=1: y=0).
+
+    t-SNE (openTSNE) calls `on_layout` with the layout every `every` iterations, so a view can
+    animate it as it converges; when the callback returns True the optimisation stops there and
+    that layout is returned (info["stopped_at"] says after how many iterations). The same seed
+    gives the same layout.
+    """
     z = np.asarray(z, dtype=np.float32)
     if z.ndim != 2 or len(z) == 0:
         raise ProjectionError("need a non-empty [n, k] array of codes")
@@ -68,14 +82,11 @@ def project(
         ev = [float(v) for v in p.explained_variance_ratio_] + [0.0] * (2 - comps)
         return Projection(xy.astype(np.float32), method, {"explained_variance": ev})
     if method == "tsne":
-        from sklearn.manifold import TSNE
-
         if not 2 <= perplexity <= 100:
             raise ProjectionError(f"perplexity must be between 2 and 100, got {perplexity}")
         if n <= perplexity * 3:
             raise ProjectionError(f"t-SNE with perplexity {perplexity:g} needs more than {int(perplexity * 3)} points, got {n}")
-        xy = TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca").fit_transform(z)
-        return Projection(xy.astype(np.float32), method, {"perplexity": perplexity})
+        return _tsne(z, perplexity, seed, on_layout, every, n_jobs)
     # umap
     if not 2 <= n_neighbors <= 200:
         raise ProjectionError(f"n_neighbors must be between 2 and 200, got {n_neighbors}")
@@ -88,6 +99,32 @@ def project(
     reducer = umap.UMAP(n_neighbors=int(n_neighbors), min_dist=float(min_dist), random_state=seed, n_components=2)
     xy = reducer.fit_transform(z)
     return Projection(np.asarray(xy, np.float32), method, {"n_neighbors": n_neighbors, "min_dist": min_dist})
+
+
+def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback | None, every: int,
+          n_jobs: int) -> Projection:
+    from openTSNE import TSNE
+
+    total, state = sum(TSNE_ITERATIONS), {"done": 0, "stopped": False}
+
+    def callback(iteration: int, error: float, embedding) -> bool:
+        state["done"] += every  # openTSNE counts each phase from 1: count calls instead
+        if state["done"] < total and on_layout(np.asarray(embedding, np.float32), state["done"], total):
+            state["stopped"] = True
+            return True
+        return False
+
+    early, normal = TSNE_ITERATIONS
+    tsne = TSNE(n_components=2, perplexity=perplexity, random_state=seed, initialization="pca", n_jobs=n_jobs,
+                early_exaggeration_iter=early, n_iter=normal, callbacks=callback if on_layout else None,
+                callbacks_every_iters=max(1, int(every)), verbose=False)
+    xy = np.asarray(tsne.fit(z), np.float32)  # [n, 2]
+    info = {"perplexity": perplexity, "iterations": total}
+    if state["stopped"]:
+        info["stopped_at"] = state["done"]
+    elif on_layout is not None:
+        on_layout(xy, total, total)  # the final layout, exactly as returned
+    return Projection(xy, "tsne", info)
 
 
 def nearest_neighbours(z: np.ndarray, query: np.ndarray, k: int = 8, exclude_self: bool = True) -> np.ndarray:

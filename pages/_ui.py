@@ -281,9 +281,14 @@ def background_experiment(kind: str, params: dict, button: str = "▶ Run experi
         if last is not None and last.status == "stopped" and last.result_key:
             partial = eng.result_by_key(last.result_key)
             if partial is not None:
-                st.warning("The experiment was stopped: the tables show what finished.")
+                if kind == "projection":
+                    st.warning(f"This t-SNE was stopped after {partial.summary.get('stopped_at', '?')} of "
+                               f"{partial.summary.get('iterations', '?')} iterations: the chart shows its layout then.")
+                else:
+                    st.warning("The experiment was stopped: the tables show what finished.")
                 if st.button("Run it again", key=f"again_{kind}"):
-                    _queue(kind, params)
+                    if _queue(kind, params):
+                        st.rerun()
                 return partial
         if last is not None and last.status in ("failed", "diverged", "interrupted"):
             st.error(f"The last try did not finish: {last.error}")
@@ -335,10 +340,40 @@ def _job_progress(job_id: int):
         c1.info(f"Waiting: {eng.waiting_text(job)}.")
     else:
         p = job.progress
-        c1.progress(min(1.0, p["fraction"]) if p else 0.0,
-                    text=(f"{p['phase']} · epoch {p['epoch']}/{p['epochs']} · loss {p['loss']:.5f}" if p else "starting…"))
-    if job.workspace == workspace() and c2.button("■ Stop", key=f"stop_{job_id}"):
+        if not p:
+            text = "starting…"
+        elif "iteration" in p:  # a t-SNE layout converging
+            text = f"{p['phase']} · iteration {p['iteration']}/{p['iterations']}"
+        else:
+            text = f"{p['phase']} · epoch {p['epoch']}/{p['epochs']} · loss {p['loss']:.5f}"
+        c1.progress(min(1.0, p["fraction"]) if p else 0.0, text=text)
+    if job.workspace == workspace() and c2.button("■ Stop", key=f"stop_{job_id}",
+                                                  help="keeps the layout so far" if job.kind == "projection" else None):
         eng.store.request_stop(job_id, workspace())
+    if job.kind == "projection" and job.status == "running":
+        xy = eng.store.preview(job_id)
+        if xy is not None and xy.ndim == 2 and xy.shape[1] == 2:
+            st.plotly_chart(live_layout_figure(job.params, xy), key=f"live_layout_{job_id}")
+
+
+def live_layout_figure(params: dict, xy: np.ndarray):
+    """A projection's layout while it converges [n, 2], coloured by digit (the points are the job's sample)."""
+    import plotly.graph_objects as go
+
+    from aecore.projection import sample_indices
+
+    y = dataset().test.y
+    idx = sample_indices(len(y), int(params["n"]), int(params["seed"]), y, params.get("digits") or None)
+    digits = y[idx] if len(idx) == len(xy) else np.zeros(len(xy), int)
+    fig = go.Figure()
+    for d in range(10):
+        m = digits == d
+        if m.any():
+            fig.add_scattergl(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(d),
+                              marker=dict(size=4, color=DIGIT_COLORS[d], opacity=0.75))
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="digit",
+                      title=f"converging… ({len(xy):,} test images)", xaxis_title="t-SNE 1", yaxis_title="t-SNE 2")
+    return fig
 
 
 def result_table(res, table: str, caption: str = ""):

@@ -18,8 +18,9 @@ _ui.require_navigation()
 st.title("Train an autoencoder")
 eng = _ui.engine()
 ws = _ui.workspace()
-st.caption(f"Training runs on: **{device_label()}** · jobs from everyone in the class share "
-           f"{eng.settings.resolved_workers()} worker process(es) on this server · "
+workers = eng.settings.resolved_workers()
+st.caption(f"Training runs on: **{device_label(threads=eng.settings.resolved_threads())}** per job · jobs from everyone "
+           f"in the class share {workers} worker process{'es' if workers != 1 else ''} on this server · "
            "your runs are kept in this workspace: bookmark this page's address to come back to them")
 ds = _ui.dataset()
 PREVIEW_X = ds.test.x[list(PREVIEW)]  # test images of digits 0-7, reconstructed live while training

@@ -315,3 +315,34 @@ def test_experiments_cannot_read_another_workspaces_private_run(store, settings,
     with pytest.raises(StoreError, match="another workspace"):
         submit(store, settings, WS_B, "noise_curve", {"runs": {"x": "run:r-private"}, "noise": "masking",
                                                       "levels": [0.5]}, "n", mnist)
+
+
+def test_tsne_job_streams_its_layout_and_stop_keeps_it(store, settings, mnist):
+    params = {"run": "zoo:conv-k2", "method": "tsne", "n": 600, "seed": 0, "digits": None, "perplexity": 30.0,
+              "n_neighbors": 15, "min_dist": 0.1}
+    job = submit(store, settings, WS_A, "projection", params, "t-SNE", mnist)
+    layouts = []
+
+    def watch_then_stop():
+        while True:
+            j = store.job(job.id)
+            xy = store.preview(job.id)
+            if xy is not None and j.progress:
+                layouts.append((j.progress["iteration"], xy))
+                if j.progress["iteration"] >= 100:
+                    store.request_stop(job.id, WS_A)
+                    return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch_then_stop, daemon=True)
+    watcher.start()
+    settings.stale_s = 60
+    Worker(store, settings, lane="view").run(once=True)
+    watcher.join(5)
+    done = store.job(job.id)
+    assert done.status == STOPPED and "layout so far is kept" in done.error
+    assert layouts and all(xy.shape == (600, 2) for _, xy in layouts)  # the page can draw every one of them
+    from aecore.experiments import ResultStore
+
+    partial = ResultStore(store.results_dir).get_key(done.result_key)
+    assert partial.status == "stopped" and partial.summary["stopped_at"] >= 100 and partial.images["xy"].shape == (600, 2)

@@ -308,7 +308,7 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
         res = Result("codes", p, images={"z": encode(run.model, dataset.test.x),
                                          "mse": per_image_errors(run.model, dataset.test.x)["mse"]})
     elif kind == "projection":
-        res = _projection(store, p, dataset)
+        res = _projection(store, p, dataset, ctx)
     elif kind == "noise_curve":
         runs = {label: load_ref(store, ref) for label, ref in p["runs"].items()}
         rows = ex.noise_curve(runs, p["noise"], [float(v) for v in p["levels"]], dataset, n=int(p.get("n", 500)))
@@ -321,10 +321,14 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
         ResultStore(store.results_dir).put_key(key, res)
         return Outcome(DONE, "", result_key=key)
     ResultStore(store.results_dir).put_key(key + "-partial", res, partial=True)
-    return Outcome(STOPPED, f"{ctx.stop_reason or 'stopped'}: the tables show what finished", result_key=key + "-partial")
+    kept = "the layout so far is kept" if kind == "projection" else "the tables show what finished"
+    return Outcome(STOPPED, f"{ctx.stop_reason or 'stopped'}: {kept}", result_key=key + "-partial")
 
 
-def _projection(store: Store, p: dict, dataset):
+def _projection(store: Store, p: dict, dataset, ctx: Context):
+    """Codes of the chosen test images, projected; t-SNE streams its layout into the store as it converges."""
+    import torch
+
     from ..evaluate import encode
     from ..experiments import Result
     from ..projection import project, sample_indices
@@ -333,6 +337,18 @@ def _projection(store: Store, p: dict, dataset):
     digits = tuple(p["digits"]) if p.get("digits") else None
     idx = sample_indices(len(dataset.test), int(p["n"]), int(p["seed"]), dataset.test.y, digits)
     z = encode(run.model, dataset.test.x[idx])  # [n, k]
+    last = [0.0]
+
+    def on_layout(xy, done: int, total: int) -> bool:  # every few iterations: the layout so far, and stop?
+        stop = ctx.is_set()
+        if stop or done >= total or time.time() - last[0] >= 0.5:
+            last[0] = time.time()
+            progress = {"phase": "t-SNE", "iteration": done, "iterations": total, "fraction": done / total}
+            stop = store.report(ctx.job.id, progress=progress, layout=xy) or stop
+        return stop
+
     pr = project(z, p["method"], seed=int(p["seed"]), perplexity=float(p.get("perplexity", 30)),
-                 n_neighbors=int(p.get("n_neighbors", 15)), min_dist=float(p.get("min_dist", 0.1)))
-    return Result("projection", p, images={"idx": idx, "xy": pr.xy}, summary=dict(pr.info))
+                 n_neighbors=int(p.get("n_neighbors", 15)), min_dist=float(p.get("min_dist", 0.1)),
+                 on_layout=on_layout, n_jobs=torch.get_num_threads())
+    status = "stopped" if "stopped_at" in pr.info else "done"
+    return Result("projection", p, images={"idx": idx, "xy": pr.xy}, summary=dict(pr.info), status=status)

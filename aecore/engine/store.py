@@ -135,6 +135,13 @@ def preview_bytes(images: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def layout_bytes(xy: np.ndarray) -> bytes:
+    """A projection's current layout [n, 2] as .npy bytes (float32: t-SNE coordinates reach the hundreds)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(xy, np.float32), allow_pickle=False)
+    return buf.getvalue()
+
+
 def preview_array(data: bytes | None) -> np.ndarray | None:
     if not data:
         return None
@@ -282,13 +289,13 @@ class Store:
 
     def job(self, job_id: int, workspace: str | None = None, with_preview: bool = False) -> Job:
         """One job; with `workspace`, StoreError unless it belongs to that workspace."""
-        cols = "*" if with_preview else "*"
-        rows = self._q(f"SELECT {cols} FROM jobs WHERE id=?", (int(job_id),))
+        rows = self._q("SELECT * FROM jobs WHERE id=?", (int(job_id),))
         if not rows or (workspace is not None and rows[0]["workspace"] != workspace):
             raise StoreError(f"no job {job_id} in your workspace")
         return _job(rows[0])
 
     def preview(self, job_id: int) -> np.ndarray | None:
+        """A training job's latest reconstruction preview, or a projection job's latest layout [n, 2]."""
         rows = self._q("SELECT preview FROM jobs WHERE id=?", (int(job_id),))
         return preview_array(rows[0]["preview"]) if rows else None
 
@@ -380,8 +387,13 @@ class Store:
         return self.job(job.id)
 
     def report(self, job_id: int, progress: dict | None = None, curve: list | None = None,
-               history: list | None = None, preview: np.ndarray | None = None) -> bool:
-        """A worker's progress report (also its heartbeat); returns whether a stop was requested."""
+               history: list | None = None, preview: np.ndarray | None = None,
+               layout: np.ndarray | None = None) -> bool:
+        """A worker's progress report (also its heartbeat); returns whether a stop was requested.
+
+        `preview`: a training job's reconstructions of the preview digits; `layout`: a projection
+        job's current 2-D layout (both kept in the job's preview column).
+        """
         sets, args = ["heartbeat=?"], [time.time()]
         if progress is not None:
             sets.append("progress=?")
@@ -392,9 +404,9 @@ class Store:
         if history is not None:
             sets.append("history=?")
             args.append(json.dumps(history))
-        if preview is not None:
+        if preview is not None or layout is not None:
             sets.append("preview=?")
-            args.append(preview_bytes(preview))
+            args.append(preview_bytes(preview) if preview is not None else layout_bytes(layout))
         with self._tx() as c:
             c.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id=?", (*args, int(job_id)))
             row = c.execute("SELECT stop FROM jobs WHERE id=?", (int(job_id),)).fetchone()
