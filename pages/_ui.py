@@ -395,10 +395,12 @@ def sidebar_jobs():
     with st.container(border=True):
         for j in jobs:
             if j.status == "queued":
-                st.caption(f"⏳ {j.label}: {eng.waiting_text(j)}")
+                st.caption(f":material/hourglass_top: {plain(j.label)}: {eng.waiting_text(j)}")
             else:
                 p = j.progress
-                st.caption(f"🏃 {j.label}" + (f": epoch {p['epoch']}/{p['epochs']}, {p['fraction']:.0%}" if p else ""))
+                done = "" if not p else (f": iteration {p['iteration']}/{p['iterations']}" if "iteration" in p
+                                         else f": epoch {p['epoch']}/{p['epochs']}, {p['fraction']:.0%}")
+                st.caption(f":material/directions_run: {plain(j.label)}{done}")
 
 
 # ---- navigation (public Streamlit API only) ----------------------------------------------------
