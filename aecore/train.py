@@ -132,6 +132,8 @@ def _split(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarra
         raise ConfigError(
             f"batch size {config.batch_size} is larger than the {len(tr)} training images; use at most {len(tr)}"
         )
+    if len(tr) < 2:
+        raise ConfigError(f"only {len(tr)} training image is left after holding out validation images; use more images")
     return tr, va
 
 
@@ -196,6 +198,8 @@ def _run_epochs(
     n = len(data.train_idx)
     bs = config.batch_size
     steps = math.ceil(n / bs)
+    if n % bs == 1 and steps > 1:
+        steps -= 1  # a last batch of one image breaks BatchNorm (and is a noisy step anyway): it joins the one before
     sched = (
         torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
         if config.schedule == "cosine" else None
@@ -211,7 +215,8 @@ def _run_epochs(
         for step in range(1, steps + 1):
             if _is_stopped(stop):
                 return rows, "stopped"
-            x = to_float(data.images[perm[(step - 1) * bs : step * bs]])  # [b,1,28,28] in [0,1]
+            end = step * bs if step < steps else n  # the last batch takes what is left (bs + 1 at most)
+            x = to_float(data.images[perm[(step - 1) * bs : end]])  # [b,1,28,28] in [0,1]
             if encode_fn is not None:
                 with torch.no_grad():
                     x = encode_fn(x)  # [b, d] codes of the layers below
