@@ -126,6 +126,13 @@ def check_out_dir(directory: str | os.PathLike) -> Path:
     dest = Path(os.path.abspath(os.path.expanduser(raw)))
     if dest.parent == dest:
         raise RunError(f"{raw!r} is the file system root: name a folder for the run, e.g. runs/my-run")
+    try:
+        cwd = Path.cwd()
+    except OSError:
+        cwd = None
+    if cwd is not None and (dest == cwd or dest in cwd.parents):
+        raise RunError(f"{raw} is the folder you are in (or holds it): a run folder is replaced as a whole when "
+                       "it is saved; name a new sub-folder instead, e.g. ./my-run")
     if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
         raise RunError(f"{raw} exists and is not a folder: refusing to replace it; pick a new folder name")
     if dest.is_dir():
@@ -165,7 +172,9 @@ def save_run(run: Run, directory: str | os.PathLike) -> Path:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        if dest.exists():
+        if dest.is_dir() and not any(dest.iterdir()):
+            os.replace(tmp, dest)  # rename(2) replaces an empty folder atomically (e.g. one claimed by RunStore.save)
+        elif dest.exists():
             old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{time.monotonic_ns()}")
             os.replace(dest, old)
             os.replace(tmp, dest)
@@ -187,7 +196,7 @@ def _decode_json(name: str, data: bytes, max_containers: int | None = None):
     except RecursionError:
         raise RunError(f"the run cannot be opened: {name} is nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunError(f"{name} is not valid JSON ({e.__class__.__name__}): the run is corrupt") from None
+        raise RunError(f"the run cannot be opened: {name} is not valid JSON ({e.__class__.__name__})") from None
 
 
 def _bad(what: str, value=None, expected: str = "") -> RunError:
@@ -237,7 +246,7 @@ _ROW_KEYS = {"epoch", "train_loss", "val_loss", "seconds", "images_per_s", "phas
 def _check_history(history) -> list[dict]:
     """history.json: a bounded list of epoch rows, each with numbers where numbers belong."""
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
-        raise RunError("history.json must be a list of epoch records: the run is corrupt")
+        raise RunError("the run cannot be opened: history.json must be a list of epoch records")
     if len(history) > MAX_HISTORY_ROWS:
         raise RunError(f"the run cannot be opened: history.json has {len(history)} rows (at most {MAX_HISTORY_ROWS})")
     rows = []
@@ -276,7 +285,7 @@ def run_from_files(files: dict[str, bytes]) -> Run:
     try:
         config = TrainConfig.from_dict(_decode_json("config.json", files["config.json"])).resolved()
     except ConfigError as e:
-        raise RunError(f"the run's config is invalid: {e}") from None
+        raise RunError(f"the run cannot be opened: config.json is invalid: {e}") from None
     history = _check_history(_decode_json("history.json", files["history.json"], max_containers=MAX_HISTORY_ROWS + 1))
     try:
         state = torch.load(io.BytesIO(files["weights.pt"]), map_location="cpu", weights_only=True)
@@ -393,10 +402,15 @@ class RunStore:
     def save(self, run: Run, name: str | None = None, unique: bool = False) -> str:
         """Save under a sanitised name (with unique=True never over another run: name-2, name-3, ...)."""
         safe = sanitize_name(name or run.name or run.config.describe())
-        if unique:
+        if unique:  # claim the name with mkdir, which only one of several savers at once can win
+            self.root.mkdir(parents=True, exist_ok=True)
             base, n = safe[:60], 2
-            while self.path(safe).exists():
-                safe, n = f"{base}-{n}", n + 1
+            while True:
+                try:
+                    self.path(safe).mkdir()
+                    break
+                except FileExistsError:
+                    safe, n = f"{base}-{n}", n + 1
         run.name = run.name or safe
         save_run(run, self.path(safe))
         return safe

@@ -132,8 +132,6 @@ def _split(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarra
         raise ConfigError(
             f"batch size {config.batch_size} is larger than the {len(tr)} training images; use at most {len(tr)}"
         )
-    if len(tr) < 2:
-        raise ConfigError(f"only {len(tr)} training image is left after holding out validation images; use more images")
     return tr, va
 
 
@@ -283,6 +281,9 @@ def train(
     data = TrainData.from_config(config, dataset, device)
     if model is None:
         model = seeded_model(config)
+    if len(data.train_idx) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ConfigError(f"{config.model} uses BatchNorm, which needs at least 2 training images per step; "
+                          f"only {len(data.train_idx)} is left after holding out validation images: use more images")
     model = model.to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     history: list[dict] = []
