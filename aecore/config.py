@@ -172,8 +172,8 @@ class TrainConfig:
             raise ConfigError(f"unknown config keys: {', '.join(unknown[:5])}")
         d = dict(d)
         for key, value in d.items():
-            kind = _FIELD_KINDS[key]
-            if value is None and kind in _OPTIONAL:
+            kind = _FIELD_KINDS.get(key)
+            if kind is None or (value is None and kind in _OPTIONAL):  # a field added later: checked by validate()
                 continue
             if kind in ("text", "text?"):
                 ok = isinstance(value, str) and len(value) <= 64

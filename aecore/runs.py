@@ -108,7 +108,8 @@ def is_run_dir(path: str | os.PathLike) -> bool:
     d = Path(path)
     try:
         entries = [p.name for p in d.iterdir()]
-        meta = json.loads((d / "meta.json").read_bytes()[: FILE_LIMITS["meta.json"]])
+        with open(d / "meta.json", "rb") as f:
+            meta = json.loads(f.read(FILE_LIMITS["meta.json"]))
     except (OSError, ValueError, RecursionError):
         return False
     return isinstance(meta, dict) and meta.get("format") == FORMAT and set(entries) <= set(FILES)
