@@ -25,25 +25,52 @@ def _emit(obj) -> None:
     print(json.dumps(obj, default=float), flush=True)
 
 
-def _int_list(text: str) -> list[int]:
-    """'2,8,32' or '10-100:10' -> ints."""
+MAX_LIST = 64  # at most this many numbers in a list like --latents (each one is a training run)
+
+
+def _int_list(text: str, max_items: int = MAX_LIST) -> list[int]:
+    """'2,8,32' or '10-100:10' -> ints (ranges are counted before they are built)."""
     out = []
     for part in text.split(","):
         part = part.strip()
         if not part:
             continue
         try:
-            if "-" in part:
+            if "-" in part[1:]:
                 rng, _, step = part.partition(":")
                 lo, hi = (int(v) for v in rng.split("-"))
-                out += list(range(lo, hi + 1, int(step) if step else 1))
+                r = range(lo, hi + 1, int(step) if step else 1)
             else:
-                out.append(int(part))
+                r = range(int(part), int(part) + 1)
         except ValueError:
-            raise CliError(f"expected numbers like 2,8,32 or 10-100:10, got {text!r}") from None
+            raise CliError(f"expected numbers like 2,8,32 or 10-100:10 (a step of at least 1), got {text!r}") from None
+        if len(out) + len(r) > max_items:
+            raise CliError(f"{text!r} gives more than {max_items} numbers; each one is a training run: ask for fewer")
+        out += list(r)
     if not out:
         raise CliError("expected at least one number")
     return out
+
+
+def _bounded(lo, hi, cast=int):
+    """An argparse type: a number in [lo, hi] (whole for int), else one clear line."""
+    import math
+
+    def parse(text: str):
+        try:
+            v = float(text) if cast is float else int(text)
+        except ValueError:
+            v = None
+        if v is None or not math.isfinite(v) or not lo <= v <= hi:
+            kind = "a whole number" if cast is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {kind} between {lo:,} and {hi:,}, got {text!r}")
+        return v
+
+    parse.__name__ = "bounded number"
+    return parse
+
+
+SEED = _bounded(0, 2**31 - 1)
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -95,11 +122,13 @@ def cmd_models(a) -> None:
 def cmd_train(a) -> None:
     from .data import load_dataset
     from .evaluate import evaluate
-    from .runs import save_run
-    from .train import TrainingDiverged, train
+    from .runs import check_out_dir, save_run
+    from .train import TrainingDiverged, check_config, train
 
     config = _config(a)
+    a.out = str(check_out_dir(a.out))  # before any training: never lose work to a bad --out, never clobber files
     dataset = load_dataset(config.dataset)
+    config = check_config(config, dataset)  # batch vs data size, before a worker is busy
     t0 = time.perf_counter()
 
     def on_epoch(e):
@@ -138,6 +167,7 @@ def cmd_project(a) -> None:
     from .evaluate import encode
     from .projection import project, sample_indices
 
+    _check_csv_out(a.out)
     run = _load(a.dir)
     ds = load_dataset(run.config.dataset)
     idx = sample_indices(len(ds.test), a.n, a.seed)
@@ -157,7 +187,9 @@ def cmd_sweep(a) -> None:
     from .experiments import latent_sweep
 
     base = _config(a)
-    res = latent_sweep(base, _int_list(a.latents), on_progress=None)
+    latents = _int_list(a.latents)
+    _check_csv_out(a.out)
+    res = latent_sweep(base, latents, on_progress=None)
     for r in res.tables["sweep"]:
         print(f"k={r['latent']}: train_loss {r['train_loss']:.5f} test_mse {r['test_mse']:.5f} pca_test_mse {r['pca_test_mse']:.5f}", flush=True)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +211,29 @@ def cmd_anomaly(a) -> None:
     _emit(anomaly(_load(a.dir), normal).summary)
 
 
+def _check_csv_out(path: str | None) -> None:
+    """Refuse a CSV --out that cannot be written, before any work is done."""
+    import os
+
+    if path is None:
+        return
+    p = Path(os.path.abspath(os.path.expanduser(path)))
+    if not path.strip() or p.is_dir():
+        raise CliError(f"--out {path!r} is a folder; name a .csv file, e.g. {Path(path or '.') / 'out.csv'}")
+    parent = p.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise CliError(f"cannot write {path}: permission denied")
+    import tempfile
+
+    try:  # access() can be wrong (read-only mounts, root): really try
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror}") from None
+
+
 def _write_csv(path: str, text: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(text)
@@ -187,6 +242,7 @@ def _write_csv(path: str, text: str) -> None:
 def cmd_compare(a) -> None:
     from .experiments import ab_configs, compare
 
+    _check_csv_out(a.out)
     res = compare(ab_configs(a.preset, epochs=a.epochs, limit=a.limit, seed=a.seed, batch_size=a.batch, device=a.device))
     if a.out:
         _write_csv(a.out, res.csv("final"))
@@ -196,7 +252,9 @@ def cmd_compare(a) -> None:
 def cmd_stacked(a) -> None:
     from .experiments import stacked_vs_endtoend
 
-    res = stacked_vs_endtoend(_config(a), a.pretrain_per_layer)
+    config = _config(a)
+    _check_csv_out(a.out)
+    res = stacked_vs_endtoend(config, a.pretrain_per_layer)
     if a.out:
         _write_csv(a.out, res.csv("final"))
     _emit({"final": res.tables["final"]})
@@ -205,6 +263,7 @@ def cmd_stacked(a) -> None:
 def cmd_pca(a) -> None:
     from .experiments import ae_vs_pca
 
+    _check_csv_out(a.out)
     res = ae_vs_pca(_load(a.dir), n_points=a.n)
     if a.out:
         _write_csv(a.out, res.csv("codes"))
@@ -229,11 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("project", help="2-D projection of test-set codes to CSV")
     pr.add_argument("dir")
     pr.add_argument("--method", default="pca", choices=["raw", "pca", "tsne", "umap"])
-    pr.add_argument("--n", type=int, default=2000)
-    pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--perplexity", type=float, default=30.0)
-    pr.add_argument("--n-neighbors", type=int, default=15)
-    pr.add_argument("--min-dist", type=float, default=0.1)
+    pr.add_argument("--n", type=_bounded(1, 10000), default=2000, help="test images to project (1-10000)")
+    pr.add_argument("--seed", type=SEED, default=0)
+    pr.add_argument("--perplexity", type=_bounded(2, 100, float), default=30.0)
+    pr.add_argument("--n-neighbors", type=_bounded(2, 200), default=15)
+    pr.add_argument("--min-dist", type=_bounded(0, 1, float), default=0.1)
     pr.add_argument("--out", required=True)
     s = sub.add_parser("sweep", help="latent size sweep to CSV (with PCA at the same k)")
     _add_train_options(s)
@@ -241,8 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     pb = sub.add_parser("probe", help="classification accuracy on codes vs PCA vs pixels")
     pb.add_argument("dir")
-    pb.add_argument("--labels", type=int, default=1000)
-    pb.add_argument("--seed", type=int, default=0)
+    pb.add_argument("--labels", type=_bounded(10, 60000), default=1000)
+    pb.add_argument("--seed", type=SEED, default=0)
     an = sub.add_parser("anomaly", help="anomaly detection by reconstruction error (ROC AUC)")
     an.add_argument("dir")
     an.add_argument("--normal", default=None, help="the normal digit(s), e.g. 0; default: the run's digits")
@@ -250,25 +309,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="architecture A/B: two configs trained and compared")
     c.add_argument("--preset", required=True, choices=list(AB_PRESETS))
-    c.add_argument("--epochs", type=int, default=3)
-    c.add_argument("--limit", type=int, default=10000)
-    c.add_argument("--batch", type=int, default=128)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--epochs", type=_bounded(1, 1000), default=3)
+    c.add_argument("--limit", type=_bounded(2, 60000), default=10000)
+    c.add_argument("--batch", type=_bounded(1, 60000), default=128)
+    c.add_argument("--seed", type=SEED, default=0)
     c.add_argument("--device", default="auto")
     c.add_argument("--out", default=None, help="CSV of the final numbers")
     st = sub.add_parser("stacked", help="layer-wise pretraining vs end-to-end training of a deep MLP")
     _add_train_options(st)
-    st.add_argument("--pretrain-per-layer", type=int, default=1)
+    st.add_argument("--pretrain-per-layer", type=_bounded(1, 1000), default=1)
     st.add_argument("--out", default=None)
     pc = sub.add_parser("pca", help="a saved run against PCA at the same k (error and 2-D codes)")
     pc.add_argument("dir")
-    pc.add_argument("--n", type=int, default=2000)
+    pc.add_argument("--n", type=_bounded(1, 10000), default=2000, help="test images in the code maps (1-10000)")
     pc.add_argument("--out", default=None, help="CSV of both 2-D code maps")
     ft = sub.add_parser("finetune", help="classifier head on the code: frozen encoder, then fine-tuned")
     ft.add_argument("dir")
-    ft.add_argument("--labels", type=int, default=1000)
-    ft.add_argument("--epochs", type=int, default=5)
-    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--labels", type=_bounded(10, 60000), default=1000)
+    ft.add_argument("--epochs", type=_bounded(1, 200), default=5)
+    ft.add_argument("--seed", type=SEED, default=0)
     from .engine.cli import add_commands
 
     add_commands(sub, _add_train_options)  # worker, submit, jobs, stop, resume
@@ -310,3 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ValueError, OSError) as e:  # ConfigError, RunError, DataError, ...
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # a bug or an unforeseen input: one line, not a traceback (AELAB_DEBUG=1 shows it)
+        import os
+
+        if os.environ.get("AELAB_DEBUG"):
+            raise
+        print(f"error: {type(e).__name__}: {e} (this is a bug in AE Lab; run with AELAB_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1

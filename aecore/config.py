@@ -71,6 +71,8 @@ class TrainConfig:
         if c.upsample is None:
             c.upsample = spec.default_upsample if spec.conv else None
         if isinstance(c.digits, str):
+            if not c.digits.strip():
+                raise ConfigError("the digit subset is empty: pick at least one digit (leave it out to train on all digits)")
             try:
                 c.digits = parse_digits(c.digits)
             except DataError as e:
@@ -161,21 +163,40 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """A config from JSON (a saved run, a job): every field's type is checked, so crafted files fail cleanly."""
         if not isinstance(d, dict):
             raise ConfigError("a config must be a JSON object")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted(str(k)[:30] for k in set(d) - names)
         if unknown:
-            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+            raise ConfigError(f"unknown config keys: {', '.join(unknown[:5])}")
         d = dict(d)
-        if d.get("digits") is not None:
-            if not isinstance(d["digits"], (list, tuple, str)):
-                raise ConfigError("digits must be a list of 0-9")
-            d["digits"] = tuple(d["digits"]) if not isinstance(d["digits"], str) else d["digits"]
-        try:
-            return cls(**d)
-        except TypeError as e:
-            raise ConfigError(f"invalid config: {e}") from None
+        for key, value in d.items():
+            kind = _FIELD_KINDS.get(key)
+            if kind is None or (value is None and kind in _OPTIONAL):  # a field added later: checked by validate()
+                continue
+            if kind in ("text", "text?"):
+                ok = isinstance(value, str) and len(value) <= 64
+            elif kind in ("int", "int?"):
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif kind == "number":
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            elif kind == "digits?":
+                ok = (isinstance(value, str) and len(value) <= 40) or (
+                    isinstance(value, (list, tuple)) and len(value) <= 10
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+            else:  # extra: free-form notes, flat and small
+                ok = isinstance(value, dict) and len(value) <= 32 and all(
+                    isinstance(k, str) and len(k) <= 64 and (value[k] is None or isinstance(value[k], (bool, int, float))
+                                                             or (isinstance(value[k], str) and len(value[k]) <= 200))
+                    for k in value)
+            if not ok:
+                shown = repr(value)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                raise ConfigError(f"{key} must be {_KIND_TEXT[kind]}, got {shown}")
+        if isinstance(d.get("digits"), list):
+            d["digits"] = tuple(d["digits"])
+        return cls(**d)
 
     @property
     def noise_spec(self) -> Noise:
@@ -193,3 +214,18 @@ class TrainConfig:
         bits.append(f"{self.loss}, {self.optimizer} {self.lr:g}, {self.epochs} ep")
         return ", ".join(bits)
 
+
+
+# What each field of a config read from JSON may hold (see TrainConfig.from_dict).
+_FIELD_KINDS = {
+    "model": "text", "latent": "int?", "hidden_act": "text?", "out_act": "text", "upsample": "text?", "loss": "text",
+    "optimizer": "text", "lr": "number", "schedule": "text", "batch_size": "int", "epochs": "int", "seed": "int",
+    "noise": "text", "digits": "digits?", "limit": "int?", "val_fraction": "number", "dataset": "text",
+    "device": "text", "pretrain_epochs": "int", "weight_decay": "number", "log_every": "int", "extra": "extra",
+}
+_OPTIONAL = {"int?", "text?", "digits?"}
+_KIND_TEXT = {
+    "text": "text (at most 64 characters)", "text?": "text (at most 64 characters) or null", "int": "a whole number",
+    "int?": "a whole number or null", "number": "a number", "digits?": "a list of digits 0-9 or null",
+    "extra": "a small object of plain values",
+}

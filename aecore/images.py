@@ -79,7 +79,17 @@ def preprocess_digit(data: bytes) -> np.ndarray:
         im.load()
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # PIL refuses before we can ask its size: same message as ours
+        import re
+        import struct
+
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:  # the PNG header says its size
+            w, h = struct.unpack(">II", data[16:24])
+            raise ImageError(f"the image is {w}x{h} pixels; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted") from None
+        m = re.search(r"\((\d+) pixels\)", str(e))
+        n = f"{int(m.group(1)):,} pixels" if m else "far too many pixels"
+        raise ImageError(f"the image has {n}; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
         raise ImageError(f"not a readable image (PNG, JPEG, ...): {type(e).__name__}") from None
     if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))

@@ -48,6 +48,8 @@ class Noise:
             value = float(level)
         except ValueError:
             raise NoiseError(f"noise level must be a number, got {level!r}") from None
+        if kind.strip() == "none" and value != 0:
+            raise NoiseError(f"'none' takes no level (got {text!r}): use none, or e.g. masking:0.5")
         return cls(kind.strip(), value)
 
 

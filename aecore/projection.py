@@ -31,6 +31,10 @@ class Projection:
 
 def sample_indices(n_total: int, n: int, seed: int = 0, labels: np.ndarray | None = None, digits=None) -> np.ndarray:
     """Up to n sorted indices out of n_total (seeded), optionally only those whose label is in `digits`."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ProjectionError(f"the number of points must be a whole number of at least 1, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ProjectionError(f"the seed must be a whole number from 0 to {2**32 - 1}, got {seed!r}")
     idx = np.arange(n_total)
     if digits is not None and labels is not None:
         idx = idx[np.isin(labels, np.asarray(list(digits)))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -22,6 +23,13 @@ FORMAT = "aelab-run"
 VERSION = 1
 FILES = ("meta.json", "config.json", "history.json", "weights.pt")
 MAX_RUN_BYTES = 64 * 1024 * 1024  # an uploaded run bundle may not exceed this (the largest model is ~13 MB)
+# What each file of a run may hold, counted in bytes actually read (inflated), never as a zip header claims.
+FILE_LIMITS = {"meta.json": 64 * 1024, "config.json": 64 * 1024, "history.json": 2 * 1024 * 1024,
+               "weights.pt": MAX_RUN_BYTES}
+MAX_ZIP_ENTRIES = 16  # a run zip has 4 files; a few extras (e.g. a README a teacher added) are tolerated
+MAX_HISTORY_ROWS = 6000  # 4 pretraining layers + training, 1000 epochs each, is 5000 rows
+STATUSES = ("done", "stopped", "diverged", "checkpoint")
+_PHASE_RE = re.compile(r"train|pretrain layer [0-9]{1,2}/[0-9]{1,2}")
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -95,9 +103,68 @@ def _run_files(run: Run) -> dict[str, bytes]:
     }
 
 
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """Whether `path` is a folder holding an AE Lab run and nothing else (so replacing it loses nothing)."""
+    d = Path(path)
+    try:
+        entries = [p.name for p in d.iterdir()]
+        with open(d / "meta.json", "rb") as f:
+            meta = json.loads(f.read(FILE_LIMITS["meta.json"]))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT and set(entries) <= set(FILES)
+
+
+def check_out_dir(directory: str | os.PathLike) -> Path:
+    """The absolute run folder to write, checked before any work is done (RunError says why not).
+
+    Refused: an existing file, a folder holding anything but one AE Lab run (its files would be
+    lost), and a place this process cannot write to. An empty folder or an earlier run is fine.
+    """
+    raw = str(directory)
+    if not raw.strip():
+        raise RunError("the output folder name is empty")
+    dest = Path(os.path.abspath(os.path.expanduser(raw)))
+    if dest.parent == dest:
+        raise RunError(f"{raw!r} is the file system root: name a folder for the run, e.g. runs/my-run")
+    try:
+        cwd = Path.cwd()
+    except OSError:
+        cwd = None
+    if cwd is not None and (dest == cwd or dest in cwd.parents):
+        raise RunError(f"{raw} is the folder you are in (or holds it): a run folder is replaced as a whole when "
+                       "it is saved; name a new sub-folder instead, e.g. ./my-run")
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        raise RunError(f"{raw} exists and is not a folder: refusing to replace it; pick a new folder name")
+    if dest.is_dir():
+        try:
+            empty = not any(dest.iterdir())
+        except OSError as e:
+            raise RunError(f"the folder {raw} cannot be read ({e.strerror})") from None
+        if not empty and not is_run_dir(dest):
+            raise RunError(f"{raw} is a folder that holds other files, not an AE Lab run: refusing to overwrite "
+                           "them; pick an empty or new folder")
+    parent = dest.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunError(f"{parent} is not a folder: the run cannot be written under it")
+    if not os.access(parent, os.W_OK | os.X_OK) or (dest.is_dir() and not os.access(dest, os.W_OK | os.X_OK)):
+        raise RunError(f"cannot write to {dest if dest.is_dir() else parent}: permission denied")
+    try:  # access() can be wrong (read-only mounts, root): really try
+        probe = Path(tempfile.mkdtemp(prefix=".aelab-write-test-", dir=parent))
+        probe.rmdir()
+    except OSError as e:
+        raise RunError(f"cannot write to {parent}: {e.strerror}") from None
+    return dest
+
+
 def save_run(run: Run, directory: str | os.PathLike) -> Path:
-    """Write the run to `directory` atomically (a crash leaves the old run or the new one, never half)."""
-    dest = Path(directory)
+    """Write the run to `directory` atomically (a crash leaves the old run or the new one, never half).
+
+    Only an empty folder or an earlier run is ever replaced (see check_out_dir).
+    """
+    dest = check_out_dir(directory)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
@@ -106,7 +173,9 @@ def save_run(run: Run, directory: str | os.PathLike) -> Path:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        if dest.exists():
+        if dest.is_dir() and not any(dest.iterdir()):
+            os.replace(tmp, dest)  # rename(2) replaces an empty folder atomically (e.g. one claimed by RunStore.save)
+        elif dest.exists():
             old = dest.with_name(f".{dest.name}.old-{os.getpid()}-{time.monotonic_ns()}")
             os.replace(dest, old)
             os.replace(tmp, dest)
@@ -119,30 +188,106 @@ def save_run(run: Run, directory: str | os.PathLike) -> Path:
     return dest
 
 
-def _decode_json(name: str, data: bytes):
+def _decode_json(name: str, data: bytes, max_containers: int | None = None):
+    if max_containers is not None and data.count(b"{") + data.count(b"[") > max_containers:
+        # checked before parsing: a few MB of "{}" would otherwise become millions of dicts
+        raise RunError(f"the run cannot be opened: {name} holds more records than a run can have")
     try:
         return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise RunError(f"the run cannot be opened: {name} is nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunError(f"{name} is not valid JSON ({e.__class__.__name__}): the run is corrupt") from None
+        raise RunError(f"the run cannot be opened: {name} is not valid JSON ({e.__class__.__name__})") from None
 
 
-def run_from_files(files: dict[str, bytes]) -> Run:
-    """Build a Run from its four files, checking each (no unpickling: weights load with weights_only)."""
-    missing = [n for n in FILES if n not in files]
-    if missing:
-        raise RunError(f"not an AE Lab run: {', '.join(missing)} missing")
-    meta = _decode_json("meta.json", files["meta.json"])
+def _bad(what: str, value=None, expected: str = "") -> RunError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return RunError(f"the run cannot be opened: {what} must be {expected}, got {shown}")
+
+
+def _number(where: str, v, lo: float, hi: float, integer: bool = False, optional: bool = False):
+    if v is None and optional:
+        return None
+    ok = not isinstance(v, bool) and isinstance(v, (int, float)) and (not integer or float(v).is_integer())
+    if not ok or not math.isfinite(v) or not lo <= v <= hi:
+        kind = "a whole number" if integer else "a number"
+        raise _bad(where, v, f"{kind} between {lo:g} and {hi:g}")
+    return int(v) if integer else float(v)
+
+
+def _text(where: str, v, max_len: int) -> str:
+    if not isinstance(v, str) or len(v) > max_len:
+        raise _bad(where, v, f"text of at most {max_len} characters")
+    return v
+
+
+def _check_meta(meta) -> dict:
+    """meta.json with every field of the right type and in bounds."""
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise RunError("not an AE Lab run: meta.json does not name the aelab-run format")
     if meta.get("version") != VERSION:
-        raise RunError(f"run format version {meta.get('version')!r} is not supported (this is version {VERSION})")
+        raise RunError(f"run format version {str(meta.get('version'))[:20]!r} is not supported (this is version {VERSION})")
+    status = meta.get("status", "done")
+    if status not in STATUSES:
+        raise _bad("meta.json status", status, "one of " + ", ".join(STATUSES))
+    return {
+        "name": _text("meta.json name", meta.get("name", ""), 200),
+        "status": status,
+        "message": _text("meta.json message", meta.get("message", ""), 2000),
+        "seconds": _number("meta.json seconds", meta.get("seconds", 0.0), 0, 1e9, optional=True) or 0.0,
+        "device": _text("meta.json device", meta.get("device", "cpu"), 40),
+        "created": _number("meta.json created", meta.get("created", 0.0), 0, 1e11, optional=True) or 0.0,
+    }
+
+
+_ROW_KEYS = {"epoch", "train_loss", "val_loss", "seconds", "images_per_s", "phase"}
+
+
+def _check_history(history) -> list[dict]:
+    """history.json: a bounded list of epoch rows, each with numbers where numbers belong."""
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise RunError("the run cannot be opened: history.json must be a list of epoch records")
+    if len(history) > MAX_HISTORY_ROWS:
+        raise RunError(f"the run cannot be opened: history.json has {len(history)} rows (at most {MAX_HISTORY_ROWS})")
+    rows = []
+    for i, r in enumerate(history, 1):
+        unknown = sorted(str(k)[:20] for k in set(r) - _ROW_KEYS)
+        if unknown:
+            raise RunError(f"the run cannot be opened: history.json row {i} has unknown fields {', '.join(unknown[:3])}")
+        phase = r.get("phase", "train")
+        if not isinstance(phase, str) or not _PHASE_RE.fullmatch(phase):
+            raise _bad(f"history.json row {i} phase", phase, "'train' or 'pretrain layer i/n'")
+        rows.append({
+            "epoch": _number(f"history.json row {i} epoch", r.get("epoch"), 1, 10**6, integer=True),
+            "train_loss": _number(f"history.json row {i} train_loss", r.get("train_loss"), 0, 1e12),
+            "val_loss": _number(f"history.json row {i} val_loss", r.get("val_loss"), 0, 1e12, optional=True),
+            "seconds": _number(f"history.json row {i} seconds", r.get("seconds", 0.0), 0, 1e9),
+            "images_per_s": _number(f"history.json row {i} images_per_s", r.get("images_per_s", 0.0), 0, 1e12),
+            "phase": phase,
+        })
+    return rows
+
+
+def run_from_files(files: dict[str, bytes]) -> Run:
+    """Build a Run from its four files, checking each against its schema (no unpickling: weights_only).
+
+    Anything crafted or damaged raises RunError ("the run cannot be opened: ..."), never another error.
+    """
+    missing = [n for n in FILES if n not in files]
+    if missing:
+        raise RunError(f"not an AE Lab run: {', '.join(missing)} missing")
+    for name, data in files.items():
+        limit = FILE_LIMITS.get(name)
+        if limit is not None and len(data) > limit:
+            raise RunError(f"the run cannot be opened: {name} is larger than a run's {name} can be "
+                           f"({len(data):,} bytes; at most {limit:,})")
+    meta = _check_meta(_decode_json("meta.json", files["meta.json"]))
     try:
         config = TrainConfig.from_dict(_decode_json("config.json", files["config.json"])).resolved()
     except ConfigError as e:
-        raise RunError(f"the run's config is invalid: {e}") from None
-    history = _decode_json("history.json", files["history.json"])
-    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
-        raise RunError("history.json must be a list of epoch records: the run is corrupt")
+        raise RunError(f"the run cannot be opened: config.json is invalid: {e}") from None
+    history = _check_history(_decode_json("history.json", files["history.json"], max_containers=MAX_HISTORY_ROWS + 1))
     try:
         state = torch.load(io.BytesIO(files["weights.pt"]), map_location="cpu", weights_only=True)
     except Exception as e:
@@ -165,17 +310,7 @@ def run_from_files(files: dict[str, bytes]) -> Run:
         ) from None
     if not all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
         raise RunError("the weights contain NaN or infinite values")
-    return Run(
-        config=config,
-        model=model.eval(),
-        history=history,
-        status=str(meta.get("status", "done")),
-        message=str(meta.get("message", "")),
-        seconds=float(meta.get("seconds", 0.0) or 0.0),
-        device=str(meta.get("device", "cpu")),
-        name=str(meta.get("name", "")),
-        created=float(meta.get("created", 0.0) or 0.0),
-    )
+    return Run(config=config, model=model.eval(), history=history, **meta)
 
 
 def load_run(directory: str | os.PathLike) -> Run:
@@ -187,9 +322,8 @@ def load_run(directory: str | os.PathLike) -> Run:
     for name in FILES:
         p = d / name
         if p.is_file():
-            if p.stat().st_size > MAX_RUN_BYTES:
-                raise RunError(f"{name} is larger than {MAX_RUN_BYTES // 2**20} MB: not an AE Lab run")
-            files[name] = p.read_bytes()
+            with open(p, "rb") as f:
+                files[name] = f.read(FILE_LIMITS[name] + 1)  # never more than a run file may hold
     return run_from_files(files)
 
 
@@ -202,29 +336,55 @@ def run_to_bytes(run: Run) -> bytes:
     return buf.getvalue()
 
 
+def _read_capped(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """An entry's bytes, inflated in small steps and never more than `limit` (headers are not trusted)."""
+    out = bytearray()
+    with z.open(info) as f:
+        while True:
+            chunk = f.read(256 * 1024)
+            if not chunk:
+                return bytes(out)
+            out += chunk
+            if len(out) > limit:
+                raise RunError(f"{info.filename} unpacks to more than {limit:,} bytes: this is not an AE Lab run "
+                               "(a run's files are much smaller)")
+
+
 def run_from_bytes(data: bytes, max_bytes: int = MAX_RUN_BYTES) -> Run:
-    """Load a run from an uploaded zip; RunError with a clear message for anything else."""
+    """Load a run from an uploaded zip; RunError with a clear message for anything else.
+
+    Zip bombs are bounded: at most MAX_ZIP_ENTRIES entries, no name twice, and each file is
+    inflated step by step up to its limit in FILE_LIMITS (whatever its header claims).
+    """
     if not data:
         raise RunError("the file is empty")
     if len(data) > max_bytes:
         raise RunError(f"the file is larger than {max_bytes // 2**20} MB: not an AE Lab run")
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise RunError("not an AE Lab run file (expected the .zip that 'Download run' gives)") from None
     with z:
+        infos = z.infolist()
+        if len(infos) > MAX_ZIP_ENTRIES:
+            raise RunError(f"the zip holds {len(infos):,} entries; an AE Lab run has {len(FILES)}: not an AE Lab run")
+        names = [i.filename for i in infos]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise RunError(f"the zip lists {twice[0][:60]!r} more than once: it is damaged or crafted, not an AE Lab run")
         files = {}
         total = 0
-        for info in z.infolist():
+        for info in infos:
             if info.filename not in FILES:
                 continue  # ignore extras; never extract to disk
-            total += info.file_size
-            if total > max_bytes:
-                raise RunError("the run file unpacks to more than its size limit")
+            limit = min(FILE_LIMITS[info.filename], max_bytes - total)
             try:
-                files[info.filename] = z.read(info.filename)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+                files[info.filename] = _read_capped(z, info, limit)
+            except RunError:
+                raise
+            except Exception as e:  # BadZipFile (bad CRC), zlib/lzma/bz2 errors, encrypted entries, ...
                 raise RunError(f"the run file is damaged ({type(e).__name__}): {info.filename} cannot be read") from None
+            total += len(files[info.filename])
     return run_from_files(files)
 
 
@@ -243,10 +403,15 @@ class RunStore:
     def save(self, run: Run, name: str | None = None, unique: bool = False) -> str:
         """Save under a sanitised name (with unique=True never over another run: name-2, name-3, ...)."""
         safe = sanitize_name(name or run.name or run.config.describe())
-        if unique:
+        if unique:  # claim the name with mkdir, which only one of several savers at once can win
+            self.root.mkdir(parents=True, exist_ok=True)
             base, n = safe[:60], 2
-            while self.path(safe).exists():
-                safe, n = f"{base}-{n}", n + 1
+            while True:
+                try:
+                    self.path(safe).mkdir()
+                    break
+                except FileExistsError:
+                    safe, n = f"{base}-{n}", n + 1
         run.name = run.name or safe
         save_run(run, self.path(safe))
         return safe

@@ -196,6 +196,8 @@ def _run_epochs(
     n = len(data.train_idx)
     bs = config.batch_size
     steps = math.ceil(n / bs)
+    if n % bs == 1 and steps > 1:
+        steps -= 1  # a last batch of one image breaks BatchNorm (and is a noisy step anyway): it joins the one before
     sched = (
         torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps)
         if config.schedule == "cosine" else None
@@ -211,7 +213,8 @@ def _run_epochs(
         for step in range(1, steps + 1):
             if _is_stopped(stop):
                 return rows, "stopped"
-            x = to_float(data.images[perm[(step - 1) * bs : step * bs]])  # [b,1,28,28] in [0,1]
+            end = step * bs if step < steps else n  # the last batch takes what is left (bs + 1 at most)
+            x = to_float(data.images[perm[(step - 1) * bs : end]])  # [b,1,28,28] in [0,1]
             if encode_fn is not None:
                 with torch.no_grad():
                     x = encode_fn(x)  # [b, d] codes of the layers below
@@ -278,6 +281,9 @@ def train(
     data = TrainData.from_config(config, dataset, device)
     if model is None:
         model = seeded_model(config)
+    if len(data.train_idx) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ConfigError(f"{config.model} uses BatchNorm, which needs at least 2 training images per step; "
+                          f"only {len(data.train_idx)} is left after holding out validation images: use more images")
     model = model.to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     history: list[dict] = []

@@ -147,7 +147,7 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
     try:
         run = get_run(choice)
     except (RunError, StoreError, KeyError, OSError) as e:
-        where.error(f"This run cannot be opened: {e}. Pick another one.")
+        where.error(f"This run cannot be opened: {plain(str(e))}. Pick another one.")
         return None, None
     with where.expander("About this run", expanded=False):
         st.caption(run.config.describe())
@@ -481,10 +481,11 @@ def query_number(name: str, default, lo, hi, cast=int):
     try:
         x = float(v)
     except ValueError:
-        return default
-    if not math.isfinite(x):
-        return default
-    return cast(min(max(cast(x), lo), hi))
+        x = math.nan
+    out = cast(min(max(cast(x), lo), hi)) if math.isfinite(x) else default
+    if out != x:  # say so once: the page then writes the value it uses back into the address
+        st.toast(f"The address asked for {name}={plain(v[:20])}; {name} takes {lo:g} to {hi:g}, so {out:g} is used.")
+    return out
 
 
 def available_devices() -> list[str]:

@@ -1,5 +1,7 @@
 """Denoising: corrupt test digits, see what a model makes of them, and how the error grows with the noise."""
 
+import html
+
 import numpy as np
 import plotly.express as px
 import streamlit as st
@@ -26,7 +28,7 @@ KINDS = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise", "
 c1, c2, c3 = st.columns(3)
 kind = c1.selectbox("Corruption", list(KINDS), index=_ui.query_index("noise", list(KINDS), "masking"), format_func=KINDS.get, key="noise")
 top = NOISE_LIMITS[kind][1] if kind != "gaussian" else 1.0
-level = c2.slider("Level", 0.0, min(top, 1.0), min(_ui.query_default("level", 0.5, float), top), 0.05, key=f"level_{kind}",
+level = c2.slider("Level", 0.0, min(top, 1.0), _ui.query_number("level", 0.5, 0.0, min(top, 1.0), float), 0.05, key=f"level_{kind}",
                   help="masking / salt and pepper: fraction of pixels hit; Gaussian: standard deviation")
 seed = c3.number_input("Noise seed", 0, 10**6, 0, key="noise_seed")
 st.query_params.update({"noise": kind, "level": f"{level:g}"})
@@ -35,7 +37,7 @@ idx = sample_indices(len(ds.test), 10, int(seed) + 1)
 noise = Noise(kind, level)
 corrupted, denoised = reconstruct(run.model, ds.test.x[idx], noise, int(seed))
 png = to_png(rows_grid([ds.test.x[idx], corrupted, denoised]), scale=3)
-st.image(png, caption=f"top: clean · middle: {KINDS[kind]} at {level:g} · bottom: {run.label()}'s output")
+st.image(png, caption=f"top: clean · middle: {KINDS[kind]} at {level:g} · bottom: {_ui.plain(run.label())}'s output")
 clean = ds.test.x[idx] / 255.0
 m1, m2 = st.columns(2)
 m1.metric("MSE of the corrupted input", f"{float(((corrupted - clean) ** 2).mean()):.4f}")
@@ -44,7 +46,7 @@ m2.metric("MSE after the model", f"{float(((denoised - clean) ** 2).mean()):.4f}
 # ---- error versus noise level -------------------------------------------------------------------
 st.subheader("Error versus noise level")
 plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() else None
-compare = {run.label(): key}
+compare = {html.escape(run.label(), quote=False): key}  # a legend label: plotly reads <a>, <b>
 if plain_key and plain_key != key:
     compare["plain conv AE (zoo conv-k16)"] = plain_key
 levels = [round(float(v), 3) for v in np.linspace(0, top, 6)]

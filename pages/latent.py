@@ -19,7 +19,7 @@ key, run = _ui.run_picker()
 if run is None:
     st.stop()
 k = run.model.latent_dim
-st.caption(f"{run.label()} · each test image becomes a code of **{k}** numbers; here they are drawn in 2-D.")
+st.caption(f"{_ui.plain(run.label())} · each test image becomes a code of **{k}** numbers; here they are drawn in 2-D.")
 
 # ---- projection settings ------------------------------------------------------------------------
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
@@ -27,7 +27,7 @@ c1, c2, c3, c4 = st.columns(4)
 method = c1.radio("Projection", METHODS, index=_ui.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
                   key="method", horizontal=True)
 cap = MAX_POINTS[method]
-n = c2.slider("Points", 100, cap, min(_ui.query_default("n", 2000, int), cap), step=100, key=f"n_{method}",
+n = c2.slider("Points", 100, cap, _ui.query_number("n", min(2000, cap), 100, cap), step=100, key=f"n_{method}",
               help=f"{LABELS[method]} is capped at {cap:,} points for speed")
 seed = c3.number_input("Seed", 0, 10**6, 0, key="proj_seed", help="Same seed, same sample and layout")
 digits = c4.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",

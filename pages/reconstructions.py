@@ -1,5 +1,7 @@
 """Reconstructions: originals on top, reconstructions below; per-image and per-digit error; two runs side by side."""
 
+import html
+
 import numpy as np
 import streamlit as st
 
@@ -34,7 +36,7 @@ else:
     idx = order[::-1][:n] if mode == "worst" else order[:n]
 
 recon = _ui.reconstructions(key, run, tuple(int(i) for i in idx))
-st.subheader(f"{run.label()}: {MODES[mode]}")
+st.subheader(f"{_ui.plain(run.label())}: {MODES[mode]}")
 st.caption("In each column: the original on top, its reconstruction below, then the test index, the digit and the MSE per pixel.")
 cols = st.columns(len(idx))
 for col, i, r in zip(cols, idx, recon):
@@ -49,19 +51,19 @@ mse = float(errors.mean())
 m1.metric("Test MSE per pixel", f"{mse:.5f}")
 m2.metric("Squared error per image", f"{mse * 784:.2f}", help="Hinton & Salakhutdinov 2006 report 3.00 (deep AE, k=30) vs 13.87 (PCA, k=30)")
 m3.metric("PSNR", f"{10 * np.log10(1 / mse):.2f} dB")
-series = {run.label(): per_digit(errors, ds.test.y)}
+series = {html.escape(run.label(), quote=False): per_digit(errors, ds.test.y)}  # plotly reads <a>, <b>
 
 # ---- a second run side by side ------------------------------------------------------------------
 st.subheader("Compare with another run")
 other_key, other = _ui.run_picker("Second run", key="run_b", sidebar=False, avoid=key)
 if other is not None and other_key != key:
     other_err = _ui.test_errors(other_key, other)
-    series[other.label()] = per_digit(other_err, ds.test.y)
+    series[html.escape(other.label(), quote=False)] = per_digit(other_err, ds.test.y)
     left, right = st.columns(2)
-    left.image(png, caption=f"{run.label()} · test MSE {mse:.5f}")
+    left.image(png, caption=f"{_ui.plain(run.label())} · test MSE {mse:.5f}")
     other_recon = _ui.reconstructions(other_key, other, tuple(int(i) for i in idx))
     right.image(to_png(rows_grid([ds.test.x[idx], other_recon]), scale=3),
-                caption=f"{other.label()} · test MSE {float(other_err.mean()):.5f}")
+                caption=f"{_ui.plain(other.label())} · test MSE {float(other_err.mean()):.5f}")
 elif other_key == key:
     st.caption("Pick a different run to compare.")
 st.plotly_chart(_ui.per_digit_figure(series), key="per_digit")

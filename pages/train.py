@@ -192,12 +192,12 @@ used = eng.store.used_bytes(ws) / 2**20
 if runs:
     st.caption(f"{len(runs)} run(s), {used:.1f} of {eng.settings.quota_mb:g} MB used")
 for i, entry in enumerate(runs):
-    with st.expander(f"{entry.name} — {entry.status}" + (" · shared with the class" if entry.shared else ""),
+    with st.expander(f"{_ui.plain(entry.name)} — {entry.status}" + (" · shared with the class" if entry.shared else ""),
                      expanded=i == 0):
         try:
             run = _ui.kept_run(entry.id)
         except (RunError, OSError) as e:
-            st.error(f"This run cannot be opened: {e}")
+            st.error(f"This run cannot be opened: {_ui.plain(str(e))}")
             if st.button("Delete it", key=f"rm_bad_{entry.id}"):
                 eng.store.delete_run(entry.id, ws)
                 st.rerun()
@@ -223,7 +223,7 @@ for i, entry in enumerate(runs):
                                mime="application/zip", key=f"dl_{entry.id}")
             if b4.button("Delete", key=f"rm_{entry.id}"):
                 eng.store.delete_run(entry.id, ws)
-                st.session_state["flash"] = f"Deleted “{entry.name}”."
+                st.session_state["flash"] = f"Deleted “{_ui.plain(entry.name)}”."
                 st.rerun()
         _ui.image_rows([("originals", PREVIEW_X), ("reconstructions", _ui.reconstructions(f"run:{entry.id}", run, PREVIEW))],
                        scale=2)
@@ -235,7 +235,7 @@ if up is not None and st.session_state.get("uploaded_id") != up.file_id:
     try:
         run = run_from_bytes(up.getvalue())
         entry = eng.keep_upload(ws, run, run.name or up.name.removesuffix(".zip"))
-        st.session_state["flash"] = f"Loaded “{entry.name}”: it is in your runs and in the run picker on every page."
+        st.session_state["flash"] = f"Loaded “{_ui.plain(entry.name)}”: it is in your runs and in the run picker on every page."
         st.rerun()
     except (RunError, StoreError) as e:
-        st.error(f"That file is not a usable run: {e}")
+        st.error(f"That file is not a usable run: {_ui.plain(str(e))}")
