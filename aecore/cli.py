@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--seed", type=SEED, default=0)
     from .engine.cli import add_commands
 
-    add_commands(sub, _add_train_options)  # worker, submit, jobs, stop, resume
+    add_commands(sub, _add_train_options)  # worker, submit, jobs, stop, pause, resume
     return p
 
 
@@ -349,7 +349,7 @@ def _engine(name: str):
     return run
 
 
-COMMANDS.update({name: _engine(name) for name in ("worker", "submit", "jobs", "stop", "resume")})
+COMMANDS.update({name: _engine(name) for name in ("worker", "submit", "jobs", "stop", "pause", "resume")})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ FILE_LIMITS = {"meta.json": 64 * 1024, "config.json": 64 * 1024, "history.json":
                "weights.pt": MAX_RUN_BYTES}
 MAX_ZIP_ENTRIES = 16  # a run zip has 4 files; a few extras (e.g. a README a teacher added) are tolerated
 MAX_HISTORY_ROWS = 6000  # 4 pretraining layers + training, 1000 epochs each, is 5000 rows
-STATUSES = ("done", "stopped", "diverged", "checkpoint")
+STATUSES = ("done", "stopped", "paused", "diverged", "checkpoint")
 _PHASE_RE = re.compile(r"train|pretrain layer [0-9]{1,2}/[0-9]{1,2}")
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -44,7 +44,7 @@ class Run:
     config: TrainConfig
     model: Autoencoder
     history: list[dict] = field(default_factory=list)  # EpochStats rows
-    status: str = "done"  # "done", "stopped" or "diverged"
+    status: str = "done"  # "done", "stopped", "paused" (training can go on) or "diverged"
     message: str = ""
     seconds: float = 0.0
     device: str = "cpu"

@@ -189,8 +189,17 @@ def _run_epochs(
     encode_fn: Callable | None = None,
     checkpoint: Callable[[EpochStats], None] | None = None,
     noise: Noise | None = None,
+    state: dict | None = None,
+    on_state: Callable[[dict], None] | None = None,
+    max_steps: int | None = None,
 ) -> tuple[list[EpochStats], str]:
-    """Train for `epochs`; returns the epoch rows and how it ended: 'done', 'stopped' or 'diverged'."""
+    """Train for `epochs`; returns the epoch rows and how it ended: 'done', 'stopped', 'paused' or 'diverged'.
+
+    `on_state` receives the complete training state (weights, optimizer, schedule, random
+    generator, the epoch's shuffled order and its running loss) after every epoch and when the
+    loop stops or pauses; `state` continues from such a state exactly, step for step, as if it
+    had never stopped. `max_steps`: pause after this many steps.
+    """
     noise = config.noise_spec if noise is None else noise
     opt = make_optimizer(config.optimizer, params, config.lr, config.weight_decay)
     n = len(data.train_idx)
@@ -204,15 +213,39 @@ def _run_epochs(
     )
     rows: list[EpochStats] = []
     dev = data.images.device
+    first_epoch, first_step = 1, 0
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None and state.get("scheduler"):
+            sched.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        first_epoch, first_step = int(state["epoch"]), int(state["step"])
+
+    def snapshot(epoch: int, step: int, perm, loss_sum, seen: int, elapsed: float) -> dict:
+        return {"version": STATE_VERSION, "phase": phase, "epoch": epoch, "step": step,
+                "perm": None if perm is None else perm.cpu(), "loss_sum": float(loss_sum), "seen": int(seen),
+                "elapsed": float(elapsed), "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched is not None else None,
+                "generator": generator.get_state()}
+
     model.train()
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        perm = data.train_idx[torch.randperm(n, generator=generator, device=dev)]  # [n] int64
-        loss_sum = torch.zeros((), device=dev)
-        seen = 0
-        for step in range(1, steps + 1):
-            if _is_stopped(stop):
-                return rows, "stopped"
+    taken = 0
+    for epoch in range(first_epoch, epochs + 1):
+        resumed = state is not None and epoch == first_epoch
+        t0 = time.perf_counter() - (float(state["elapsed"]) if resumed else 0.0)
+        if resumed and state.get("perm") is not None:
+            perm = state["perm"].to(dev)  # [n] the epoch's order, drawn before it stopped
+        else:
+            perm = data.train_idx[torch.randperm(n, generator=generator, device=dev)]  # [n] int64
+        loss_sum = torch.tensor(float(state["loss_sum"]) if resumed else 0.0, device=dev)
+        seen = int(state["seen"]) if resumed else 0
+        for step in range(first_step + 1 if resumed else 1, steps + 1):
+            stopped = _is_stopped(stop)
+            if stopped or (max_steps is not None and taken >= max_steps):
+                if on_state is not None:
+                    on_state(snapshot(epoch, step - 1, perm, loss_sum, seen, time.perf_counter() - t0))
+                return rows, "stopped" if stopped else "paused"
+            taken += 1
             end = step * bs if step < steps else n  # the last batch takes what is left (bs + 1 at most)
             x = to_float(data.images[perm[(step - 1) * bs : end]])  # [b,1,28,28] in [0,1]
             if encode_fn is not None:
@@ -249,6 +282,8 @@ def _run_epochs(
         rows.append(row)
         if checkpoint is not None:
             checkpoint(row)
+        if on_state is not None and epoch < epochs:
+            on_state(snapshot(epoch + 1, 0, None, 0.0, 0, 0.0))
         if on_epoch is not None:
             on_epoch(row)
     return rows, "done"
@@ -263,12 +298,19 @@ def train(
     model: Autoencoder | None = None,
     checkpoint_dir: str | None = None,
     on_snapshot: Callable[[Autoencoder, EpochStats], None] | None = None,
+    resume: dict | None = None,
+    on_state: Callable[[dict], None] | None = None,
+    max_steps: int | None = None,
 ) -> Run:
-    """Train a model as `config` says and return the Run (status 'done' or 'stopped').
+    """Train a model as `config` says and return the Run (status 'done', 'stopped' or 'paused').
 
     Raises ConfigError for invalid settings and TrainingDiverged (carrying the last good
     weights) when the loss becomes NaN or infinite. `stop.is_set()` is checked between steps;
     a stopped run keeps the weights trained so far. Pass `model` to continue training it.
+
+    Exact pause and resume: `on_state` receives the full training state after every epoch of
+    the main phase and when it stops or pauses (after `max_steps` steps); `resume=` that state
+    continues the run so that it ends with the same weights as a run that never stopped.
     """
     config = config.resolved()
     dataset = dataset or load_dataset(config.dataset)
@@ -279,6 +321,10 @@ def train(
     except DeviceError as e:
         raise ConfigError(str(e)) from None
     data = TrainData.from_config(config, dataset, device)
+    if resume is not None:
+        check_state(resume, config)
+        model = seeded_model(config)
+        model.load_state_dict(resume["model"])
     if model is None:
         model = seeded_model(config)
     if len(data.train_idx) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
@@ -286,7 +332,7 @@ def train(
                           f"only {len(data.train_idx)} is left after holding out validation images: use more images")
     model = model.to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    history: list[dict] = []
+    history: list[dict] = list(resume["history"]) if resume is not None else []
     t_start = time.perf_counter()
 
     good_state = copy.deepcopy(model.state_dict())
@@ -316,7 +362,11 @@ def train(
 
     # Greedy layer-wise pretraining (stacked AE): each encoder block with its mirror decoder block,
     # trained to reconstruct the codes of the (frozen) blocks below it.
-    if config.pretrain_epochs and isinstance(model, MLPAutoencoder):
+    def keep_state(st: dict) -> None:
+        if on_state is not None:
+            on_state(dict(st, history=list(history), seconds=time.perf_counter() - t_start))
+
+    if config.pretrain_epochs and isinstance(model, MLPAutoencoder) and resume is None:
         pairs = model.layer_pairs()
         for i, (enc, dec) in enumerate(pairs):
             below = [p[0] for p in pairs[:i]]
@@ -345,6 +395,7 @@ def train(
     rows, how = _run_epochs(
         model, model.parameters(), data, config, config.epochs, "train", config.loss,
         on_progress, on_epoch, stop, generator, t_start, checkpoint=checkpoint,
+        state=resume, on_state=keep_state if on_state is not None else None, max_steps=max_steps,
     )
     if how == "diverged":
         msg = _diverged_message(config)
@@ -352,7 +403,43 @@ def train(
     if how == "stopped":
         done = sum(1 for r in history if r["phase"] == "train")
         return finish("stopped", f"stopped by the user after {done} of {config.epochs} epochs")
+    if how == "paused":
+        return finish("paused", f"paused after {max_steps} step(s)")
     return finish("done")
+
+
+STATE_VERSION = 1
+STATE_KEYS = ("version", "phase", "epoch", "step", "perm", "loss_sum", "seen", "elapsed", "model", "optimizer",
+              "scheduler", "generator", "history")
+
+
+def check_state(state: dict, config: TrainConfig) -> dict:
+    """A training state to resume from, checked (ConfigError with a plain message if it cannot be used)."""
+    if not isinstance(state, dict) or any(k not in state for k in STATE_KEYS) or state["version"] != STATE_VERSION:
+        raise ConfigError("the saved training state is incomplete or from another version; start the run again")
+    if state["phase"] != "train" or not 1 <= int(state["epoch"]) <= config.epochs:
+        raise ConfigError("the saved training state does not belong to this run's settings")
+    return state
+
+
+def save_state(state: dict, path) -> None:
+    """Write a training state atomically (a crash never leaves half a file)."""
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path) -> dict:
+    """Read a training state written by save_state (tensors and plain values only: nothing is unpickled)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a torn or foreign file: the caller falls back to the last finished epoch
+        raise ConfigError(f"the saved training state cannot be read: {type(e).__name__}") from None
 
 
 class _Reshaped(torch.nn.Module):

@@ -302,11 +302,11 @@ def background_experiment(kind: str, params: dict, button: str = "▶ Run experi
     return None
 
 
-def queue_training(config, name: str | None = None):
-    """Queue a training job in this workspace; the Job, or None after showing why not."""
+def queue_training(config, name: str | None = None, max_steps: int | None = None):
+    """Queue a training job in this workspace (pausing after `max_steps` steps); the Job, or None after showing why not."""
+    params = {"config": config.to_dict()} | ({"max_steps": int(max_steps)} if max_steps else {})
     try:
-        return engine().submit(workspace(), "train", {"config": config.to_dict()}, config.describe(), dataset(),
-                               name=name or config.describe())
+        return engine().submit(workspace(), "train", params, config.describe(), dataset(), name=name or config.describe())
     except (ValueError, StoreError) as e:
         st.error(f"Cannot train with these settings: {e}")
         return None

@@ -104,11 +104,12 @@ config = checked_config or config
 
 if problem:
     st.warning(f"Cannot train with these settings: {problem}")
-n1, n2 = st.columns([3, 1])
+n1, n2, n3 = st.columns([3, 1, 1])
 run_name = n1.text_input("Name of the run", placeholder=config.describe(), max_chars=80, key="run_name")
-n2.write("")
-if n2.button("▶ Train", type="primary", disabled=problem is not None):
-    job = _ui.queue_training(config, name=run_name.strip() or config.describe())
+stepwise = n2.checkbox("Step by step", key="stepwise",
+                       help="Pause after the first step; then step once, ten steps at a time, or go on")
+if n3.button("▶ Train", type="primary", disabled=problem is not None):
+    job = _ui.queue_training(config, name=run_name.strip() or config.describe(), max_steps=1 if stepwise else None)
     if job is not None:
         st.toast(f"Queued job {job.id}: {config.describe()}")
 
@@ -132,9 +133,12 @@ def live_jobs():
         st.rerun()
     for job in active:
         with st.container(border=True):
-            top = st.columns([4, 1])
+            top = st.columns([4, 1, 1])
             top[0].markdown(f"**Job {job.id}** · {_ui.plain(job.label)}")
-            if top[1].button("■ Stop", key=f"stop_{job.id}", help="Stop now and keep the weights trained so far"):
+            if job.status == "running" and top[1].button("Pause", icon=":material/pause:", key=f"pause_{job.id}",
+                                                         help="Pause after this step; go on later exactly from here"):
+                eng.store.request_pause(job.id, ws)
+            if top[2].button("■ Stop", key=f"stop_{job.id}", help="Stop now and keep the weights trained so far"):
                 eng.store.request_stop(job.id, ws)
             if job.status == "queued":
                 st.info(f"Waiting: {eng.waiting_text(job)}.")
@@ -164,19 +168,24 @@ if _ui.has_active_jobs():
 for job in _ui.my_jobs()[:10]:
     if job.active or not job.error or st.session_state.get(f"dismissed_{job.id}"):
         continue
-    box = st.warning if job.status in ("stopped", "diverged", "interrupted") else st.error
-    c1, c2, c3 = st.columns([6, 1, 1])
+    box = st.info if job.status == "paused" else st.warning if job.status in ("stopped", "diverged", "interrupted") else st.error
+    c1, c2, c3, c4, c5 = st.columns([6, 1, 1, 1, 1])
     with c1:
         box(f"Job {job.id} ({_ui.plain(job.label)}): {_ui.plain(job.error)}")
     if job.status in RESUMABLE and job.kind == "train" and job.epochs_done < job.params["config"]["epochs"]:
-        if c2.button("↻ Resume", key=f"resume_{job.id}", help="Continue from its last finished epoch"):
+        go = c2.button("▶ Go on" if job.status == "paused" else "↻ Resume", key=f"resume_{job.id}",
+                       help="Continue exactly where it ended (after a crash: from its last finished epoch)")
+        one = job.status == "paused" and c3.button("1 step", key=f"step1_{job.id}", help="Train one step, then pause")
+        ten = job.status == "paused" and c4.button("10 steps", key=f"step10_{job.id}", help="Train ten steps, then pause")
+        if go or one or ten:
             try:
-                eng.store.resume(job.id, ws, per_workspace=eng.settings.per_workspace)
+                eng.store.resume(job.id, ws, per_workspace=eng.settings.per_workspace,
+                                 steps=1 if one else 10 if ten else None)
                 eng.keep_workers()
                 st.rerun()
             except StoreError as e:
                 st.error(str(e))
-    if c3.button("Dismiss", key=f"dismiss_{job.id}"):
+    if c5.button("Dismiss", key=f"dismiss_{job.id}"):
         st.session_state[f"dismissed_{job.id}"] = True
         st.rerun()
 

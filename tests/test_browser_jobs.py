@@ -41,7 +41,7 @@ def _ws(url: str) -> str:
     return m.group(1)
 
 
-def test_reload_mid_training_keeps_the_workspace_and_stop_still_works(browser, tmp_path):
+def test_reload_mid_training_keeps_the_workspace_pause_step_and_stop_work(browser, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     home = tmp_path / "home"
     with serve({"AELAB_HOME": str(home), "AELAB_WORKER_IDLE_S": "60"}) as (url, _):
@@ -67,6 +67,17 @@ def test_reload_mid_training_keeps_the_workspace_and_stop_still_works(browser, t
         page.wait_for_timeout(2500)
         assert progress.first.inner_text() != first  # and it still moves
         page.screenshot(path=str(SHOTS / "train-after-reload.png"), full_page=True)
+        # pause, step once, go on: a class watches the model one step at a time
+        page.get_by_role("button", name="Pause").first.click()
+        paused = page.get_by_text(re.compile(r"paused in epoch \d+ of 40 after step (\d+)"))
+        paused.first.wait_for(timeout=60000)
+        step = int(re.search(r"after step (\d+)", paused.first.inner_text()).group(1))
+        settle(page)
+        page.screenshot(path=str(SHOTS / "train-paused.png"), full_page=True)
+        page.get_by_role("button", name="1 step").first.click()
+        page.get_by_text(re.compile(rf"after step {step + 1}\b")).first.wait_for(timeout=60000)  # exactly one more
+        page.get_by_role("button", name="▶ Go on").first.click()
+        progress.first.wait_for(timeout=60000)  # running again
         page.get_by_role("button", name="■ Stop").first.click()
         page.get_by_text(re.compile(r"stopped by the user after \d+ epoch")).first.wait_for(timeout=60000)
         page.get_by_text("reload test — stopped").first.wait_for(timeout=60000)  # kept in "Your runs"

@@ -242,10 +242,14 @@ def test_cli_submit_jobs_stop_resume(home):
     run = store.run(row["run_id"])
     assert run.shared and run.name == "demo for the class"
     bad = _cli(home, "resume", str(job_id))
-    assert bad.returncode == 2 and "only interrupted or stopped" in bad.stderr
+    assert bad.returncode == 2 and "only interrupted, stopped or paused" in bad.stderr
     r = _cli(home, "submit", "train", "--model", "dense", "--epochs", "2", "--limit", "600")
     second = int(r.stdout.strip().splitlines()[-1])
     assert "stopped" in _cli(home, "stop", str(second)).stdout
+    assert "queued" in _cli(home, "resume", str(second), "--steps", "2").stdout
+    assert _cli(home, "worker", "--once").returncode == 0
+    row = next(r for r in json.loads(_cli(home, "jobs", "--json").stdout) if r["id"] == second)
+    assert row["status"] == "paused"  # two steps, then it waits
     assert "queued" in _cli(home, "resume", str(second)).stdout
 
 
@@ -346,3 +350,46 @@ def test_tsne_job_streams_its_layout_and_stop_keeps_it(store, settings, mnist):
 
     partial = ResultStore(store.results_dir).get_key(done.result_key)
     assert partial.status == "stopped" and partial.summary["stopped_at"] >= 100 and partial.images["xy"].shape == (600, 2)
+
+
+def test_pause_step_and_go_on_end_with_the_weights_of_a_run_that_never_paused(store, settings, mnist, tiny):
+    import torch
+
+    from aecore.runs import load_run
+
+    params = _train(tiny, model="conv", latent=4, epochs=2, limit=600, noise="gaussian:0.3", schedule="cosine")
+    straight = submit(store, settings, WS_A, "train", params, "straight", mnist)
+    Worker(store, settings).run(once=True)
+    stepped = submit(store, settings, WS_B, "train", dict(params, max_steps=3), "stepped", mnist)
+    Worker(store, settings).run(once=True)
+    j = store.job(stepped.id)
+    assert j.status == "paused" and "after step 3" in j.error
+    assert store.run(j.run_id).status == "paused"  # the weights so far are there to look at
+    store.resume(stepped.id, WS_B, steps=1)  # step once
+    Worker(store, settings).run(once=True)
+    assert "after step 4" in store.job(stepped.id).error
+    store.resume(stepped.id, WS_B, steps=8)  # into the second epoch
+    Worker(store, settings).run(once=True)
+    assert "epoch 2" in store.job(stepped.id).error
+    store.resume(stepped.id, WS_B)  # go on to the end
+    Worker(store, settings).run(once=True)
+    done = store.job(stepped.id)
+    assert done.status == DONE and len(store.runs(WS_B)) == 1  # each pause's run was replaced, not piled up
+    a = load_run(store.run_dir(WS_A, store.job(straight.id).run_id)).model.state_dict()
+    b = load_run(store.run_dir(WS_B, done.run_id)).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # bit for bit the same model
+    with pytest.raises(StoreError, match="only interrupted, stopped or paused"):
+        store.resume(stepped.id, WS_B)
+
+
+def test_pause_a_running_job_from_the_store_then_go_on(store, settings, mnist, tiny):
+    job = submit(store, settings, WS_A, "train", _train(tiny, epochs=30, limit=2000), "long", mnist)
+    t = threading.Thread(target=lambda: Worker(store, settings).run(once=True))
+    t.start()
+    _wait(lambda: (store.job(job.id).progress or {}).get("step", 0) > 2, what="the job to start")
+    store.request_pause(job.id, WS_A)
+    t.join(60)
+    j = store.job(job.id)
+    assert j.status == "paused" and "go on" in j.error
+    store.request_stop(j.id, WS_A)  # a paused job is not running: nothing to stop, it stays resumable
+    assert store.job(job.id).status == "paused"

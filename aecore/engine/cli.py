@@ -1,4 +1,4 @@
-"""The engine's command line: worker, submit, jobs, stop, resume (on the store under AELAB_HOME)."""
+"""The engine's command line: worker, submit, jobs, stop, pause, resume (on the store under AELAB_HOME)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,13 @@ def add_commands(sub, add_train_options) -> None:
     j.add_argument("--json", action="store_true", help="a JSON list of objects (id, status, epoch, workspace, …)")
     j.add_argument("--workspace", default=None)
     for verb, text in (("stop", "stop a job (a running one keeps its weights)"),
-                       ("resume", "queue an interrupted or stopped job again, from its last finished epoch")):
+                       ("pause", "pause a running training job after its current step"),
+                       ("resume", "queue an interrupted, stopped or paused job again: it goes on exactly where it "
+                                  "ended (after a crash, from its last finished epoch)")):
         v = sub.add_parser(verb, help=text)
         v.add_argument("id", type=int)
+        if verb == "resume":
+            v.add_argument("--steps", type=int, default=None, help="train this many steps, then pause again")
 
 
 def _store() -> tuple[Store, EngineSettings]:
@@ -84,7 +88,13 @@ def cmd_stop(a) -> None:
     print(f"{j.id} {j.status}{' (stop requested)' if j.status == 'running' else ''}")
 
 
+def cmd_pause(a) -> None:
+    store, _ = _store()
+    j = store.request_pause(a.id)
+    print(f"{j.id} {j.status}{' (pause requested)' if j.status == 'running' else ''}")
+
+
 def cmd_resume(a) -> None:
     store, settings = _store()
-    j = store.resume(a.id)
+    j = store.resume(a.id, steps=a.steps)
     print(f"{j.id} {j.status}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-from .store import DIVERGED, DONE, FAILED, STOPPED, Job, Store, StoreError
+from .store import DIVERGED, DONE, FAILED, PAUSE, PAUSED, STOPPED, Job, Store, StoreError
 
 TRAIN_KINDS = ("train",)
 EXPERIMENT_KINDS = ("sweep", "compare", "stacked", "finetune", "probe", "anomaly", "ae_vs_pca", "projection", "codes",
@@ -51,6 +51,7 @@ class Context:
         self._phase_base = 0.0  # epochs of the phases before it, so the curve's x only grows
         self._phase_epochs = 0
         self._stop = False
+        self.paused = False  # the stop was a pause
         self.stop_reason = ""
         self._t0 = time.time()
 
@@ -61,9 +62,17 @@ class Context:
         if self.time_limit_s and time.time() - self._t0 > self.time_limit_s:
             self._stop, self.stop_reason = True, f"stopped: the job reached the time limit of {self.time_limit_s:.0f} s"
             return True
-        if self.store.stop_requested(self.job.id):
-            self._stop, self.stop_reason = True, "stopped by the user"
+        flag = self.store.stop_flag(self.job.id)
+        if flag:
+            self._flagged(flag)
         return self._stop
+
+    def _flagged(self, flag: int) -> None:
+        self._stop = True
+        if flag == PAUSE:
+            self.paused, self.stop_reason = True, self.stop_reason or "paused"
+        else:
+            self.stop_reason = self.stop_reason or "stopped by the user"
 
     def progress(self, p) -> None:
         """A trainer Progress report: appended to the loss curve, written at most every report_every_s."""
@@ -80,9 +89,9 @@ class Context:
             d["epoch"] += self.epoch_offset if p.phase == "train" else 0
             d["epochs"] += self.epoch_offset if p.phase == "train" else 0
             d["fraction"] = p.fraction if not self.epoch_offset else d["epoch"] / max(d["epochs"], 1)
-            if self.store.report(self.job.id, progress=d, curve=self.curve):
-                self._stop = True
-                self.stop_reason = self.stop_reason or "stopped by the user"
+            flag = self.store.report(self.job.id, progress=d, curve=self.curve)
+            if flag:
+                self._flagged(flag)
 
 
 # ---- resolving runs named in params --------------------------------------------------------------
@@ -212,16 +221,25 @@ def keep_run(store: Store, workspace: str, run, name: str, job_id: int | None = 
 def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     from ..config import TrainConfig
     from ..evaluate import reconstruct
+    from ..config import ConfigError
     from ..runs import Run, RunError, load_run, save_run
-    from ..train import TrainingDiverged, train
+    from ..train import TrainingDiverged, check_state, load_state, save_state, train
 
     config = TrainConfig.from_dict(job.params["config"]).resolved()
     dataset = dataset_fn(config.dataset)
     preview_idx = list(job.params.get("preview", PREVIEW))
     preview_x = dataset.test.x[preview_idx]
     ckpt_dir = store.checkpoint_dir(job.id)
-    model, history, run_config = None, [], config
-    if (ckpt_dir / "meta.json").is_file():  # a resumed job: continue from its last finished epoch
+    state_path = ckpt_dir.parent / "state.pt"  # the exact training state: after every epoch, and where it stopped or paused
+    model, history, run_config, state = None, [], config, None
+    if state_path.is_file():  # a resumed job: continue exactly where it ended
+        try:
+            state = check_state(load_state(state_path), config)
+        except ConfigError:
+            state = None
+    if state is not None:
+        history = list(state["history"])
+    elif (ckpt_dir / "meta.json").is_file():  # no exact state (e.g. during pretraining): from the last finished epoch
         try:
             ckpt = load_run(ckpt_dir)
         except RunError:
@@ -235,9 +253,13 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
                 ctx.epoch_offset = done
     ctx.history = list(history)
     offset = ctx.epoch_offset
-    ctx.curve = [pt for pt in job.curve if pt[0] <= offset] if offset else []
     # about 40 loss points per epoch, so the live curve moves from the first steps
     steps = max(1, int(job.cost / max(config.epochs, 1)) // config.batch_size)
+    if state is not None:  # the curve up to where it stopped
+        at = int(state["epoch"]) - 1 + int(state["step"]) / steps
+        ctx.curve = [pt for pt in job.curve if pt[0] <= at + 1e-9]
+    else:
+        ctx.curve = [pt for pt in job.curve if pt[0] <= offset] if offset else []
     run_config = dataclasses.replace(run_config, log_every=max(1, min(config.log_every, steps // 40)))
 
     def snapshot(m, row):  # after every finished epoch: checkpoint, history and preview in the store
@@ -250,9 +272,16 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
         store.report(job.id, history=ctx.history, curve=ctx.curve, preview=reconstruct(m, preview_x)[1])
 
     status, error = DONE, ""
+    max_steps = job.params.get("max_steps")
     try:
-        run = train(run_config, dataset, on_progress=ctx.progress, stop=ctx, model=model, on_snapshot=snapshot)
-        if run.status == "stopped":
+        run = train(run_config, dataset, on_progress=ctx.progress, stop=ctx, model=model, on_snapshot=snapshot,
+                    resume=state, on_state=lambda st: save_state(st, state_path),
+                    max_steps=int(max_steps) if max_steps else None)
+        if run.status == "paused" or (run.status == "stopped" and ctx.paused):
+            at = load_state(state_path)
+            status, error = PAUSED, (f"paused in epoch {at['epoch']} of {config.epochs} after step {at['step']}: "
+                                     "go on, or step through it")
+        elif run.status == "stopped":
             status, error = STOPPED, (f"{ctx.stop_reason or 'stopped'} after {len(ctx.history)} epoch(s); "
                                       "the weights trained so far are kept")
     except TrainingDiverged as e:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-QUEUED, RUNNING, DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED = (
-    "queued", "running", "done", "stopped", "failed", "diverged", "interrupted")
+QUEUED, RUNNING, DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED = (
+    "queued", "running", "done", "stopped", "failed", "diverged", "interrupted", "paused")
 ACTIVE = (QUEUED, RUNNING)
-FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED)
-RESUMABLE = (INTERRUPTED, STOPPED)
+FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED)
+RESUMABLE = (INTERRUPTED, STOPPED, PAUSED)
+STOP, PAUSE = 1, 2  # the stop flag's values: end the job, or pause it (resumable exactly where it paused)
 VIEW_KINDS = ("codes", "projection", "probe", "anomaly", "ae_vs_pca", "noise_curve")  # short jobs a page waits for: served first
 MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
 MAX_NAME = 80  # characters of a run name
@@ -388,8 +389,8 @@ class Store:
 
     def report(self, job_id: int, progress: dict | None = None, curve: list | None = None,
                history: list | None = None, preview: np.ndarray | None = None,
-               layout: np.ndarray | None = None) -> bool:
-        """A worker's progress report (also its heartbeat); returns whether a stop was requested.
+               layout: np.ndarray | None = None) -> int:
+        """A worker's progress report (also its heartbeat); returns the stop flag (0, STOP or PAUSE).
 
         `preview`: a training job's reconstructions of the preview digits; `layout`: a projection
         job's current 2-D layout (both kept in the job's preview column).
@@ -410,7 +411,7 @@ class Store:
         with self._tx() as c:
             c.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id=?", (*args, int(job_id)))
             row = c.execute("SELECT stop FROM jobs WHERE id=?", (int(job_id),)).fetchone()
-        return bool(row and row[0])
+        return int(row[0]) if row else 0
 
     def stop_requested(self, job_id: int) -> bool:
         rows = self._q("SELECT stop FROM jobs WHERE id=?", (int(job_id),))
@@ -434,22 +435,44 @@ class Store:
             if job.status == QUEUED:
                 c.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE id=? AND status=?",
                           (STOPPED, "stopped before it started", time.time(), job.id, QUEUED))
-            c.execute("UPDATE jobs SET stop=1 WHERE id=?", (job.id,))
+            c.execute("UPDATE jobs SET stop=? WHERE id=?", (STOP, job.id))
         return self.job(job.id)
 
-    def resume(self, job_id: int, workspace: str | None = None, per_workspace: int | None = None) -> Job:
-        """Queue an interrupted or stopped job again; a training job continues from its last finished epoch."""
+    def request_pause(self, job_id: int, workspace: str | None = None) -> Job:
+        """Pause a running training job after its current step (a queued one is left waiting)."""
+        job = self.job(job_id, workspace)
+        if job.kind != "train":
+            raise StoreError("only training jobs can be paused")
+        with self._tx() as c:
+            c.execute("UPDATE jobs SET stop=? WHERE id=? AND status=? AND stop=0", (PAUSE, job.id, RUNNING))
+        return self.job(job.id)
+
+    def stop_flag(self, job_id: int) -> int:
+        """0 = go on, STOP or PAUSE."""
+        rows = self._q("SELECT stop FROM jobs WHERE id=?", (int(job_id),))
+        return int(rows[0][0]) if rows else 0
+
+    def resume(self, job_id: int, workspace: str | None = None, per_workspace: int | None = None,
+               steps: int | None = None) -> Job:
+        """Queue an interrupted, stopped or paused job again; training continues exactly where it ended
+        (or from its last finished epoch after a crash). `steps`: pause again after that many steps."""
         job = self.job(job_id, workspace)
         if job.status not in RESUMABLE:
-            raise StoreError(f"job {job.id} is {job.status}; only interrupted or stopped jobs can be resumed")
+            raise StoreError(f"job {job.id} is {job.status}; only interrupted, stopped or paused jobs can be resumed")
+        if steps is not None and (job.kind != "train" or int(steps) < 1):
+            raise StoreError("step by step works for training jobs, at least one step at a time")
         with self._tx() as c:
             if per_workspace is not None:
                 mine = c.execute("SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?)",
                                  (job.workspace, *ACTIVE)).fetchone()[0]
                 if mine >= per_workspace:
                     raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace})")
-            c.execute("UPDATE jobs SET status=?, stop=0, error='', finished=NULL, submitted=? WHERE id=?",
-                      (QUEUED, time.time(), job.id))
+            params = dict(job.params)
+            params.pop("max_steps", None)
+            if steps is not None:
+                params["max_steps"] = int(steps)
+            c.execute("UPDATE jobs SET status=?, stop=0, error='', finished=NULL, submitted=?, params=? WHERE id=?",
+                      (QUEUED, time.time(), json.dumps(params, sort_keys=True), job.id))
         return self.job(job.id)
 
     def interrupt_stale(self, stale_s: float) -> list[int]:
