@@ -7,7 +7,7 @@ import streamlit as st
 
 from aecore.evaluate import decode, encode, reconstruct
 from aecore.images import ImageError, grid, preprocess_digit, rows_grid, to_png
-from aecore.latent import interpolate, latent_grid, place, plane_bounds
+from aecore.latent import interpolate, latent_grid, place, plane_bounds, selected_indices
 from aecore.projection import MAX_POINTS, METHODS, ProjectionError, nearest_neighbours
 from pages import _ui
 
@@ -64,7 +64,13 @@ fig = px.scatter(df, x="x", y="y", color="digit", custom_data=["index"], hover_d
                  color_discrete_map=_ui.digit_color_map(), category_orders={"digit": [str(d) for d in range(10)]},
                  labels={"x": axis[0], "y": axis[1]}, opacity=0.75, height=560)
 fig.update_traces(marker=dict(size=5))
-fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), dragmode="lasso", legend_title_text="digit")
+# A plain click selects a point only in pan/zoom mode; box and lasso need their own drag modes.
+PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}
+pick = st.radio("Pick points by", list(PICK), index=_ui.query_index("pick", list(PICK), "click"), key="pick", horizontal=True,
+                format_func=lambda m: {"click": "click (drag pans)", "box": "box (drag a rectangle)", "lasso": "lasso (draw around)"}[m],
+                help="How a click or a drag on the chart picks points; shift adds to the selection")
+st.query_params["pick"] = pick
+fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), dragmode=PICK[pick][1], legend_title_text="digit")
 
 uploaded = st.session_state.get("uploaded_digit")
 if uploaded is not None:
@@ -78,10 +84,10 @@ st.download_button("Download coordinates (CSV)", df[["index", "digit", "x", "y"]
                    file_name=f"latent-{method}.csv", mime="text/csv")
 
 # ---- selected points ----------------------------------------------------------------------------
-picked = [int(p["customdata"][0]) for p in (event.selection.points if event and event.selection else []) if p.get("customdata")]
+picked = selected_indices(event.selection.points if event and event.selection else [])
 st.subheader("Selected points")
 if not picked:
-    st.caption("Click a point, or drag a box or lasso on the chart, to see those images here.")
+    st.caption("Click a point (or pick “box” or “lasso” above and drag on the chart) to see those images here.")
 else:
     show = picked[:16]
     rec = _ui.reconstructions(key, run, tuple(show))
