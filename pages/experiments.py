@@ -180,6 +180,17 @@ if tabs[4].open:
             if not normal or len(normal) == 10:
                 st.warning("Pick between one and nine normal digits.")
             else:
+                trained = tuple(run.config.digits or range(10))
+                if len(trained) != 1:
+                    which = "all ten digits" if len(trained) == 10 else "digits " + ", ".join(map(str, trained))
+                    st.warning(f"**{run.label()} was trained on {which}, not on one digit only.** Every digit it saw "
+                               "is “normal” to it, so the AUC below does not measure anomaly detection: it only says how "
+                               "much better this model happens to reconstruct the digits picked as normal than the others. "
+                               "Pick a one-digit run in the sidebar (e.g. zoo · conv-k16-only1) or train one above.")
+                elif set(normal) != set(trained):
+                    st.warning(f"{run.label()} was trained on the digit {trained[0]} only, but the normal digits picked here "
+                               f"are {', '.join(map(str, normal))}. The AUC then scores digits the model never saw as "
+                               f"“normal”; pick {trained[0]} as the normal digit to test anomaly detection.")
                 res = anomaly(key, run, tuple(normal))
                 st.metric("ROC AUC: normal vs all other digits", f"{res.summary['auc']:.3f}")
                 st.image(to_png(rows_grid([res.images["originals"], res.images["recons"]]), scale=3),
