@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from aecore.evaluate import decode, encode, reconstruct
-from aecore.images import ImageError, grid, preprocess_digit, rows_grid, to_png
+from aecore.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
 from aecore.latent import interpolate, latent_grid, place, plane_bounds, selected_indices
 from aecore.projection import MAX_POINTS, METHODS, ProjectionError, nearest_neighbours
 from pages import _ui
@@ -108,7 +108,9 @@ with left:
         img = latent_grid(run.model, (x0, x1), (y0, y1), size)
         png = to_png(grid(img, size, padding=0), scale=2)
         st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] (bottom→top)")
-        st.download_button("Download the plane (PNG)", png, file_name="latent-plane.png", mime="image/png")
+        labelled = labelled_png(grid(img, size, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
+                                bottom=f"z1 from {x0:.2f} to {x1:.2f} (left to right), z2 from {y0:.2f} to {y1:.2f} (bottom to top)")
+        st.download_button("Download the plane (PNG)", labelled, file_name="latent-plane.png", mime="image/png")
     else:
         st.caption(f"Needs a 2-D code (this one has {k}). Open the “conv-k2” zoo run or train with k=2.")
 with right:
