@@ -45,7 +45,7 @@ def curves_figure(curves: list[dict]) -> go.Figure:
         fig.add_scatter(x=[r["epoch"] for r in rs], y=[r["val_loss"] for r in rs], name=f"{label} · validation",
                         line=dict(color=color, dash="dash"))
     fig.update_layout(xaxis_title="epoch", yaxis_title="loss per pixel", height=360, margin=dict(l=10, r=10, t=30, b=10))
-    return fig
+    return _ui.epoch_axis(fig)
 
 
 # ---- 1. latent size sweep -----------------------------------------------------------------------
@@ -68,7 +68,7 @@ if tabs[0].open:
             for col, name in [("train_loss", "train loss"), ("test_mse", "test MSE"), ("pca_test_mse", "PCA test MSE")]:
                 fig.add_scatter(x=[r["latent"] for r in rows], y=[r[col] for r in rows], name=name, mode="lines+markers")
             fig.update_layout(xaxis_title="latent size k", yaxis_title="MSE per pixel", height=360, margin=dict(l=10, r=10, t=30, b=10))
-            st.plotly_chart(fig, key="sweep_chart")
+            st.plotly_chart(_ui.integer_axis(fig, [r["latent"] for r in rows]), key="sweep_chart")
             _ui.result_table(res, "sweep")
             ks = [r["latent"] for r in rows]
             st.image(to_png(rows_grid([res.images["originals"]] + list(res.images["recons"])), scale=3),
@@ -85,6 +85,7 @@ if tabs[1].open:
         res = _ui.background_experiment("compare", params)
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="ab_curves")
+            _ui.table_csv(res.tables["curves"], "compare-curves", key="csv_ab_curves")
             _ui.result_table(res, "final")
             recon_rows(res, list(configs))
 
@@ -200,8 +201,9 @@ if tabs[4].open:
                              color_discrete_map=_ui.digit_color_map(), category_orders={"digit": [str(i) for i in range(10)]},
                              points=False, height=380, labels={"mse": "reconstruction MSE"})
                 fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
-                st.plotly_chart(fig, key="anomaly_box")
+                st.plotly_chart(_ui.digit_axis(fig), key="anomaly_box")
                 _ui.result_table(res, "per_digit")
+                _ui.table_csv(errs, "anomaly-errors-per-image", key="csv_anomaly_errors")
 
 # ---- 6. stacked AE ------------------------------------------------------------------------------
 if tabs[5].open:
@@ -218,5 +220,6 @@ if tabs[5].open:
         res = _ui.background_experiment("stacked", params)
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="stack_curves")
+            _ui.table_csv(res.tables["curves"], "stacked-curves", key="csv_stack_curves")
             _ui.result_table(res, "final")
             recon_rows(res, [r["model"] for r in res.tables["final"]])

@@ -202,7 +202,7 @@ for i, entry in enumerate(runs):
                 st.rerun()
             continue
         left, right = st.columns([3, 2])
-        left.plotly_chart(_ui.loss_figure(run.history), key=f"loss_{entry.id}")
+        left.plotly_chart(_ui.epoch_axis(_ui.loss_figure(run.history)), key=f"loss_{entry.id}")
         with right:
             st.caption(_ui.plain(entry.summary or run.config.describe()))
             st.caption(f"{run.seconds:.1f} s on {run.device}")
