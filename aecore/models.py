@@ -228,7 +228,7 @@ MODELS: dict[str, ModelSpec] = {
             latent=30, hidden_acts=("relu", "sigmoid", "tanh"), stackable=True,
         ),
         ModelSpec(
-            "conv-bn", "LeNet-like BatchNorm conv encoder (latent 16x7x7=784), upsample+conv+BN decoder, classifier head",
+            "conv-bn", "LeNet-like BatchNorm conv encoder (latent 16x7x7=784), upsample+conv+BN decoder",
             lambda latent, hidden_act, out_act, upsample: ConvBNAE(out_act, upsample),
             latent=None, fixed_latent=784, conv=True, default_upsample="nearest",
         ),
