@@ -23,14 +23,14 @@ st.caption(f"{run.label()} · each test image becomes a code of **{k}** numbers;
 
 # ---- projection settings ------------------------------------------------------------------------
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3 = st.columns(3)
 method = c1.radio("Projection", METHODS, index=_ui.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
                   key="method", horizontal=True)
 cap = MAX_POINTS[method]
 n = c2.slider("Points", 100, cap, min(_ui.query_default("n", 2000, int), cap), step=100, key=f"n_{method}",
               help=f"{LABELS[method]} is capped at {cap:,} points for speed")
 seed = c3.number_input("Seed", 0, 10**6, 0, key="proj_seed", help="Same seed, same sample and layout")
-digits = c4.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",
+digits = st.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",
                         help="e.g. only 0 and 1, or 0, 1 and 6")
 perplexity, n_neighbors, min_dist = 30.0, 15, 0.1
 if method == "tsne":
