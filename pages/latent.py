@@ -82,6 +82,8 @@ if uploaded is not None:
 event = st.plotly_chart(fig, key="scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
 st.download_button("Download coordinates (CSV)", df[["index", "digit", "x", "y"]].to_csv(index=False),
                    file_name=f"latent-{method}.csv", mime="text/csv")
+if uploaded is not None:  # next to its ★, not only at the bottom of the page
+    st.image(to_png(uploaded, scale=2), caption="★ your digit (more under “Your own digit” below)")
 
 # ---- selected points ----------------------------------------------------------------------------
 picked = selected_indices(event.selection.points if event and event.selection else [])
