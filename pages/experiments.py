@@ -25,7 +25,7 @@ SWEEP_SECONDS = {"linear": 3.5, "dense": 3.4, "mlp-deep": 5.7, "conv": 44.1}
 def sweep_eta(model: str, n_latents: int, epochs: int, images: int | None) -> str:
     """About how long a sweep takes on a 2-core CPU, scaled from the measured defaults."""
     s = SWEEP_SECONDS[model] * n_latents / 10 * epochs / 2 * (images or 60000) / 10000
-    return f"about {s:.0f} s" if s < 90 else f"about {s / 60:.0f} min"
+    return "a few seconds" if s < 5 else f"about {s:.0f} s" if s < 90 else f"about {s / 60:.0f} min"
 
 
 ds = _ui.dataset()
