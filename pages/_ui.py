@@ -501,3 +501,12 @@ def table_csv(rows: list[dict], name: str, key: str) -> None:
     st.download_button(f"Download {name} (CSV)", pd.DataFrame(rows).to_csv(index=False), file_name=f"{name}.csv",
                        mime="text/csv", key=key)
 
+
+
+def image_true_size(png: bytes, caption: str | None = None) -> None:
+    """Show a PNG at its own pixel width: a long caption would otherwise stretch a small grid (one digit ~560 px)."""
+    import io
+
+    from PIL import Image
+
+    st.image(png, caption=caption, width=Image.open(io.BytesIO(png)).width)

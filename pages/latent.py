@@ -83,7 +83,7 @@ event = st.plotly_chart(fig, key="scatter", on_select="rerun", selection_mode=("
 st.download_button("Download coordinates (CSV)", df[["index", "digit", "x", "y"]].to_csv(index=False),
                    file_name=f"latent-{method}.csv", mime="text/csv")
 if uploaded is not None:  # next to its ★, not only at the bottom of the page
-    st.image(to_png(uploaded, scale=2), caption="★ your digit (more under “Your own digit” below)")
+    _ui.image_true_size(to_png(uploaded, scale=2), caption="★ your digit (more under “Your own digit” below)")
 
 # ---- selected points ----------------------------------------------------------------------------
 picked = selected_indices(event.selection.points if event and event.selection else [])
@@ -93,11 +93,11 @@ if not picked:
 else:
     show = picked[:16]
     rec = _ui.reconstructions(key, run, tuple(show))
-    st.image(to_png(rows_grid([ds.test.x[show], rec]), scale=3),
+    _ui.image_true_size(to_png(rows_grid([ds.test.x[show], rec]), scale=3),
              caption=f"{len(picked)} selected{' (first 16 shown)' if len(picked) > 16 else ''} · top: originals · bottom: reconstructions")
     z_all = _ui.test_codes(key, run)
     nn = nearest_neighbours(z_all, z_all[show[:1]], k=10)[0]
-    st.image(to_png(grid(ds.test.x[np.concatenate([[show[0]], nn])], 11), scale=3),
+    _ui.image_true_size(to_png(grid(ds.test.x[np.concatenate([[show[0]], nn])], 11), scale=3),
              caption=f"test image #{show[0]} (left) and its 10 nearest neighbours in the {k}-D latent space")
 
 # ---- walking the plane --------------------------------------------------------------------------
@@ -137,7 +137,7 @@ else:
     cols = st.columns(min(k, 8))
     z = np.array([cols[j % len(cols)].slider(f"z{j + 1}", float(lo[j]), float(hi[j]), float(z0[j]), key=f"z_{key}_{start}_{j}")
                   for j in range(k)], np.float32)
-    st.image(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
+    _ui.image_true_size(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
 
 # ---- your own digit -----------------------------------------------------------------------------
 st.subheader("Your own digit")
@@ -156,6 +156,6 @@ elif st.session_state.get("digit_file_id") != up.file_id:
 if st.session_state.get("uploaded_digit") is not None:
     mine = st.session_state.uploaded_digit
     _, rec = reconstruct(run.model, mine[None])
-    st.image(to_png(rows_grid([mine[None], rec]), scale=5),
+    _ui.image_true_size(to_png(rows_grid([mine[None], rec]), scale=5),
              caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE {float(((rec[0] - mine / 255.0) ** 2).mean()):.4f}"
                      " · the ★ on the chart shows where it lands")
