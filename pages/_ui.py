@@ -509,4 +509,5 @@ def image_true_size(png: bytes, caption: str | None = None) -> None:
 
     from PIL import Image
 
-    st.image(png, caption=caption, width=Image.open(io.BytesIO(png)).width)
+    width = Image.open(io.BytesIO(png)).width
+    st.image(png, caption=caption, width=width if width <= 800 else "stretch")  # wide grids: fit the page
