@@ -1,10 +1,13 @@
 """AE Lab: explore autoencoders on handwritten digits (streamlit run app.py)."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages import _ui
 
-st.set_page_config(page_title="AE Lab", page_icon=":material/autorenew:", layout="wide")
+# A local image: an emoji or :material/…: icon makes the browser fetch the favicon from a CDN (fails offline).
+st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().parent / "data" / "favicon.png"), layout="wide")
 
 _ui.warm_imports()
 pages = _ui.navigation_pages()

@@ -33,7 +33,7 @@ class TrainConfig:
     upsample: str | None = None  # conv decoders: "transpose" or "nearest"; None = model default
     loss: str = "mse"  # "mse" or "bce" (bce needs a sigmoid output)
     optimizer: str = "adam"  # "adam", "rmsprop" or "sgd"
-    lr: float = 1e-3  # learning rate
+    lr: float | None = None  # learning rate; None = the model's default (aecore.models.MODELS[model].default_lr)
     schedule: str = "constant"  # learning rate over the run: "constant", or "cosine" (anneals to 0 by the last step)
     batch_size: int = 256  # images per step
     epochs: int = 10  # passes over the training images
@@ -66,6 +66,8 @@ class TrainConfig:
             c.latent = spec.fixed_latent
         elif c.latent is None:
             c.latent = spec.latent
+        if c.lr is None:
+            c.lr = spec.default_lr
         if c.hidden_act is None:
             c.hidden_act = spec.default_hidden if spec.hidden_acts else None
         if c.upsample is None:
@@ -106,9 +108,11 @@ class TrainConfig:
         number("epochs", self.epochs, 1, MAX_EPOCHS, integer=True)
         number("batch size", self.batch_size, 1, MAX_BATCH, integer=True)
         number("seed", self.seed, 0, 2**31 - 1, integer=True)
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
+        if self.lr is None:
+            pass  # the model's default, filled in by resolved()
+        elif isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
             raise ConfigError(f"learning rate must be a positive number, got {self.lr!r}")
-        if self.lr > 10:
+        elif self.lr > 10:
             raise ConfigError(f"learning rate {self.lr:g} is far too large (the loss would diverge); use at most 10")
         number("validation fraction", self.val_fraction, 0.0, 0.5)
         number("pretraining epochs", self.pretrain_epochs, 0, MAX_EPOCHS, integer=True)
@@ -211,7 +215,8 @@ class TrainConfig:
             bits.append("digits " + ",".join(map(str, self.digits)))
         if self.limit:
             bits.append(f"{self.limit:,} images")
-        bits.append(f"{self.loss}, {self.optimizer} {self.lr:g}, {self.epochs} ep")
+        lr = self.lr if self.lr is not None or self.model not in MODELS else MODELS[self.model].default_lr
+        bits.append(f"{self.loss}, {self.optimizer} {lr if lr is None else format(lr, 'g')}, {self.epochs} ep")
         return ", ".join(bits)
 
 

@@ -120,3 +120,44 @@ def preprocess_digit(data: bytes) -> np.ndarray:
         dx = int(np.clip(dx, -left, 28 - nw - left))
         out = np.roll(out, (dy, dx), axis=(0, 1))
     return to_uint8(out)
+
+
+def labelled_png(image: np.ndarray, scale: int = 1, title: str = "", left: list[str] | None = None, bottom: str = "") -> bytes:
+    """A grid [H, W] as PNG with text around it: a title above, row labels on the left, a note below.
+
+    `left` labels rows of equal height (e.g. ["originals", "reconstructions"]). Uses PIL's built-in
+    font, so it needs no font files.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.fromarray(to_uint8(image)).convert("L")
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    font = ImageFont.load_default()
+    draw0 = ImageDraw.Draw(img)
+
+    def size(text: str) -> tuple[int, int]:
+        if not text:
+            return 0, 0
+        x0, y0, x1, y1 = draw0.textbbox((0, 0), text, font=font)
+        return x1 - x0, y1 - y0
+
+    left = list(left or [])
+    pad = 6
+    lw = max([size(t)[0] for t in left] + [0]) + (2 * pad if left else 0)
+    th = size(title)[1] + 2 * pad if title else 0
+    bh = size(bottom)[1] + 2 * pad if bottom else 0
+    width = lw + max(img.width, size(title)[0], size(bottom)[0]) + pad  # wide enough for every text
+    out = Image.new("L", (width, th + img.height + bh), 255)
+    out.paste(img, (lw, th))
+    draw = ImageDraw.Draw(out)
+    if title:
+        draw.text((lw, pad), title, fill=0, font=font)
+    for i, text in enumerate(left):
+        row_h = img.height / len(left)
+        draw.text((pad, th + row_h * (i + 0.5) - size(text)[1] / 2), text, fill=0, font=font)
+    if bottom:
+        draw.text((lw, th + img.height + pad), bottom, fill=0, font=font)
+    buf = io.BytesIO()
+    out.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

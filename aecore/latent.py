@@ -45,3 +45,30 @@ def place(z_points: np.ndarray, xy_points: np.ndarray, z_query: np.ndarray, k: i
     nn = NearestNeighbors(n_neighbors=k).fit(z_points)
     _, idx = nn.kneighbors(np.asarray(z_query, np.float32).reshape(len(z_query), -1))
     return xy_points[idx].mean(axis=1)
+
+
+def selected_indices(points) -> list[int]:
+    """The test-image indices in a plotly selection's points, in order, each once.
+
+    Each point's `customdata` holds the index; depending on the Streamlit/plotly version it
+    arrives as a list ``[71]``, a dict ``{"0": 71}``, a bare number or a numeric string.
+    Points without one (e.g. the ★ of an uploaded digit) are skipped.
+    """
+    out: list[int] = []
+    for p in points or []:
+        data = p.get("customdata") if isinstance(p, dict) else getattr(p, "customdata", None)
+        if isinstance(data, dict):
+            data = data.get("0", data.get(0, next(iter(data.values()), None)))
+        elif isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if data is None or isinstance(data, bool):
+            continue
+        try:
+            value = float(data)
+        except (TypeError, ValueError):
+            continue
+        if not np.isfinite(value) or value != int(value) or value < 0:
+            continue
+        if int(value) not in out:
+            out.append(int(value))
+    return out

@@ -194,7 +194,7 @@ class ModelSpec:
     default_upsample: str = "transpose"
     stackable: bool = False  # supports greedy layer-wise pretraining
     default_optimizer: str = "adam"
-    default_lr: float = 1e-3  # the learning rate the app proposes for this model
+    default_lr: float = 1e-3  # the learning rate a config without one gets (TrainConfig.lr=None) and the app proposes
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -203,12 +203,14 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "linear", "Linear(784,k) -> Linear(k,784), sigmoid out: the tutorial's linear AE (PCA-like)",
             lambda latent, hidden_act, out_act, upsample: MLPAutoencoder([784, latent], "none", "none", out_act),
-            latent=32, stackable=False, default_lr=5e-3,
+            latent=32, stackable=False, default_lr=1e-2,
         ),
         ModelSpec(
             "dense", "784-k-784 with a choice of code and output activation (tutorial k sweeps, 784-256 RMSprop)",
             lambda latent, hidden_act, out_act, upsample: MLPAutoencoder([784, latent], hidden_act, hidden_act, out_act),
-            latent=32, hidden_acts=ACTIVATIONS, default_hidden="relu", default_lr=5e-3,
+            # tanh code by default: a ReLU code of a few numbers dies in a short run (k=2: both units
+            # dead after 2 epochs, the output stuck at the mean image); ReLU stays a choice
+            latent=32, hidden_acts=ACTIVATIONS, default_hidden="tanh", default_lr=1e-2,
         ),
         ModelSpec(
             "conv-tutorial", "the tutorial conv AE: Conv 1-16-4 + MaxPool, latent 4x7x7=196, ConvTranspose decoder",
@@ -226,7 +228,7 @@ MODELS: dict[str, ModelSpec] = {
             latent=30, hidden_acts=("relu", "sigmoid", "tanh"), stackable=True,
         ),
         ModelSpec(
-            "conv-bn", "LeNet-like BatchNorm conv encoder (latent 16x7x7=784), upsample+conv+BN decoder, classifier head",
+            "conv-bn", "LeNet-like BatchNorm conv encoder (latent 16x7x7=784), upsample+conv+BN decoder",
             lambda latent, hidden_act, out_act, upsample: ConvBNAE(out_act, upsample),
             latent=None, fixed_latent=784, conv=True, default_upsample="nearest",
         ),

@@ -517,3 +517,48 @@ def live_loss_figure(curve: list, history: list, epochs: int | None = None) -> g
                       margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"),
                       xaxis=dict(range=[0, top * 1.02], dtick=max(1, round(top / 10))))
     return fig
+
+
+# ---- added for issue 11: chart axes a student can read, CSV for every table --------------------
+def integer_axis(fig: go.Figure, values, axis: str = "x") -> go.Figure:
+    """Ticks only at whole numbers (epochs, latent sizes): at most ~10 of them, never 1.2 or 2.5."""
+    vals = sorted({int(v) for v in values if v is not None}) if values is not None else []
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    if vals and len(vals) <= 12:
+        update(tickmode="array", tickvals=vals, ticktext=[str(v) for v in vals])
+    elif vals:
+        step = max(1, -(-(vals[-1] - vals[0]) // 10))
+        update(tickmode="linear", tick0=vals[0], dtick=step, tickformat="d")
+    return fig
+
+
+def epoch_axis(fig: go.Figure) -> go.Figure:
+    """Whole-number epoch ticks for a loss-per-epoch figure (read from its traces' x values)."""
+    xs = [x for trace in fig.data for x in (trace.x or []) if x is not None]
+    return integer_axis(fig, xs)
+
+
+def digit_axis(fig: go.Figure, axis: str = "x") -> go.Figure:
+    """A digit axis with all ten digits 0..9 as categories (plotly would show only 0 and 5)."""
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(type="category", categoryorder="array", categoryarray=[str(d) for d in range(10)])
+    return fig
+
+
+def table_csv(rows: list[dict], name: str, key: str) -> None:
+    """A CSV download of a table given as a list of row dicts."""
+    import pandas as pd
+
+    st.download_button(f"Download {name} (CSV)", pd.DataFrame(rows).to_csv(index=False), file_name=f"{name}.csv",
+                       mime="text/csv", key=key)
+
+
+
+def image_true_size(png: bytes, caption: str | None = None) -> None:
+    """Show a PNG at its own pixel width: a long caption would otherwise stretch a small grid (one digit ~560 px)."""
+    import io
+
+    from PIL import Image
+
+    width = Image.open(io.BytesIO(png)).width
+    st.image(png, caption=caption, width=width if width <= 800 else "stretch")  # wide grids: fit the page

@@ -33,6 +33,22 @@ level = c2.slider("Level", 0.0, min(top, 1.0), _ui.query_number("level", 0.5, 0.
 seed = c3.number_input("Noise seed", 0, 10**6, 0, key="noise_seed")
 st.query_params.update({"noise": kind, "level": f"{level:g}"})
 
+# ---- which corruption the model was trained on, and what a different one means ----------------------
+trained = run.config.noise_spec
+if not trained.active:
+    st.info(f"**{run.label()} was trained on clean images only**: it is a plain autoencoder, not a denoiser. "
+            "It reconstructs what it has learnt digits look like, so it removes some noise by accident at best. "
+            "Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare.")
+elif trained.kind != kind:
+    st.warning(f"**This model was trained on {KINDS[trained.kind]} at {trained.level:g}, but you chose {KINDS[kind]}.** "
+               f"It has never seen {KINDS[kind]}, so it does not know how to undo it: expect a worse result than on "
+               f"{KINDS[trained.kind]} — it can even come out worse than the corrupted input or than a plain autoencoder. "
+               f"That is a limit of this model, not of denoising: train a denoising model on {KINDS[kind]} below "
+               f"(or switch the corruption back to {KINDS[trained.kind]}).")
+else:
+    st.caption(f"This model was trained on {KINDS[trained.kind]} at {trained.level:g}: the same corruption as chosen here"
+               + ("." if abs(trained.level - level) < 1e-9 else f" (now at {level:g})."))
+
 idx = sample_indices(len(ds.test), 10, int(seed) + 1)
 noise = Noise(kind, level)
 corrupted, denoised = reconstruct(run.model, ds.test.x[idx], noise, int(seed))

@@ -13,8 +13,21 @@ from pages import _ui
 _ui.require_navigation()
 
 st.title("Experiments")
-st.caption("The comparisons the autoencoder tutorials make. Small defaults finish in about a minute on a CPU; "
-           "raise epochs and images for the full-size numbers. Finished results are saved on the server.")
+st.caption("The comparisons the autoencoder tutorials make. The small defaults take seconds (dense models) to about a "
+           "minute (conv) on a 2-core CPU; raise epochs and images for the full-size numbers. Finished results are saved "
+           "on the server.")
+
+# Wall seconds of the latent sweep's defaults (k = 1..10, 2 epochs, 10,000 images, batch 128) on this project's
+# 2-core CPU: aecore.experiments.latent_sweep timed whole (training, test error and PCA at each k).
+SWEEP_SECONDS = {"linear": 3.5, "dense": 3.4, "mlp-deep": 5.7, "conv": 44.1}
+
+
+def sweep_eta(model: str, n_latents: int, epochs: int, images: int | None) -> str:
+    """About how long a sweep takes on a 2-core CPU, scaled from the measured defaults."""
+    s = SWEEP_SECONDS[model] * n_latents / 10 * epochs / 2 * (images or 60000) / 10000
+    return "a few seconds" if s < 5 else f"about {s:.0f} s" if s < 90 else f"about {s / 60:.0f} min"
+
+
 key, run = _ui.run_picker()
 
 TABS = ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE"]
@@ -44,7 +57,7 @@ def curves_figure(curves: list[dict]) -> go.Figure:
         fig.add_scatter(x=[r["epoch"] for r in rs], y=[r["val_loss"] for r in rs], name=f"{label} · validation",
                         line=dict(color=color, dash="dash"))
     fig.update_layout(xaxis_title="epoch", yaxis_title="loss per pixel", height=360, margin=dict(l=10, r=10, t=30, b=10))
-    return fig
+    return _ui.epoch_axis(fig)
 
 
 # ---- 1. latent size sweep -----------------------------------------------------------------------
@@ -59,6 +72,8 @@ if tabs[0].open:
         settings = training_settings("sweep", epochs=2, limit=10000)
         base = TrainConfig(model=model, **settings)
         latents = ranges[which]
+        st.caption(f"{len(latents)} trainings: {sweep_eta(model, len(latents), settings['epochs'], settings['limit'])} on a "
+                   "2-core CPU when the server is otherwise idle (measured; a GPU is faster, a busy class server slower).")
         params = {"base": base.to_dict(), "latents": latents}
         res = _ui.background_experiment("sweep", params)
         if res is not None and res.tables["sweep"]:
@@ -67,7 +82,7 @@ if tabs[0].open:
             for col, name in [("train_loss", "train loss"), ("test_mse", "test MSE"), ("pca_test_mse", "PCA test MSE")]:
                 fig.add_scatter(x=[r["latent"] for r in rows], y=[r[col] for r in rows], name=name, mode="lines+markers")
             fig.update_layout(xaxis_title="latent size k", yaxis_title="MSE per pixel", height=360, margin=dict(l=10, r=10, t=30, b=10))
-            st.plotly_chart(fig, key="sweep_chart")
+            st.plotly_chart(_ui.integer_axis(fig, [r["latent"] for r in rows]), key="sweep_chart")
             _ui.result_table(res, "sweep")
             ks = [r["latent"] for r in rows]
             st.image(to_png(rows_grid([res.images["originals"]] + list(res.images["recons"])), scale=3),
@@ -84,6 +99,7 @@ if tabs[1].open:
         res = _ui.background_experiment("compare", params)
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="ab_curves")
+            _ui.table_csv(res.tables["curves"], "compare-curves", key="csv_ab_curves")
             _ui.result_table(res, "final")
             recon_rows(res, list(configs))
 
@@ -165,6 +181,17 @@ if tabs[4].open:
             if not normal or len(normal) == 10:
                 st.warning("Pick between one and nine normal digits.")
             else:
+                trained = tuple(run.config.digits or range(10))
+                if len(trained) != 1:
+                    which = "all ten digits" if len(trained) == 10 else "digits " + ", ".join(map(str, trained))
+                    st.warning(f"**{_ui.plain(run.label())} was trained on {which}, not on one digit only.** Every digit it saw "
+                               "is “normal” to it, so the AUC below does not measure anomaly detection: it only says how "
+                               "much better this model happens to reconstruct the digits picked as normal than the others. "
+                               "Pick a one-digit run in the sidebar (e.g. zoo · conv-k16-only1) or train one above.")
+                elif set(normal) != set(trained):
+                    st.warning(f"{_ui.plain(run.label())} was trained on the digit {trained[0]} only, but the normal digits picked here "
+                               f"are {', '.join(map(str, normal))}. The AUC then scores digits the model never saw as "
+                               f"“normal”; pick {trained[0]} as the normal digit to test anomaly detection.")
                 res = _ui.computed("anomaly", {"run": key, "normal": sorted(int(d) for d in normal)})
                 st.metric("ROC AUC: normal vs all other digits", f"{res.summary['auc']:.3f}")
                 st.image(to_png(rows_grid([res.images["originals"], res.images["recons"]]), scale=3),
@@ -174,8 +201,9 @@ if tabs[4].open:
                              color_discrete_map=_ui.digit_color_map(), category_orders={"digit": [str(i) for i in range(10)]},
                              points=False, height=380, labels={"mse": "reconstruction MSE"})
                 fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
-                st.plotly_chart(fig, key="anomaly_box")
+                st.plotly_chart(_ui.digit_axis(fig), key="anomaly_box")
                 _ui.result_table(res, "per_digit")
+                _ui.table_csv(errs, "anomaly-errors-per-image", key="csv_anomaly_errors")
 
 # ---- 6. stacked AE ------------------------------------------------------------------------------
 if tabs[5].open:
@@ -192,5 +220,6 @@ if tabs[5].open:
         res = _ui.background_experiment("stacked", params)
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="stack_curves")
+            _ui.table_csv(res.tables["curves"], "stacked-curves", key="csv_stack_curves")
             _ui.result_table(res, "final")
             recon_rows(res, [r["model"] for r in res.tables["final"]])

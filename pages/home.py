@@ -69,7 +69,7 @@ with right:
     fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=counts, text=counts, marker_color=_ui.DIGIT_COLORS))
     fig.update_layout(title=f"Images per digit ({which}: {counts.sum():,})", xaxis_title="digit",
                       yaxis_title="images", height=360, margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig, key="counts")
+    st.plotly_chart(_ui.digit_axis(fig), key="counts")
 st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC BY-SA 3.0. "
            "60,000 training and 10,000 test images, 28×28 grey levels.")
 

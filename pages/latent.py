@@ -6,8 +6,8 @@ import plotly.express as px
 import streamlit as st
 
 from aecore.evaluate import decode, encode, reconstruct
-from aecore.images import ImageError, grid, preprocess_digit, rows_grid, to_png
-from aecore.latent import interpolate, latent_grid, place, plane_bounds
+from aecore.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
+from aecore.latent import interpolate, latent_grid, place, plane_bounds, selected_indices
 from aecore.projection import MAX_POINTS, METHODS, ProjectionError, nearest_neighbours
 from pages import _ui
 
@@ -23,14 +23,14 @@ st.caption(f"{_ui.plain(run.label())} · each test image becomes a code of **{k}
 
 # ---- projection settings ------------------------------------------------------------------------
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3 = st.columns(3)
 method = c1.radio("Projection", METHODS, index=_ui.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
                   key="method", horizontal=True)
 cap = MAX_POINTS[method]
 n = c2.slider("Points", 100, cap, _ui.query_number("n", min(2000, cap), 100, cap), step=100, key=f"n_{method}",
               help=f"{LABELS[method]} is capped at {cap:,} points for speed")
 seed = c3.number_input("Seed", 0, 10**6, 0, key="proj_seed", help="Same seed, same sample and layout")
-digits = c4.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",
+digits = st.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",
                         help="e.g. only 0 and 1, or 0, 1 and 6")
 perplexity, n_neighbors, min_dist = 30.0, 15, 0.1
 if method == "tsne":
@@ -64,7 +64,13 @@ fig = px.scatter(df, x="x", y="y", color="digit", custom_data=["index"], hover_d
                  color_discrete_map=_ui.digit_color_map(), category_orders={"digit": [str(d) for d in range(10)]},
                  labels={"x": axis[0], "y": axis[1]}, opacity=0.75, height=560)
 fig.update_traces(marker=dict(size=5))
-fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), dragmode="lasso", legend_title_text="digit")
+# A plain click selects a point only in pan/zoom mode; box and lasso need their own drag modes.
+PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}
+pick = st.radio("Pick points by", list(PICK), index=_ui.query_index("pick", list(PICK), "click"), key="pick", horizontal=True,
+                format_func=lambda m: {"click": "click (drag pans)", "box": "box (drag a rectangle)", "lasso": "lasso (draw around)"}[m],
+                help="How a click or a drag on the chart picks points; shift adds to the selection")
+st.query_params["pick"] = pick
+fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), dragmode=PICK[pick][1], legend_title_text="digit")
 
 uploaded = st.session_state.get("uploaded_digit")
 if uploaded is not None:
@@ -76,20 +82,22 @@ if uploaded is not None:
 event = st.plotly_chart(fig, key="scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
 st.download_button("Download coordinates (CSV)", df[["index", "digit", "x", "y"]].to_csv(index=False),
                    file_name=f"latent-{method}.csv", mime="text/csv")
+if uploaded is not None:  # next to its ★, not only at the bottom of the page
+    _ui.image_true_size(to_png(uploaded, scale=2), caption="★ your digit (more under “Your own digit” below)")
 
 # ---- selected points ----------------------------------------------------------------------------
-picked = [int(p["customdata"][0]) for p in (event.selection.points if event and event.selection else []) if p.get("customdata")]
+picked = selected_indices(event.selection.points if event and event.selection else [])
 st.subheader("Selected points")
 if not picked:
-    st.caption("Click a point, or drag a box or lasso on the chart, to see those images here.")
+    st.caption("Click a point (or pick “box” or “lasso” above and drag on the chart) to see those images here.")
 else:
     show = picked[:16]
     rec = _ui.reconstructions(key, run, tuple(show))
-    st.image(to_png(rows_grid([ds.test.x[show], rec]), scale=3),
+    _ui.image_true_size(to_png(rows_grid([ds.test.x[show], rec]), scale=3),
              caption=f"{len(picked)} selected{' (first 16 shown)' if len(picked) > 16 else ''} · top: originals · bottom: reconstructions")
     z_all = _ui.test_codes(key, run)
     nn = nearest_neighbours(z_all, z_all[show[:1]], k=10)[0]
-    st.image(to_png(grid(ds.test.x[np.concatenate([[show[0]], nn])], 11), scale=3),
+    _ui.image_true_size(to_png(grid(ds.test.x[np.concatenate([[show[0]], nn])], 11), scale=3),
              caption=f"test image #{show[0]} (left) and its 10 nearest neighbours in the {k}-D latent space")
 
 # ---- walking the plane --------------------------------------------------------------------------
@@ -102,7 +110,9 @@ with left:
         img = latent_grid(run.model, (x0, x1), (y0, y1), size)
         png = to_png(grid(img, size, padding=0), scale=2)
         st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] (bottom→top)")
-        st.download_button("Download the plane (PNG)", png, file_name="latent-plane.png", mime="image/png")
+        labelled = labelled_png(grid(img, size, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
+                                bottom=f"z1 from {x0:.2f} to {x1:.2f} (left to right), z2 from {y0:.2f} to {y1:.2f} (bottom to top)")
+        st.download_button("Download the plane (PNG)", labelled, file_name="latent-plane.png", mime="image/png")
     else:
         st.caption(f"Needs a 2-D code (this one has {k}). Open the “conv-k2” zoo run or train with k=2.")
 with right:
@@ -127,7 +137,7 @@ else:
     cols = st.columns(min(k, 8))
     z = np.array([cols[j % len(cols)].slider(f"z{j + 1}", float(lo[j]), float(hi[j]), float(z0[j]), key=f"z_{key}_{start}_{j}")
                   for j in range(k)], np.float32)
-    st.image(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
+    _ui.image_true_size(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
 
 # ---- your own digit -----------------------------------------------------------------------------
 st.subheader("Your own digit")
@@ -146,6 +156,6 @@ elif st.session_state.get("digit_file_id") != up.file_id:
 if st.session_state.get("uploaded_digit") is not None:
     mine = st.session_state.uploaded_digit
     _, rec = reconstruct(run.model, mine[None])
-    st.image(to_png(rows_grid([mine[None], rec]), scale=5),
+    _ui.image_true_size(to_png(rows_grid([mine[None], rec]), scale=5),
              caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE {float(((rec[0] - mine / 255.0) ** 2).mean()):.4f}"
                      " · the ★ on the chart shows where it lands")

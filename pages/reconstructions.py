@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from aecore.evaluate import per_digit
-from aecore.images import rows_grid, to_png
+from aecore.images import labelled_png, rows_grid, to_png
 from aecore.projection import sample_indices
 from pages import _ui
 
@@ -43,7 +43,10 @@ for col, i, r in zip(cols, idx, recon):
     col.image(to_png(rows_grid([ds.test.x[i : i + 1], r[None]], padding=1), scale=3), caption=f"#{i} · {ds.test.y[i]} · {errors[i]:.4f}",
               width="stretch")
 png = to_png(rows_grid([ds.test.x[idx], recon]), scale=3)
-st.download_button("Download this grid (PNG)", png, file_name=f"reconstructions-{mode}.png", mime="image/png")
+labelled = labelled_png(rows_grid([ds.test.x[idx], recon]), scale=3, title=f"{run.label()}: {MODES[mode]}",
+                        left=["originals", "reconstructions"],
+                        bottom="test index / digit / MSE: " + ", ".join(f"#{i}/{ds.test.y[i]}/{errors[i]:.4f}" for i in idx))
+st.download_button("Download this grid (PNG)", labelled, file_name=f"reconstructions-{mode}.png", mime="image/png")
 
 st.subheader("Error per digit")
 m1, m2, m3 = st.columns(3)

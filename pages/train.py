@@ -69,9 +69,9 @@ noise_level = keep(c3.number_input, "Noise level", 0.0, float(NOISE_LIMITS.get(n
                    disabled=noise_kind == "none", help="masking / salt and pepper: fraction of pixels; Gaussian: sigma")
 seed = keep(c4.number_input, "Seed", 0, 2**31 - 1, key="seed", default=0)
 
-c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
-digits = keep(c1.multiselect, "Digits to train on", list(range(10)), key="digits", default=list(range(10)),
+digits = keep(st.multiselect, "Digits to train on", list(range(10)), key="digits", default=list(range(10)),
               help="Train on a subset, e.g. only 0 (then see how it reconstructs the others)")
+c2, c3, c4 = st.columns(3)  # the digits have a row of their own: in a column their chips were cut off
 limit = keep(c2.number_input, "Training images (0 = all)", 0, 60000, key="limit",
              default=_ui.query_number("limit", 0, 0, 60000), step=1000)
 pretrain = keep(c3.number_input, "Layer-wise pretraining epochs", 0, 100, key=f"pretrain_{model}", default=0,
@@ -212,7 +212,7 @@ for i, entry in enumerate(runs):
                 st.rerun()
             continue
         left, right = st.columns([3, 2])
-        left.plotly_chart(_ui.loss_figure(run.history), key=f"loss_{entry.id}")
+        left.plotly_chart(_ui.epoch_axis(_ui.loss_figure(run.history)), key=f"loss_{entry.id}")
         with right:
             st.caption(_ui.plain(entry.summary or run.config.describe()))
             st.caption(f"{run.seconds:.1f} s on {run.device}")

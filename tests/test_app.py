@@ -238,3 +238,22 @@ def test_another_workspaces_unshared_run_cannot_be_opened_from_a_link(tiny, mnis
     at = app("pages/reconstructions.py", run=f"run:{run_id}")
     assert not at.exception
     assert at.sidebar.selectbox[0].value != f"run:{run_id}" and f"run:{run_id}" not in at.sidebar.selectbox[0].options
+
+
+def test_denoising_says_what_the_model_was_trained_on():
+    at = app("pages/denoising.py", run="zoo:conv-k16-denoise")
+    assert not at.warning and any("the same corruption as chosen here" in c.value for c in at.caption)
+    by_label(at.selectbox, "Corruption").set_value("saltpepper").run()
+    assert not at.exception
+    assert any("trained on masking (pixels set to 0) at 0.5, but you chose salt and pepper" in w.value for w in at.warning)
+    plain = app("pages/denoising.py", run="zoo:conv-k16")
+    assert any("trained on clean images only" in i.value for i in plain.info)
+
+
+def test_one_digit_tab_warns_about_a_run_trained_on_every_digit():
+    at = app("pages/experiments.py", run="zoo:linear-k32", tab="One digit")
+    assert any("not on one digit only" in w.value for w in at.warning)
+    only1 = app("pages/experiments.py", run="zoo:conv-k16-only1", tab="One digit")
+    assert not any("one digit only" in w.value or "only, but" in w.value for w in only1.warning)
+    by_label(only1.multiselect, "Normal digits").set_value([7]).run()
+    assert any("trained on the digit 1 only, but the normal digits picked here are 7" in w.value for w in only1.warning)

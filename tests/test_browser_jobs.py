@@ -46,7 +46,8 @@ def test_reload_mid_training_keeps_the_workspace_pause_step_and_stop_work(browse
     home = tmp_path / "home"
     with serve({"AELAB_HOME": str(home), "AELAB_WORKER_IDLE_S": "60"}) as (url, _):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{url}/train?model=conv&latent=8&epochs=40&batch=32&limit=3000", wait_until="networkidle")
+        # 12,000 images: epoch 1 lasts several seconds, longer than the page's 2 s poll (3,000 took ~1 s: a race)
+        page.goto(f"{url}/train?model=conv&latent=8&epochs=40&batch=32&limit=12000", wait_until="networkidle")
         page.get_by_role("heading", name="Train an autoencoder").wait_for(timeout=60000)
         settle(page)
         page.get_by_label("Name of the run").fill("reload test")

@@ -297,7 +297,6 @@ def test_crafted_run_on_disk_fails_alone_in_library_and_cli(good, tmp_path, caps
 
 # ---- 5 and 6 in the app: a crafted run and a markdown name -----------------------------------------------
 def test_app_shows_names_as_plain_text_and_survives_a_crafted_run(good):
-    from streamlit.testing.v1 import AppTest  # noqa: F401  (the AppTest harness)
 
     from aecore.engine.kinds import keep_run
     from aecore.engine.store import Store, new_token

@@ -73,3 +73,19 @@ def test_grids_and_png():
     assert r.shape == g.shape
     data = to_png(g, scale=2)
     assert Image.open(io.BytesIO(data)).size == (g.shape[1] * 2, g.shape[0] * 2)
+
+
+def test_labelled_png_adds_text_around_the_grid():
+    import io
+
+    from PIL import Image
+
+    from aecore.images import labelled_png, rows_grid, to_png
+
+    g = rows_grid([np.zeros((4, 28, 28), np.uint8), np.full((4, 28, 28), 255, np.uint8)])
+    plain = Image.open(io.BytesIO(to_png(g, scale=2)))
+    png = labelled_png(g, scale=2, title="conv-k2: worst 4", left=["originals", "reconstructions"], bottom="MSE 0.04")
+    img = Image.open(io.BytesIO(png))
+    assert img.width > plain.width and img.height > plain.height  # room for the labels
+    a = np.asarray(img.convert("L"))
+    assert (a[:10] < 128).any()  # the title is drawn above the grid

@@ -60,3 +60,23 @@ def test_zoo_is_committed_and_loads():
     assert zoo_names() == [e.name for e in ZOO]
     run = load_zoo("conv-k2")
     assert run.model.latent_dim == 2 and run.status == "done"
+
+
+def test_selected_indices_reads_every_customdata_shape():
+    from aecore.latent import selected_indices
+
+    points = [
+        {"customdata": {"0": 71}, "x": 0.1},  # what the browser sends (the crash of issue 11)
+        {"customdata": [5]},
+        {"customdata": 9},
+        {"customdata": "12"},
+        {"customdata": [5]},  # a point twice (box and click): kept once
+        {"x": 1.0},  # the uploaded digit's star has no customdata
+        {"customdata": None},
+        {"customdata": []},
+        {"customdata": {}},
+        {"customdata": "not a number"},
+        {"customdata": [3.5]},
+    ]
+    assert selected_indices(points) == [71, 5, 9, 12]
+    assert selected_indices(None) == [] and selected_indices([]) == []

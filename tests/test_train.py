@@ -15,7 +15,8 @@ def test_tiny_run_lowers_the_loss(mnist, tiny):
     run = train(tiny(epochs=4), mnist)
     losses = [r["train_loss"] for r in run.history]
     assert run.status == "done" and len(losses) == 4
-    assert losses[-1] < losses[0] * 0.8
+    # the first epoch already starts at the mean image (output bias at its logit), so measure against that
+    assert losses[-1] < losses[0] * 0.9 and losses[-1] < 0.06 < 0.0675  # the mean image's test MSE
     assert all(r["val_loss"] is not None for r in run.history)
 
 
@@ -130,3 +131,50 @@ def test_noise_parsing_errors():
     for bad in ["masking", "blur:0.1", "gaussian:x", "saltpepper:1.5"]:
         with pytest.raises(NoiseError):
             Noise.parse(bad)
+
+
+MEAN_IMAGE_MSE, ZEROS_MSE = 0.0675, 0.114  # test MSE of predicting the training mean image / all black
+
+
+@pytest.mark.parametrize("model", ["linear", "dense", "conv-tutorial", "mlp-deep", "mlp-hinton", "conv-bn", "conv"])
+def test_fresh_models_start_at_the_mean_image(mnist, model):
+    """The output layer's bias starts at the data mean's logit, so an untrained model draws the mean image, not grey."""
+    from aecore.config import TrainConfig
+    from aecore.data import to_float
+    from aecore.train import TrainData, mean_image, seeded_model, start_at_mean_image
+
+    cfg = TrainConfig(model=model, latent=8 if model not in ("conv-tutorial", "conv-bn") else None, limit=2000, device="cpu").resolved()
+    data = TrainData.from_config(cfg, mnist, torch.device("cpu"))
+    mean = mean_image(data)
+    assert abs(float(mean.mean()) - 0.1307) < 0.01
+    m = seeded_model(cfg).eval()
+    x = to_float(torch.as_tensor(mnist.test.x[:200, None]))
+    with torch.no_grad():
+        grey = float(m(x).mean())
+        start_at_mean_image(m, mean, cfg.out_act)
+        out = m(x)
+    assert abs(grey - 0.5) < 0.15  # what a zero bias gives: mid-grey
+    assert abs(float(out.mean()) - 0.1307) < 0.06
+    assert float(((out - x) ** 2).mean()) < 0.12  # about the mean image's error, not 0.2+
+
+
+@pytest.mark.parametrize("model", ["linear", "dense"])
+def test_short_classroom_run_beats_the_mean_image(mnist, model):
+    """2 epochs on 10,000 images with the model's default learning rate (the sweep's defaults), k=2 and 16."""
+    from aecore.config import TrainConfig
+    from aecore.evaluate import evaluate
+
+    for k in (2, 16):
+        run = train(TrainConfig(model=model, latent=k, epochs=2, limit=10000, device="cpu"), mnist)
+        mse = evaluate(run.model, mnist.test)["test_mse"]
+        assert mse < MEAN_IMAGE_MSE - 0.004 < ZEROS_MSE, (model, k, mse)
+
+
+def test_learning_rate_defaults_to_the_models_own():
+    from aecore.config import TrainConfig
+    from aecore.models import MODELS
+
+    for name, spec in MODELS.items():
+        assert TrainConfig(model=name).resolved().lr == spec.default_lr
+    assert TrainConfig(model="conv", lr=0.01).resolved().lr == 0.01
+    assert "adam 0.01," in TrainConfig(model="linear", latent=2).describe()
