@@ -11,7 +11,8 @@ st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().p
 
 _ui.warm_imports()
 pages = _ui.navigation_pages()
-page = st.navigation(pages, position="hidden")  # our own links below carry the workspace (?ws=) to every page
+# our own links below carry the workspace (?ws=) to every page; /home is an alias of /
+page = st.navigation(pages + [_ui.home_alias(pages[0])], position="hidden")
 ws = _ui.workspace()
 with st.sidebar:
     for p in pages:

@@ -410,7 +410,7 @@ _IN_APP = "_aelab_in_app"  # session-state flag, set only while app.py runs the 
 def navigation_pages() -> list:
     """The app's pages; the teacher view only for a teacher."""
     pages = [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True, url_path="home"),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True, url_path="start"),  # served at /
         st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
         st.Page("pages/reconstructions.py", title="Reconstructions", icon=":material/compare:", url_path="reconstructions"),
         st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
@@ -420,6 +420,15 @@ def navigation_pages() -> list:
     if is_teacher():
         pages.append(st.Page("pages/teacher.py", title="Teacher", icon=":material/school:", url_path="teacher"))
     return pages
+
+
+def home_alias(home) -> "st.Page":
+    """/home, the Home page's own name: Streamlit serves the default page only at /, so this sends /home there."""
+
+    def to_home():
+        st.switch_page(home, query_params=st.query_params.to_dict())
+
+    return st.Page(to_home, title="Home", url_path="home")
 
 
 @contextlib.contextmanager

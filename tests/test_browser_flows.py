@@ -118,12 +118,11 @@ def test_home_cold_and_through_a_deep_link(server, page, offsite):
     assert not offsite, f"fetched from the internet: {offsite[:5]}"  # favicon and fonts come from the app
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2: /home (the default page's url_path) still opens with a "
-                                        "'Page not found' modal; Streamlit serves the default page only at /")
 def test_home_by_its_own_path_has_no_modal(server, page):
     url, _ = server
-    open_page(page, f"{url}/home", "AE Lab")
+    open_page(page, f"{url}/home?run=zoo:conv-k2", "AE Lab")
     assert page.get_by_text("Page not found").count() == 0
+    assert "run=zoo" in page.url  # the link's settings come along
 
 
 # ---- train: chosen settings kept across pages, the loss curve moves in epoch 1 ------------------------
