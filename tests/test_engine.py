@@ -393,3 +393,17 @@ def test_pause_a_running_job_from_the_store_then_go_on(store, settings, mnist, t
     assert j.status == "paused" and "go on" in j.error
     store.request_stop(j.id, WS_A)  # a paused job is not running: nothing to stop, it stays resumable
     assert store.job(job.id).status == "paused"
+
+
+def test_a_diverging_job_ends_diverged_with_its_last_good_weights_kept(store, settings, mnist, tiny):
+    job = submit(store, settings, WS_A, "train", _train(tiny, model="linear", out_act="none", optimizer="sgd", lr=9.0,
+                                                        epochs=3), "too fast", mnist)
+    Worker(store, settings).run(once=True)
+    j = store.job(job.id)
+    assert j.status == "diverged" and "lower the learning rate" in j.error
+    assert store.run(j.run_id).status == "diverged"  # kept, with finite weights
+    from aecore.runs import load_run
+
+    import torch
+
+    assert all(torch.isfinite(v).all() for v in load_run(store.run_dir(WS_A, j.run_id)).model.state_dict().values())
