@@ -183,7 +183,7 @@ class TrainConfig:
                 ok = isinstance(value, str) and len(value) <= 64
             elif kind in ("int", "int?"):
                 ok = isinstance(value, int) and not isinstance(value, bool)
-            elif kind == "number":
+            elif kind in ("number", "number?"):
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             elif kind == "digits?":
                 ok = (isinstance(value, str) and len(value) <= 40) or (
@@ -224,13 +224,13 @@ class TrainConfig:
 # What each field of a config read from JSON may hold (see TrainConfig.from_dict).
 _FIELD_KINDS = {
     "model": "text", "latent": "int?", "hidden_act": "text?", "out_act": "text", "upsample": "text?", "loss": "text",
-    "optimizer": "text", "lr": "number", "schedule": "text", "batch_size": "int", "epochs": "int", "seed": "int",
+    "optimizer": "text", "lr": "number?", "schedule": "text", "batch_size": "int", "epochs": "int", "seed": "int",
     "noise": "text", "digits": "digits?", "limit": "int?", "val_fraction": "number", "dataset": "text",
     "device": "text", "pretrain_epochs": "int", "weight_decay": "number", "log_every": "int", "extra": "extra",
 }
-_OPTIONAL = {"int?", "text?", "digits?"}
+_OPTIONAL = {"int?", "text?", "digits?", "number?"}
 _KIND_TEXT = {
     "text": "text (at most 64 characters)", "text?": "text (at most 64 characters) or null", "int": "a whole number",
-    "int?": "a whole number or null", "number": "a number", "digits?": "a list of digits 0-9 or null",
+    "int?": "a whole number or null", "number": "a number", "number?": "a number or null (the model's default)", "digits?": "a list of digits 0-9 or null",
     "extra": "a small object of plain values",
 }

@@ -3,6 +3,8 @@
 import threading
 
 import numpy as np
+import json
+
 import pytest
 import torch
 
@@ -178,3 +180,12 @@ def test_learning_rate_defaults_to_the_models_own():
         assert TrainConfig(model=name).resolved().lr == spec.default_lr
     assert TrainConfig(model="conv", lr=0.01).resolved().lr == 0.01
     assert "adam 0.01," in TrainConfig(model="linear", latent=2).describe()
+
+
+def test_a_config_left_at_the_models_learning_rate_survives_json():
+    from aecore.config import TrainConfig
+    from aecore.models import MODELS
+
+    c = TrainConfig(model="dense", epochs=1)  # lr None: the model's own default
+    again = TrainConfig.from_dict(json.loads(json.dumps(c.to_dict())))
+    assert again.lr is None and again.resolved().lr == MODELS["dense"].default_lr
