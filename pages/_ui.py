@@ -358,21 +358,30 @@ def _job_progress(job_id: int):
 
 def live_layout_figure(params: dict, xy: np.ndarray):
     """A projection's layout while it converges [n, 2], coloured by digit (the points are the job's sample)."""
-    import plotly.graph_objects as go
-
     from aecore.projection import sample_indices
 
     y = dataset().test.y
     idx = sample_indices(len(y), int(params["n"]), int(params["seed"]), y, params.get("digits") or None)
-    digits = y[idx] if len(idx) == len(xy) else np.zeros(len(xy), int)
+    if len(idx) != len(xy):
+        idx = np.arange(len(xy))
+    fig = digit_scatter(xy, y[idx], idx, ("t-SNE 1", "t-SNE 2"), size=4)
+    fig.update_layout(title=f"converging… ({len(xy):,} test images)")
+    return fig
+
+
+def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tuple[str, str], size: int = 5,
+                  height: int = 560) -> go.Figure:
+    """Points [n, 2] coloured by digit, one WebGL trace per digit, each point's test index in customdata
+    (plotly selections report it). Built from arrays directly: a page draws it on every rerun."""
     fig = go.Figure()
     for d in range(10):
         m = digits == d
         if m.any():
-            fig.add_scattergl(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(d),
-                              marker=dict(size=4, color=DIGIT_COLORS[d], opacity=0.75))
-    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="digit",
-                      title=f"converging… ({len(xy):,} test images)", xaxis_title="t-SNE 1", yaxis_title="t-SNE 2")
+            fig.add_scattergl(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(d), customdata=idx[m],
+                              hovertemplate="test image #%{customdata}<extra>digit " + str(d) + "</extra>",
+                              marker=dict(size=size, color=DIGIT_COLORS[d], opacity=0.75))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="digit",
+                      xaxis_title=axis[0], yaxis_title=axis[1])
     return fig
 
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from aecore.evaluate import decode, encode, reconstruct
@@ -55,15 +54,11 @@ except ProjectionError as e:
     st.stop()
 
 # ---- the scatter --------------------------------------------------------------------------------
-df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "digit": ds.test.y[idx].astype(str), "index": idx})
 axis = ("z1", "z2") if method == "raw" else (f"{LABELS[method]} 1", f"{LABELS[method]} 2")
 if "explained_variance" in info:
     ev = info["explained_variance"]
     axis = (f"PC1 ({ev[0]:.0%} of variance)", f"PC2 ({ev[1]:.0%})")
-fig = px.scatter(df, x="x", y="y", color="digit", custom_data=["index"], hover_data={"index": True, "x": False, "y": False},
-                 color_discrete_map=_ui.digit_color_map(), category_orders={"digit": [str(d) for d in range(10)]},
-                 labels={"x": axis[0], "y": axis[1]}, opacity=0.75, height=560)
-fig.update_traces(marker=dict(size=5))
+fig = _ui.digit_scatter(xy, ds.test.y[idx], idx, axis)
 # A plain click selects a point only in pan/zoom mode; box and lasso need their own drag modes.
 PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}
 pick = st.radio("Pick points by", list(PICK), index=_ui.query_index("pick", list(PICK), "click"), key="pick", horizontal=True,
@@ -80,8 +75,9 @@ if uploaded is not None:
                     marker=dict(symbol="star", size=18, color="black"), name="your digit")
 
 event = st.plotly_chart(fig, key="scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
-st.download_button("Download coordinates (CSV)", df[["index", "digit", "x", "y"]].to_csv(index=False),
-                   file_name=f"latent-{method}.csv", mime="text/csv")
+st.download_button("Download coordinates (CSV)", lambda: pd.DataFrame(
+    {"index": idx, "digit": ds.test.y[idx], "x": xy[:, 0], "y": xy[:, 1]}).to_csv(index=False),
+    file_name=f"latent-{method}.csv", mime="text/csv")  # made only when clicked
 if uploaded is not None:  # next to its ★, not only at the bottom of the page
     _ui.image_true_size(to_png(uploaded, scale=2), caption="★ your digit (more under “Your own digit” below)")
 
@@ -110,8 +106,9 @@ with left:
         img = latent_grid(run.model, (x0, x1), (y0, y1), size)
         png = to_png(grid(img, size, padding=0), scale=2)
         st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] (bottom→top)")
-        labelled = labelled_png(grid(img, size, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
-                                bottom=f"z1 from {x0:.2f} to {x1:.2f} (left to right), z2 from {y0:.2f} to {y1:.2f} (bottom to top)")
+        labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
+            grid(img, size, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
+            bottom=f"z1 from {x0:.2f} to {x1:.2f} (left to right), z2 from {y0:.2f} to {y1:.2f} (bottom to top)")
         st.download_button("Download the plane (PNG)", labelled, file_name="latent-plane.png", mime="image/png")
     else:
         st.caption(f"Needs a 2-D code (this one has {k}). Open the “conv-k2” zoo run or train with k=2.")

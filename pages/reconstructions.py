@@ -43,9 +43,9 @@ for col, i, r in zip(cols, idx, recon):
     col.image(to_png(rows_grid([ds.test.x[i : i + 1], r[None]], padding=1), scale=3), caption=f"#{i} · {ds.test.y[i]} · {errors[i]:.4f}",
               width="stretch")
 png = to_png(rows_grid([ds.test.x[idx], recon]), scale=3)
-labelled = labelled_png(rows_grid([ds.test.x[idx], recon]), scale=3, title=f"{run.label()}: {MODES[mode]}",
-                        left=["originals", "reconstructions"],
-                        bottom="test index / digit / MSE: " + ", ".join(f"#{i}/{ds.test.y[i]}/{errors[i]:.4f}" for i in idx))
+labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
+    rows_grid([ds.test.x[idx], recon]), scale=3, title=f"{run.label()}: {MODES[mode]}", left=["originals", "reconstructions"],
+    bottom="test index / digit / MSE: " + ", ".join(f"#{i}/{ds.test.y[i]}/{errors[i]:.4f}" for i in idx))
 st.download_button("Download this grid (PNG)", labelled, file_name=f"reconstructions-{mode}.png", mime="image/png")
 
 st.subheader("Error per digit")
