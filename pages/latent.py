@@ -26,8 +26,10 @@ c1, c2, c3 = st.columns(3)
 method = c1.radio("Projection", METHODS, index=_ui.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
                   key="method", horizontal=True)
 cap = MAX_POINTS[method]
-n = c2.slider("Points", 100, cap, _ui.query_number("n", min(2000, cap), 100, cap), step=100, key=f"n_{method}",
-              help=f"{LABELS[method]} is capped at {cap:,} points for speed")
+default_n = cap if method in ("raw", "pca") else 2000  # the whole test set where it is instant
+n = c2.slider("Points", 100, cap, _ui.query_number("n", default_n, 100, cap), step=100, key=f"n_{method}",
+              help=f"test images to show (all {cap:,} at most); t-SNE takes about 40 s for all of them, and draws "
+                   "itself converging meanwhile")
 seed = c3.number_input("Seed", 0, 10**6, 0, key="proj_seed", help="Same seed, same sample and layout")
 digits = st.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",
                         help="e.g. only 0 and 1, or 0, 1 and 6")
@@ -41,8 +43,6 @@ if method == "umap":
 st.query_params.update({"method": method, "n": str(n)})
 if method == "raw" and k > 2:
     st.info(f"The code has {k} numbers: 'raw' shows only the first two. PCA, t-SNE or UMAP use all of them.")
-if n >= cap:
-    st.caption(f"Showing at most {cap:,} of the 10,000 test images for {LABELS[method]}.")
 if not digits:
     st.warning("Pick at least one digit to show.")
     st.stop()
@@ -59,6 +59,10 @@ if "explained_variance" in info:
     ev = info["explained_variance"]
     axis = (f"PC1 ({ev[0]:.0%} of variance)", f"PC2 ({ev[1]:.0%})")
 fig = _ui.digit_scatter(xy, ds.test.y[idx], idx, axis)
+pool = int(np.isin(ds.test.y, digits).sum())  # test images of the digits shown
+shown = f"{len(idx):,} of {len(ds.test):,} test images" + (f" (digits {', '.join(map(str, sorted(digits)))})" if len(digits) < 10 else "")
+fig.update_layout(title=dict(text=shown + (f": a random sample of {pool:,}, seed {seed}" if len(idx) < pool else ": all of them"),
+                             font=dict(size=13)))
 # A plain click selects a point only in pan/zoom mode; box and lasso need their own drag modes.
 PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}
 pick = st.radio("Pick points by", list(PICK), index=_ui.query_index("pick", list(PICK), "click"), key="pick", horizontal=True,

@@ -290,6 +290,11 @@ def test_view_jobs_go_first_and_a_view_lane_worker_takes_only_them(store, settin
     train = submit(store, settings, WS_A, "train", _train(tiny), "t", mnist)
     view = submit(store, settings, WS_B, "codes", {"run": "zoo:linear-k32"}, "codes", mnist)
     assert [j.id for j in store.queue_order()] == [view.id, train.id]  # a page waits for the view job
+    warm = submit(store, settings, "zoo-warm-up", "codes", {"run": "zoo:conv-k2"}, "warm-up", mnist)
+    later = submit(store, settings, WS_C, "codes", {"run": "zoo:conv-k16"}, "codes", mnist)
+    assert [j.id for j in store.queue_order()] == [view.id, later.id, warm.id, train.id]  # students before the warm-up
+    store.request_stop(warm.id)
+    store.request_stop(later.id)
     assert store.claim("wv-test", kinds=("noise_curve",)) is None  # a lane takes only its kinds
     Worker(store, settings, lane="view").run(once=True)
     assert store.job(view.id).status == DONE and store.job(train.id).status == QUEUED

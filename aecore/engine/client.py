@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .kinds import keep_run, load_ref, result_key
 from .pool import ensure_workers
 from .settings import EngineSettings
-from .store import FINISHED, RunEntry, Store, StoreError
+from .store import FINISHED, WARM_UP_WORKSPACE, RunEntry, Store, StoreError
 from .submit import submit
 
 
@@ -39,7 +39,7 @@ class Engine:
             params = {"run": f"zoo:{name}"}
             res, _ = self.result("codes", params)
             if res is None:
-                submit(self.store, self.settings, "zoo-warm-up", "codes", params, f"codes of zoo:{name}", None)
+                submit(self.store, self.settings, WARM_UP_WORKSPACE, "codes", params, f"codes of zoo:{name}", None)
                 n += 1
         return n
 

@@ -24,6 +24,7 @@ FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED)
 RESUMABLE = (INTERRUPTED, STOPPED, PAUSED)
 STOP, PAUSE = 1, 2  # the stop flag's values: end the job, or pause it (resumable exactly where it paused)
 VIEW_KINDS = ("codes", "projection", "probe", "anomaly", "ae_vs_pca", "noise_curve")  # short jobs a page waits for: served first
+WARM_UP_WORKSPACE = "zoo-warm-up"  # where the app queues the zoo's codes at start (after anything a student asks)
 MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
 MAX_NAME = 80  # characters of a run name
 
@@ -617,12 +618,13 @@ def pid_alive(pid: int) -> bool:
 
 
 def _fair_order(queued: list[Job], running: dict[str, int]) -> list[Job]:
-    """Short view jobs (a page waits for them) first, then round robin over workspaces, oldest first."""
+    """Short view jobs a page waits for first (a student's before the start-up warm-up of the zoo's codes),
+    then round robin over workspaces, oldest first."""
     seen: dict[str, int] = {}
     keyed = []
     for j in queued:  # oldest first
         if j.kind in VIEW_KINDS:
-            keyed.append(((0, 0, j.submitted, j.id), j))
+            keyed.append(((0, int(j.workspace == WARM_UP_WORKSPACE), j.submitted, j.id), j))
             continue
         n = seen.get(j.workspace, running.get(j.workspace, 0))
         seen[j.workspace] = n + 1
