@@ -139,6 +139,9 @@ def check_config(config: TrainConfig, dataset: Dataset) -> TrainConfig:
     """The resolved config, checked against the data it will train on (ConfigError otherwise)."""
     config = config.resolved()
     _split(config, dataset)
+    if config.batch_size < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                                     for m in build_model(config.model, latent=config.latent).modules()):
+        raise ConfigError(f"{config.model} uses BatchNorm, which needs at least 2 images per step: use a batch size of 2 or more")
     return config
 
 

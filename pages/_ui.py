@@ -212,8 +212,11 @@ def projection(run_key: str, _run: Run | None, method: str, n: int, seed: int, d
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _stored_result(key: str):
-    """A stored result by content key (immutable once written)."""
-    return engine().result_by_key(key)
+    """A stored result by content key (immutable once written); LookupError when it cannot be read."""
+    res = engine().result_by_key(key)
+    if res is None:
+        raise LookupError(key)
+    return res
 
 
 # ---- drawing -----------------------------------------------------------------------------------
@@ -272,9 +275,10 @@ def background_experiment(kind: str, params: dict, button: str = "▶ Run experi
         st.error(f"Cannot run this: {e}")
         return None
     if (eng.store.results_dir / f"{rkey}.zip").is_file():
-        stored = _stored_result(rkey)
-        if stored is not None:
-            return stored
+        try:
+            return _stored_result(rkey)
+        except LookupError:  # unreadable: computed again below (a failed read is never cached)
+            pass
     job = eng.store.find_active(rkey)
     if job is None:
         last = eng.store.latest(rkey)

@@ -36,7 +36,7 @@ st.query_params.update({"noise": kind, "level": f"{level:g}"})
 # ---- which corruption the model was trained on, and what a different one means ----------------------
 trained = run.config.noise_spec
 if not trained.active:
-    st.info(f"**{run.label()} was trained on clean images only**: it is a plain autoencoder, not a denoiser. "
+    st.info(f"**{_ui.plain(run.label())} was trained on clean images only**: it is a plain autoencoder, not a denoiser. "
             "It reconstructs what it has learnt digits look like, so it removes some noise by accident at best. "
             "Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare.")
 elif trained.kind != kind:

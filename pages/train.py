@@ -124,7 +124,7 @@ def preview_png(job_id: int, epochs_done: int) -> bytes:
 
 @st.fragment(run_every=2.0)
 def live_jobs():
-    jobs = _ui.my_jobs()
+    jobs = [j for j in _ui.my_jobs() if j.kind == "train"]  # other jobs show on their own pages and in the sidebar
     active = [j for j in jobs if j.active]
     shown = st.session_state.setdefault("shown_finished", set())
     fresh = [j for j in jobs if not j.active and j.id not in shown and j.finished and j.attempts]
@@ -135,11 +135,16 @@ def live_jobs():
         with st.container(border=True):
             top = st.columns([4, 1, 1])
             top[0].markdown(f"**Job {job.id}** · {_ui.plain(job.label)}")
-            if job.status == "running" and top[1].button("Pause", icon=":material/pause:", key=f"pause_{job.id}",
-                                                         help="Pause after this step; go on later exactly from here"):
-                eng.store.request_pause(job.id, ws)
-            if top[2].button("■ Stop", key=f"stop_{job.id}", help="Stop now and keep the weights trained so far"):
-                eng.store.request_stop(job.id, ws)
+            in_main_phase = (job.progress or {}).get("phase") == "train"  # layer-wise pretraining cannot pause
+            try:
+                if job.status == "running" and in_main_phase and top[1].button(
+                        "Pause", icon=":material/pause:", key=f"pause_{job.id}",
+                        help="Pause after this step; go on later exactly from here"):
+                    eng.store.request_pause(job.id, ws)
+                if top[2].button("■ Stop", key=f"stop_{job.id}", help="Stop now and keep the weights trained so far"):
+                    eng.store.request_stop(job.id, ws)
+            except StoreError as e:  # it ended meanwhile, or is not ours
+                st.warning(str(e))
             if job.status == "queued":
                 st.info(f"Waiting: {eng.waiting_text(job)}.")
                 continue

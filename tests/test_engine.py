@@ -412,3 +412,26 @@ def test_a_diverging_job_ends_diverged_with_its_last_good_weights_kept(store, se
     import torch
 
     assert all(torch.isfinite(v).all() for v in load_run(store.run_dir(WS_A, j.run_id)).model.state_dict().values())
+
+
+def test_view_jobs_do_not_use_up_the_job_limit_and_a_newer_ask_replaces_an_older_queued_one(store, settings, mnist, tiny):
+    settings.per_workspace = 1
+    proj = {"run": "zoo:conv-k16", "method": "tsne", "n": 500, "seed": 0, "digits": None, "perplexity": 30.0,
+            "n_neighbors": 15, "min_dist": 0.1}
+    first = submit(store, settings, WS_A, "projection", proj, "t-SNE", mnist)
+    second = submit(store, settings, WS_A, "projection", dict(proj, perplexity=20.0), "t-SNE", mnist)
+    assert store.job(first.id).status == STOPPED and store.job(second.id).status == QUEUED  # the slider moved on
+    train = submit(store, settings, WS_A, "train", _train(tiny), "t", mnist)  # a view job is not a job of the limit
+    assert train.status == QUEUED
+    warm = submit(store, settings, "zoo-warm-up", "codes", {"run": "zoo:conv-k2"}, "warm-up", mnist)
+    asked = submit(store, settings, WS_B, "codes", {"run": "zoo:conv-k2"}, "codes", mnist)
+    assert asked.id == warm.id and store.job(warm.id).workspace == WS_B  # a student waits for it: their priority now
+
+
+def test_batch_of_one_is_refused_for_batchnorm_models(mnist, tiny):
+    from aecore.config import ConfigError
+    from aecore.train import check_config
+
+    with pytest.raises(ConfigError, match="at least 2 images per step"):
+        check_config(tiny(model="conv", batch_size=1), mnist)
+    assert check_config(tiny(model="dense", batch_size=1), mnist).batch_size == 1

@@ -24,6 +24,7 @@ FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED)
 RESUMABLE = (INTERRUPTED, STOPPED, PAUSED)
 STOP, PAUSE = 1, 2  # the stop flag's values: end the job, or pause it (resumable exactly where it paused)
 VIEW_KINDS = ("codes", "projection", "probe", "anomaly", "ae_vs_pca", "noise_curve")  # short jobs a page waits for: served first
+_NOT_VIEW = f"kind NOT IN ({','.join('?' * len(VIEW_KINDS))})"  # SQL: the job limit counts training and experiments
 WARM_UP_WORKSPACE = "zoo-warm-up"  # where the app queues the zoo's codes at start (after anything a student asks)
 MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
 MAX_NAME = 80  # characters of a run name
@@ -253,6 +254,8 @@ class Store:
             for r in self.runs(ws):
                 if not r.shared:
                     self._delete_run_files(r)
+            for (job_id,) in self._q("SELECT id FROM jobs WHERE workspace=?", (ws,)):
+                shutil.rmtree(self.checkpoint_dir(job_id).parent, ignore_errors=True)  # resume states
             with self._tx() as c:
                 c.execute("DELETE FROM runs WHERE workspace=? AND shared=0", (ws,))
                 c.execute("DELETE FROM jobs WHERE workspace=?", (ws,))
@@ -273,8 +276,8 @@ class Store:
             c.execute("INSERT INTO workspaces(id, created, seen) VALUES(?,?,?) "
                       "ON CONFLICT(id) DO UPDATE SET seen=excluded.seen", (workspace, now, now))
             if per_workspace is not None:
-                mine = c.execute("SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?)",
-                                 (workspace, *ACTIVE)).fetchone()[0]
+                mine = c.execute(f"SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?) AND {_NOT_VIEW}",
+                                 (workspace, *ACTIVE, *VIEW_KINDS)).fetchone()[0]
                 if mine >= per_workspace:
                     raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace}); "
                                      "wait for one to finish or stop it")
@@ -464,8 +467,8 @@ class Store:
             raise StoreError("step by step works for training jobs, at least one step at a time")
         with self._tx() as c:
             if per_workspace is not None:
-                mine = c.execute("SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?)",
-                                 (job.workspace, *ACTIVE)).fetchone()[0]
+                mine = c.execute(f"SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?) AND {_NOT_VIEW}",
+                                 (job.workspace, *ACTIVE, *VIEW_KINDS)).fetchone()[0]
                 if mine >= per_workspace:
                     raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace})")
             params = dict(job.params)
@@ -593,7 +596,30 @@ class Store:
         shutil.rmtree(self.run_dir(r.workspace, r.id), ignore_errors=True)
 
     def used_bytes(self, workspace: str) -> int:
-        return int(self._q("SELECT COALESCE(SUM(bytes), 0) FROM runs WHERE workspace=?", (workspace,))[0][0])
+        """Disk used by the workspace's runs and by the saved states of its resumable jobs."""
+        runs = int(self._q("SELECT COALESCE(SUM(bytes), 0) FROM runs WHERE workspace=?", (workspace,))[0][0])
+        states = 0
+        for (job_id,) in self._q("SELECT id FROM jobs WHERE workspace=? AND kind='train'", (workspace,)):
+            for f in self.checkpoint_dir(job_id).parent.rglob("*"):
+                try:
+                    states += f.stat().st_size if f.is_file() else 0
+                except OSError:
+                    pass
+        return runs + states
+
+    def drop_queued(self, workspace: str, kind: str) -> int:
+        """Stop this workspace's queued jobs of `kind` (a newer ask replaces them: a slider dragged through
+        ten perplexities queues one t-SNE, not ten); returns how many."""
+        with self._tx() as c:
+            cur = c.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE workspace=? AND kind=? AND status=?",
+                            (STOPPED, "replaced by a newer request", time.time(), workspace, kind, QUEUED))
+            return cur.rowcount
+
+    def promote(self, job_id: int, workspace: str) -> None:
+        """A student now waits for a queued start-up warm-up job: it becomes theirs, with their priority."""
+        with self._tx() as c:
+            c.execute("UPDATE jobs SET workspace=? WHERE id=? AND workspace=? AND status=?",
+                      (workspace, int(job_id), WARM_UP_WORKSPACE, QUEUED))
 
 
 def clean_name(name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .kinds import EXPERIMENT_KINDS, KINDS, KindError, estimate_cost, result_key
 from .settings import EngineSettings
-from .store import VIEW_KINDS, Job, Store, StoreError
+from .store import VIEW_KINDS, WARM_UP_WORKSPACE, Job, Store, StoreError
 
 
 def submit(store: Store, settings: EngineSettings, workspace: str, kind: str, params: dict, label: str,
@@ -47,7 +47,11 @@ def submit(store: Store, settings: EngineSettings, workspace: str, kind: str, pa
     if key is not None:
         running = store.find_active(key)
         if running is not None:
+            if running.workspace != workspace:
+                store.promote(running.id, workspace)
             return running
+    if kind in VIEW_KINDS and workspace != WARM_UP_WORKSPACE:
+        store.drop_queued(workspace, kind)
     limit = None if kind in VIEW_KINDS else settings.per_workspace
     return store.submit(workspace, kind, params, label, cost=cost, per_workspace=limit,
                         max_queue=settings.max_queue, name=name, result_key=key)
