@@ -19,6 +19,19 @@ PAGES = [
 ]
 
 
+def wait_for_results(page, timeout_s: float = 180) -> None:
+    """Until the page's engine jobs (codes, projections, experiments) are done and their results drawn."""
+    import time
+
+    end = time.time() + timeout_s
+    while time.time() < end:
+        busy = page.get_by_text("Waiting: place").count() + page.locator("[data-testid='stProgress']").count()
+        if not busy:
+            break
+        page.wait_for_timeout(1000)
+    settle(page, 60000)
+
+
 def main(out: Path) -> int:
     from playwright.sync_api import sync_playwright
 
@@ -30,12 +43,13 @@ def main(out: Path) -> int:
             page.goto(url + path, wait_until="networkidle")
             page.get_by_role("heading", name=heading).first.wait_for(timeout=120000)
             settle(page, 180000)
+            wait_for_results(page)
             page.screenshot(path=str(out / f"{name}.png"), full_page=True)
             print(out / f"{name}.png", flush=True)
         # Training live: progress, live loss chart and reconstruction preview, then Stop.
         page.goto(url + "/train?model=conv&latent=16&epochs=30&limit=6000&batch=128&lr=0.003", wait_until="networkidle")
         page.get_by_role("button", name="▶ Train").click()
-        page.get_by_text("Reconstructions after the latest epoch").wait_for(timeout=180000)
+        page.get_by_text("reconstructions after epoch").first.wait_for(timeout=180000)
         page.wait_for_timeout(4000)
         page.screenshot(path=str(out / "train.png"), full_page=True)
         print(out / "train.png", flush=True)
