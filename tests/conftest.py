@@ -66,3 +66,16 @@ def ready_app_test(path, timeout: float = 120):
             return self.run() if waited else result
 
     return ReadyAppTest(str(path), default_timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Debian chromium per test module (driven by Playwright)."""
+    from browser_kit import CHROMIUM, CHROMIUM_FLAGS, need_chromium
+
+    need_chromium()
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

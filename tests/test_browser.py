@@ -1,39 +1,15 @@
 """The main flow in a real browser: open the app, train a tiny model, see the loss chart and reconstructions."""
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
-from conftest import ROOT
-
-SHOTS = Path(os.environ.get("AELAB_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
-sys.path.insert(0, str(ROOT / "scripts"))
-from appserver import CHROMIUM, CHROMIUM_FLAGS, serve, settle  # noqa: E402
-
-
-def _need(cond: bool, why: str):
-    if not cond:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (CI must install it: see .ci/run)")
-        pytest.skip(why)
+from browser_kit import SHOTS, need_chromium, serve, settle
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    _need(Path(CHROMIUM).exists(), "Debian's chromium is not installed")
+    need_chromium()
     with serve({"AELAB_HOME": str(tmp_path_factory.mktemp("home"))}) as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 def test_train_tiny_model_in_the_browser(server, browser):

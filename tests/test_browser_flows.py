@@ -1,45 +1,22 @@
 """Every student flow in a real browser, one test each on one shared server; no error box, no traceback in the log."""
 
-import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle
 
-SHOTS = Path(os.environ.get("AELAB_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
-sys.path.insert(0, str(ROOT / "scripts"))
-from appserver import CHROMIUM, CHROMIUM_FLAGS, serve, settle  # noqa: E402
-
-ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
 PAGES = ["Home", "Train", "Reconstructions", "Latent space", "Denoising", "Experiments"]
-
-
-def _need(cond: bool, why: str):
-    if not cond:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (CI must install it: see .ci/run)")
-        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """One fresh server for the module (its first request is the cold deep link of the first test)."""
-    _need(Path(CHROMIUM).exists(), "Debian's chromium is not installed")
+    need_chromium()
     home = tmp_path_factory.mktemp("home")
     with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}) as (url, proc):
         yield url, proc
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

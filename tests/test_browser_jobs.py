@@ -5,34 +5,10 @@ import re
 import signal
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 from conftest import ROOT
 
-SHOTS = Path(os.environ.get("AELAB_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
-sys.path.insert(0, str(ROOT / "scripts"))
-from appserver import CHROMIUM, CHROMIUM_FLAGS, serve, settle, stop_engine_workers  # noqa: E402
-
-ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
-
-
-def _need(cond: bool, why: str):
-    if not cond:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (CI must install it: see .ci/run)")
-        pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _need(Path(CHROMIUM).exists(), "Debian's chromium is not installed")
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
+from browser_kit import ERRORS, SHOTS, serve, settle, stop_engine_workers
 
 
 def _ws(url: str) -> str:
