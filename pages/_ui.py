@@ -186,12 +186,12 @@ def computed(kind: str, params: dict):
     return res
 
 
-def test_codes(run_key: str, _run: Run | None = None) -> np.ndarray:
+def test_codes(run_key: str) -> np.ndarray:
     """The run's codes of all 10,000 test images [10000, k] (a worker computes them once per run)."""
     return computed("codes", {"run": run_key}).images["z"]
 
 
-def test_errors(run_key: str, _run: Run | None = None) -> np.ndarray:
+def test_errors(run_key: str) -> np.ndarray:
     """Each test image's reconstruction MSE [10000] (computed with the codes)."""
     return computed("codes", {"run": run_key}).images["mse"]
 
@@ -201,7 +201,7 @@ def reconstructions(run_key: str, _run: Run, idx: tuple) -> np.ndarray:
     return reconstruct(_run.model, dataset().test.x[list(idx)])[1]
 
 
-def projection(run_key: str, _run: Run | None, method: str, n: int, seed: int, digits: tuple, perplexity: float,
+def projection(run_key: str, method: str, n: int, seed: int, digits: tuple, perplexity: float,
                n_neighbors: int, min_dist: float):
     """(test indices, 2-D points, what the method reports) of a run's codes; t-SNE/UMAP run in a worker."""
     res = computed("projection", {"run": run_key, "method": method, "n": int(n), "seed": int(seed),

@@ -48,7 +48,7 @@ if not digits:
     st.stop()
 
 try:
-    idx, xy, info = _ui.projection(key, run, method, n, int(seed), tuple(digits), float(perplexity), int(n_neighbors), float(min_dist))
+    idx, xy, info = _ui.projection(key, method, n, int(seed), tuple(digits), float(perplexity), int(n_neighbors), float(min_dist))
 except ProjectionError as e:
     st.error(f"Cannot project: {e}")
     st.stop()
@@ -74,7 +74,7 @@ fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), dragmode=PICK[pick][1], l
 uploaded = st.session_state.get("uploaded_digit")
 if uploaded is not None:
     z_up = encode(run.model, uploaded[None])
-    pos = place(_ui.test_codes(key, run)[idx], xy, z_up)[0]
+    pos = place(_ui.test_codes(key)[idx], xy, z_up)[0]
     fig.add_scatter(x=[pos[0]], y=[pos[1]], mode="markers+text", text=["your digit"], textposition="top center",
                     marker=dict(symbol="star", size=18, color="black"), name="your digit")
 
@@ -95,7 +95,7 @@ else:
     rec = _ui.reconstructions(key, run, tuple(show))
     _ui.image_true_size(to_png(rows_grid([ds.test.x[show], rec]), scale=3),
              caption=f"{len(picked)} selected{' (first 16 shown)' if len(picked) > 16 else ''} · top: originals · bottom: reconstructions")
-    z_all = _ui.test_codes(key, run)
+    z_all = _ui.test_codes(key)
     nn = nearest_neighbours(z_all, z_all[show[:1]], k=10)[0]
     _ui.image_true_size(to_png(grid(ds.test.x[np.concatenate([[show[0]], nn])], 11), scale=3),
              caption=f"test image #{show[0]} (left) and its 10 nearest neighbours in the {k}-D latent space")
@@ -106,7 +106,7 @@ with left:
     st.subheader("Decoded latent plane")
     if k == 2:
         size = st.slider("Grid size", 5, 25, 15, key="plane_n")
-        (x0, x1), (y0, y1) = plane_bounds(_ui.test_codes(key, run))
+        (x0, x1), (y0, y1) = plane_bounds(_ui.test_codes(key))
         img = latent_grid(run.model, (x0, x1), (y0, y1), size)
         png = to_png(grid(img, size, padding=0), scale=2)
         st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] (bottom→top)")
@@ -131,7 +131,7 @@ st.subheader("Latent sliders")
 if k > 16:
     st.caption(f"Sliders are offered for codes of up to 16 numbers (this one has {k}).")
 else:
-    z_all = _ui.test_codes(key, run)
+    z_all = _ui.test_codes(key)
     start = st.number_input("Start from test image", 0, len(ds.test) - 1, 0, key="slider_start")
     lo, hi = z_all.min(0), z_all.max(0)
     z0 = z_all[start]

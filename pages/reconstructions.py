@@ -26,7 +26,7 @@ digit = c3.selectbox("Digit", list(range(10)), disabled=mode != "digit", key="re
 seed = c4.number_input("Sample seed", 0, 10**6, 0, key="recon_seed", disabled=mode in ("worst", "best"))
 st.query_params["mode"] = mode
 
-errors = _ui.test_errors(key, run)
+errors = _ui.test_errors(key)
 if mode == "random":
     idx = sample_indices(len(ds.test), n, int(seed))
 elif mode == "digit":
@@ -60,7 +60,7 @@ series = {html.escape(run.label(), quote=False): per_digit(errors, ds.test.y)}  
 st.subheader("Compare with another run")
 other_key, other = _ui.run_picker("Second run", key="run_b", sidebar=False, avoid=key)
 if other is not None and other_key != key:
-    other_err = _ui.test_errors(other_key, other)
+    other_err = _ui.test_errors(other_key)
     series[html.escape(other.label(), quote=False)] = per_digit(other_err, ds.test.y)
     left, right = st.columns(2)
     left.image(png, caption=f"{_ui.plain(run.label())} · test MSE {mse:.5f}")

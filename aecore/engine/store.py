@@ -417,10 +417,6 @@ class Store:
             row = c.execute("SELECT stop FROM jobs WHERE id=?", (int(job_id),)).fetchone()
         return int(row[0]) if row else 0
 
-    def stop_requested(self, job_id: int) -> bool:
-        rows = self._q("SELECT stop FROM jobs WHERE id=?", (int(job_id),))
-        return bool(rows and rows[0][0])
-
     def finish(self, job_id: int, status: str, error: str = "", run_id: str | None = None,
                result_key: str | None = None) -> None:
         with self._tx() as c:
