@@ -235,13 +235,16 @@ def _run_epochs(
     state: dict | None = None,
     on_state: Callable[[dict], None] | None = None,
     max_steps: int | None = None,
+    on_step: Callable[[torch.nn.Module, int], None] | None = None,
 ) -> tuple[list[EpochStats], str]:
     """Train for `epochs`; returns the epoch rows and how it ended: 'done', 'stopped', 'paused' or 'diverged'.
 
     `on_state` receives the complete training state (weights, optimizer, schedule, random
     generator, the epoch's shuffled order and its running loss) after every epoch and when the
     loop stops or pauses; `state` continues from such a state exactly, step for step, as if it
-    had never stopped. `max_steps`: pause after this many steps.
+    had never stopped. `max_steps`: pause after this many steps. `on_step(model, n)` is called with
+    the model (in training mode) before the first step of a fresh run (n=0) and after every step n
+    (counted over all epochs), e.g. to record codes as the model learns.
     """
     noise = config.noise_spec if noise is None else noise
     opt = make_optimizer(config.optimizer, params, config.lr, config.weight_decay)
@@ -273,6 +276,8 @@ def _run_epochs(
 
     model.train()
     taken = 0
+    if on_step is not None and state is None:
+        on_step(model, 0)
     for epoch in range(first_epoch, epochs + 1):
         resumed = state is not None and epoch == first_epoch
         t0 = time.perf_counter() - (float(state["elapsed"]) if resumed else 0.0)
@@ -304,6 +309,8 @@ def _run_epochs(
                 sched.step()
             loss_sum += loss.detach() * len(x)
             seen += len(x)
+            if on_step is not None:
+                on_step(model, (epoch - 1) * steps + step)
             if on_progress is not None and (step % config.log_every == 0 or step == steps):
                 mean = float(loss_sum) / seen  # syncs the device, only every log_every steps
                 if not math.isfinite(mean):
@@ -344,6 +351,7 @@ def train(
     resume: dict | None = None,
     on_state: Callable[[dict], None] | None = None,
     max_steps: int | None = None,
+    on_step: Callable[[torch.nn.Module, int], None] | None = None,
 ) -> Run:
     """Train a model as `config` says and return the Run (status 'done', 'stopped' or 'paused').
 
@@ -354,6 +362,7 @@ def train(
     Exact pause and resume: `on_state` receives the full training state after every epoch of
     the main phase and when it stops or pauses (after `max_steps` steps); `resume=` that state
     continues the run so that it ends with the same weights as a run that never stopped.
+    `on_step(model, n)`: called before the first step (n=0) and after every step n of the main phase.
     """
     config = config.resolved()
     dataset = dataset or load_dataset(config.dataset)
@@ -439,7 +448,7 @@ def train(
     rows, how = _run_epochs(
         model, model.parameters(), data, config, config.epochs, "train", config.loss,
         on_progress, on_epoch, stop, generator, t_start, checkpoint=checkpoint,
-        state=resume, on_state=keep_state if on_state is not None else None, max_steps=max_steps,
+        state=resume, on_state=keep_state if on_state is not None else None, max_steps=max_steps, on_step=on_step,
     )
     if how == "diverged":
         msg = _diverged_message(config)
