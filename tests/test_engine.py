@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -383,6 +384,15 @@ def test_pause_step_and_go_on_end_with_the_weights_of_a_run_that_never_paused(st
     a = load_run(store.run_dir(WS_A, store.job(straight.id).run_id)).model.state_dict()
     b = load_run(store.run_dir(WS_B, done.run_id)).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)  # bit for bit the same model
+    # watch it learn: both runs kept their recording; the stepped one has a frame at every pause
+    from aecore.watch import WATCH_FILE, Recording
+
+    ra = Recording.load(store.run_dir(WS_A, store.job(straight.id).run_id) / WATCH_FILE)
+    rb = Recording.load(store.run_dir(WS_B, done.run_id) / WATCH_FILE)
+    assert {0, 3, 4, 12} <= set(rb.steps.tolist()) and np.all(np.diff(rb.steps) > 0)
+    assert ra.steps[-1] == rb.steps[-1] == 2 * 11  # 540 training images / 50 a step = 11 steps an epoch
+    dist = lambda xy: np.linalg.norm(xy[:, None] - xy[None], axis=-1)  # noqa: E731  (PCA's turn differs, shapes not)
+    assert np.allclose(dist(ra.xy[-1]), dist(rb.xy[-1]), atol=1e-4)
     with pytest.raises(StoreError, match="only interrupted, stopped or paused"):
         store.resume(stepped.id, WS_B)
 

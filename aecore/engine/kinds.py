@@ -204,12 +204,19 @@ def run_job(store: Store, job: Job, ctx: Context, dataset_fn: Callable[[str], An
         return Outcome(FAILED, f"internal error ({type(e).__name__}): {e}")
 
 
-def keep_run(store: Store, workspace: str, run, name: str, job_id: int | None = None) -> str:
-    """Write a run into the workspace's kept runs (atomically) and register it; returns its id."""
+def keep_run(store: Store, workspace: str, run, name: str, job_id: int | None = None,
+             extras: dict[str, Path] | None = None) -> str:
+    """Write a run into the workspace's kept runs (atomically) and register it; returns its id.
+    `extras`: files kept beside it (e.g. {"watch.npz": path}: its recording of the model learning)."""
+    import shutil
+
     from ..runs import save_run
 
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
     d = save_run(run, store.run_dir(workspace, run_id))
+    for fname, src in (extras or {}).items():
+        if Path(src).is_file():
+            shutil.copyfile(src, d / fname)
     weights = d / "weights.pt"
     nbytes = sum(p.stat().st_size for p in d.iterdir())
     v = run.final_val_loss
@@ -224,7 +231,12 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     from ..evaluate import reconstruct
     from ..config import ConfigError
     from ..runs import Run, RunError, load_run, save_run
-    from ..train import TrainingDiverged, check_state, load_state, save_state, train
+    from ..train import TrainingDiverged, _split, check_state, load_state, save_state, train
+    import math
+
+    import numpy as np
+
+    from ..watch import WATCH_FILE, Recorder, Recording, WatchConfig, WatchError, every_n_steps, watch_indices
 
     config = TrainConfig.from_dict(job.params["config"]).resolved()
     dataset = dataset_fn(config.dataset)
@@ -263,6 +275,32 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
         ctx.curve = [pt for pt in job.curve if pt[0] <= offset] if offset else []
     run_config = dataclasses.replace(run_config, log_every=max(1, min(config.log_every, steps // 40)))
 
+    # watch it learn: the codes of a fixed set of test images, every few steps, in a file the Train page reads
+    watch_path = ckpt_dir.parent / WATCH_FILE
+    n_train = len(_split(config, dataset)[0])
+    per_epoch = max(1, math.ceil(n_train / config.batch_size) - (1 if n_train % config.batch_size == 1 and n_train > config.batch_size else 0))
+    wc = WatchConfig()
+    start = None
+    if watch_path.is_file() and (state is not None or offset):
+        try:
+            at = (int(state["epoch"]) - 1) * per_epoch + int(state["step"]) if state is not None else offset * per_epoch
+            start = Recording.load(watch_path).upto(at)
+        except WatchError:
+            start = None
+    points = watch_indices(dataset.test.y, wc.points, wc.seed)
+    recorder = Recorder(dataset.test.x[points], points, preview_x, np.asarray(preview_idx),
+                        every=every_n_steps(config.epochs * per_epoch, wc.frames), start=start)
+    watched = {"saved": 0.0, "last": None}
+
+    def watch(m, n):  # after every step of the main phase: a frame every few steps, written about once a second
+        n += offset * per_epoch
+        watched["last"] = n
+        if n % recorder.every == 0:
+            recorder.record(m, n)
+            if time.time() - watched["saved"] > 1.0:
+                recorder.recording().save(watch_path)
+                watched["saved"] = time.time()
+
     def snapshot(m, row):  # after every finished epoch: checkpoint, history and preview in the store
         r = row.to_dict()
         if r.get("phase") == "train":
@@ -277,7 +315,7 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     try:
         run = train(run_config, dataset, on_progress=ctx.progress, stop=ctx, model=model, on_snapshot=snapshot,
                     resume=state, on_state=lambda st: save_state(st, state_path),
-                    max_steps=int(max_steps) if max_steps else None)
+                    max_steps=int(max_steps) if max_steps else None, on_step=watch)
         if (run.status == "paused" or (run.status == "stopped" and ctx.paused)) and not state_path.is_file():
             status, error = STOPPED, ("stopped during layer-wise pretraining (pausing works once the main training "
                                       "has begun); resume continues from its last finished epoch")
@@ -293,8 +331,13 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     run.config, run.history = config, list(ctx.history)
     if status == DONE:
         run.status = "done"
+    if watched["last"] is not None:  # the last frame where it ended (a pause after 1 step shows that step)
+        if status != DIVERGED and (not recorder.steps or recorder.steps[-1] != watched["last"]):
+            recorder.record(run.model, watched["last"])
+        recorder.recording().save(watch_path)
     old = job.run_id  # a resumed job replaces the partial run it kept when it stopped
-    run_id = keep_run(store, job.workspace, run, job.name or (store.run(old).name if old else job.label), job.id)
+    run_id = keep_run(store, job.workspace, run, job.name or (store.run(old).name if old else job.label), job.id,
+                      extras={WATCH_FILE: watch_path})
     if job.params.get("share"):
         store.share_run(run_id, True)
     if old:
