@@ -6,12 +6,11 @@ from aecore.config import LOSSES, OPTIMIZERS, ConfigError, TrainConfig
 from aecore.device import device_label
 from aecore.engine.kinds import PREVIEW
 from aecore.engine.store import RESUMABLE, StoreError
-from aecore.images import rows_grid, to_png
 from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
 from aecore.noise import NOISE_KINDS, NOISE_LIMITS
 from aecore.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
 from aecore.train import check_config
-from pages import _ui
+from pages import _ui, _watch
 
 _ui.require_navigation()
 
@@ -23,7 +22,7 @@ st.caption(f"Training runs on: **{device_label(threads=eng.settings.resolved_thr
            f"in the class share {workers} worker process{'es' if workers != 1 else ''} on this server · "
            "your runs are kept in this workspace: bookmark this page's address to come back to them")
 ds = _ui.dataset()
-PREVIEW_X = ds.test.x[list(PREVIEW)]  # test images of digits 0-7, reconstructed live while training
+PREVIEW_X = ds.test.x[list(PREVIEW)]  # test images of digits 0-7, shown reconstructed by each kept run
 keep = _ui.kept  # every setting survives leaving the page and coming back
 
 # ---- settings -----------------------------------------------------------------------------------
@@ -115,13 +114,6 @@ if n3.button("▶ Train", type="primary", disabled=problem is not None):
 
 
 # ---- live jobs ----------------------------------------------------------------------------------
-@st.cache_data(max_entries=64, show_spinner=False)
-def preview_png(job_id: int, epochs_done: int) -> bytes:
-    """The live preview grid, drawn once per finished epoch (not on every poll)."""
-    preview = eng.store.preview(job_id)
-    return to_png(rows_grid([PREVIEW_X, preview]), scale=2) if preview is not None else b""
-
-
 @st.fragment(run_every=2.0)
 def live_jobs():
     jobs = [j for j in _ui.my_jobs() if j.kind == "train"]  # other jobs show on their own pages and in the sidebar
@@ -155,14 +147,10 @@ def live_jobs():
             st.progress(min(1.0, p["fraction"]), text=f"{p['phase']} · epoch {p['epoch']}/{p['epochs']} · step "
                                                       f"{p['step']}/{p['steps']} · loss {p['loss']:.5f} · "
                                                       f"{p['images_per_s']:,.0f} images/s")
-            left, right = st.columns([3, 2])
+            left, right = st.columns(2)
             left.plotly_chart(_ui.live_loss_figure(job.curve, job.history, p["epochs"]), key=f"live_loss_{job.id}")
-            with right:
-                png = preview_png(job.id, job.epochs_done)
-                if png:
-                    st.image(png, caption=f"originals / reconstructions after epoch {job.epochs_done}")
-                else:
-                    st.caption("The reconstruction preview appears after the first epoch.")
+            with right:  # watch it learn: the codes of 500 test images and 8 reconstructions, every few steps
+                _watch.live(job.id, key=f"live_codes_{job.id}")
 
 
 st.session_state.setdefault("shown_finished", {j.id for j in _ui.my_jobs() if not j.active})
@@ -194,12 +182,24 @@ for job in _ui.my_jobs()[:10]:
         st.session_state[f"dismissed_{job.id}"] = True
         st.rerun()
 
+runs = eng.store.runs(ws)
+
+# ---- watch it learn -----------------------------------------------------------------------------
+st.subheader("Watch it learn")
+recorded = {e.id: e.name for e in runs if _watch.run_recording_path(e.id).is_file()}
+if not recorded:
+    st.caption("While a model trains, the codes of 500 test images and the reconstructions of 8 digits are recorded "
+               "every few steps. Train a model: you see them move live above, then replay them here.")
+else:
+    watch_id = st.selectbox("Replay the training of", list(recorded), format_func=lambda i: _ui.plain(recorded[i]),
+                            key="watch_run")
+    _watch.replay(_watch.run_recording_path(watch_id), key=f"watch_{watch_id}")
+
 # ---- your runs ----------------------------------------------------------------------------------
 st.subheader("Your runs")
 flash = st.session_state.pop("flash", None)
 if flash:
     st.success(flash)
-runs = eng.store.runs(ws)
 if not runs:
     st.caption("Everything you train is kept here automatically (and after a reload or a server restart).")
 used = eng.store.used_bytes(ws) / 2**20

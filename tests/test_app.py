@@ -90,6 +90,13 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
     at.run()
     assert not at.exception
     assert any(e.label.startswith("dense k=4") for e in at.expander)  # "Your runs": kept without saving
+    # watch it learn: the run's recording replays with a slider over its steps (20 steps: 540 images, 50 a step)
+    step = by_label(at.select_slider, "Training step")
+    assert step.options[0] == "0" and step.options[-1] == "22" and step.value == 22
+    assert any("reconstructions at step 22" in c for i in at.get("image") for c in i.captions)
+    step.set_value(0).run()
+    assert not at.exception
+    assert any("reconstructions at step 0" in c for i in at.get("image") for c in i.captions)
     at.switch_page("pages/reconstructions.py").run()
     picker = by_label(at.sidebar.selectbox, "Model run")
     assert any(o.startswith("yours ·") for o in picker.options)

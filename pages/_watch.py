@@ -1,0 +1,120 @@
+"""Watch it learn, on the page: the recorded codes of a training run as a scatter that moves, and its replay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from aecore.images import rows_grid, to_png
+from aecore.watch import WATCH_FILE, Recording, WatchError
+from pages import _ui
+
+
+def job_recording_path(job_id: int) -> Path:
+    """Where a training job writes its recording while it runs."""
+    return _ui.engine().store.checkpoint_dir(job_id).parent / WATCH_FILE
+
+
+def run_recording_path(run_id: str) -> Path:
+    """Where a kept run's recording lies (runs trained before recordings existed have none)."""
+    return _ui.engine().store.run_dir(_ui.workspace(), run_id) / WATCH_FILE
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _load(path: str, mtime_ns: int) -> Recording | None:
+    try:
+        return Recording.load(path)
+    except WatchError:
+        return None
+
+
+def recording(path: Path) -> Recording | None:
+    """The recording at `path` (read again whenever the job rewrites it), or None."""
+    try:
+        return _load(str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+
+
+def figure(rec: Recording, i: int, height: int = 420, title: str | None = None):
+    """Frame i: the recorded test images' codes in the plane, coloured by digit, on axes that hold every frame."""
+    y = _ui.dataset().test.y[rec.index]
+    axis = ("z1", "z2") if rec.latent <= 2 else ("PC1 of the codes", "PC2 of the codes")
+    fig = _ui.digit_scatter(rec.xy[i], y, rec.index, axis, size=5, height=height)
+    (x0, x1), (y0, y1) = rec.bounds()
+    fig.update_xaxes(range=[x0, x1])
+    fig.update_yaxes(range=[y0, y1])
+    fig.update_layout(title=dict(text=title or f"step {rec.steps[i]:,}: {len(rec.index)} test images' codes",
+                                 font=dict(size=13)), uirevision="watch")  # keeps zoom and hidden digits as it moves
+    return fig
+
+
+def preview_png(rec: Recording, i: int) -> bytes:
+    """The preview digits (top) and their reconstructions at frame i (bottom)."""
+    return to_png(rows_grid([_ui.dataset().test.x[rec.preview], rec.recon[i]]), scale=2)
+
+
+def live(job_id: int, key: str) -> None:
+    """The newest frame of a running job (called from the Train page's polling fragment)."""
+    rec = recording(job_recording_path(job_id))
+    if rec is None or not len(rec):
+        st.caption("The codes appear after the first steps.")
+        return
+    i = len(rec) - 1
+    what = "its 2 code numbers" if rec.latent <= 2 else f"the first two principal components of its {rec.latent} code numbers"
+    st.plotly_chart(figure(rec, i, height=360, title=f"step {rec.steps[i]:,}: 500 test images, {what}"), key=key)
+    st.image(preview_png(rec, i), caption=f"originals / reconstructions at step {rec.steps[i]:,}")
+
+
+def replay(path: Path, key: str) -> None:
+    """A slider over the recorded steps, a Play button, the scatter and the reconstructions at that step."""
+    rec = recording(path)
+    if rec is None or not len(rec):
+        st.info("This run's recording cannot be read.")
+        return
+    at, slider = f"{key}_at", f"{key}_slider"
+    steps = [int(s) for s in rec.steps]
+    if st.session_state.get(at) not in steps:
+        st.session_state[at] = steps[-1]
+    if st.session_state.get(f"{key}_playing"):
+        _playing(path, key)
+        return
+    c1, c2 = st.columns([1, 7], vertical_alignment="bottom")
+    if c1.button("▶ Play", key=f"{key}_play", help="Replay the training from the first step"):
+        if st.session_state[at] == steps[-1]:
+            st.session_state[at] = steps[0]
+        st.session_state[f"{key}_playing"] = True
+        st.rerun()
+    st.session_state[slider] = st.session_state[at]
+    c2.select_slider("Training step", steps, key=slider, on_change=lambda: st.session_state.update({at: st.session_state[slider]}),
+                     help="Drag to see the codes and reconstructions at any recorded step")
+    _frame(rec, steps.index(st.session_state[at]), key)
+
+
+@st.fragment(run_every=0.4)
+def _playing(path: Path, key: str) -> None:
+    rec = recording(path)
+    at = f"{key}_at"
+    steps = [int(s) for s in rec.steps]
+    i = min(steps.index(st.session_state[at]) + 1, len(steps) - 1) if st.session_state[at] in steps else 0
+    st.session_state[at] = steps[i]
+    c1, c2 = st.columns([1, 7], vertical_alignment="bottom")
+    stop = c1.button("⏸ Pause", key=f"{key}_pause")
+    c2.progress((i + 1) / len(steps), text=f"step {steps[i]:,} of {steps[-1]:,}")
+    if stop or i == len(steps) - 1:  # back to the slider, at this step
+        st.session_state[f"{key}_playing"] = False
+        st.rerun(scope="app")
+    _frame(rec, i, key)
+
+
+def _frame(rec: Recording, i: int, key: str) -> None:
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figure(rec, i), key=f"{key}_scatter")
+    with right:
+        st.image(preview_png(rec, i), caption=f"originals / reconstructions at step {rec.steps[i]:,}")
+        spread = np.linalg.norm(rec.xy[i] - rec.xy[i].mean(0), axis=1).mean()
+        st.caption(f"{len(rec):,} frames recorded from step 0 to step {rec.steps[-1]:,}. Mean distance of a code from "
+                   f"the centre at this step: {spread:.3g}. Early on the digits lie on top of each other; as the "
+                   "model learns, digits that look alike gather and the reconstructions sharpen.")
