@@ -94,7 +94,18 @@ def preprocess_digit(data: bytes) -> np.ndarray:
     if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(bg, im.convert("RGBA"))
-    a = np.asarray(im.convert("L"), dtype=np.float32) / 255.0  # [h,w], colour -> grey
+    return mnist_like(np.asarray(im.convert("L"), dtype=np.float32) / 255.0)  # [h,w], colour -> grey
+
+
+def mnist_like(grey: np.ndarray) -> np.ndarray:
+    """A grey picture of one digit, float [h,w] in [0,1] -> uint8 [28,28] prepared like MNIST (see preprocess_digit)."""
+    from PIL import Image
+
+    a = np.array(grey, dtype=np.float32)  # a copy: the caller's array is left alone
+    if a.ndim != 2 or min(a.shape) < 1:
+        raise ImageError(f"expected one grey image [h, w], got an array of shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ImageError("the image has values that are not numbers")
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     if border.mean() > 0.5:  # dark ink on light paper: make it white on black like MNIST
         a = 1.0 - a
