@@ -1,4 +1,4 @@
-"""Walking the latent space: decoded grids over a 2-D code plane, interpolation, placing new codes on a map."""
+"""Walking the latent space: decoded grids over a 2-D code plane, interpolation, placing new codes, the points of a map."""
 
 from __future__ import annotations
 
@@ -72,3 +72,74 @@ def selected_indices(points) -> list[int]:
         if int(value) not in out:
             out.append(int(value))
     return out
+
+
+# ---- the points of a map: the test set, or all of MNIST -------------------------------------------
+# A point's number: 0..9,999 are the test images #0..#9,999; 10,000.. are the training images #0...
+SOURCES = ("test", "all")
+
+
+def pool_labels(dataset, source: str = "test") -> np.ndarray:
+    """The digit of every point a map can show [N]: the test set, or test then training images ("all")."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown image source {source!r}; choose one of {', '.join(SOURCES)}")
+    return dataset.test.y if source == "test" else np.concatenate([dataset.test.y, dataset.train.y])
+
+
+def pool_images(dataset, idx) -> np.ndarray:
+    """The images [n, 28, 28] of points numbered as in pool_labels (test first, then training)."""
+    idx = np.asarray(idx, np.int64)
+    n_test = len(dataset.test)
+    if len(idx) and (idx.min() < 0 or idx.max() >= n_test + len(dataset.train)):
+        raise ValueError("a point number is outside the data set")
+    out = np.empty((len(idx), 28, 28), np.uint8)
+    is_test = idx < n_test
+    out[is_test] = dataset.test.x[idx[is_test]]
+    out[~is_test] = dataset.train.x[idx[~is_test] - n_test]
+    return out
+
+
+def point_name(i: int, n_test: int = 10000) -> str:
+    """'test image #17' or 'training image #5' for a point number."""
+    return f"test image #{i}" if i < n_test else f"training image #{i - n_test}"
+
+
+def layout_points(params: dict, labels: np.ndarray) -> np.ndarray:
+    """The point numbers a projection job lays out [n], sorted: its own list of points (only those of the
+    digits shown), or a seeded sample of n of the digits shown."""
+    from .projection import ProjectionError, sample_indices
+
+    digits = params.get("digits") or None
+    if params.get("indices"):
+        idx = np.unique(np.asarray(params["indices"], np.int64))
+        if idx.min() < 0 or idx.max() >= len(labels):
+            raise ProjectionError("a chosen point is outside the images shown")
+        return idx[np.isin(labels[idx], list(digits))] if digits else idx
+    return sample_indices(len(labels), int(params["n"]), int(params["seed"]), labels, digits)
+
+
+def training_mask(config, dataset) -> np.ndarray:
+    """Which training images [60000] a run was trained on (its subset, without its validation images)."""
+    from .train import _split
+
+    mask = np.zeros(len(dataset.train), bool)
+    try:
+        mask[_split(config.resolved(), dataset)[0]] = True
+    except (ValueError, AttributeError):  # a config that no longer resolves: say nothing was known
+        pass
+    return mask
+
+
+def probe_predictions(model: Autoencoder, dataset, z: np.ndarray, labels: int = 1000, seed: int = 0) -> np.ndarray:
+    """The digit a linear probe reads off each code [n] -> [n]: the Experiments page's probe (a scaled logistic
+    regression fitted on the codes of `labels` labelled training images)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from .data import subset_indices
+
+    tr = subset_indices(dataset.train.y, limit=labels, seed=seed)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed))
+    probe.fit(encode(model, dataset.train.x[tr]), dataset.train.y[tr])
+    return probe.predict(np.asarray(z, np.float32)).astype(np.uint8)

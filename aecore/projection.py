@@ -1,19 +1,22 @@
-"""2-D views of latent codes: raw axes, PCA (with explained variance), t-SNE and UMAP, seeded."""
+"""Views of latent codes in 2-D or 3-D: raw axes, PCA (with explained variance), t-SNE and UMAP, seeded, with exact placement of new codes."""
 
 from __future__ import annotations
 
+import contextlib
+import pickle
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-# on_layout(xy [n, 2], iterations done, iterations in all) -> True to stop early (keeping xy)
+# on_layout(xy [n, dims], iterations done, iterations in all) -> True to stop early (keeping xy)
 LayoutCallback = Callable[[np.ndarray, int, int], bool]
 TSNE_ITERATIONS = (250, 500)  # early exaggeration, then the normal phase (openTSNE's defaults)
 
 METHODS = ("raw", "pca", "tsne", "umap")
-# Most points each method is run on (t-SNE and UMAP grow super-linearly; the app says when it caps).
-MAX_POINTS = {"raw": 10000, "pca": 10000, "tsne": 10000, "umap": 10000}
+DIMS = (2, 3)  # a flat map or a cloud to rotate
+# Most points each method is run on: the whole of MNIST (60,000 training + 10,000 test images).
+MAX_POINTS = {"raw": 70000, "pca": 70000, "tsne": 70000, "umap": 70000}
 
 
 class ProjectionError(ValueError):
@@ -21,12 +24,48 @@ class ProjectionError(ValueError):
 
 
 @dataclass
+class Placer:
+    """What puts new codes exactly where the method puts them: the raw axes, the PCA basis, the fitted t-SNE or UMAP."""
+
+    method: str
+    dims: int
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # pca: mean [k], components [dims, k]
+    fitted: object | None = None  # t-SNE: openTSNE's TSNEEmbedding; UMAP: the fitted umap.UMAP
+
+    def place(self, z: np.ndarray) -> np.ndarray:
+        """Map positions [q, dims] of new codes [q, k] (t-SNE/UMAP optimise them against the fixed layout; seeded)."""
+        z = np.asarray(z, np.float32).reshape(len(z), -1)
+        if self.method == "raw":
+            return _pad(z[:, : self.dims], self.dims)
+        if self.method == "pca":
+            return _pad((z - self.arrays["mean"]) @ self.arrays["components"].T, self.dims).astype(np.float32)
+        if self.fitted is None:
+            raise ProjectionError(f"this {self.method} layout was not kept, so new images cannot be placed on it")
+        placed = np.asarray(self.fitted.transform(z), np.float32)  # openTSNE / umap-learn transform
+        if self.method == "tsne":  # openTSNE re-centres its reference layout in place for transform: undo that shift
+            placed += self.arrays["first"] - np.asarray(self.fitted[0], np.float32)
+        return placed
+
+    def to_bytes(self) -> bytes:
+        """The placer as pickle bytes (the fitted t-SNE/UMAP objects have no other format); only for files we write."""
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def from_bytes(data: bytes) -> "Placer":
+        placer = pickle.loads(data)  # noqa: S301 - written by our own workers into the engine's result folder
+        if not isinstance(placer, Placer):
+            raise ProjectionError("not a stored placer")
+        return placer
+
+
+@dataclass
 class Projection:
-    """2-D coordinates [n, 2] of codes, with what the method reports (e.g. explained variance)."""
+    """Coordinates [n, dims] of codes, with what the method reports (e.g. explained variance) and how to place new codes."""
 
     xy: np.ndarray
     method: str
     info: dict = field(default_factory=dict)
+    placer: Placer | None = None
 
 
 def sample_indices(n_total: int, n: int, seed: int = 0, labels: np.ndarray | None = None, digits=None) -> np.ndarray:
@@ -43,6 +82,11 @@ def sample_indices(n_total: int, n: int, seed: int = 0, labels: np.ndarray | Non
     return idx
 
 
+def umap_epochs(n: int) -> int:
+    """UMAP's own default number of layout epochs for n points (stated up front, so progress has a total)."""
+    return 500 if n <= 10000 else 200
+
+
 def project(
     z: np.ndarray,
     method: str = "pca",
@@ -53,63 +97,79 @@ def project(
     on_layout: LayoutCallback | None = None,
     every: int = 25,
     n_jobs: int = 1,
+    dims: int = 2,
+    keep: bool = False,
 ) -> Projection:
-    """Project codes [n, k] to [n, 2]. raw: the first two latent axes (k=1: y=0).
+    """Project codes [n, k] to [n, dims] (dims 2 or 3). raw: the first dims latent axes (missing ones are 0).
 
-    t-SNE (openTSNE) calls `on_layout` with the layout every `every` iterations, so a view can
-    animate it as it converges; when the callback returns True the optimisation stops there and
-    that layout is returned (info["stopped_at"] says after how many iterations). The same seed
-    gives the same layout.
+    t-SNE (openTSNE) and UMAP call `on_layout` with the layout so far: first the starting layout
+    (iteration 0: t-SNE's PCA start, UMAP's spectral start), then every `every` iterations (UMAP:
+    epochs), so a view can animate it as it converges; when the callback returns True the
+    optimisation stops there and that layout is returned (info["stopped_at"] says after how many
+    iterations). The same seed gives the same layout. With `keep`, the result's placer holds the
+    fitted embedding, so new codes can be placed exactly where the method puts them.
     """
     z = np.asarray(z, dtype=np.float32)
     if z.ndim != 2 or len(z) == 0:
         raise ProjectionError("need a non-empty [n, k] array of codes")
     if method not in METHODS:
         raise ProjectionError(f"unknown projection {method!r}; choose one of {', '.join(METHODS)}")
+    if dims not in DIMS:
+        raise ProjectionError(f"a view has 2 or 3 dimensions, got {dims!r}")
     n, k = z.shape
     if n > MAX_POINTS[method]:
         raise ProjectionError(f"{method} is limited to {MAX_POINTS[method]} points, got {n}; sample fewer")
     if method == "raw":
-        xy = z[:, :2] if k >= 2 else np.column_stack([z[:, 0], np.zeros(n, np.float32)])
-        note = "latent axes z1, z2" if k == 2 else ("z1 only (k=1)" if k == 1 else f"first 2 of {k} latent axes")
-        return Projection(xy, method, {"note": note})
+        xy = _pad(z[:, :dims], dims)
+        names = ", ".join(f"z{i + 1}" for i in range(min(k, dims)))
+        note = f"latent axes {names}" if k <= dims else f"first {dims} of {k} latent axes"
+        if k < dims:
+            note += f" (the code has only {k}: the others are 0)"
+        return Projection(xy, method, {"note": note}, Placer("raw", dims))
     if method == "pca":
         from sklearn.decomposition import PCA
 
         if n < 2:
             raise ProjectionError("PCA needs at least 2 points")
-        comps = min(2, k, n)
+        comps = min(dims, k, n)
         p = PCA(n_components=comps, random_state=seed).fit(z)
-        xy = p.transform(z)
-        if comps < 2:
-            xy = np.column_stack([xy[:, 0], np.zeros(n)])
-        ev = [float(v) for v in p.explained_variance_ratio_] + [0.0] * (2 - comps)
-        return Projection(xy.astype(np.float32), method, {"explained_variance": ev})
+        xy = _pad(p.transform(z), dims)
+        ev = [float(v) for v in p.explained_variance_ratio_] + [0.0] * (dims - comps)
+        placer = Placer("pca", dims, {"mean": p.mean_.astype(np.float32), "components": p.components_.astype(np.float32)})
+        return Projection(xy.astype(np.float32), method, {"explained_variance": ev}, placer)
     if method == "tsne":
         if not 2 <= perplexity <= 100:
             raise ProjectionError(f"perplexity must be between 2 and 100, got {perplexity}")
         if n <= perplexity * 3:
             raise ProjectionError(f"t-SNE with perplexity {perplexity:g} needs more than {int(perplexity * 3)} points, got {n}")
-        return _tsne(z, perplexity, seed, on_layout, every, n_jobs)
-    # umap
+        return _tsne(z, perplexity, seed, on_layout, every, n_jobs, dims, keep)
     if not 2 <= n_neighbors <= 200:
         raise ProjectionError(f"n_neighbors must be between 2 and 200, got {n_neighbors}")
     if not 0.0 <= min_dist <= 1.0:
         raise ProjectionError(f"min_dist must be between 0 and 1, got {min_dist}")
     if n <= n_neighbors + 1:
         raise ProjectionError(f"UMAP with n_neighbors={n_neighbors} needs more than {n_neighbors + 1} points, got {n}")
-    import umap  # slow import (numba): only when asked for
+    return _umap(z, int(n_neighbors), float(min_dist), seed, on_layout, max(1, every // 5), dims, keep)
 
-    reducer = umap.UMAP(n_neighbors=int(n_neighbors), min_dist=float(min_dist), random_state=seed, n_components=2)
-    xy = reducer.fit_transform(z)
-    return Projection(np.asarray(xy, np.float32), method, {"n_neighbors": n_neighbors, "min_dist": min_dist})
+
+def _pad(xy: np.ndarray, dims: int) -> np.ndarray:
+    """Columns of zeros added up to dims (a code or a PCA with fewer numbers than the view has axes)."""
+    xy = np.asarray(xy, np.float32)
+    if xy.shape[1] < dims:
+        xy = np.column_stack([xy, np.zeros((len(xy), dims - xy.shape[1]), np.float32)])
+    return xy
 
 
 def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback | None, every: int,
-          n_jobs: int) -> Projection:
+          n_jobs: int, dims: int, keep: bool) -> Projection:
     from openTSNE import TSNE
+    from openTSNE.initialization import pca as pca_start
 
     total, state = sum(TSNE_ITERATIONS), {"done": 0, "stopped": False}
+    start = pca_start(z, dims, random_state=seed)  # [n, dims]: exactly openTSNE's initialization="pca"
+    if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
+        return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
+                                                                  "stopped_at": 0})
 
     def callback(iteration: int, error: float, embedding) -> bool:
         state["done"] += every  # openTSNE counts each phase from 1: count calls instead
@@ -119,16 +179,82 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
         return False
 
     early, normal = TSNE_ITERATIONS
-    tsne = TSNE(n_components=2, perplexity=perplexity, random_state=seed, initialization="pca", n_jobs=n_jobs,
+    tsne = TSNE(n_components=dims, perplexity=perplexity, random_state=seed, n_jobs=n_jobs,
+                negative_gradient_method="fft" if dims <= 2 else "bh",  # openTSNE's FFT works in 1-D and 2-D only
                 early_exaggeration_iter=early, n_iter=normal, callbacks=callback if on_layout else None,
                 callbacks_every_iters=max(1, int(every)), verbose=False)
-    xy = np.asarray(tsne.fit(z), np.float32)  # [n, 2]
+    embedding = tsne.fit(z, initialization=start)
+    xy = np.asarray(embedding, np.float32)  # [n, dims]
     info = {"perplexity": perplexity, "iterations": total}
     if state["stopped"]:
         info["stopped_at"] = state["done"]
     elif on_layout is not None:
         on_layout(xy, total, total)  # the final layout, exactly as returned
-    return Projection(xy, "tsne", info)
+    placer = None
+    if keep and not state["stopped"]:
+        embedding.gradient_descent_params.pop("callbacks", None)  # our closure: not needed to place, and not picklable
+        placer = Placer("tsne", dims, {"first": xy[0].copy()}, fitted=embedding)  # first point: where the layout was
+    return Projection(xy, "tsne", info, placer)
+
+
+@contextlib.contextmanager
+def _umap_epoch_hook(on_epoch: Callable[[np.ndarray, int, int], bool]):
+    """Call on_epoch(layout, epoch, epochs) before each of UMAP's layout epochs; True ends the layout there.
+
+    umap-learn has no callback: its epoch loop in umap.layouts runs over tqdm(range(n_epochs)), so
+    that tqdm is swapped for a loop that reports, and optimize_layout_euclidean for one that
+    remembers which array it optimises. Both are put back afterwards.
+    """
+    import umap.layouts as layouts
+    import umap.umap_ as umap_
+
+    optimise, tqdm = umap_.optimize_layout_euclidean, layouts.tqdm
+    held: dict = {}
+
+    def remembering(head_embedding, *args, **kwargs):
+        held["xy"] = head_embedding
+        return optimise(head_embedding, *args, **kwargs)
+
+    def epochs(iterable, **_):
+        total = len(iterable)
+        for n in iterable:
+            if "xy" in held and on_epoch(held["xy"], n, total):
+                held["stopped_at"] = n
+                return
+            yield n
+
+    umap_.optimize_layout_euclidean, layouts.tqdm = remembering, epochs
+    try:
+        yield held
+    finally:
+        umap_.optimize_layout_euclidean, layouts.tqdm = optimise, tqdm
+
+
+def _umap(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_layout: LayoutCallback | None,
+          every: int, dims: int, keep: bool) -> Projection:
+    import warnings
+
+    import umap  # slow import (numba): only when asked for
+
+    warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)  # seeded: 1 thread
+    epochs = umap_epochs(len(z))
+    reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_components=dims,
+                        n_epochs=epochs)
+    info = {"n_neighbors": n_neighbors, "min_dist": min_dist, "iterations": epochs}
+    if on_layout is None:
+        xy = np.asarray(reducer.fit_transform(z), np.float32)
+        return Projection(xy, "umap", info, Placer("umap", dims, fitted=reducer) if keep else None)
+
+    def on_epoch(xy, n: int, total: int) -> bool:
+        return (n % every == 0) and bool(on_layout(np.array(xy, np.float32), n, total))
+
+    with _umap_epoch_hook(on_epoch) as held:
+        xy = np.asarray(reducer.fit_transform(z), np.float32)
+    if "stopped_at" in held:
+        info["stopped_at"] = held["stopped_at"]
+        return Projection(xy, "umap", info)
+    on_layout(xy, epochs, epochs)
+    return Projection(xy, "umap", info, Placer("umap", dims, fitted=reducer) if keep else None)
 
 
 def nearest_neighbours(z: np.ndarray, query: np.ndarray, k: int = 8, exclude_self: bool = True) -> np.ndarray:

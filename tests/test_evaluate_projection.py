@@ -59,12 +59,12 @@ def test_tsne_streams_its_layout_and_a_stop_keeps_the_layout_then(run2, mnist):
     z = encode(run2.model, mnist.test.x[:400])
     seen = []
     full = project(z, "tsne", seed=3, on_layout=lambda xy, done, total: seen.append((done, total, xy.copy())) and False)
-    assert [d for d, _, _ in seen][:3] == [25, 50, 75] and seen[-1][0] == seen[-1][1] == 750
+    assert [d for d, _, _ in seen][:4] == [0, 25, 50, 75] and seen[-1][0] == seen[-1][1] == 750  # 0: the PCA start
     assert all(xy.shape == (400, 2) for _, _, xy in seen)
     assert np.ptp(seen[-1][2]) > 5 * np.ptp(seen[0][2])  # the layout spreads out as it converges
     assert np.allclose(seen[-1][2], full.xy) and "stopped_at" not in full.info
     stopped = project(z, "tsne", seed=3, on_layout=lambda xy, done, total: done >= 100)
-    assert stopped.info["stopped_at"] == 100 and np.allclose(stopped.xy, seen[3][2])  # the layout after 100 iterations
+    assert stopped.info["stopped_at"] == 100 and np.allclose(stopped.xy, seen[4][2])  # the layout after 100 iterations
     again = project(z, "tsne", seed=3)
     assert np.allclose(again.xy, full.xy)  # the same seed, the same layout, with or without watching
 
@@ -76,7 +76,7 @@ def test_projection_errors_and_helpers(mnist):
     with pytest.raises(ProjectionError, match="needs more than"):
         project(z, "tsne", perplexity=30)
     with pytest.raises(ProjectionError, match="limited"):
-        project(np.zeros((10001, 2)), "tsne")
+        project(np.zeros((70001, 2)), "tsne")
     idx = sample_indices(10000, 100, seed=0, labels=mnist.test.y, digits=[0, 1])
     assert len(idx) == 100 and set(mnist.test.y[idx]) <= {0, 1}
     nn = nearest_neighbours(z, z[:2], k=3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -177,6 +178,8 @@ def estimate_cost(kind: str, params: dict, dataset) -> float:
         return train_cost(dict(params["base"], pretrain_epochs=0), dataset) + train_cost(base, dataset)
     if kind == "finetune":
         return float(params["labels"]) * params["epochs"] * 2
+    if kind == "projection" and params.get("place") is not None:
+        return 2_000.0  # one image placed on a kept layout
     if kind == "projection":
         # images-equivalent per point, so the queue's estimate is about right: t-SNE of 10,000 points ~40 s
         return {"raw": 0.5, "pca": 1, "tsne": 12, "umap": 10}.get(params.get("method"), 1) * 1.0 * params.get("n", 2000)
@@ -402,29 +405,75 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
 
 
 def _projection(store: Store, p: dict, dataset, ctx: Context):
-    """Codes of the chosen test images, projected; t-SNE streams its layout into the store as it converges."""
+    """Codes of the chosen images (test set, or all 70,000) projected to 2-D or 3-D, with each point's error, probe
+    prediction and whether the run trained on it; t-SNE and UMAP stream their layout into the store as they converge
+    and keep their fitted embedding beside the result (placer.pkl), so new images can be placed on it exactly."""
+    import numpy as np
     import torch
 
-    from ..evaluate import encode
+    from ..evaluate import encode, per_image_errors
     from ..experiments import Result
-    from ..projection import project, sample_indices
+    from ..latent import layout_points, pool_images, pool_labels, probe_predictions, training_mask
+    from ..projection import project
 
+    if p.get("place") is not None:
+        return _place(store, p, dataset)
     run = load_ref(store, p["run"])
-    digits = tuple(p["digits"]) if p.get("digits") else None
-    idx = sample_indices(len(dataset.test), int(p["n"]), int(p["seed"]), dataset.test.y, digits)
-    z = encode(run.model, dataset.test.x[idx])  # [n, k]
+    source = p.get("source", "test")
+    labels = pool_labels(dataset, source)
+    idx = layout_points(p, labels)  # [n] point numbers: test images first, then training images
+    x = pool_images(dataset, idx)
+    z = encode(run.model, x)  # [n, k]
+    name = {"tsne": "t-SNE", "umap": "UMAP"}.get(p["method"], p["method"])
     last = [0.0]
 
     def on_layout(xy, done: int, total: int) -> bool:  # every few iterations: the layout so far, and stop?
         stop = ctx.is_set()
-        if stop or done >= total or time.time() - last[0] >= 0.5:
+        if stop or done == 0 or done >= total or time.time() - last[0] >= 0.5:
             last[0] = time.time()
-            progress = {"phase": "t-SNE", "iteration": done, "iterations": total, "fraction": done / total}
+            progress = {"phase": name, "iteration": done, "iterations": total, "fraction": done / total}
             stop = store.report(ctx.job.id, progress=progress, layout=xy) or stop
         return stop
 
-    pr = project(z, p["method"], seed=int(p["seed"]), perplexity=float(p.get("perplexity", 30)),
+    method = p["method"]
+    pr = project(z, method, seed=int(p["seed"]), perplexity=float(p.get("perplexity", 30)),
                  n_neighbors=int(p.get("n_neighbors", 15)), min_dist=float(p.get("min_dist", 0.1)),
-                 on_layout=on_layout, n_jobs=torch.get_num_threads())
+                 on_layout=on_layout, n_jobs=torch.get_num_threads(), dims=int(p.get("dims", 2)), keep=True)
     status = "stopped" if "stopped_at" in pr.info else "done"
-    return Result("projection", p, images={"idx": idx, "xy": pr.xy}, summary=dict(pr.info), status=status)
+    n_test = len(dataset.test)
+    trained = np.zeros(len(idx), np.uint8)
+    from_train = idx >= n_test
+    trained[from_train] = training_mask(run.config, dataset)[idx[from_train] - n_test]
+    images = {"idx": idx, "xy": pr.xy, "mse": per_image_errors(run.model, x)["mse"],
+              "pred": probe_predictions(run.model, dataset, z), "trained": trained}
+    if pr.placer is not None and method in ("raw", "pca"):
+        images.update({f"placer_{k}": v for k, v in pr.placer.arrays.items()})
+    elif pr.placer is not None and status == "done":  # t-SNE / UMAP: the fitted embedding itself, beside the result
+        path = store.results_dir / f"{ctx.job.result_key or result_key(store, 'projection', p)}.placer.pkl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(pr.placer.to_bytes())
+        os.replace(tmp, path)
+    summary = dict(pr.info, source=source, pool=int(np.isin(labels, p.get("digits") or range(10)).sum()))
+    return Result("projection", p, images=images, summary=summary, status=status)
+
+
+def _place(store: Store, p: dict, dataset):
+    """Where a t-SNE or UMAP layout puts a new image (28x28 uint8 in p["place"]): the method's own transform."""
+    import numpy as np
+
+    from ..evaluate import encode
+    from ..experiments import Result
+    from ..projection import Placer, ProjectionError
+
+    image = np.asarray(p["place"], np.float64)
+    if image.shape != (28, 28) or not np.all((image >= 0) & (image <= 255)):
+        raise KindError("the image to place must be 28x28 numbers from 0 to 255")
+    layout = dict(p["layout"], run=p["run"])
+    path = store.results_dir / f"{result_key(store, 'projection', layout)}.placer.pkl"
+    if not path.is_file():
+        raise ProjectionError("that layout was not kept (it was stopped early, or made before new images could be "
+                              "placed): run the projection again")
+    placer = Placer.from_bytes(path.read_bytes())
+    z = encode(load_ref(store, p["run"]).model, image.astype(np.uint8)[None])  # [1, k]
+    return Result("projection", p, images={"xy": placer.place(z)}, summary={"method": placer.method})

@@ -1,0 +1,113 @@
+"""Latent maps in 2-D and 3-D: UMAP's live layout, exact placement of new images, the points' fields, the jobs."""
+
+import numpy as np
+import pytest
+
+from aecore.evaluate import encode
+from aecore.projection import Placer, ProjectionError, project
+
+
+@pytest.fixture(scope="module")
+def codes(mnist):
+    from aecore.zoo import load_zoo
+
+    run = load_zoo("conv-k16")
+    return run, encode(run.model, mnist.test.x[:400])  # [400, 16]
+
+
+@pytest.mark.parametrize("method", ["raw", "pca", "tsne", "umap"])
+def test_every_method_draws_3d_and_places_exactly(codes, method):
+    _, z = codes
+    a = project(z, method, seed=2, dims=3, perplexity=20, n_neighbors=10, keep=True)
+    assert a.xy.shape == (400, 3)
+    if method == "raw":
+        assert np.allclose(a.xy, z[:, :3])  # the first three code numbers
+    if method == "pca":
+        assert len(a.info["explained_variance"]) == 3 and a.info["explained_variance"][0] > a.info["explained_variance"][2]
+    placer = Placer.from_bytes(a.placer.to_bytes())  # as the job keeps it on disk
+    placed = placer.place(z[:4])
+    assert placed.shape == (4, 3)
+    if method in ("raw", "pca"):
+        assert np.allclose(placed, a.xy[:4], atol=1e-4)  # exactly where the map has them
+    else:  # a test image placed through the method's transform lands by its own point
+        spread = np.ptp(a.xy, axis=0).max()
+        assert np.all(np.linalg.norm(placed - a.xy[:4], axis=1) < 0.05 * spread)
+
+
+def test_tsne_2d_transform_lands_by_its_own_point(codes):
+    _, z = codes  # (same seed, same layout: tests/test_evaluate_projection.py)
+    a = project(z, "tsne", seed=4, keep=True)
+    placed = a.placer.place(z[10:14])
+    assert np.all(np.linalg.norm(placed - a.xy[10:14], axis=1) < 0.05 * np.ptp(a.xy, axis=0).max())
+
+
+def test_umap_streams_its_layout_and_a_stop_keeps_it(codes):
+    _, z = codes
+    seen = []
+    full = project(z, "umap", seed=5, n_neighbors=10, on_layout=lambda xy, d, t: seen.append((d, t, xy.copy())) and False)
+    done = [d for d, _, _ in seen]
+    assert done[0] == 0 and done[1] > 0 and done[-1] == seen[-1][1] == full.info["iterations"]
+    assert len(seen) >= 20 and all(xy.shape == (400, 2) for _, _, xy in seen)
+    assert np.allclose(seen[-1][2], full.xy)
+    again = project(z, "umap", seed=5, n_neighbors=10)
+    assert np.allclose(again.xy, full.xy)  # watching changes nothing: same seed, same layout
+    stopped = project(z, "umap", seed=5, n_neighbors=10, on_layout=lambda xy, d, t: d >= 100)
+    assert stopped.info["stopped_at"] == 100 and stopped.placer is None
+    assert not np.allclose(stopped.xy, full.xy)
+    import umap.layouts
+
+    assert umap.layouts.tqdm.__name__ != "epochs"  # umap's own loop is put back afterwards
+
+
+def test_tsne_shows_a_first_frame_before_its_affinities(codes):
+    _, z = codes
+    first = project(z, "tsne", seed=0, on_layout=lambda xy, d, t: True)  # stop at the very first frame
+    assert first.info["stopped_at"] == 0 and first.xy.shape == (400, 2)
+
+
+def test_bad_dims_and_points_helpers(mnist):
+    from aecore.latent import layout_points, point_name, pool_images, pool_labels
+
+    with pytest.raises(ProjectionError, match="2 or 3"):
+        project(np.zeros((10, 4), np.float32), "pca", dims=4)
+    labels = pool_labels(mnist, "all")
+    assert len(labels) == 70000 and labels[10000] == mnist.train.y[0]
+    imgs = pool_images(mnist, [3, 10000 + 5])
+    assert np.array_equal(imgs[0], mnist.test.x[3]) and np.array_equal(imgs[1], mnist.train.x[5])
+    assert point_name(12) == "test image #12" and point_name(10005) == "training image #5"
+    idx = layout_points({"indices": [5, 3, 3, 60000], "digits": None}, labels)
+    assert list(idx) == [3, 5, 60000]
+    only = layout_points({"indices": list(range(50)), "digits": [1]}, labels)
+    assert set(labels[only]) == {1}
+    with pytest.raises(ProjectionError, match="outside"):
+        layout_points({"indices": [70000]}, labels)
+
+
+def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist):
+    from aecore.engine.settings import EngineSettings
+    from aecore.engine.store import DONE, Store
+    from aecore.engine.submit import submit
+    from aecore.engine.worker import Worker
+    from aecore.experiments import ResultStore
+
+    store = Store(tmp_path / "home")
+    settings = EngineSettings(home=str(tmp_path / "home"), workers=1, threads=1, stale_s=60)
+    layout = {"run": "zoo:conv-k16", "method": "umap", "n": 300, "seed": 1, "digits": None, "perplexity": 30.0,
+              "n_neighbors": 10, "min_dist": 0.1, "dims": 3, "source": "all", "indices": list(range(9950, 10250))}
+    job = submit(store, settings, "ws-latent-a", "projection", layout, "UMAP", mnist)
+    Worker(store, settings, lane="view").run(once=True)
+    done = store.job(job.id)
+    assert done.status == DONE, done.error
+    res = ResultStore(store.results_dir).get_key(done.result_key)
+    assert list(res.images["idx"]) == list(range(9950, 10250)) and res.images["xy"].shape == (300, 3)
+    assert res.images["mse"].shape == res.images["pred"].shape == (300,)
+    assert (res.images["pred"] == np.concatenate([mnist.test.y[9950:], mnist.train.y[:250]])).mean() > 0.7
+    assert res.images["trained"][:50].sum() == 0 and res.images["trained"][50:].any()  # test images never
+    assert (store.results_dir / f"{done.result_key}.placer.pkl").is_file()
+
+    place = {"run": "zoo:conv-k16", "place": mnist.train.x[3].tolist(), "layout": layout}  # training image #3 is point 10003
+    job2 = submit(store, settings, "ws-latent-a", "projection", place, "place", mnist)
+    Worker(store, settings, lane="view").run(once=True)
+    placed = ResultStore(store.results_dir).get_key(store.job(job2.id).result_key).images["xy"]
+    own = res.images["xy"][list(res.images["idx"]).index(10003)]
+    assert np.linalg.norm(placed[0] - own) < 0.05 * np.ptp(res.images["xy"], axis=0).max()
