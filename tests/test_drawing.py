@@ -101,3 +101,20 @@ def test_bad_bitmaps_and_brushes_are_refused_clearly():
     with pytest.raises(ImageError, match="one grey image"):
         mnist_like(np.zeros((3, 28, 28)))
     assert issubclass(DrawingError, ImageError)  # the pages catch both alike
+
+
+# ---- the canvas in a page (pages/_draw.py through the test harness) ------------------------------------
+def test_the_page_shows_a_drawing_and_warns_about_a_payload_that_is_not_one():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("apps/draw_harness.py", default_timeout=60).run()
+    assert not at.exception and at.info[0].value == "Draw a digit on the black square."
+    at.session_state["pad"] = {"strokes": SEVEN}  # what the canvas sends after two strokes
+    at.run()
+    assert not at.exception and not at.warning
+    captions = [c.value for c in at.caption]
+    assert "Python has 2 strokes" in captions and any(c.startswith("code: ") for c in captions), captions
+    at.session_state["pad"] = {"strokes": [[["x", None]]]}  # not a drawing (a hostile client)
+    at.run()
+    assert not at.exception
+    assert "cannot be used" in at.warning[0].value and at.info[0].value == "Draw a digit on the black square."
