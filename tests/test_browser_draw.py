@@ -1,4 +1,5 @@
-"""Draw a digit with the mouse in a real browser: the 28x28 image, its reconstruction and its ★ appear; Undo, Clear."""
+"""Draw a digit with the mouse in a real browser: the 28x28 image, its reconstruction and its ★ appear; the drawing
+survives the canvas leaving the page; Undo and Clear."""
 
 import contextlib
 import os
@@ -110,6 +111,14 @@ def test_draw_a_digit_see_it_reconstructed_and_starred_then_undo_and_clear(serve
         page.locator(".js-plotly-plot .textpoint", has_text="your digit").wait_for()  # its label on the chart
         assert page.get_by_text("code:").count() == 1
         page.screenshot(path=str(SHOTS / "draw-digit.png"), full_page=True)
+
+        page.get_by_text("Hide the canvas").click()  # the canvas leaves the page...
+        settle(page)
+        assert canvas.count() == 0
+        page.get_by_text("Hide the canvas").click()  # ... and comes back with the drawing
+        python_has(page, 2)
+        assert canvas.get_attribute("data-strokes") == "2"
+        page.get_by_text("its reconstruction by conv-k2").wait_for()
 
         page.get_by_role("button", name="Undo").click()  # the leg goes: only the bar is left
         python_has(page, 1)

@@ -30,6 +30,8 @@ def test_codes():
 
 
 st.title("Draw a digit")
+if st.checkbox("Hide the canvas", key="hide"):  # as when the student opens another page and comes back
+    st.stop()
 left, mid, right = st.columns([3, 2, 2])
 with left:
     digit = draw_digit("pad")
