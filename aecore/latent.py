@@ -143,3 +143,28 @@ def probe_predictions(model: Autoencoder, dataset, z: np.ndarray, labels: int = 
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed))
     probe.fit(encode(model, dataset.train.x[tr]), dataset.train.y[tr])
     return probe.predict(np.asarray(z, np.float32)).astype(np.uint8)
+
+
+def find_points(text: str, shown: np.ndarray, labels: np.ndarray) -> tuple[list[int], str]:
+    """The points a search names, among those shown [n] (point numbers; labels [n] their digits), and what was not found.
+
+    "17, 42" or "#17 #42": those test images (point numbers); "digit 3" or "3s": every shown point of that digit.
+    """
+    import re
+
+    text = (text or "").strip().lower()
+    if not text:
+        return [], ""
+    shown = np.asarray(shown)
+    m = re.fullmatch(r"(?:digits?\s*)?([0-9])s|digits?\s*([0-9](?:\s*[, ]\s*[0-9])*)", text)
+    if m:
+        wanted = [int(d) for d in re.findall(r"[0-9]", m.group(1) or m.group(2))]
+        found = shown[np.isin(labels, wanted)]
+        return [int(i) for i in found], "" if len(found) else f"no {', '.join(map(str, wanted))} among the points shown"
+    numbers = re.findall(r"\d+", text)
+    if not numbers or re.search(r"[^\d\s,;#]", text):
+        return [], "write test image numbers (e.g. 17, 42) or a digit (e.g. digit 3)"
+    on_map = set(int(i) for i in shown)
+    found = [int(v) for v in dict.fromkeys(numbers) if int(v) in on_map]
+    missing = [v for v in dict.fromkeys(numbers) if int(v) not in on_map]
+    return found, (f"not among the points shown: #{', #'.join(missing[:5])}" if missing else "")

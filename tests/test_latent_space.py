@@ -111,3 +111,15 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist):
     placed = ResultStore(store.results_dir).get_key(store.job(job2.id).result_key).images["xy"]
     own = res.images["xy"][list(res.images["idx"]).index(10003)]
     assert np.linalg.norm(placed[0] - own) < 0.05 * np.ptp(res.images["xy"], axis=0).max()
+
+
+def test_find_points_by_number_or_digit():
+    from aecore.latent import find_points
+
+    shown, labels = np.array([1, 5, 17, 42, 99]), np.array([3, 3, 7, 1, 0])
+    assert find_points("17, 42", shown, labels) == ([17, 42], "")
+    assert find_points("#17 #1000", shown, labels) == ([17], "not among the points shown: #1000")
+    assert find_points("digit 3", shown, labels)[0] == [1, 5] and find_points("3s", shown, labels)[0] == [1, 5]
+    assert find_points("digits 0, 1", shown, labels)[0] == [42, 99]
+    assert find_points("hello", shown, labels)[0] == [] and "e.g." in find_points("hello", shown, labels)[1]
+    assert find_points("", shown, labels) == ([], "")
