@@ -202,12 +202,21 @@ def reconstructions(run_key: str, _run: Run, idx: tuple) -> np.ndarray:
 
 
 def projection(run_key: str, method: str, n: int, seed: int, digits: tuple, perplexity: float,
-               n_neighbors: int, min_dist: float):
-    """(test indices, 2-D points, what the method reports) of a run's codes; t-SNE/UMAP run in a worker."""
-    res = computed("projection", {"run": run_key, "method": method, "n": int(n), "seed": int(seed),
-                                  "digits": list(digits) if digits else None, "perplexity": float(perplexity),
-                                  "n_neighbors": int(n_neighbors), "min_dist": float(min_dist)})
-    return res.images["idx"], res.images["xy"], res.summary
+               n_neighbors: int, min_dist: float, dims: int = 2, source: str = "test", indices: tuple | None = None):
+    """A run's codes projected (the Result: images idx, xy [n, dims], mse, pred, trained; summary); a worker computes it.
+
+    `source` "all" draws from all 70,000 images (test first, then training); `indices` projects only those points.
+    """
+    return computed("projection", projection_params(run_key, method, n, seed, digits, perplexity, n_neighbors,
+                                                    min_dist, dims, source, indices))
+
+
+def projection_params(run_key: str, method: str, n: int, seed: int, digits: tuple, perplexity: float,
+                      n_neighbors: int, min_dist: float, dims: int = 2, source: str = "test", indices=None) -> dict:
+    """The projection job's parameters (also the key its result and its kept layout are stored under)."""
+    return {"run": run_key, "method": method, "n": int(n), "seed": int(seed), "digits": list(digits) if digits else None,
+            "perplexity": float(perplexity), "n_neighbors": int(n_neighbors), "min_dist": float(min_dist),
+            "dims": int(dims), "source": source, "indices": [int(i) for i in indices] if indices else None}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -356,36 +365,42 @@ def _job_progress(job_id: int):
         eng.store.request_stop(job_id, workspace())
     if job.kind == "projection" and job.status == "running":
         xy = eng.store.preview(job_id)
-        if xy is not None and xy.ndim == 2 and xy.shape[1] == 2:
+        if xy is not None and xy.ndim == 2 and xy.shape[1] in (2, 3):
             st.plotly_chart(live_layout_figure(job.params, xy), key=f"live_layout_{job_id}")
 
 
 def live_layout_figure(params: dict, xy: np.ndarray):
-    """A projection's layout while it converges [n, 2], coloured by digit (the points are the job's sample)."""
-    from aecore.projection import sample_indices
+    """A projection's layout while it converges [n, 2 or 3], coloured by digit (the points are the job's sample)."""
+    from aecore.latent import layout_points, pool_labels
 
-    y = dataset().test.y
-    idx = sample_indices(len(y), int(params["n"]), int(params["seed"]), y, params.get("digits") or None)
+    y = pool_labels(dataset(), params.get("source", "test"))
+    idx = layout_points(params, y)
     if len(idx) != len(xy):
         idx = np.arange(len(xy))
-    fig = digit_scatter(xy, y[idx], idx, ("t-SNE 1", "t-SNE 2"), size=4)
-    fig.update_layout(title=f"converging… ({len(xy):,} test images)")
+    name = {"tsne": "t-SNE", "umap": "UMAP"}.get(params.get("method"), "layout")
+    fig = digit_scatter(xy, y[idx], idx, tuple(f"{name} {i + 1}" for i in range(xy.shape[1])), size=4)
+    fig.update_layout(title=f"{name} converging… ({len(xy):,} images)")
     return fig
 
 
-def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tuple[str, str], size: int = 5,
+def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tuple, size: int = 5,
                   height: int = 560) -> go.Figure:
-    """Points [n, 2] coloured by digit, one WebGL trace per digit, each point's test index in customdata
-    (plotly selections report it). Built from arrays directly: a page draws it on every rerun."""
+    """Points [n, 2] (or [n, 3]: a 3-D cloud to rotate) coloured by digit, one WebGL trace per digit, each point's
+    index in customdata (plotly selections report it). Built from arrays directly: a page draws it on every rerun."""
     fig = go.Figure()
+    three = xy.shape[1] == 3
     for d in range(10):
         m = digits == d
         if m.any():
-            fig.add_scattergl(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(d), customdata=idx[m],
-                              hovertemplate="test image #%{customdata}<extra>digit " + str(d) + "</extra>",
-                              marker=dict(size=size, color=DIGIT_COLORS[d], opacity=0.75))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="digit",
-                      xaxis_title=axis[0], yaxis_title=axis[1])
+            kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(d), customdata=idx[m],
+                      hovertemplate="test image #%{customdata}<extra>digit " + str(d) + "</extra>",
+                      marker=dict(size=size * (0.6 if three else 1), color=DIGIT_COLORS[d], opacity=0.75))
+            fig.add_trace(go.Scatter3d(z=xy[m, 2], **kw) if three else go.Scattergl(**kw))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="digit")
+    if three:
+        fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
+    else:
+        fig.update_layout(xaxis_title=axis[0], yaxis_title=axis[1])
     return fig
 
 

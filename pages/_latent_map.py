@@ -1,0 +1,134 @@
+"""The latent page's charts: a map coloured and sized by any field (2-D or 3-D), and the selection's linked views."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from aecore.evaluate import reconstruct
+from aecore.latent import point_name, pool_images
+from pages import _ui
+
+COLOURS = {"digit": "digit", "error": "reconstruction error", "pred": "digit the probe reads off the code",
+           "right": "probe right or wrong", "trained": "trained on or not"}
+SIZES = {"same": "all the same", "error": "reconstruction error (bigger = worse)"}
+SELECTED = "#111111"
+
+
+def _groups(colour: str, labels, pred, trained, n_test: int, idx) -> list[tuple[str, np.ndarray, str]]:
+    """(legend name, mask, colour) of each categorical group of points."""
+    d3 = _ui.DIGIT_COLORS
+    if colour == "digit":
+        return [(str(d), labels == d, d3[d]) for d in range(10)]
+    if colour == "pred":
+        return [(f"reads {d}", pred == d, d3[d]) for d in range(10)]
+    if colour == "right":
+        return [("probe right", pred == labels, "#2ca02c"), ("probe wrong", pred != labels, "#d62728")]
+    test = idx < n_test
+    return [("trained on", trained.astype(bool), "#1f77b4"), ("training image, not used", ~test & ~trained.astype(bool), "#ff7f0e"),
+            ("test image (never trained on)", test, "#9467bd")]
+
+
+def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict, axis: tuple, colour: str = "digit",
+              size: str = "same", selected=(), n_test: int = 10000, height: int = 600) -> go.Figure:
+    """Points [n, 2 or 3] (WebGL), coloured by a field, sized by the error or not, the selection ringed in black.
+
+    Each point's number is its customdata (plotly selections report it); categorical colours are one
+    trace per group, so the legend can hide a group; the error is a colour scale.
+    """
+    dims = xy.shape[1]
+    mse, pred, trained = fields["mse"], fields["pred"], fields["trained"]
+    base = 3 if len(xy) > 20000 else 5
+    sizes = (base + 11 * np.argsort(np.argsort(mse)) / max(len(mse) - 1, 1)) if size == "error" else np.full(len(xy), base)
+    text = np.array([f"{point_name(int(i), n_test)} · digit {d} · error {e:.4f} · probe reads {p}"
+                     for i, d, e, p in zip(idx, labels, mse, pred)])
+    fig = go.Figure()
+
+    def add(m, name, marker, showlegend=True):
+        coords = dict(x=xy[m, 0], y=xy[m, 1]) | (dict(z=xy[m, 2]) if dims == 3 else {})
+        kw = dict(mode="markers", name=name, customdata=idx[m], text=text[m], hovertemplate="%{text}<extra></extra>",
+                  marker=marker, showlegend=showlegend)
+        fig.add_trace(go.Scatter3d(**coords, **kw) if dims == 3 else go.Scattergl(**coords, **kw))
+
+    if colour == "error":
+        add(np.ones(len(xy), bool), "error", dict(size=sizes * (0.6 if dims == 3 else 1), color=mse, colorscale="Viridis",
+                                                  colorbar=dict(title="error (MSE)"), opacity=0.8), showlegend=False)
+    else:
+        for name, m, c in _groups(colour, labels, pred, trained, n_test, idx):
+            if m.any():
+                add(m, name, dict(size=sizes[m] * (0.6 if dims == 3 else 1), color=c, opacity=0.75))
+    sel = np.isin(idx, list(selected))
+    if sel.any():  # the selection, ringed, on top of every group
+        add(sel, f"selected ({int(sel.sum())})", dict(size=(sizes[sel] + 6) * (0.6 if dims == 3 else 1), color=SELECTED,
+                                                       symbol="circle-open", line=dict(width=2, color=SELECTED)))
+    legend = {"digit": "digit", "pred": "probe", "right": "probe", "trained": "training"}.get(colour, "")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend_title_text=legend)
+    if dims == 3:
+        fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
+    else:
+        fig.update_layout(xaxis_title=axis[0], yaxis_title=axis[1])
+    return fig
+
+
+def selection_counts_figure(labels_shown: np.ndarray, labels_selected: np.ndarray) -> go.Figure:
+    """Per digit: how many of the selected points are that digit (bars, numbers on them), beside its share of the map."""
+    counts = np.bincount(labels_selected.astype(int), minlength=10)[:10]
+    expected = np.bincount(labels_shown.astype(int), minlength=10)[:10] / max(len(labels_shown), 1) * len(labels_selected)
+    fig = go.Figure()
+    fig.add_bar(x=[str(d) for d in range(10)], y=counts, name="selected", text=counts, textposition="outside",
+                marker_color=[_ui.DIGIT_COLORS[d] for d in range(10)])
+    fig.add_scatter(x=[str(d) for d in range(10)], y=expected, mode="markers", name="if picked at random",
+                    marker=dict(symbol="line-ew-open", size=22, color="#555"))
+    fig.update_layout(title="Selected points per digit", height=280, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="digit", yaxis_title="points", legend=dict(orientation="h", y=-0.3))
+    return _ui.digit_axis(fig)
+
+
+def error_figure(mse_shown: np.ndarray, mse_selected: np.ndarray) -> go.Figure:
+    """The reconstruction errors of every point shown (grey) with the selection's on top (black): a linked view."""
+    fig = go.Figure()
+    bins = dict(start=0.0, end=float(np.percentile(mse_shown, 99.5)) * 1.05 + 1e-9)
+    bins["size"] = (bins["end"] - bins["start"]) / 40
+    fig.add_histogram(x=mse_shown, xbins=bins, histnorm="percent", name="all points shown", marker_color="#bbbbbb")
+    if len(mse_selected):
+        fig.add_histogram(x=mse_selected, xbins=bins, histnorm="percent", name="selected", marker_color=SELECTED, opacity=0.7)
+    fig.update_layout(title="Reconstruction error: the selection against all points shown", barmode="overlay", height=280,
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis_title="MSE per pixel", yaxis_title="% of points",
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def reconstructions(run_key: str, _run, idx: tuple) -> np.ndarray:
+    """The run's reconstructions [n, 28, 28] of points (test images first, then training images)."""
+    return reconstruct(_run.model, pool_images(_ui.dataset(), list(idx)))[1]
+
+
+def place_digit(res, params: dict, run, image: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Where the map's method puts a new image (28x28 uint8): (position [dims] or None while a worker places it, how).
+
+    raw and PCA: exactly, here (the first code numbers; the PCA basis kept with the result). t-SNE and
+    UMAP: their own transform of the fitted layout, in a short worker job (cached per image). A layout
+    that was stopped early was not kept: its neighbours' mean position stands in.
+    """
+    from aecore.evaluate import encode
+    from aecore.latent import place
+    from aecore.projection import Placer
+
+    method, dims = params["method"], int(params.get("dims", 2))
+    z = encode(run.model, image[None])  # [1, k]
+    if method == "raw":
+        return Placer("raw", dims).place(z)[0], "placed exactly: its own code numbers"
+    if method == "pca":
+        arrays = {k.removeprefix("placer_"): v for k, v in res.images.items() if k.startswith("placer_")}
+        return Placer("pca", dims, arrays).place(z)[0], "placed exactly by the PCA"
+    name = {"tsne": "t-SNE", "umap": "UMAP"}[method]
+    if res.status != "done":
+        codes = encode(run.model, pool_images(_ui.dataset(), res.images["idx"]))
+        return place(codes, res.images["xy"], z)[0], f"near its 5 nearest codes: the stopped {name} was not kept"
+    job = {"run": params["run"], "place": image.astype(int).tolist(), "layout": {k: v for k, v in params.items() if k != "run"}}
+    placed = _ui.background_experiment("projection", job, auto=True)
+    if placed is None:
+        return None, f"{name} is placing it…"
+    return placed.images["xy"][0], f"placed by {name}'s own transform of this layout"
