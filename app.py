@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _ui
+from pages import _lesson, _ui
 
 # A local image: an emoji or :material/…: icon makes the browser fetch the favicon from a CDN (fails offline).
 st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().parent / "data" / "favicon.png"), layout="wide")
@@ -20,5 +20,9 @@ with st.sidebar:
     st.caption("AE Lab · autoencoders on MNIST")
     if _ui.has_active_jobs():
         _ui.sidebar_jobs()  # live progress of this workspace's jobs on every page
-with _ui.app_run():
+name = _ui.page_name(page)
+at = _lesson.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
+_lesson.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
+with _ui.app_run(header=(lambda: _lesson.banner(*at)) if at is not None else None):
     page.run()
+_lesson.presenter_exit(page)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import runpy
+import threading
 from pathlib import Path
 import time
+from typing import Callable
 
 import numpy as np
 import plotly.express as px
@@ -432,7 +434,7 @@ def sidebar_jobs():
 
 
 # ---- navigation (public Streamlit API only) ----------------------------------------------------
-_IN_APP = "_aelab_in_app"  # session-state flag, set only while app.py runs the page
+_IN_APP = threading.local()  # .header is set only while app.py runs the page, in the thread running it
 
 
 def navigation_pages() -> list:
@@ -444,10 +446,16 @@ def navigation_pages() -> list:
         st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
         st.Page("pages/denoising.py", title="Denoising", icon=":material/blur_on:", url_path="denoising"),
         st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
+        st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     ]
     if is_teacher():
-        pages.append(st.Page("pages/teacher.py", title="Teacher", icon=":material/school:", url_path="teacher"))
+        pages.append(st.Page("pages/teacher.py", title="Teacher", icon=":material/admin_panel_settings:", url_path="teacher"))
     return pages
+
+
+def page_name(page) -> str:
+    """A page's short name ("home", "train", "latent", ...), as lessons and the ?hide= flag name it."""
+    return "home" if page.url_path in ("", "start") else page.url_path
 
 
 def home_alias(home) -> "st.Page":
@@ -460,13 +468,17 @@ def home_alias(home) -> "st.Page":
 
 
 @contextlib.contextmanager
-def app_run():
-    """Marks a page run that went through app.py (see require_navigation)."""
-    st.session_state[_IN_APP] = True
+def app_run(header: Callable[[], None] | None = None):
+    """Marks a page run that went through app.py (see require_navigation); `header` draws above the page
+    (e.g. a lesson's step), from the page's own run so that it shows wherever the page does.
+
+    The mark lives in the running thread, not in session state: a run that Streamlit abandons midway
+    cannot leave it set for the next one."""
+    _IN_APP.header = header or (lambda: None)
     try:
         yield
     finally:
-        st.session_state.pop(_IN_APP, None)
+        _IN_APP.header = None
 
 
 def require_navigation() -> None:
@@ -477,7 +489,10 @@ def require_navigation() -> None:
     finds it was not started by app.py runs app.py right here (its st.navigation ends the legacy
     mode and picks this same page), then stops, so the screen is exactly what app.py draws.
     """
-    if st.session_state.get(_IN_APP):
+    header = getattr(_IN_APP, "header", None)
+    if header is not None:
+        _IN_APP.header = lambda: None  # drawn once per run
+        header()
         return
     runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"), run_name="__aelab_app__")
     st.stop()

@@ -66,9 +66,9 @@ if tabs[0].open:
         st.markdown("Train the same model at several code sizes *k*: how much does each extra number buy? "
                     "PCA with the same *k* is the linear baseline.")
         c1, c2 = st.columns(2)
-        model = c1.selectbox("Model", ["dense", "linear", "conv", "mlp-deep"], key="sweep_model")
+        model = c1.selectbox("Model", ["dense", "linear", "conv", "mlp-deep"], key="sweep_model", bind="query-params")
         ranges = {"1..10": list(range(1, 11)), "10..100 step 10": list(range(10, 101, 10)), "2, 8, 32": [2, 8, 32]}
-        which = c2.radio("Latent sizes", list(ranges), horizontal=True, key="sweep_range")
+        which = c2.radio("Latent sizes", list(ranges), horizontal=True, key="sweep_range", bind="query-params")
         settings = training_settings("sweep", epochs=2, limit=10000)
         base = TrainConfig(model=model, **settings)
         latents = ranges[which]
@@ -91,7 +91,7 @@ if tabs[0].open:
 # ---- 2. A/B ------------------------------------------------------------------------------------
 if tabs[1].open:
     with tabs[1]:
-        preset = st.selectbox("Comparison", list(ex.AB_PRESETS), key="ab_preset")
+        preset = st.selectbox("Comparison", list(ex.AB_PRESETS), key="ab_preset", bind="query-params")
         settings = training_settings("ab", epochs=3, limit=10000)
         configs = ex.ab_configs(preset, **settings)
         st.caption(" vs ".join(f"**{label}**: {c.describe()}" for label, c in configs.items()))

@@ -38,7 +38,7 @@ st.subheader("One digit through the network")
 available = zoo_names()
 if "conv-k16" in available:
     run = _ui.zoo_run("conv-k16")
-    i = st.slider("Test image", 0, len(ds.test) - 1, 7, help="Pick any of the 10,000 test digits")
+    i = st.slider("Test image", 0, len(ds.test) - 1, 7, help="Pick any of the 10,000 test digits", key="home_image")
     x = ds.test.x[i : i + 1]
     code = encode(run.model, x)[0]
     _, out = reconstruct(run.model, x)
@@ -60,11 +60,11 @@ left, right = st.columns([3, 2])
 with left:
     seed = st.session_state.get("sample_seed", 0)
     st.image(samples_png(seed), caption="10 random training images of each digit")
-    if st.button("Show other samples"):
+    if st.button("Show other samples", key="home_samples"):
         st.session_state.sample_seed = int(np.random.default_rng(seed).integers(1 << 30))
         st.rerun()
 with right:
-    which = st.radio("Split", ["train", "test"], horizontal=True)
+    which = st.radio("Split", ["train", "test"], horizontal=True, key="home_split")
     counts = class_counts(ds.split(which).y)
     fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=counts, text=counts, marker_color=_ui.DIGIT_COLORS))
     fig.update_layout(title=f"Images per digit ({which}: {counts.sum():,})", xaxis_title="digit",
@@ -77,7 +77,7 @@ st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC
 st.subheader("Start here: presets for a class")
 PAGE_FILES = {"train": "pages/train.py", "latent": "pages/latent.py", "denoising": "pages/denoising.py",
               "reconstructions": "pages/reconstructions.py", "experiments": "pages/experiments.py"}
-cols = st.columns(3)
+cols = st.container(key="home_presets").columns(3)
 for n, p in enumerate(PRESETS):
     with cols[n % 3].container(border=True):
         st.markdown(f"**{p.title}**")

@@ -196,60 +196,62 @@ else:
     _watch.replay(_watch.run_recording_path(watch_id), key=f"watch_{watch_id}")
 
 # ---- your runs ----------------------------------------------------------------------------------
-st.subheader("Your runs")
-flash = st.session_state.pop("flash", None)
-if flash:
-    st.success(flash)
-if not runs:
-    st.caption("Everything you train is kept here automatically (and after a reload or a server restart).")
-used = eng.store.used_bytes(ws) / 2**20
-if runs:
-    st.caption(f"{len(runs)} run(s), {used:.1f} of {eng.settings.quota_mb:g} MB used")
-for i, entry in enumerate(runs):
-    with st.expander(f"{_ui.plain(entry.name)} — {entry.status}" + (" · shared with the class" if entry.shared else ""),
-                     expanded=i == 0):
-        try:
-            run = _ui.kept_run(entry.id)
-        except (RunError, OSError) as e:
-            st.error(f"This run cannot be opened: {_ui.plain(str(e))}")
-            if st.button("Delete it", key=f"rm_bad_{entry.id}"):
-                eng.store.delete_run(entry.id, ws)
-                st.rerun()
-            continue
-        left, right = st.columns([3, 2])
-        left.plotly_chart(_ui.epoch_axis(_ui.loss_figure(run.history)), key=f"loss_{entry.id}")
-        with right:
-            st.caption(_ui.plain(entry.summary or run.config.describe()))
-            st.caption(f"{run.seconds:.1f} s on {run.device}")
-            name = st.text_input("Name", value=entry.name, key=f"name_{entry.id}", max_chars=80)
-            b1, b2, b3, b4 = st.columns(4)
-            if b1.button("Rename", key=f"ren_{entry.id}", disabled=name.strip() == entry.name):
-                try:
-                    eng.store.rename_run(entry.id, name, ws)
+with st.container(key="train_runs"):  # a lesson can hide this section (?hide=runs)
+    st.subheader("Your runs")
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        st.success(flash)
+    if not runs:
+        st.caption("Everything you train is kept here automatically (and after a reload or a server restart).")
+    used = eng.store.used_bytes(ws) / 2**20
+    if runs:
+        st.caption(f"{len(runs)} run(s), {used:.1f} of {eng.settings.quota_mb:g} MB used")
+    for i, entry in enumerate(runs):
+        with st.expander(f"{_ui.plain(entry.name)} — {entry.status}" + (" · shared with the class" if entry.shared else ""),
+                         expanded=i == 0):
+            try:
+                run = _ui.kept_run(entry.id)
+            except (RunError, OSError) as e:
+                st.error(f"This run cannot be opened: {_ui.plain(str(e))}")
+                if st.button("Delete it", key=f"rm_bad_{entry.id}"):
+                    eng.store.delete_run(entry.id, ws)
                     st.rerun()
-                except StoreError as e:
-                    st.error(str(e))
-            if b2.button("Unshare" if entry.shared else "Share", key=f"share_{entry.id}",
-                         help="Share with the class: everyone can pick it (nobody else can change or delete it)"):
-                eng.store.share_run(entry.id, not entry.shared, ws)
-                st.rerun()
-            b3.download_button("Download", lambda run=run: run_to_bytes(run), file_name=f"{sanitize_name(entry.name)}.zip",
-                               mime="application/zip", key=f"dl_{entry.id}")
-            if b4.button("Delete", key=f"rm_{entry.id}"):
-                eng.store.delete_run(entry.id, ws)
-                st.session_state["flash"] = f"Deleted “{_ui.plain(entry.name)}”."
-                st.rerun()
-        _ui.image_rows([("originals", PREVIEW_X), ("reconstructions", _ui.reconstructions(f"run:{entry.id}", run, PREVIEW))],
-                       scale=2)
+                continue
+            left, right = st.columns([3, 2])
+            left.plotly_chart(_ui.epoch_axis(_ui.loss_figure(run.history)), key=f"loss_{entry.id}")
+            with right:
+                st.caption(_ui.plain(entry.summary or run.config.describe()))
+                st.caption(f"{run.seconds:.1f} s on {run.device}")
+                name = st.text_input("Name", value=entry.name, key=f"name_{entry.id}", max_chars=80)
+                b1, b2, b3, b4 = st.columns(4)
+                if b1.button("Rename", key=f"ren_{entry.id}", disabled=name.strip() == entry.name):
+                    try:
+                        eng.store.rename_run(entry.id, name, ws)
+                        st.rerun()
+                    except StoreError as e:
+                        st.error(str(e))
+                if b2.button("Unshare" if entry.shared else "Share", key=f"share_{entry.id}",
+                             help="Share with the class: everyone can pick it (nobody else can change or delete it)"):
+                    eng.store.share_run(entry.id, not entry.shared, ws)
+                    st.rerun()
+                b3.download_button("Download", lambda run=run: run_to_bytes(run), file_name=f"{sanitize_name(entry.name)}.zip",
+                                   mime="application/zip", key=f"dl_{entry.id}")
+                if b4.button("Delete", key=f"rm_{entry.id}"):
+                    eng.store.delete_run(entry.id, ws)
+                    st.session_state["flash"] = f"Deleted “{_ui.plain(entry.name)}”."
+                    st.rerun()
+            _ui.image_rows([("originals", PREVIEW_X), ("reconstructions", _ui.reconstructions(f"run:{entry.id}", run, PREVIEW))],
+                           scale=2)
 
-st.subheader("Upload a run")
-up = st.file_uploader("A run .zip downloaded from AE Lab", type=["zip"], key="upload_run")
-if up is not None and st.session_state.get("uploaded_id") != up.file_id:
-    st.session_state.uploaded_id = up.file_id
-    try:
-        run = run_from_bytes(up.getvalue())
-        entry = eng.keep_upload(ws, run, run.name or up.name.removesuffix(".zip"))
-        st.session_state["flash"] = f"Loaded “{_ui.plain(entry.name)}”: it is in your runs and in the run picker on every page."
-        st.rerun()
-    except (RunError, StoreError) as e:
-        st.error(f"That file is not a usable run: {_ui.plain(str(e))}")
+with st.container(key="train_upload"):  # ?hide=upload
+    st.subheader("Upload a run")
+    up = st.file_uploader("A run .zip downloaded from AE Lab", type=["zip"], key="upload_run")
+    if up is not None and st.session_state.get("uploaded_id") != up.file_id:
+        st.session_state.uploaded_id = up.file_id
+        try:
+            run = run_from_bytes(up.getvalue())
+            entry = eng.keep_upload(ws, run, run.name or up.name.removesuffix(".zip"))
+            st.session_state["flash"] = f"Loaded “{_ui.plain(entry.name)}”: it is in your runs and in the run picker on every page."
+            st.rerun()
+        except (RunError, StoreError) as e:
+            st.error(f"That file is not a usable run: {_ui.plain(str(e))}")

@@ -1,0 +1,87 @@
+"""Lessons: every shipped lesson file is valid and each of its steps opens its page in its state; bad files are explained."""
+
+import pytest
+
+from conftest import ROOT, ready_app_test
+
+from aecore.lessons import LessonError, parse_lesson
+from aecore.lessons import load_lessons
+from pages._lesson import LESSONS_DIR, PAGE_FILES, SPECS
+
+SHIPPED = {"linear-vs-conv", "latent-size", "latent-plane", "denoising", "ae-vs-pca", "features-classification",
+           "one-digit-anomalies", "stacked-ae"}
+BOUND = {"tab", "ab_preset", "sweep_model", "sweep_range"}
+TITLES = {"home": "AE Lab", "train": "Train an autoencoder", "reconstructions": "Reconstructions",
+          "latent": "Latent space", "denoising": "Denoising", "experiments": "Experiments"}
+GOOD = '''
+title = "T"
+summary = "S"
+[[step]]
+title = "One"
+page = "latent"
+params = { run = "zoo:conv-k2", method = "raw" }
+hide = ["sidebar", "projection"]
+text = "Look."
+'''
+
+
+def test_every_shipped_lesson_loads_in_order():
+    found, problems = load_lessons(LESSONS_DIR, SPECS)
+    assert problems == []
+    assert {lesson.name for lesson in found} == SHIPPED
+    assert [lesson.name for lesson in found][:3] == ["linear-vs-conv", "latent-size", "latent-plane"]
+    for lesson in found:
+        assert len(lesson.steps) >= 3 and lesson.summary and all(s.text for s in lesson.steps)
+        assert any(s.question for s in lesson.steps)
+
+
+def test_a_good_lesson_parses():
+    lesson = parse_lesson(GOOD, "mine", SPECS)
+    assert lesson.title == "T" and lesson.steps[0].params == {"run": "zoo:conv-k2", "method": "raw"}
+    assert lesson.steps[0].hide == ("sidebar", "projection")
+
+
+@pytest.mark.parametrize("change, message", [
+    (('page = "latent"', 'page = "latnet"'), "step 1 ('One'): unknown page 'latnet'; pages are: denoising, experiments"),
+    (('method = "raw"', 'colour = "red"'), "the latent page does not read 'colour'; it reads: method, n, pick, run"),
+    (('"projection"]', '"projektion"]'), "the latent page has no control 'projektion'; it can hide:"),
+    (('title = "T"', 'title = "T'), "not valid TOML"),
+    (('text = "Look."', ''), "step 1 ('One'): 'text' is missing or empty"),
+    (('title = "T"', 'title = "T"\ncolour = 1'), "unknown key(s) 'colour'"),
+    (('hide = ["sidebar", "projection"]', 'hide = "sidebar"'), "'hide' must be a list of control names"),
+    (('[[step]]', '[[stepp]]'), "unknown key(s) 'stepp'"),
+])
+def test_a_mistake_in_a_lesson_file_says_what_and_where(change, message):
+    with pytest.raises(LessonError) as e:
+        parse_lesson(GOOD.replace(*change), "mine", SPECS)
+    assert message in str(e.value)
+
+
+def test_bad_names_sizes_and_files_are_refused_and_do_not_hide_the_good_ones(tmp_path):
+    with pytest.raises(LessonError, match="lower-case letters"):
+        parse_lesson(GOOD, "../etc", SPECS)
+    with pytest.raises(LessonError, match="over 64 KB"):
+        parse_lesson(GOOD + "#" * 70000, "big", SPECS)
+    with pytest.raises(LessonError, match="no steps"):
+        parse_lesson('title = "T"\nsummary = "S"\n', "empty", SPECS)
+    (tmp_path / "good.toml").write_text(GOOD)
+    (tmp_path / "binary.toml").write_bytes(b"\xff\xfe\x00bad")
+    found, problems = load_lessons(tmp_path, SPECS)
+    assert [lesson.name for lesson in found] == ["good"] and "not UTF-8" in problems[0]
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_each_step_of_a_lesson_opens_its_page_in_its_state(name):
+    found = {lesson.name: lesson for lesson in load_lessons(LESSONS_DIR, SPECS)[0]}
+    lesson = found[name]
+    at = ready_app_test(ROOT / "app.py", 180)
+    for i, step in enumerate(lesson.steps):
+        at.query_params.clear()
+        at.query_params.update({"lesson": name, "step": str(i + 1)} | step.params)
+        at.switch_page(PAGE_FILES[step.page]).run()
+        assert not at.exception, (name, i + 1, [e.value for e in at.exception])
+        assert not at.error, (name, i + 1, [e.value for e in at.error])
+        assert at.title and at.title[-1].value == TITLES[step.page], (name, i + 1)  # the step's own page
+        assert any(m.value == f"### {step.title}" for m in at.markdown), (name, i + 1)  # under the lesson's box
+        for k, v in step.params.items():  # widgets bound to the address drop their parameter at its default
+            assert at.query_params.get(k) in ((v, [v], None) if k in BOUND else (v, [v])), (name, i + 1, k)
