@@ -180,7 +180,8 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
 
     early, normal = TSNE_ITERATIONS
     tsne = TSNE(n_components=dims, perplexity=perplexity, random_state=seed, n_jobs=n_jobs,
-                negative_gradient_method="fft" if dims <= 2 else "bh",  # openTSNE's FFT works in 1-D and 2-D only
+                # openTSNE's choice in 2-D (Barnes-Hut under 10,000 points, FFT from there); its FFT has no 3-D
+                negative_gradient_method="auto" if dims <= 2 else "bh",
                 early_exaggeration_iter=early, n_iter=normal, callbacks=callback if on_layout else None,
                 callbacks_every_iters=max(1, int(every)), verbose=False)
     embedding = tsne.fit(z, initialization=start)

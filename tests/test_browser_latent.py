@@ -1,0 +1,104 @@
+"""Latent space in a real browser: a box selection fills the linked panels; the 3-D switch draws a 3-D chart."""
+
+import re
+import socket
+
+import pytest
+
+from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle  # (puts scripts/ on the path)
+
+import appserver  # noqa: E402
+
+PORTS = range(8611, 8620)  # this module's server ports
+
+
+def _port() -> int:
+    for p in PORTS:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", p)) != 0:
+                return p
+    raise RuntimeError(f"ports {PORTS.start}-{PORTS.stop - 1} are all in use")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    need_chromium()
+    home = tmp_path_factory.mktemp("home")
+    free_port, appserver.free_port = appserver.free_port, _port
+    try:
+        with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}) as (url, proc):
+            yield url, proc
+    finally:
+        appserver.free_port = free_port
+
+
+@pytest.fixture
+def page(browser, request):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield pg
+    pg.screenshot(path=str(SHOTS / f"last-{request.node.name}.png"))
+    pg.close()
+
+
+def no_errors(page, where: str):
+    assert page.locator(ERRORS).count() == 0, f"{where}: " + " | ".join(page.locator(ERRORS).all_inner_texts())
+    assert page.get_by_text("This app has encountered an error").count() == 0, where
+
+
+def open_latent(page, url: str):
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Latent space").first.wait_for(timeout=90000)
+    settle(page, 90000)
+    page.wait_for_function("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                      return gd && gd._fullData && gd._fullData.length > 0 && gd._fullData[0].x && gd._fullData[0].x.length > 5; }""",
+                           timeout=90000)
+
+
+def chart_traces(page) -> list:
+    """(type, name) of the first chart's traces."""
+    return page.evaluate("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                    return gd._fullData.map(d => [d.type, d.name]); }""")
+
+
+def test_box_selection_fills_the_linked_panels(server, page):
+    url, _ = server
+    open_latent(page, f"{url}/latent?run=zoo:conv-k2&method=raw&n=2000")
+    page.get_by_text("box (drag a rectangle)").click()
+    settle(page)
+    area = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first.bounding_box()
+    page.mouse.move(area["x"] + area["width"] * 0.25, area["y"] + area["height"] * 0.25)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.5, area["y"] + area["height"] * 0.5, steps=8)
+    page.mouse.move(area["x"] + area["width"] * 0.75, area["y"] + area["height"] * 0.75, steps=8)
+    page.mouse.up()
+    settle(page)
+    cap = page.get_by_text(re.compile(r"^\d+ selected · per digit: ")).first
+    cap.wait_for(timeout=60000)
+    n = int(cap.inner_text().split()[0])
+    counts = [int(c) for c in re.findall(r"\d: (\d+)", cap.inner_text())]
+    assert n > 1 and sum(counts) == n  # every selected point counted under its digit
+    page.get_by_text(re.compile(r"top: originals · bottom: reconstructions · errors: ")).first.wait_for()
+    page.get_by_text(re.compile(r"and its 10 nearest neighbours in the 2-D latent space")).first.wait_for()
+    assert page.locator("[data-testid='stImage'] img, [data-testid='stImage']").count() >= 1
+    page.get_by_text("Selected points per digit").first.wait_for()
+    page.get_by_text("Reconstruction error: the selection against all points shown").first.wait_for()
+    assert ["scattergl", f"selected ({n})"] in chart_traces(page)  # the selection ringed on the map too
+    no_errors(page, "box selection")
+    page.get_by_role("heading", name="Selected points").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "flow-latent-linked.png"), full_page=True)
+
+
+def test_switch_to_3d_draws_a_3d_chart(server, page):
+    url, _ = server
+    open_latent(page, f"{url}/latent?run=zoo:conv-k16&method=pca&n=2000")
+    page.get_by_role("radio", name="3-D").click(force=True)
+    settle(page, 90000)
+    page.wait_for_function("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                      return gd && gd._fullData && gd._fullData.length && gd._fullData[0].type === 'scatter3d'; }""",
+                           timeout=90000)
+    assert page.locator("[data-testid='stPlotlyChart'] .gl-container canvas, [data-testid='stPlotlyChart'] canvas").count() >= 1
+    assert page.get_by_text("3-D: drag to rotate").count() == 1
+    assert {t for t, _ in chart_traces(page)} == {"scatter3d"}
+    no_errors(page, "3-D")
+    page.screenshot(path=str(SHOTS / "flow-latent-3d.png"), full_page=True)

@@ -1,0 +1,54 @@
+"""The Latent space page's options through Streamlit's AppTest: 3-D view, colour by a field, find, isolate."""
+
+from conftest import ROOT, ready_app_test
+
+
+def latent(**query):
+    at = ready_app_test(ROOT / "app.py", 120)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page("pages/latent.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def spec(at) -> str:
+    return at.get("plotly_chart")[0].proto.spec.replace(" ", "")
+
+
+def test_3d_view_and_colour_by_error():
+    at = latent(run="zoo:conv-k16", method="pca", view="3-D", n="1000")
+    s = spec(at)
+    assert '"type":"scatter3d"' in s and "PC3" in s and "1,000of10,000testimages" in s and "3-D" in s
+    at.selectbox(key="colour_by").set_value("error").run()
+    at.selectbox(key="size_by").set_value("error").run()
+    assert not at.exception
+    s = spec(at)
+    assert "error(MSE)" in s and "#440154" in s  # the error as a colour scale (viridis)
+
+
+def test_find_a_digit_then_isolate_it():
+    at = latent(run="zoo:conv-k2", method="raw", n="500")
+    at.text_input(key="find").set_value("digit 7").run()
+    assert not at.exception
+    cap = next(c.value for c in at.caption if " selected · per digit:" in c.value)
+    n = int(cap.split()[0])
+    assert n > 10 and cap.endswith(f"7: {n}")  # only sevens, all counted
+    assert f"selected({n})" in spec(at)  # ringed on the map
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Selected points per digit" in titles and "the selection against all points shown" in titles
+    next(b for b in at.button if b.key == "isolate").click().run()
+    assert not at.exception
+    assert any(f"Showing only the {n} selected images" in i.value for i in at.info)
+    assert "theselection,projectedonitsown" in spec(at) and f"{n}of10,000" in spec(at).replace(" ", "")
+    next(b for b in at.button if b.key == "unisolate").click().run()
+    assert not at.exception and "500of10,000" in spec(at)
+
+
+def test_all_70000_images_are_offered_and_stated():
+    at = latent(run="zoo:conv-k2", method="raw", images="all", n="3000")
+    s = spec(at)
+    assert "3,000of70,000images(training+test)" in s
+    at.selectbox(key="colour_by").set_value("trained").run()
+    assert not at.exception
+    assert "trainedon" in spec(at) and "testimage(nevertrainedon)" in spec(at)
