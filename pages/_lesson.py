@@ -149,8 +149,7 @@ def hidden_keys(page_name: str, names: list[str]) -> tuple[list[str], list[str]]
 
 
 WIDGETS = ("stSlider", "stSelectbox", "stRadio", "stNumberInput", "stMultiSelect", "stCheckbox", "stButton",
-           "stDownloadButton", "stFileUploader", "stTextInput", "stToggle", "stSelectSlider", "stPageLink",
-           "stExpander", "stTabs")
+           "stDownloadButton", "stFileUploader", "stTextInput", "stToggle", "stSelectSlider", "stPageLink", "stTabs")
 
 
 def view(page_name: str, lesson_step: tuple[Lesson, int] | None) -> None:
@@ -174,15 +173,12 @@ def view(page_name: str, lesson_step: tuple[Lesson, int] | None) -> None:
                      '[data-testid="stExpandSidebarButton"] {display: none !important}')
     if presenting:
         widgets = ", ".join(f'[data-testid="{w}"]' for w in WIDGETS)
+        keep = ".st-key-lesson_box *, .st-key-present_exit *"  # the lesson's back and next, and the way out
         rules += [
             "html {font-size: 135%}",  # Streamlit sizes everything in rem: the whole page grows
             '[data-testid="stHeader"] {display: none !important}',
-            f'[data-testid="stElementContainer"]:has(> {widgets.replace(", ", ", > ")}) {{display: none !important}}',
-            '[data-testid="stLayoutWrapper"]:has(> [data-testid="stExpander"]) {display: none !important}',
-            # the lesson box keeps its back and next links, and the way out of presenter mode stays
-            '.st-key-lesson_box [data-testid="stElementContainer"], .st-key-present_exit [data-testid="stElementContainer"]'
-            ' {display: block !important}',
-            '.st-key-lesson_box [data-testid="stLayoutWrapper"] {display: flex !important}',
+            f'[data-testid="stElementContainer"]:not({keep}):has({widgets}) {{display: none !important}}',
+            '[data-testid="stExpander"] {display: none !important}',  # folded extras, and the teacher's notes
         ]
     if rules:  # built from this module's own names only (unknown names in the address were dropped above)
         st.html("<style>" + "\n".join(rules) + "</style>")

@@ -36,7 +36,8 @@ if spec.latent is not None:
                   default=_ui.query_number("latent", spec.latent, *LATENT_RANGE), help="How many numbers the code has (1-256)")
 else:
     latent = None
-    c1.number_input("Latent size k", value=spec.fixed_latent, disabled=True, help="Fixed by this architecture's code map")
+    c1.number_input("Latent size k", value=spec.fixed_latent, disabled=True, help="Fixed by this architecture's code map",
+                    key="latent_fixed")
 epochs = keep(c2.number_input, "Epochs", 1, 1000, key="epochs", default=_ui.query_number("epochs", 3, 1, 1000))
 batch = keep(c3.number_input, "Batch size", 1, 60000, key="batch", default=_ui.query_number("batch", 128, 1, 60000))
 lr = keep(c4.number_input, "Learning rate", min_value=1e-6, max_value=10.0, key=f"lr_{model}",
@@ -51,7 +52,7 @@ if spec.hidden_acts:
     hidden_act = keep(c4.selectbox, "Hidden activation", spec.hidden_acts, key=f"hidden_{model}", default=spec.default_hidden)
 else:
     hidden_act = None
-    c4.selectbox("Hidden activation", ["fixed by the model"], disabled=True)
+    c4.selectbox("Hidden activation", ["fixed by the model"], disabled=True, key="hidden_fixed")
 
 c1, c2, c3, c4 = st.columns(4)
 if spec.conv:
@@ -59,7 +60,7 @@ if spec.conv:
                     format_func={"transpose": "ConvTranspose2d", "nearest": "Upsample (nearest) + Conv"}.get)
 else:
     upsample = None
-    c1.selectbox("Decoder upsampling", ["dense model: n/a"], disabled=True)
+    c1.selectbox("Decoder upsampling", ["dense model: n/a"], disabled=True, key="upsample_na")
 noise_kind = keep(c2.selectbox, "Input corruption (denoising)", NOISE_KINDS, key="noise_kind", default="none",
                   format_func={"none": "none", "masking": "masking (pixels set to 0)", "gaussian": "Gaussian",
                                "saltpepper": "salt and pepper"}.get)
