@@ -143,7 +143,7 @@ st.download_button("Download coordinates (CSV)", lambda: pd.DataFrame(
      **{a: xy[:, j] for j, a in enumerate("xyz"[:dims])}, "error": res.images["mse"], "probe": res.images["pred"]}).to_csv(index=False),
     file_name=f"latent-{method}-{dims}d.csv", mime="text/csv")  # made only when clicked
 if mine is not None:  # next to its ★, not only at the bottom of the page
-    _ui.image_true_size(to_png(mine, scale=2), caption=f"★ your digit ({how}; more under “Your own digit” below)")
+    _ui.image_true_size(to_png(mine, scale=2), caption=f"★ your digit (more under “Your own digit” below) · {how}")
 
 # ---- selected points: linked views --------------------------------------------------------------
 st.subheader("Selected points")
