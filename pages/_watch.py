@@ -82,7 +82,7 @@ def replay(path: Path, key: str) -> None:
         _playing(path, key)
         return
     c1, c2 = st.columns([1, 7], vertical_alignment="bottom")
-    if c1.button("▶ Play", key=f"{key}_play", help="Replay the training from the first step"):
+    if c1.button("Play", icon=":material/play_arrow:", key=f"{key}_play", help="Replay the training from the first step"):
         if st.session_state[at] == steps[-1]:
             st.session_state[at] = steps[0]
         st.session_state[f"{key}_playing"] = True
@@ -101,7 +101,7 @@ def _playing(path: Path, key: str) -> None:
     i = min(steps.index(st.session_state[at]) + 1, len(steps) - 1) if st.session_state[at] in steps else 0
     st.session_state[at] = steps[i]
     c1, c2 = st.columns([1, 7], vertical_alignment="bottom")
-    stop = c1.button("⏸ Pause", key=f"{key}_pause")
+    stop = c1.button("Pause", icon=":material/pause:", key=f"{key}_pause")
     c2.progress((i + 1) / len(steps), text=f"step {steps[i]:,} of {steps[-1]:,}")
     if stop or i == len(steps) - 1:  # back to the slider, at this step
         st.session_state[f"{key}_playing"] = False

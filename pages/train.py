@@ -192,7 +192,7 @@ if not recorded:
     st.caption("While a model trains, the codes of 500 test images and the reconstructions of 8 digits are recorded "
                "every few steps. Train a model: you see them move live above, then replay them here.")
 else:
-    watch_id = st.selectbox("Replay the training of", list(recorded), format_func=lambda i: _ui.plain(recorded[i]),
+    watch_id = st.selectbox("Replay the training of", list(recorded), format_func=recorded.get,
                             key="watch_run")
     _watch.replay(_watch.run_recording_path(watch_id), key=f"watch_{watch_id}")
 

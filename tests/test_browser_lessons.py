@@ -96,3 +96,27 @@ def test_a_link_hides_chosen_controls_and_presenter_mode_shows_just_the_picture(
     page.get_by_role("link", name="Leave presenter mode").click()
     page.locator("[data-testid='stSidebar']").wait_for(state="visible", timeout=60000)
     assert "present=" not in page.url
+
+
+def test_watch_it_learn_live_then_replay_with_the_slider_and_play(server, page):
+    url, _ = server
+    page.goto(f"{url}/train?model=conv&latent=2&epochs=2&limit=3000&batch=64", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Train an autoencoder").wait_for(timeout=90000)
+    settle(page)
+    page.get_by_role("button", name="▶ Train").click()
+    # while it trains: the codes of 500 test images move beside the loss curve
+    page.get_by_text("500 test images, its 2 code numbers").first.wait_for(timeout=90000)
+    page.screenshot(path=str(SHOTS / "watch-live.png"), full_page=True)
+    # after the run: the replay, at its last step
+    page.get_by_text("Replay the training of").wait_for(timeout=120000)
+    settle(page)
+    last = page.get_by_text("originals / reconstructions at step").last.inner_text()
+    assert int(last.rsplit(" ", 1)[1]) >= 80  # 2 epochs of ~2,700 training images, 64 a step: 43 steps an epoch
+    page.get_by_role("button", name="Play").click()
+    page.get_by_role("button", name="Pause").wait_for(timeout=30000)  # playing from step 0
+    page.get_by_text("originals / reconstructions at step").last.wait_for(timeout=30000)
+    early = page.get_by_text("originals / reconstructions at step").last.inner_text()
+    page.screenshot(path=str(SHOTS / "watch-replay.png"), full_page=True)
+    assert early != last
+    page.get_by_role("button", name="Play").wait_for(timeout=60000)  # back to the slider when it reaches the end
+    assert page.locator(ERRORS).count() == 0
