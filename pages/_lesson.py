@@ -21,7 +21,7 @@ PARAMS = {
     "home": (),
     "train": ("model", "latent", "epochs", "batch", "lr", "limit"),
     "reconstructions": ("run", "mode"),
-    "latent": ("run", "method", "n", "pick"),
+    "latent": ("run", "method", "n", "pick", "view", "images"),
     "denoising": ("run", "noise", "level"),
     "experiments": ("run", "tab", "ab_preset", "sweep_model", "sweep_range"),
 }
@@ -37,8 +37,10 @@ CONTROLS: dict[str, dict[str, tuple[str, ...]]] = {
               "name": ("run_name",), "stepwise": ("stepwise",), "runs": ("train_runs",), "upload": ("train_upload",)},
     "reconstructions": {"mode": ("mode",), "count": ("n_recon",), "digit": ("recon_digit",), "seed": ("recon_seed",),
                         "second": ("run_b",)},
-    "latent": {"projection": ("method",), "points": ("n_*",), "seed": ("proj_seed",), "digits": ("digit_filter",),
-               "perplexity": ("perplexity",), "umap": ("n_neighbors", "min_dist"), "pick": ("pick",)},
+    "latent": {"projection": ("method",), "view": ("view",), "images": ("source",), "points": ("n_*",),
+               "seed": ("proj_seed",), "digits": ("digit_filter",), "perplexity": ("perplexity",),
+               "umap": ("n_neighbors", "min_dist"), "colour": ("colour_by", "size_by"), "find": ("find",),
+               "pick": ("pick",), "isolate": ("isolate", "unisolate"), "own": ("own_source", "digit_upload")},
     "denoising": {"corruption": ("noise",), "level": ("level_*",), "seed": ("noise_seed",)},
     "experiments": {"tabs": ("tab [data-baseweb='tab-list']",)},  # the tab bar, not the tab's content
 }

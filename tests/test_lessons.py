@@ -43,7 +43,7 @@ def test_a_good_lesson_parses():
 
 @pytest.mark.parametrize("change, message", [
     (('page = "latent"', 'page = "latnet"'), "step 1 ('One'): unknown page 'latnet'; pages are: denoising, experiments"),
-    (('method = "raw"', 'colour = "red"'), "the latent page does not read 'colour'; it reads: method, n, pick, run"),
+    (('method = "raw"', 'colour = "red"'), "the latent page does not read 'colour'; it reads: images, method, n, pick, run, view"),
     (('"projection"]', '"projektion"]'), "the latent page has no control 'projektion'; it can hide:"),
     (('title = "T"', 'title = "T'), "not valid TOML"),
     (('text = "Look."', ''), "step 1 ('One'): 'text' is missing or empty"),
@@ -85,3 +85,19 @@ def test_each_step_of_a_lesson_opens_its_page_in_its_state(name):
         assert any(m.value == f"### {step.title}" for m in at.markdown), (name, i + 1)  # under the lesson's box
         for k, v in step.params.items():  # widgets bound to the address drop their parameter at its default
             assert at.query_params.get(k) in ((v, [v], None) if k in BOUND else (v, [v])), (name, i + 1, k)
+
+
+def test_every_control_a_link_can_hide_is_a_widget_key_of_its_page():
+    """Guards renames: ?hide=name works only while the page still draws a widget with that key."""
+    import re
+
+    from pages._lesson import CONTROLS
+
+    for page, controls in CONTROLS.items():
+        source = (ROOT / PAGE_FILES[page]).read_text() + (ROOT / "pages" / "_ui.py").read_text()
+        keys = set(re.findall(r'key=f?"([A-Za-z0-9_]+)', source))
+        for name, patterns in controls.items():
+            for pattern in patterns:
+                key = pattern.split(" ")[0]
+                ok = any(k.startswith(key[:-1]) for k in keys) if key.endswith("*") else key in keys
+                assert ok, f"{page}: control {name!r} hides key {key!r}, which the page no longer has"
