@@ -28,6 +28,16 @@ def latent_grid(model: Autoencoder, x_range: tuple[float, float], y_range: tuple
     return decode(model, z)
 
 
+def plane_pixel(z: np.ndarray, x_range: tuple[float, float], y_range: tuple[float, float], n: int,
+                cell: int = 28) -> tuple[float, float]:
+    """Where a 2-D code z lands on the image of latent_grid(…, n) tiled without padding: (column, row) in pixels
+    of that image (cell centres are the grid's sample points; rows count down from high z2)."""
+    (x0, x1), (y0, y1) = x_range, y_range
+    fx = (float(z[0]) - x0) / (x1 - x0) if x1 != x0 else 0.5
+    fy = (y1 - float(z[1])) / (y1 - y0) if y1 != y0 else 0.5
+    return ((fx * (n - 1) + 0.5) * cell, (fy * (n - 1) + 0.5) * cell)
+
+
 def interpolate(model: Autoencoder, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
     """Decode `steps` codes on the straight line from image a's code to image b's -> [steps, 28, 28]."""
     if not 2 <= steps <= 64:

@@ -132,3 +132,24 @@ def place_digit(res, params: dict, run, image: np.ndarray) -> tuple[np.ndarray |
     if placed is None:
         return None, f"{name} is placing it…"
     return placed.images["xy"][0], f"placed by {name}'s own transform of this layout"
+
+
+def code_bars(code: np.ndarray) -> go.Figure:
+    """A code [k] as one bar per number."""
+    fig = go.Figure(go.Bar(x=[f"z{j + 1}" for j in range(len(code))], y=code, marker_color="#4C6EF5"))
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=f"its code: {len(code)} numbers")
+    return fig
+
+
+def plane_with_star(plane: np.ndarray, pixel: tuple[float, float], x_range, y_range) -> go.Figure:
+    """The decoded latent plane (uint8 [H, W]) over x_range × y_range with a ★ where a code lands (pixel: column, row)."""
+    fig = go.Figure(go.Heatmap(z=plane, colorscale="gray", showscale=False, hoverinfo="skip"))
+    fig.add_scatter(x=[pixel[0]], y=[pixel[1]], mode="markers", name="your digit", hoverinfo="name",
+                    marker=dict(symbol="star", size=20, color="#ffd43b", line=dict(color="black", width=1.5)))
+    fig.update_xaxes(visible=False, range=[0, plane.shape[1]])
+    fig.add_annotation(text=f"z1 {x_range[0]:.1f} … {x_range[1]:.1f} →, z2 {y_range[0]:.1f} … {y_range[1]:.1f} ↑",
+                       xref="paper", yref="paper", x=0, y=-0.02, yanchor="top", showarrow=False, font=dict(size=11))
+    fig.update_yaxes(visible=False, range=[plane.shape[0], 0], scaleanchor="x")  # image rows go down
+    fig.update_layout(height=340, margin=dict(l=0, r=0, t=30, b=24), showlegend=False,
+                      title="★ on the decoded plane")
+    return fig

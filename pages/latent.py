@@ -6,9 +6,9 @@ import streamlit as st
 
 from aecore.evaluate import decode, encode, reconstruct
 from aecore.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
-from aecore.latent import (find_points, interpolate, latent_grid, place, plane_bounds, point_name, pool_images, pool_labels,
+from aecore.latent import (find_points, interpolate, latent_grid, plane_bounds, plane_pixel, point_name, pool_images, pool_labels,
                            selected_indices)
-from aecore.projection import METHODS, Placer, ProjectionError, nearest_neighbours
+from aecore.projection import METHODS, ProjectionError, nearest_neighbours
 from pages import _latent_map as _latent, _ui
 
 _ui.require_navigation()
@@ -256,6 +256,18 @@ else:
 if st.session_state.get("uploaded_digit") is not None:
     mine = st.session_state.uploaded_digit
     _, rec = reconstruct(run.model, mine[None])
-    _ui.image_true_size(to_png(rows_grid([mine[None], rec]), scale=5),
-                        caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE {float(((rec[0] - mine / 255.0) ** 2).mean()):.4f}"
-                                " · the ★ on the chart shows where it lands")
+    code = encode(run.model, mine[None])[0]  # [k]
+    pics, bars, plane_col = st.columns([1, 2, 2])
+    with pics:
+        _ui.image_true_size(to_png(rows_grid([mine[None], rec]), scale=4),
+                            caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE "
+                                    f"{float(((rec[0] - mine / 255.0) ** 2).mean()):.4f} · the ★ on the chart shows where it lands")
+    bars.plotly_chart(_latent.code_bars(code), key="own_code")
+    if k == 2:  # beside the decoded grid of the plane: the ★ where its code falls
+        (x0, x1), (y0, y1) = plane_bounds(_ui.test_codes(key))
+        (x0, x1), (y0, y1) = (min(x0, code[0]), max(x1, code[0])), (min(y0, code[1]), max(y1, code[1]))
+        plane = grid(latent_grid(run.model, (x0, x1), (y0, y1), 15), 15, padding=0)
+        plane_col.plotly_chart(_latent.plane_with_star(plane, plane_pixel(code, (x0, x1), (y0, y1), 15), (x0, x1), (y0, y1)),
+                               key="own_plane")
+    else:
+        plane_col.caption(f"With a 2-number code the ★ is also shown on the decoded plane (this code has {k}).")

@@ -22,3 +22,15 @@ def need_chromium() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{why} (CI must install it: see .ci/run)")
         pytest.skip(why)
+
+
+def stroke(page, box, points, size: int = 280):
+    """One pen stroke on a drawing canvas of `size` canvas pixels: press, move through the points, release."""
+    sx, sy = box["width"] / size, box["height"] / size
+    at = lambda p: (box["x"] + p[0] * sx, box["y"] + p[1] * sy)  # noqa: E731
+    page.mouse.move(*at(points[0]))
+    page.mouse.down()
+    for a, b in zip(points, points[1:]):
+        for i in range(1, 6):  # several small moves, as a hand makes
+            page.mouse.move(*at((a[0] + (b[0] - a[0]) * i / 5, a[1] + (b[1] - a[1]) * i / 5)))
+    page.mouse.up()

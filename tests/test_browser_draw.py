@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_kit import ERRORS, SHOTS, need_chromium, settle
+from browser_kit import ERRORS, SHOTS, need_chromium, settle, stroke
 from conftest import ROOT
 
 HARNESS = "tests/apps/draw_harness.py"
@@ -63,18 +63,6 @@ def server():
     need_chromium()
     with serve_harness() as s:
         yield s
-
-
-def stroke(page, box, points):
-    """One pen stroke: press, move through the points (canvas pixels), release."""
-    sx, sy = box["width"] / 280, box["height"] / 280
-    at = lambda p: (box["x"] + p[0] * sx, box["y"] + p[1] * sy)  # noqa: E731
-    page.mouse.move(*at(points[0]))
-    page.mouse.down()
-    for a, b in zip(points, points[1:]):
-        for i in range(1, 6):  # several small moves, as a hand makes
-            page.mouse.move(*at((a[0] + (b[0] - a[0]) * i / 5, a[1] + (b[1] - a[1]) * i / 5)))
-    page.mouse.up()
 
 
 def python_has(page, n: int):

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle  # (puts scripts/ on the path)
+from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle, stroke  # (puts scripts/ on the path)
 
 import appserver  # noqa: E402
 
@@ -102,3 +102,21 @@ def test_switch_to_3d_draws_a_3d_chart(server, page):
     assert {t for t, _ in chart_traces(page)} == {"scatter3d"}
     no_errors(page, "3-D")
     page.screenshot(path=str(SHOTS / "flow-latent-3d.png"), full_page=True)
+
+
+def test_draw_a_digit_on_the_latent_page_its_reconstruction_code_and_stars_appear(server, page):
+    url, _ = server
+    open_latent(page, f"{url}/latent?run=zoo:conv-k2&method=raw&n=2000")
+    page.get_by_text("a drawing (draw it here)").click()
+    canvas = page.locator("canvas.aedraw-canvas")
+    canvas.wait_for(timeout=60000)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    stroke(page, box, [(140, 40), (140, 240)])  # a 1
+    page.get_by_text(re.compile(r"prepared like MNIST \(28×28, centred\) · its reconstruction · MSE")).first.wait_for(timeout=60000)
+    settle(page, 60000)
+    page.get_by_text("its code: 2 numbers").first.wait_for(timeout=30000)  # the code as bars
+    page.get_by_text(re.compile(r"on the decoded plane")).first.wait_for(timeout=30000)  # beside the plane, with its ★
+    assert any(name == "your digit" for _, name in chart_traces(page))  # the ★ on the map
+    no_errors(page, "draw on the latent page")
+    page.screenshot(path=str(SHOTS / "flow-latent-draw.png"), full_page=True)

@@ -123,3 +123,13 @@ def test_find_points_by_number_or_digit():
     assert find_points("digits 0, 1", shown, labels)[0] == [42, 99]
     assert find_points("hello", shown, labels)[0] == [] and "e.g." in find_points("hello", shown, labels)[1]
     assert find_points("", shown, labels) == ([], "")
+
+
+def test_plane_pixel_puts_each_grid_code_at_the_centre_of_its_cell():
+    from aecore.latent import plane_pixel
+
+    n, xr, yr = 5, (-2.0, 6.0), (1.0, 3.0)
+    xs, ys = np.linspace(*xr, n), np.linspace(*yr, n)[::-1]  # latent_grid's sample points, rows from high z2 down
+    for row, y in enumerate(ys):
+        for col, x in enumerate(xs):
+            assert np.allclose(plane_pixel(np.array([x, y]), xr, yr, n), (col * 28 + 14, row * 28 + 14))
