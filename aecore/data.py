@@ -1,4 +1,4 @@
-"""The bundled MNIST data set: checksum-verified loading, subsets and device tensors."""
+"""Data sets by name: the bundled MNIST (checksum-verified), torchvision's and imported ones; subsets and device tensors."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ N_PIXELS = 784
 # Data sets offered next to the bundled MNIST; they need torchvision and a download.
 EXTRA_DATASETS = {"fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 DATASETS = ("mnist",) + tuple(EXTRA_DATASETS)
+# Colour data sets torchvision downloads; they are resized and kept in the data home (aecore.datasets).
+COLOUR_DATASETS = ("cifar10", "flowers102")
 
 
 class DataError(ValueError):
@@ -44,7 +46,10 @@ def default_path() -> Path:
 
 @dataclass(frozen=True)
 class Split:
-    """One half of a data set: images uint8 [N, 28, 28] and labels uint8 [N]."""
+    """One half of a data set: images uint8 [N, H, W] (grey) or [N, H, W, C] (colour), labels [N] (0..classes-1).
+
+    MNIST's are [N, 28, 28] and uint8 labels 0-9.
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -55,16 +60,39 @@ class Split:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A train and a test split of 28x28 grey images with labels 0-9."""
+    """A train and a test split of images with class labels (MNIST: 28x28 grey, digits 0-9)."""
 
     name: str
     train: Split
     test: Split
+    classes: tuple[str, ...] = ()  # class names by label; () = the digits "0".."9"
 
     def split(self, which: str) -> Split:
         if which not in ("train", "test"):
             raise DataError(f"unknown split {which!r}; use 'train' or 'test'")
         return self.train if which == "train" else self.test
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """One name per label: the given names, else the labels as text ("0".."9" for MNIST)."""
+        if self.classes:
+            return tuple(self.classes)
+        n = max(10, int(max(self.train.y.max(initial=0), self.test.y.max(initial=0))) + 1)
+        return tuple(str(i) for i in range(n))
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def channels(self) -> int:
+        """1 for grey images [N,H,W], C for colour ones [N,H,W,C]."""
+        return 1 if self.train.x.ndim == 3 else int(self.train.x.shape[3])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image as a model sees it, e.g. (1, 28, 28) for MNIST, (3, 32, 32) for CIFAR-10."""
+        return (self.channels, int(self.train.x.shape[1]), int(self.train.x.shape[2]))
 
 
 def _sha256(a: np.ndarray) -> str:
@@ -138,18 +166,45 @@ def _load_extra(name: str, root: str) -> Dataset:
 
 
 def load_dataset(name: str = "mnist") -> Dataset:
-    """Load a data set by name: bundled MNIST, or Fashion-MNIST / KMNIST via torchvision."""
+    """Load a data set by name: bundled MNIST, Fashion-MNIST / KMNIST via torchvision, or one imported into the
+    data home (`python -m aecore data add`, aecore.datasets; CIFAR-10 and Flowers102 are fetched into it)."""
     if name == "mnist":
         return load_mnist()
     if name in EXTRA_DATASETS:
         root = os.environ.get("AELAB_DATA_CACHE", str(Path.home() / ".cache" / "aelab"))
         return _load_extra(name, root)
-    raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    from . import datasets
+
+    if datasets.exists(name):
+        return datasets.load(name)
+    if name in COLOUR_DATASETS:
+        return datasets.fetch(name)
+    known = DATASETS + COLOUR_DATASETS + tuple(n for n in datasets.names() if n not in COLOUR_DATASETS)
+    raise DataError(f"unknown data set {name!r}; choose one of {', '.join(known)} (or import your own with "
+                    "`python -m aecore data add PATH --name NAME`)")
 
 
-def class_counts(y: np.ndarray) -> np.ndarray:
-    """Images per digit, [10]."""
-    return np.bincount(np.asarray(y, dtype=np.int64), minlength=10)[:10]
+def is_dataset_name(name: str) -> bool:
+    """Whether `name` names a data set: a built-in one or one imported into the data home (no data is read)."""
+    if name in DATASETS or name in COLOUR_DATASETS:
+        return True
+    from . import datasets
+
+    return isinstance(name, str) and datasets.exists(name)
+
+
+def dataset_image_shape(name: str) -> tuple[int, int, int]:
+    """(C, H, W) of a data set's images without loading them (built-ins are (1, 28, 28) unless imported)."""
+    if name in DATASETS:
+        return IMAGE_SHAPE
+    from . import datasets
+
+    return datasets.image_shape(name)
+
+
+def class_counts(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """Images per class (per digit for MNIST), [n_classes]."""
+    return np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes)[:n_classes]
 
 
 def parse_digits(text: str | None) -> tuple[int, ...] | None:
@@ -212,8 +267,19 @@ _device_cache: dict[tuple[int, str], torch.Tensor] = {}
 _device_lock = threading.Lock()
 
 
+def as_nchw(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 images [N, H, W] or [N, H, W, C] -> a tensor view [N, C, H, W] (no copy; colour ones channels-last)."""
+    t = x if torch.is_tensor(x) else readonly_tensor(x)
+    if t.dim() == 3:
+        return t.unsqueeze(1)  # [N, 1, H, W]
+    if t.dim() == 4:
+        return t.permute(0, 3, 1, 2)  # [N, C, H, W], strides of channels-last
+    raise DataError(f"images must be [N, H, W] or [N, H, W, C], got shape {tuple(t.shape)}")
+
+
 def device_images(x: np.ndarray, device: torch.device | str) -> torch.Tensor:
-    """The uint8 images [N, 28, 28] as one shared uint8 tensor [N, 1, 28, 28] on `device`.
+    """The uint8 images [N, 28, 28] as one shared uint8 tensor [N, 1, 28, 28] on `device`
+    (colour [N, H, W, C] as [N, C, H, W]).
 
     On the CPU this is a view of the numpy array (no copy); on a GPU it is copied once
     per process and shared by every job (uint8 keeps it at 47 MB for MNIST train).
@@ -223,8 +289,7 @@ def device_images(x: np.ndarray, device: torch.device | str) -> torch.Tensor:
     with _device_lock:
         t = _device_cache.get(key)
         if t is None:
-            base = readonly_tensor(x)  # [N, 28, 28] uint8, shares memory
-            t = base.unsqueeze(1).to(device)  # [N, 1, 28, 28] uint8
+            t = as_nchw(x).to(device)  # [N, C, H, W] uint8, shares memory on the CPU
             _device_cache[key] = t
         return t
 
@@ -235,5 +300,5 @@ def to_float(xb: torch.Tensor) -> torch.Tensor:
 
 
 def float_images(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 numpy images [N, 28, 28] -> float32 tensor [N, 1, 28, 28] in [0, 1]."""
-    return to_float(readonly_tensor(x).unsqueeze(1).to(device))
+    """uint8 numpy images [N, 28, 28] -> float32 tensor [N, 1, 28, 28] in [0, 1] ([N, H, W, C] -> [N, C, H, W])."""
+    return to_float(as_nchw(x).to(device)).contiguous()

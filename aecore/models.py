@@ -195,6 +195,9 @@ class ModelSpec:
     stackable: bool = False  # supports greedy layer-wise pretraining
     default_optimizer: str = "adam"
     default_lr: float = 1e-3  # the learning rate a config without one gets (TrainConfig.lr=None) and the app proposes
+    # builds the model for images other than 1x28x28: (latent, hidden_act, out_act, upsample, channels, size);
+    # None = 28x28 grey only
+    any_shape: Callable[..., Autoencoder] | None = None
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -236,9 +239,32 @@ MODELS: dict[str, ModelSpec] = {
             "conv", "our default: strided conv encoder to a dense k-dim code, mirrored decoder (best quality)",
             lambda latent, hidden_act, out_act, upsample: ConvAE(latent, out_act, upsample),
             latent=16, conv=True, default_lr=3e-3,
+            any_shape=lambda latent, hidden_act, out_act, upsample, channels, size: _colour().ConvAnyAE(
+                latent, channels, size, out_act, upsample),
         ),
     ]
+    + [
+        ModelSpec(
+            name, summary,
+            lambda latent, hidden_act, out_act, upsample, name=name: _colour().build_tutorial(name, 1, 28, out_act),
+            latent=None, fixed_latent=256, default_lr=1e-3,  # the latent map 16x4x4 at 28x28 (16x22x22 at 100x100)
+            any_shape=lambda latent, hidden_act, out_act, upsample, channels, size, name=name: _colour().build_tutorial(
+                name, channels, size, out_act),  # the tutorial's Tanh with out_act="tanh"
+        )
+        for name, summary in (
+            ("flowers-tutorial", "the conv-AE tutorial's colour AE (Flowers102): LeNet encoder, large-kernel conv decoder (tutorial: tanh out)"),
+            ("flowers-bn", "the Flowers tutorial AE with BatchNorm after every convolution"),
+            ("flowers-upsample", "the Flowers tutorial AE, BatchNorm encoder, nearest-upsampling decoder (sharpest)"),
+        )
+    ]
 }
+
+
+def _colour():
+    from . import colour  # the colour models import this module: imported when first built
+
+    return colour
+
 
 LATENT_RANGE = (1, 256)
 
@@ -255,9 +281,19 @@ def build_model(
     hidden_act: str | None = None,
     out_act: str = "sigmoid",
     upsample: str | None = None,
+    image_shape: tuple[int, int, int] = (1, 28, 28),
 ) -> Autoencoder:
-    """Build a model by registry name; options a model does not take must be None/default."""
+    """Build a model by registry name for images of `image_shape` (C, H, W); options a model does not take must be
+    None/default."""
     spec = get_spec(name)
+    image_shape = tuple(int(v) for v in image_shape)
+    if image_shape != (1, 28, 28):
+        if spec.any_shape is None:
+            others = ", ".join(n for n, s in MODELS.items() if s.any_shape is not None)
+            raise ModelError(f"{name} takes 28x28 grey images only; for {image_shape[0]}x{image_shape[1]}x"
+                             f"{image_shape[2]} images use one of {others}")
+        if image_shape[1] != image_shape[2]:
+            raise ModelError(f"images must be square, got {image_shape[1]}x{image_shape[2]}")
     if spec.latent is None:
         latent = spec.fixed_latent
     else:
@@ -273,6 +309,8 @@ def build_model(
     upsample = upsample or spec.default_upsample
     if upsample not in UPSAMPLES:
         raise ModelError(f"unknown upsampling {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
+    if image_shape != (1, 28, 28):
+        return spec.any_shape(latent, hidden_act, out_act, upsample, image_shape[0], image_shape[1])
     return spec.build(latent, hidden_act, out_act, upsample)
 
 
