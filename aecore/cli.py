@@ -276,8 +276,75 @@ def cmd_finetune(a) -> None:
     _emit(finetune(_load(a.dir), labels=a.labels, epochs=a.epochs, seed=a.seed).summary)
 
 
+def cmd_data(a) -> None:
+    from . import datasets
+
+    if a.action == "list":
+        for r in datasets.listing():
+            shape = f"{r['size']}x{r['size']}x{r['channels']}"
+            avail = "here" if r["available"] else "download on first use"
+            print(f"{r['name']:20s} {shape:10s} {r['n_classes']:4d} classes  {r['n_train']:>6,} train {r['n_test']:>6,} test"
+                  f"  {r['kind']} ({avail})")
+        print(f"data home: {datasets.home()}")
+        return
+    if a.action == "info":
+        _emit({k: v for k, v in datasets.info(a.name).items() if k != "limits"})
+        return
+    if a.action == "remove":
+        datasets.remove(a.name)
+        _emit({"removed": a.name})
+        return
+    if a.action == "fetch":
+        ds = datasets.fetch(a.source, a.size, a.grey)
+        _emit({"name": ds.name, "shape": list(ds.image_shape), "n_train": len(ds.train), "n_test": len(ds.test),
+               "classes": len(ds.class_names)})
+        return
+    # add
+    def progress(done, total):
+        if total >= 1000 and (done == total or done % 2000 < 200):
+            print(f"decoded {done:,} of {total:,} images", file=sys.stderr, flush=True)
+
+    m = datasets.add(a.path, a.name, size=a.size, grey=True if a.grey else None, test_fraction=a.test_fraction,
+                     seed=a.seed, replace=a.replace, on_progress=progress)
+    for note in m["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    _emit({k: m[k] for k in ("name", "kind", "size", "channels", "n_train", "n_test", "classes", "notes")})
+
+
+def cmd_flowers(a) -> None:
+    from .classify import tutorial_experiment
+    from .data import load_dataset
+
+    _check_csv_out(a.out)
+    variants = tuple(v.strip() for v in a.variants.split(",") if v.strip())
+    ds = load_dataset(a.dataset)
+
+    def on_progress(p):
+        print(f"{p.phase} epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}", file=sys.stderr, flush=True)
+
+    res = tutorial_experiment(ds, variants, a.ae_epochs, a.clf_epochs, a.ae_batch, a.clf_batch, seed=a.seed, limit=a.limit, labels=a.labels,
+                              device=a.device, on_progress=on_progress)
+    for r in res.tables["accuracy"]:
+        print(f"{r['variant']:11s} test accuracy {r['test_acc']:6.1%}  train {r['train_acc']:6.1%}  "
+              f"AE test MSE {r['ae_test_mse']:.4f}  ({r['description']}, {r['seconds']:.0f}s)", flush=True)
+    if a.out:
+        _write_csv(a.out, res.csv("accuracy"))
+        _write_csv(str(Path(a.out).with_suffix("")) + "-per-class.csv", res.csv("per_class"))
+    _emit({"dataset": ds.name, "chance": res.summary["chance"], "accuracy": res.tables["accuracy"]})
+
+
+def cmd_classify(a) -> None:
+    from .classify import classify_run
+
+    res = classify_run(_load(a.dir), epochs=a.epochs, labels=a.labels, seed=a.seed, freeze_encoder=a.freeze)
+    for r in res["per_class"]:
+        acc = "-" if r["test_acc"] is None else f"{r['test_acc']:.1%}"
+        print(f"{r['class']:4d} {r['name'][:30]:30s} {acc:>7s} of {r['n_test']:,}", flush=True)
+    _emit({k: res[k] for k in ("dataset", "test_acc", "train_acc", "chance", "labels", "seconds")})
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m aecore", description="AE Lab: autoencoders on MNIST from the terminal")
+    p = _Parser(prog="python -m aecore", description="AE Lab: autoencoders on MNIST and your own images from the terminal")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     sub.add_parser("models", help="list the models")
     t = sub.add_parser("train", help="train a model and save the run")
@@ -328,6 +395,43 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--labels", type=_bounded(10, 60000), default=1000)
     ft.add_argument("--epochs", type=_bounded(1, 200), default=5)
     ft.add_argument("--seed", type=SEED, default=0)
+    da = sub.add_parser("data", help="data sets: add your own images, list them")
+    dsub = da.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    dadd = dsub.add_parser("add", help="import a folder or zip (one sub-folder per class), an .npz, or Flowers102's layout")
+    dadd.add_argument("path")
+    dadd.add_argument("--name", required=True, help="the data set's name, e.g. my-shapes")
+    dadd.add_argument("--size", type=_bounded(8, 256), default=None, help="square side to resize to (28, 32, 64; default 32)")
+    dadd.add_argument("--grey", action="store_true", help="keep grey images (default: colour)")
+    dadd.add_argument("--test-fraction", type=_bounded(0.01, 0.89, float), default=0.2)
+    dadd.add_argument("--seed", type=SEED, default=0)
+    dadd.add_argument("--replace", action="store_true", help="replace a data set of the same name")
+    dsub.add_parser("list", help="the data sets you can train on")
+    dinfo = dsub.add_parser("info", help="an imported data set's manifest")
+    dinfo.add_argument("name")
+    drm = dsub.add_parser("remove", help="delete an imported data set")
+    drm.add_argument("name")
+    dfe = dsub.add_parser("fetch", help="download CIFAR-10 or Flowers102 with torchvision into the data home")
+    dfe.add_argument("source", choices=["cifar10", "flowers102"])
+    dfe.add_argument("--size", type=_bounded(8, 256), default=None)
+    dfe.add_argument("--grey", action="store_true")
+    fl = sub.add_parser("flowers", help="the conv-AE tutorial's experiment: base, BatchNorm, dropout, upsampling decoder")
+    fl.add_argument("--dataset", required=True)
+    fl.add_argument("--variants", default="base,bn,bn-dropout,upsample")
+    fl.add_argument("--ae-epochs", type=_bounded(1, 500), default=5)
+    fl.add_argument("--clf-epochs", type=_bounded(1, 500), default=5)
+    fl.add_argument("--ae-batch", type=_bounded(2, 60000), default=255, help="the tutorial's 255")
+    fl.add_argument("--clf-batch", type=_bounded(2, 60000), default=64)
+    fl.add_argument("--limit", type=_bounded(2, 10**7), default=None, help="at most this many training images")
+    fl.add_argument("--labels", type=_bounded(2, 10**7), default=None, help="labelled images for the classifier")
+    fl.add_argument("--seed", type=SEED, default=0)
+    fl.add_argument("--device", default="cpu")
+    fl.add_argument("--out", default=None, help="CSV of the accuracy table (and NAME-per-class.csv)")
+    cl = sub.add_parser("classify", help="a classifier head on a run's code, fine-tuned: accuracy overall and per class")
+    cl.add_argument("dir")
+    cl.add_argument("--epochs", type=_bounded(1, 500), default=5)
+    cl.add_argument("--labels", type=_bounded(2, 10**7), default=None, help="labelled training images (default: all)")
+    cl.add_argument("--freeze", action="store_true", help="train the head only (frozen encoder)")
+    cl.add_argument("--seed", type=SEED, default=0)
     from .engine.cli import add_commands
 
     add_commands(sub, _add_train_options)  # worker, submit, jobs, stop, pause, resume
@@ -335,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"compare": cmd_compare, "stacked": cmd_stacked, "pca": cmd_pca, "finetune": cmd_finetune, "models": cmd_models, "train": cmd_train, "eval": cmd_eval, "project": cmd_project,
-            "sweep": cmd_sweep, "probe": cmd_probe, "anomaly": cmd_anomaly}
+            "sweep": cmd_sweep, "probe": cmd_probe, "anomaly": cmd_anomaly, "data": cmd_data, "flowers": cmd_flowers,
+            "classify": cmd_classify}
 
 
 def _engine(name: str):

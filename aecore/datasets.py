@@ -104,12 +104,12 @@ def listing() -> list[dict]:
     rows = [{"name": "mnist", "kind": "bundled", "size": 28, "channels": 1, "n_train": 60000, "n_test": 10000,
              "n_classes": 10, "available": True}]
     for n in ("fashion-mnist", "kmnist"):
-        rows.append({"name": n, "kind": "torchvision (download)", "size": 28, "channels": 1, "n_train": 60000,
+        rows.append({"name": n, "kind": "torchvision", "size": 28, "channels": 1, "n_train": 60000,
                      "n_test": 10000, "n_classes": 10, "available": None})
     imported = names()
     for n in COLOUR_DATASETS:
         if n not in imported:
-            rows.append({"name": n, "kind": "torchvision (download)", "size": FETCH_SIZES[n], "channels": 3,
+            rows.append({"name": n, "kind": "torchvision", "size": FETCH_SIZES[n], "channels": 3,
                          "n_train": 50000 if n == "cifar10" else 2040, "n_test": 10000 if n == "cifar10" else 6149,
                          "n_classes": 10 if n == "cifar10" else 102, "available": None})
     for n in imported:
