@@ -7,12 +7,13 @@ import math
 from dataclasses import dataclass, field
 
 from .data import DATASETS, DataError, parse_digits
-from .models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES, ModelError, get_spec
+from .models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES, WIDTH_RANGE, ModelError, get_spec
 from .noise import Noise, NoiseError
 
 LOSSES = ("mse", "bce")
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
-SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+SCHEDULES = ("constant", "cosine", "onecycle")
+PRECISIONS = ("auto", "fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 MAX_EPOCHS = 1000
 MAX_BATCH = 60000
@@ -31,10 +32,12 @@ class TrainConfig:
     hidden_act: str | None = None  # hidden/code activation where the model offers a choice; None = model default
     out_act: str = "sigmoid"  # decoder output activation: sigmoid keeps pixels in [0, 1]
     upsample: str | None = None  # conv decoders: "transpose" or "nearest"; None = model default
+    width: int | None = None  # `conv`: channels of the first conv layer (the second has twice as many); None = 32
     loss: str = "mse"  # "mse" or "bce" (bce needs a sigmoid output)
-    optimizer: str = "adam"  # "adam", "rmsprop" or "sgd"
+    optimizer: str = "adam"  # "adam", "adamw" (Adam with decoupled weight decay), "rmsprop" or "sgd"
     lr: float | None = None  # learning rate; None = the model's default (aecore.models.MODELS[model].default_lr)
-    schedule: str = "constant"  # learning rate over the run: "constant", or "cosine" (anneals to 0 by the last step)
+    schedule: str = "constant"  # learning rate over the run: "constant"; "cosine" (anneals to 0 by the last step);
+    # "onecycle" (warms up to lr over the first 30% of the steps, then anneals to nearly 0)
     batch_size: int = 256  # images per step
     epochs: int = 10  # passes over the training images
     seed: int = 0  # same seed, same result on the CPU
@@ -45,7 +48,8 @@ class TrainConfig:
     dataset: str = "mnist"  # "mnist" (bundled) or a torchvision data set
     device: str = "auto"  # "auto" (GPU when present), "cpu" or "cuda"
     pretrain_epochs: int = 0  # >0: greedy layer-wise pretraining of each layer pair first (stacked AE)
-    weight_decay: float = 0.0  # L2 penalty passed to the optimizer
+    weight_decay: float = 0.0  # L2 penalty passed to the optimizer (decoupled from the gradient with "adamw")
+    precision: str = "auto"  # "auto": bf16 mixed precision on a GPU, fp32 on the CPU; "fp32"; "bf16" (also on a CPU)
     log_every: int = 50  # steps between progress callbacks
     extra: dict = field(default_factory=dict)  # free-form notes (e.g. preset name); not used in training
 
@@ -126,6 +130,8 @@ class TrainConfig:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:
             raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if self.dataset not in DATASETS:
@@ -146,6 +152,10 @@ class TrainConfig:
                 raise ConfigError(f"upsampling must be one of {', '.join(UPSAMPLES)}, got {self.upsample!r}")
         elif self.upsample not in (None,):
             raise ConfigError(f"{self.model} is not convolutional: upsampling does not apply")
+        if self.width is not None and self.width != spec.default_width:
+            if spec.default_width is None:
+                raise ConfigError(f"{self.model} has a fixed width; the width is a choice of the 'conv' model")
+            number("width", self.width, *WIDTH_RANGE, integer=True)
         if self.pretrain_epochs and not spec.stackable:
             stackable = ", ".join(n for n, s in MODELS.items() if s.stackable)
             raise ConfigError(f"layer-wise pretraining applies to the deep MLP models ({stackable}), not {self.model}")
@@ -227,6 +237,7 @@ _FIELD_KINDS = {
     "optimizer": "text", "lr": "number?", "schedule": "text", "batch_size": "int", "epochs": "int", "seed": "int",
     "noise": "text", "digits": "digits?", "limit": "int?", "val_fraction": "number", "dataset": "text",
     "device": "text", "pretrain_epochs": "int", "weight_decay": "number", "log_every": "int", "extra": "extra",
+    "precision": "text", "width": "int?",
 }
 _OPTIONAL = {"int?", "text?", "digits?", "number?"}
 _KIND_TEXT = {

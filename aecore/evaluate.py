@@ -12,7 +12,7 @@ from .data import Split, float_images
 from .models import Autoencoder
 from .noise import Noise, corrupt
 
-EVAL_BATCH = 2048
+EVAL_BATCH = 512  # images per forward pass: small enough to stay in the CPU's cache (2048 was 2x slower)
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -42,6 +42,21 @@ def reconstruct(model: Autoencoder, x, noise: Noise | None = None, seed: int = 0
         ins.append(xi.squeeze(1).cpu())
         outs.append(model(xi).clamp(0, 1).squeeze(1).cpu())  # [b,28,28]
     return torch.cat(ins).numpy(), torch.cat(outs).numpy()
+
+
+@torch.inference_mode()
+def codes_and_reconstructions(model: Autoencoder, x, batch: int = EVAL_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Latent codes [N, k] and reconstructions [N,28,28] in [0,1] (float32 numpy) in one pass over `x`."""
+    model.eval()
+    dev = model_device(model)
+    codes, outs = [], []
+    for xb in _batches(x, dev, batch):
+        z = model.encode(xb)  # [b, k]
+        codes.append(z.float().cpu())
+        outs.append(model.decode(z).clamp_(0, 1).squeeze(1).float().cpu())  # [b,28,28]
+    if not codes:
+        return np.zeros((0, model.latent_dim), np.float32), np.zeros((0, 28, 28), np.float32)
+    return torch.cat(codes).numpy(), torch.cat(outs).numpy()
 
 
 @torch.no_grad()

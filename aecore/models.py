@@ -195,6 +195,7 @@ class ModelSpec:
     stackable: bool = False  # supports greedy layer-wise pretraining
     default_optimizer: str = "adam"
     default_lr: float = 1e-3  # the learning rate a config without one gets (TrainConfig.lr=None) and the app proposes
+    default_width: int | None = None  # channels of the first conv layer where the width is a choice (None: fixed)
     # builds the model for images other than 1x28x28: (latent, hidden_act, out_act, upsample, channels, size);
     # None = 28x28 grey only
     any_shape: Callable[..., Autoencoder] | None = None
@@ -237,8 +238,8 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "conv", "our default: strided conv encoder to a dense k-dim code, mirrored decoder (best quality)",
-            lambda latent, hidden_act, out_act, upsample: ConvAE(latent, out_act, upsample),
-            latent=16, conv=True, default_lr=3e-3,
+            lambda latent, hidden_act, out_act, upsample, width=32: ConvAE(latent, out_act, upsample, width),
+            latent=16, conv=True, default_lr=3e-3, default_width=32,
             any_shape=lambda latent, hidden_act, out_act, upsample, channels, size: _colour().ConvAnyAE(
                 latent, channels, size, out_act, upsample),
         ),
@@ -267,6 +268,7 @@ def _colour():
 
 
 LATENT_RANGE = (1, 256)
+WIDTH_RANGE = (4, 128)
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -282,9 +284,11 @@ def build_model(
     out_act: str = "sigmoid",
     upsample: str | None = None,
     image_shape: tuple[int, int, int] = (1, 28, 28),
+    width: int | None = None,
 ) -> Autoencoder:
     """Build a model by registry name for images of `image_shape` (C, H, W); options a model does not take must be
-    None/default."""
+    None/default. `width`: channels of the first conv layer where the model offers the choice (`conv`: 32 by
+    default, its second layer has twice as many; 28x28 grey images); None = the model's default."""
     spec = get_spec(name)
     image_shape = tuple(int(v) for v in image_shape)
     if image_shape != (1, 28, 28):
@@ -311,7 +315,14 @@ def build_model(
         raise ModelError(f"unknown upsampling {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
     if image_shape != (1, 28, 28):
         return spec.any_shape(latent, hidden_act, out_act, upsample, image_shape[0], image_shape[1])
-    return spec.build(latent, hidden_act, out_act, upsample)
+    if width is None or width == spec.default_width:
+        return spec.build(latent, hidden_act, out_act, upsample)
+    if spec.default_width is None:
+        raise ModelError(f"{name} has a fixed width; the width is a choice of the 'conv' model")
+    lo, hi = WIDTH_RANGE
+    if isinstance(width, bool) or not isinstance(width, int) or not lo <= width <= hi:
+        raise ModelError(f"width must be a whole number between {lo} and {hi}, got {width!r}")
+    return spec.build(latent, hidden_act, out_act, upsample, width=width)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -298,7 +298,8 @@ def run_from_files(files: dict[str, bytes]) -> Run:
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise RunError("weights.pt does not hold a dictionary of tensors")
     try:
-        model = build_model(config.model, config.latent, config.hidden_act, config.out_act, config.upsample)
+        model = build_model(config.model, config.latent, config.hidden_act, config.out_act, config.upsample,
+                            width=config.width)
     except ModelError as e:
         raise RunError(f"the run's model cannot be built: {e}") from None
     try:

@@ -1,0 +1,118 @@
+"""The trainer's fast paths (channels-last, fused optimizer steps, one-pass inference) give the plain loop's results."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from aecore.config import ConfigError, TrainConfig
+from aecore.evaluate import codes_and_reconstructions, encode, reconstruct
+from aecore.train import autocast_dtype, make_optimizer, make_schedule, train
+
+
+def _weights(run):
+    return {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+
+
+def test_the_fast_loop_gives_the_plain_loops_weights_with_sgd(mnist, tiny):
+    # SGD does not amplify rounding differences the way Adam's normalised first steps do: the weights agree closely
+    cfg = tiny(model="conv-tutorial", latent=None, optimizer="sgd", lr=0.05, epochs=1, limit=300, batch_size=20, val_fraction=0.0)
+    fast, plain = _weights(train(cfg, mnist)), _weights(train(cfg, mnist, fast=False))
+    for k in plain:
+        assert torch.allclose(fast[k], plain[k], atol=1e-5, rtol=1e-4), k
+
+
+def test_the_fast_loop_learns_as_well_as_the_plain_one_with_adam(mnist, tiny):
+    cfg = tiny(model="conv", latent=8, epochs=2, limit=600, batch_size=50, lr=3e-3, schedule="cosine")
+    fast, plain = train(cfg, mnist), train(cfg, mnist, fast=False)
+    for a, b in zip(fast.history, plain.history):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=0.05)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=0.05)
+
+
+def test_a_trained_model_is_handed_back_in_the_plain_memory_layout(mnist, tiny):
+    run = train(tiny(model="conv", latent=4, epochs=1, limit=200), mnist)
+    assert all(p.is_contiguous() for p in run.model.parameters())
+
+
+def test_a_state_saved_by_the_plain_loop_resumes_in_the_fast_one(mnist, tiny):
+    cfg = tiny(model="conv", latent=4, epochs=2, limit=300, batch_size=50)
+    states = []
+    paused = train(cfg, mnist, fast=False, max_steps=3, on_state=states.append)
+    assert paused.status == "paused"
+    done = train(cfg, mnist, resume=dict(states[-1], history=[]))
+    plain = train(cfg, mnist, fast=False)
+    assert done.status == "done"
+    assert done.history[-1]["train_loss"] == pytest.approx(plain.history[-1]["train_loss"], rel=0.05)
+
+
+def test_fast_optimizers_are_fused_or_multi_tensor():
+    params = [torch.nn.Parameter(torch.zeros(3, 3)) for _ in range(2)]
+    assert make_optimizer("adam", params, 1e-3, fast=True).defaults["fused"] is True
+    assert make_optimizer("adamw", params, 1e-3, 1e-4, fast=True).defaults["fused"] is True
+    assert make_optimizer("sgd", params, 1e-3, fast=True).defaults["foreach"] is True
+    assert make_optimizer("adam", params, 1e-3).defaults["fused"] in (None, False)
+
+
+def test_onecycle_warms_up_to_the_learning_rate_then_anneals():
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=6e-3)
+    sched = make_schedule("onecycle", opt, 100)
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(6e-3 / 25)
+    assert max(lrs) == pytest.approx(6e-3, rel=1e-3) and 25 <= int(np.argmax(lrs)) <= 35
+    assert lrs[-1] < 1e-5
+    assert make_schedule("constant", opt, 100) is None
+
+
+def test_recipe_settings_are_checked():
+    assert TrainConfig(optimizer="adamw", schedule="onecycle", weight_decay=1e-4).resolved().schedule == "onecycle"
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(precision="fp8").resolved()
+    with pytest.raises(ConfigError, match="schedule"):
+        TrainConfig(schedule="step").resolved()
+    assert TrainConfig.from_dict(TrainConfig(precision="fp32").to_dict()).precision == "fp32"
+
+
+def test_mixed_precision_on_the_cpu_only_when_asked(mnist, tiny):
+    assert autocast_dtype(TrainConfig(), torch.device("cpu")) is None
+    assert autocast_dtype(TrainConfig(precision="bf16"), torch.device("cpu")) == torch.bfloat16
+    cfg = tiny(model="conv", latent=8, epochs=2, limit=600, batch_size=50, lr=3e-3)
+    bf16, fp32 = train(dataclasses.replace(cfg, precision="bf16"), mnist), train(cfg, mnist)
+    assert bf16.history[-1]["val_loss"] == pytest.approx(fp32.history[-1]["val_loss"], rel=0.1)
+    assert next(bf16.model.parameters()).dtype == torch.float32
+
+
+def test_codes_and_reconstructions_in_one_pass_match_the_separate_ones(mnist):
+    from aecore.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("conv", latent=6)
+    x = mnist.test.x[:700]
+    codes, recon = codes_and_reconstructions(model, x)
+    assert codes.shape == (700, 6) and recon.shape == (700, 28, 28)
+    np.testing.assert_allclose(codes, encode(model, x), atol=1e-5)
+    np.testing.assert_allclose(recon, reconstruct(model, x)[1], atol=1e-5)
+    empty_codes, empty_recon = codes_and_reconstructions(model, x[:0])
+    assert empty_codes.shape == (0, 6) and empty_recon.shape == (0, 28, 28)
+
+
+def test_the_conv_models_width_is_a_setting_that_survives_a_save(mnist, tiny, tmp_path):
+    from aecore.models import ModelError, build_model, count_parameters
+    from aecore.runs import load_run, save_run
+
+    assert count_parameters(build_model("conv", 8, width=16)) < count_parameters(build_model("conv", 8))
+    with pytest.raises(ModelError, match="fixed width"):
+        build_model("conv-tutorial", width=16)
+    with pytest.raises(ConfigError, match="width"):
+        TrainConfig(model="conv", width=1000).resolved()
+    with pytest.raises(ConfigError, match="fixed width"):
+        TrainConfig(model="dense", width=16).resolved()
+    run = train(tiny(model="conv", latent=4, width=8, epochs=1, limit=200), mnist)
+    save_run(run, tmp_path / "r")
+    again = load_run(tmp_path / "r")
+    assert again.config.width == 8 and again.model.encoder[0].out_channels == 8
