@@ -338,8 +338,8 @@ def _strip_top(files: list[tuple[str, int]]) -> tuple[list[tuple[str, tuple[str,
         if parts and not _ignored(parts):
             kept.append((rel, parts, n))
     prefix = ""
-    while kept and all(len(p) > 2 for _, p, _ in kept) and len({p[0] for _, p, _ in kept}) == 1 \
-            and kept[0][1][0].lower() not in ("train", "test"):
+    while kept and any(len(p) > 2 for _, p, _ in kept) and all(len(p) > 1 for _, p, _ in kept) \
+            and len({p[0] for _, p, _ in kept}) == 1 and kept[0][1][0].lower() not in ("train", "test"):
         prefix += kept[0][1][0] + "/"
         kept = [(rel, p[1:], n) for rel, p, n in kept]
     return kept, prefix
@@ -383,7 +383,7 @@ def _entries(files: list[tuple[str, int]]) -> tuple[list[_Entry], list[str]]:
 
 
 def _few(items: list[str], n: int = 3) -> str:
-    shown = ", ".join(s[:60] for s in items[:n])
+    shown = ", ".join(s[:160] for s in items[:n])
     return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
