@@ -75,6 +75,8 @@ st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC
 
 # ---- presets ------------------------------------------------------------------------------------
 st.subheader("Start here: presets for a class")
+st.page_link("pages/lessons.py", label="Or follow a whole tutorial step by step: the lessons", icon=":material/school:",
+             query_params={"ws": _ui.workspace()})
 PAGE_FILES = {"train": "pages/train.py", "latent": "pages/latent.py", "denoising": "pages/denoising.py",
               "reconstructions": "pages/reconstructions.py", "experiments": "pages/experiments.py"}
 cols = st.container(key="home_presets").columns(3)
