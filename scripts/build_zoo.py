@@ -21,6 +21,7 @@ from aecore.zoo import ZOO, zoo_dir  # noqa: E402
 
 def main(names: list[str]) -> int:
     ds = load_mnist()
+    start = time.time()
     for entry in ZOO:
         if names and entry.name not in names:
             continue
@@ -31,6 +32,7 @@ def main(names: list[str]) -> int:
         ev = evaluate(run.model, ds.test)
         print(json.dumps({"name": entry.name, "test_mse": round(ev["test_mse"], 5),
                           "train_loss": round(run.final_train_loss, 5), "seconds": round(time.time() - t, 1)}), flush=True)
+    print(json.dumps({"total_seconds": round(time.time() - start, 1)}), flush=True)
     return 0
 
 
