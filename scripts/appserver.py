@@ -25,8 +25,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | None = None):
-    """Run `streamlit run app.py` on 127.0.0.1; yields (url, process). Stops it (and its workers) on exit.
+def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | None = None, script: str = "app.py"):
+    """Run `streamlit run app.py` (or another `script`) on 127.0.0.1; yields (url, process). Stops it (and its
+    workers) on exit.
 
     The server's output goes to `log_path` (a temporary file by default; `process.log_path`).
     """
@@ -34,7 +35,7 @@ def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | No
     log_path = log_path or tempfile.mkstemp(prefix="aelab-server-", suffix=".log")[1]
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=dict(os.environ, **(env or {})), stdout=log, stderr=subprocess.STDOUT,
     )

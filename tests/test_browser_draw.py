@@ -1,68 +1,22 @@
 """Draw a digit with the mouse in a real browser: the 28x28 image, its reconstruction and its ★ appear; the drawing
 survives the canvas leaving the page; Undo and Clear."""
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from browser_kit import ERRORS, SHOTS, need_chromium, settle, stroke
-from conftest import ROOT
+from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle, stroke
 
 HARNESS = "tests/apps/draw_harness.py"
-PORTS = range(8621, 8630)  # this test's ports (others use free ones)
-
-
-def _port() -> int:
-    for p in PORTS:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", p)) != 0:
-                return p
-    raise RuntimeError(f"ports {PORTS.start}-{PORTS.stop - 1} are all in use")
-
-
-@contextlib.contextmanager
-def serve_harness():
-    """`streamlit run` the harness on 127.0.0.1; yields (url, log path)."""
-    port = _port()
-    log_path = tempfile.mkstemp(prefix="aelab-draw-", suffix=".log")[1]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", HARNESS, "--server.port", str(port),
-                                 "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        t = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t > 60:
-                raise RuntimeError("the harness did not start: " + Path(log_path).read_text(errors="replace")[-2000:])
-            time.sleep(0.3)
-        yield url, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     need_chromium()
-    with serve_harness() as s:
-        yield s
+    home = tmp_path_factory.mktemp("draw")
+    log = home / "server.log"
+    with serve({"AELAB_HOME": str(home)}, log_path=str(log), script=HARNESS) as (url, _):
+        yield url, str(log)
 
 
 def python_has(page, n: int):

@@ -1,35 +1,18 @@
 """Latent space in a real browser: a box selection fills the linked panels; the 3-D switch draws a 3-D chart."""
 
 import re
-import socket
 
 import pytest
 
-from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle, stroke  # (puts scripts/ on the path)
-
-import appserver  # noqa: E402
-
-PORTS = range(8611, 8620)  # this module's server ports
-
-
-def _port() -> int:
-    for p in PORTS:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", p)) != 0:
-                return p
-    raise RuntimeError(f"ports {PORTS.start}-{PORTS.stop - 1} are all in use")
+from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle, stroke
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     need_chromium()
     home = tmp_path_factory.mktemp("home")
-    free_port, appserver.free_port = appserver.free_port, _port
-    try:
-        with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}) as (url, proc):
-            yield url, proc
-    finally:
-        appserver.free_port = free_port
+    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}) as (url, proc):
+        yield url, proc
 
 
 @pytest.fixture
