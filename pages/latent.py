@@ -38,7 +38,7 @@ labels_pool = pool_labels(ds, source)
 cap = len(labels_pool)
 default_n = cap if method in ("raw", "pca") else 2000  # every image where it is instant
 n = st.slider("Points", 100, cap, _ui.query_number("n", default_n, 100, cap), step=100, key=f"n_{method}_{source}",
-              help=f"images to show (all {cap:,} at most); t-SNE takes about 40 s for 10,000, and draws itself converging meanwhile")
+              help=f"images to show (all {cap:,} at most); t-SNE takes about 20 s for 10,000 on one core, and draws itself converging meanwhile")
 digits = st.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",
                         help="e.g. only 0 and 1, or 0, 1 and 6")
 perplexity, n_neighbors, min_dist = 30.0, 15, 0.1
