@@ -116,7 +116,9 @@ def cmd_models(a) -> None:
 
     for name, s in MODELS.items():
         k = f"k={s.latent} (1-256)" if s.latent is not None else f"latent {s.fixed_latent} fixed"
-        print(f"{name:14s} {k:18s} {s.summary}")
+        if s.latent is None and s.any_shape is not None:
+            k = "latent 16xLxL map"  # L from the image size: 4 at 28x28, 22 at 100x100
+        print(f"{name:16s} {k:18s} {s.summary}")
 
 
 def cmd_train(a) -> None:

@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from .data import DATASETS, DataError, parse_digits
+from .data import DATASETS, DataError, is_dataset_name, parse_digits
 from .models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES, WIDTH_RANGE, ModelError, get_spec
 from .noise import Noise, NoiseError
 
@@ -134,8 +134,9 @@ class TrainConfig:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:
             raise ConfigError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"unknown data set {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if not is_dataset_name(self.dataset):
+            raise ConfigError(f"unknown data set {self.dataset!r}; choose one of {', '.join(DATASETS)} or one imported "
+                              "with `python -m aecore data add` (see `python -m aecore data list`)")
         if self.out_act not in ACTIVATIONS:
             raise ConfigError(f"unknown output activation {self.out_act!r}; choose one of {', '.join(ACTIVATIONS)}")
         if self.loss == "bce" and self.out_act != "sigmoid":

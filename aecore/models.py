@@ -240,8 +240,8 @@ MODELS: dict[str, ModelSpec] = {
             "conv", "our default: strided conv encoder to a dense k-dim code, mirrored decoder (best quality)",
             lambda latent, hidden_act, out_act, upsample, width=32: ConvAE(latent, out_act, upsample, width),
             latent=16, conv=True, default_lr=3e-3, default_width=32,
-            any_shape=lambda latent, hidden_act, out_act, upsample, channels, size: _colour().ConvAnyAE(
-                latent, channels, size, out_act, upsample),
+            any_shape=lambda latent, hidden_act, out_act, upsample, channels, size, width=32: _colour().ConvAnyAE(
+                latent, channels, size, out_act, upsample, width),
         ),
     ]
     + [
@@ -313,15 +313,17 @@ def build_model(
     upsample = upsample or spec.default_upsample
     if upsample not in UPSAMPLES:
         raise ModelError(f"unknown upsampling {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
-    if image_shape != (1, 28, 28):
-        return spec.any_shape(latent, hidden_act, out_act, upsample, image_shape[0], image_shape[1])
     if width is None or width == spec.default_width:
+        if image_shape != (1, 28, 28):
+            return spec.any_shape(latent, hidden_act, out_act, upsample, image_shape[0], image_shape[1])
         return spec.build(latent, hidden_act, out_act, upsample)
     if spec.default_width is None:
         raise ModelError(f"{name} has a fixed width; the width is a choice of the 'conv' model")
     lo, hi = WIDTH_RANGE
     if isinstance(width, bool) or not isinstance(width, int) or not lo <= width <= hi:
         raise ModelError(f"width must be a whole number between {lo} and {hi}, got {width!r}")
+    if image_shape != (1, 28, 28):
+        return spec.any_shape(latent, hidden_act, out_act, upsample, image_shape[0], image_shape[1], width=width)
     return spec.build(latent, hidden_act, out_act, upsample, width=width)
 
 

@@ -298,8 +298,12 @@ def run_from_files(files: dict[str, bytes]) -> Run:
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise RunError("weights.pt does not hold a dictionary of tensors")
     try:
+        from .data import DataError, dataset_image_shape
+
         model = build_model(config.model, config.latent, config.hidden_act, config.out_act, config.upsample,
-                            width=config.width)
+                            width=config.width, image_shape=dataset_image_shape(config.dataset))
+    except DataError as e:
+        raise RunError(f"the run was trained on the data set {config.dataset!r}, which cannot be found here ({e})") from None
     except ModelError as e:
         raise RunError(f"the run's model cannot be built: {e}") from None
     try:

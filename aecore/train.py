@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ConfigError, TrainConfig
-from .data import Dataset, load_dataset, subset_indices, train_val_indices, device_images, to_float, DataError
+from .data import Dataset, dataset_image_shape, load_dataset, subset_indices, train_val_indices, device_images, to_float, DataError
 from .device import DeviceError, resolve_device
 from .models import Autoencoder, MLPAutoencoder, build_model, ModelError
 from .noise import Noise, corrupt
@@ -82,8 +82,8 @@ def seeded_model(config: TrainConfig) -> Autoencoder:
         torch.manual_seed(config.seed)
         try:
             return build_model(config.model, config.latent, config.hidden_act, config.out_act, config.upsample,
-                               width=config.width)
-        except ModelError as e:
+                               width=config.width, image_shape=dataset_image_shape(config.dataset))
+        except (ModelError, DataError) as e:
             raise ConfigError(str(e)) from None
 
 
@@ -235,14 +235,14 @@ def check_config(config: TrainConfig, dataset: Dataset) -> TrainConfig:
     config = config.resolved()
     _split(config, dataset)
     if config.batch_size < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                                     for m in build_model(config.model, latent=config.latent).modules()):
+                                     for m in seeded_model(config).modules()):
         raise ConfigError(f"{config.model} uses BatchNorm, which needs at least 2 images per step: use a batch size of 2 or more")
     return config
 
 
 def mean_image(data: TrainData) -> torch.Tensor:
-    """The mean of the training images [1, 28, 28] in [0, 1] (float32, on the CPU)."""
-    total = torch.zeros(1, 28, 28, dtype=torch.float64)
+    """The mean of the training images [C, H, W] ([1, 28, 28] for MNIST) in [0, 1] (float32, on the CPU)."""
+    total = torch.zeros(data.images.shape[1:], dtype=torch.float64)
     for i in range(0, len(data.train_idx), 4096):
         total += data.images[data.train_idx[i : i + 4096]].double().sum(0).cpu()
     return (total / max(len(data.train_idx), 1) / 255.0).float()

@@ -27,7 +27,8 @@ def test_models_lists_every_model():
     rc, out, _ = cli("models")
     assert rc == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == ["linear", "dense", "conv-tutorial", "mlp-deep", "mlp-hinton", "conv-bn", "conv"]
+    assert names == ["linear", "dense", "conv-tutorial", "mlp-deep", "mlp-hinton", "conv-bn", "conv",
+                     "flowers-tutorial", "flowers-bn", "flowers-upsample"]
 
 
 def test_train_prints_epochs_then_json(trained):
