@@ -177,12 +177,13 @@ def autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | N
 
 class _GPUStep:
     """On a GPU, small batches spend their time launching kernels: the model is compiled with CUDA graphs
-    (torch.compile mode "reduce-overhead") and falls back to the plain model if compiling fails."""
+    (torch.compile mode "reduce-overhead") and falls back to the plain model if compiling fails. Runs of
+    fewer than `min_steps` steps are not worth the compile's seconds and stay eager."""
 
-    def __init__(self, model: torch.nn.Module, batch: int):
+    def __init__(self, model: torch.nn.Module, batch: int, total_steps: int, min_steps: int = 500):
         self.model = model
         self.compiled = None
-        if batch <= 512:
+        if batch <= 512 and total_steps >= min_steps:
             try:
                 self.compiled = torch.compile(model, mode="reduce-overhead", dynamic=False)
             except Exception:  # no compiler backend here: eager it is
@@ -361,7 +362,7 @@ def _run_epochs(
         steps -= 1  # a last batch of one image breaks BatchNorm (and is a noisy step anyway): it joins the one before
     sched = make_schedule(config.schedule, opt, epochs * steps)
     amp = autocast_dtype(config, dev) if fast else None
-    forward = _GPUStep(model, bs) if fast and dev.type == "cuda" and encode_fn is None else model
+    forward = _GPUStep(model, bs, epochs * steps) if fast and dev.type == "cuda" and encode_fn is None else model
     rows: list[EpochStats] = []
     first_epoch, first_step = 1, 0
     if state is not None:

@@ -116,3 +116,19 @@ def test_the_conv_models_width_is_a_setting_that_survives_a_save(mnist, tiny, tm
     save_run(run, tmp_path / "r")
     again = load_run(tmp_path / "r")
     assert again.config.width == 8 and again.model.encoder[0].out_channels == 8
+
+
+def test_a_failed_compile_falls_back_to_the_plain_model(monkeypatch):
+    from aecore import train as train_mod
+
+    def broken_compile(model, **kw):
+        def call(x):
+            raise RuntimeError("no compiler here")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    model = torch.nn.Linear(3, 2)
+    step = train_mod._GPUStep(model, batch=20, total_steps=1000)
+    x = torch.ones(4, 3)
+    assert torch.equal(step(x), model(x)) and step.compiled is None
+    assert train_mod._GPUStep(model, batch=20, total_steps=10).compiled is None  # too short to be worth compiling
