@@ -78,7 +78,7 @@ def test_home_cold_and_through_a_deep_link(server, page, offsite):
     nav = sidebar_text(page)
     assert all(p in nav for p in PAGES), nav
     assert "latent space" not in nav and "ui" not in nav.split()  # not the raw file names
-    page.get_by_text("conv-k2 · each test image becomes a code of 2 numbers").wait_for()  # the linked run is picked
+    page.get_by_text("conv-k2 · each image becomes a code of 2 numbers").wait_for()  # the linked run is picked
     _wait_for_points(page, 150000)  # the codes are computed and drawn
     assert page.get_by_role("radio", name="raw latent axes").is_checked()
     no_errors(page, "deep link")
