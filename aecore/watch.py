@@ -135,6 +135,8 @@ class Recorder:
             _, rec = reconstruct(model, self.x_preview)  # [m, 28, 28] floats in [0, 1]
         finally:
             model.train(was)
+        if not (np.isfinite(codes).all() and np.isfinite(rec).all()):
+            return  # a diverging run: nothing to draw (the trainer stops it and keeps its last good weights)
         if self.steps and self.steps[-1] >= step:  # the same step again (e.g. a pause right after a frame)
             while self.steps and self.steps[-1] >= step:
                 self.steps.pop(), self.xy.pop(), self.recon.pop()

@@ -517,6 +517,33 @@ def kept(widget, label: str, *args, key: str, default, **kw):
     return out
 
 
+def copy_recipe() -> None:
+    """The Train page's "copy the recipe of a zoo model": every setting of that model, into the page's widgets."""
+    from aecore.zoo import load_zoo
+
+    name = st.session_state.get("recipe")
+    if not name:
+        return
+    try:
+        c = load_zoo(name).config
+    except (RunError, KeyError) as e:
+        st.session_state["flash_recipe"] = f"Cannot read the recipe of {name}: {e}"
+        return
+    noise = c.noise_spec
+    kind = noise.kind if noise.active else "none"
+    values = {"model": c.model, f"latent_{c.model}": c.latent, "epochs": c.epochs, "batch": c.batch_size,
+              f"lr_{c.model}": c.lr, "optimizer": c.optimizer, "loss": c.loss, "out_act": c.out_act,
+              f"hidden_{c.model}": c.hidden_act, f"upsample_{c.model}": c.upsample, "noise_kind": kind,
+              f"noise_level_{kind}": noise.level if noise.active else None, "seed": c.seed,
+              "digits": list(c.digits) if c.digits else list(range(10)), "limit": c.limit or 0,
+              f"pretrain_{c.model}": c.pretrain_epochs, "schedule": c.schedule, "weight_decay": c.weight_decay,
+              "val_share": c.val_fraction, "width_conv": c.width or 32, "precision": c.precision, "device": "auto"}
+    for key, value in values.items():
+        if value is not None:
+            st.session_state[key] = st.session_state[f"_kept_{key}"] = value
+    st.session_state["flash_recipe"] = f"Filled in the recipe of {name}: {c.describe()}."
+
+
 def query_choice(name: str, options: list, default):
     """A query parameter that must be one of `options` (else the default)."""
     v = st.query_params.get(name)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aecore.config import LOSSES, OPTIMIZERS, ConfigError, TrainConfig
+from aecore.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
 from aecore.device import device_label
 from aecore.engine.kinds import PREVIEW
 from aecore.engine.store import RESUMABLE, StoreError
@@ -10,6 +10,7 @@ from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
 from aecore.noise import NOISE_KINDS, NOISE_LIMITS
 from aecore.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
 from aecore.train import check_config
+from aecore.zoo import zoo_names
 from pages import _ui, _watch
 
 _ui.require_navigation()
@@ -80,11 +81,32 @@ devices = _ui.available_devices()
 device = keep(c4.radio, "Device", devices, key="device", default="auto", horizontal=True,
               help="cuda appears when this server has a GPU")
 
+with st.expander("More settings: the learning-rate schedule, weight decay, validation share, width, precision"):
+    if "flash_recipe" in st.session_state:
+        st.info(st.session_state.pop("flash_recipe"))
+    st.selectbox("Copy the recipe of a zoo model", [""] + zoo_names(), key="recipe", on_change=_ui.copy_recipe,
+                 format_func=lambda n: n or "(choose one to fill in every setting as it was trained)",
+                 help="Every setting of that pretrained model, so you can train it again yourself and compare")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    schedule = keep(c1.selectbox, "Learning-rate schedule", SCHEDULES, key="schedule", default="constant",
+                    format_func={"constant": "constant", "cosine": "cosine (anneals to 0)",
+                                 "onecycle": "one-cycle (warm up, then anneal)"}.get)
+    weight_decay = keep(c2.number_input, "Weight decay", 0.0, 1.0, key="weight_decay", default=0.0, format="%.5f",
+                        step=1e-4, help="L2 penalty on the weights (decoupled from the gradient with adamw)")
+    val_share = keep(c3.number_input, "Validation share", 0.0, 0.5, key="val_share", default=0.1, step=0.05,
+                     help="Share of the training images held out to measure the validation loss each epoch")
+    width = keep(c4.number_input, "Width (conv)", 4, 256, key="width_conv", default=32, disabled=model != "conv",
+                 help="Channels of the conv model's first layer (the second has twice as many)")
+    precision = keep(c5.selectbox, "Precision", PRECISIONS, key="precision", default="auto",
+                     format_func={"auto": "auto (bf16 on a GPU)", "fp32": "fp32", "bf16": "bf16 mixed"}.get)
+
 config = TrainConfig(
     model=model, latent=latent, hidden_act=hidden_act, out_act=out_act, upsample=upsample, loss=loss,
     optimizer=optimizer, lr=float(lr), batch_size=int(batch), epochs=int(epochs), seed=int(seed),
     noise="none" if noise_kind == "none" else f"{noise_kind}:{noise_level:g}",
     digits=tuple(digits), limit=int(limit) or None, pretrain_epochs=int(pretrain), device=device,
+    schedule=schedule, weight_decay=float(weight_decay), val_fraction=float(val_share),
+    width=int(width) if model == "conv" else None, precision=precision,
 )
 st.query_params.update({"model": model, "epochs": str(epochs), "batch": str(batch), "lr": f"{lr:g}", "limit": str(limit)})
 if latent is not None:

@@ -264,3 +264,18 @@ def test_one_digit_tab_warns_about_a_run_trained_on_every_digit():
     assert not any("one digit only" in w.value or "only, but" in w.value for w in only1.warning)
     by_label(only1.multiselect, "Normal digits").set_value([7]).run()
     assert any("trained on the digit 1 only, but the normal digits picked here are 7" in w.value for w in only1.warning)
+
+
+def test_train_page_copies_a_zoo_models_recipe_into_every_setting():
+    at = app("pages/train.py")
+    at.selectbox(key="recipe").set_value("conv-k16").run()
+    assert not at.exception
+    config = __import__("aecore.zoo", fromlist=["load_zoo"]).load_zoo("conv-k16").config
+    assert at.selectbox(key="model").value == "conv" and at.number_input(key="latent_conv").value == 16
+    assert at.number_input(key="epochs").value == config.epochs and at.number_input(key="batch").value == config.batch_size
+    assert at.selectbox(key="optimizer").value == config.optimizer and at.selectbox(key="schedule").value == config.schedule
+    assert at.number_input(key="weight_decay").value == config.weight_decay
+    assert at.number_input(key="val_share").value == config.val_fraction
+    assert at.selectbox(key="precision").value == config.precision
+    assert any("Filled in the recipe of conv-k16" in i.value for i in at.info)
+    assert not at.warning  # the copied settings are valid: ▶ Train is ready

@@ -59,3 +59,15 @@ def test_a_recording_survives_a_round_trip_and_a_bad_file_is_refused(tmp_path, m
     (tmp_path / "bad.npz").write_bytes(b"not a recording")
     with pytest.raises(WatchError, match="cannot read"):
         Recording.load(tmp_path / "bad.npz")
+
+
+def test_a_diverging_model_records_no_frame(mnist):
+    rec = _recorder(mnist)
+    model = __import__("aecore.train", fromlist=["seeded_model"]).seeded_model(
+        __import__("aecore.config", fromlist=["TrainConfig"]).TrainConfig(model="dense", latent=8))
+    rec.record(model, 0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    rec.record(model, 1)  # NaN codes: skipped, not an error (PCA of NaNs would fail)
+    assert list(rec.recording().steps) == [0]
