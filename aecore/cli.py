@@ -80,9 +80,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--schedule", default=d.schedule, help="constant | cosine")
+    p.add_argument("--schedule", default=d.schedule, help="constant | cosine | onecycle")
     p.add_argument("--loss", default=d.loss)
-    p.add_argument("--optimizer", default=d.optimizer)
+    p.add_argument("--optimizer", default=d.optimizer, help="adam | adamw | rmsprop | sgd")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--precision", default=d.precision, help="auto (bf16 on a GPU) | fp32 | bf16")
+    p.add_argument("--width", type=int, default=None, help="conv: channels of the first layer (default 32)")
     p.add_argument("--hidden-act", default=None)
     p.add_argument("--out-act", default=d.out_act)
     p.add_argument("--upsample", default=None)
@@ -101,7 +104,8 @@ def _config(a) -> TrainConfig:
         model=a.model, latent=a.latent, epochs=a.epochs, batch_size=a.batch, lr=a.lr, schedule=a.schedule, loss=a.loss,
         optimizer=a.optimizer, hidden_act=a.hidden_act, out_act=a.out_act, upsample=a.upsample, noise=a.noise,
         digits=a.digits, limit=a.limit, val_fraction=a.val_fraction, pretrain_epochs=a.pretrain_epochs,
-        seed=a.seed, device=a.device, dataset=a.dataset,
+        seed=a.seed, device=a.device, dataset=a.dataset, weight_decay=a.weight_decay, precision=a.precision,
+        width=a.width,
     ).resolved()
 
 
