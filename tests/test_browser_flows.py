@@ -218,6 +218,14 @@ def test_latent_select_by_click_box_and_lasso(server, page):
     settle(page)
     n_box = _assert_selection_shown(page, "box")
     assert n_box > 1
+    # the linked views: every selected point counted under its digit, the per-digit and error charts,
+    # and the selection ringed on the map
+    counts = [int(c) for c in re.findall(r"\d: (\d+)", page.get_by_text(re.compile(r"^\d+ selected · per digit: ")).first.inner_text())]
+    assert sum(counts) == n_box
+    page.get_by_text("Selected points per digit").first.wait_for()
+    page.get_by_text("Reconstruction error: the selection against all points shown").first.wait_for()
+    traces = page.evaluate("""() => document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot")._fullData.map(d => d.name)""")
+    assert f"selected ({n_box})" in traces
     shot(page, "latent-box")
 
     # lasso: a triangle around the middle

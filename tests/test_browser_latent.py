@@ -1,4 +1,5 @@
-"""Latent space in a real browser: a box selection fills the linked panels; the 3-D switch draws a 3-D chart."""
+"""Latent space in a real browser: the 3-D switch draws a 3-D chart; a digit drawn on the page gets its reconstruction,
+code and stars. (Click, box and lasso selections and their linked views: test_browser_flows.py.)"""
 
 import re
 
@@ -42,34 +43,6 @@ def chart_traces(page) -> list:
     """(type, name) of the first chart's traces."""
     return page.evaluate("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
                                     return gd._fullData.map(d => [d.type, d.name]); }""")
-
-
-def test_box_selection_fills_the_linked_panels(server, page):
-    url, _ = server
-    open_latent(page, f"{url}/latent?run=zoo:conv-k2&method=raw&n=2000")
-    page.get_by_text("box (drag a rectangle)").click()
-    settle(page)
-    area = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first.bounding_box()
-    page.mouse.move(area["x"] + area["width"] * 0.25, area["y"] + area["height"] * 0.25)
-    page.mouse.down()
-    page.mouse.move(area["x"] + area["width"] * 0.5, area["y"] + area["height"] * 0.5, steps=8)
-    page.mouse.move(area["x"] + area["width"] * 0.75, area["y"] + area["height"] * 0.75, steps=8)
-    page.mouse.up()
-    settle(page)
-    cap = page.get_by_text(re.compile(r"^\d+ selected · per digit: ")).first
-    cap.wait_for(timeout=60000)
-    n = int(cap.inner_text().split()[0])
-    counts = [int(c) for c in re.findall(r"\d: (\d+)", cap.inner_text())]
-    assert n > 1 and sum(counts) == n  # every selected point counted under its digit
-    page.get_by_text(re.compile(r"top: originals · bottom: reconstructions · errors: ")).first.wait_for()
-    page.get_by_text(re.compile(r"and its 10 nearest neighbours in the 2-D latent space")).first.wait_for()
-    assert page.locator("[data-testid='stImage'] img, [data-testid='stImage']").count() >= 1
-    page.get_by_text("Selected points per digit").first.wait_for()
-    page.get_by_text("Reconstruction error: the selection against all points shown").first.wait_for()
-    assert ["scattergl", f"selected ({n})"] in chart_traces(page)  # the selection ringed on the map too
-    no_errors(page, "box selection")
-    page.get_by_role("heading", name="Selected points").scroll_into_view_if_needed()
-    page.screenshot(path=str(SHOTS / "flow-latent-linked.png"), full_page=True)
 
 
 def test_switch_to_3d_draws_a_3d_chart(server, page):

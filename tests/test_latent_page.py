@@ -52,19 +52,3 @@ def test_all_70000_images_are_offered_and_stated():
     at.selectbox(key="colour_by").set_value("trained").run()
     assert not at.exception
     assert "trainedon" in spec(at) and "testimage(nevertrainedon)" in spec(at)
-
-
-def test_umap_places_an_uploaded_digit_by_its_own_transform():
-    import io
-
-    from PIL import Image
-
-    from aecore.data import load_mnist
-
-    buf = io.BytesIO()
-    Image.fromarray(255 - load_mnist().test.x[3]).resize((84, 84)).save(buf, format="PNG")  # a 0, dark on white
-    at = latent(run="zoo:conv-k16", method="umap", n="300")
-    at.file_uploader(key="digit_upload").set_value(("zero.png", buf.getvalue(), "image/png")).run()
-    at.run()
-    assert not at.exception
-    assert "placedbyUMAP" in spec(at)  # the ★'s hover says how it was placed
