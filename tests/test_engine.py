@@ -445,3 +445,18 @@ def test_batch_of_one_is_refused_for_batchnorm_models(mnist, tiny):
     with pytest.raises(ConfigError, match="at least 2 images per step"):
         check_config(tiny(model="conv", batch_size=1), mnist)
     assert check_config(tiny(model="dense", batch_size=1), mnist).batch_size == 1
+
+
+def test_a_second_sigterm_while_the_first_is_handled_does_not_deadlock_the_worker(store, settings):
+    worker = Worker(store, settings)
+    with pytest.raises(SystemExit):
+        worker.request_quit()  # the first SIGTERM
+    done = threading.Event()
+
+    def second_signal_inside_the_first():
+        with worker._quit._cond:  # as if it arrived while the first handler was inside Event.set
+            worker.request_quit()
+        done.set()
+
+    threading.Thread(target=second_signal_inside_the_first, daemon=True).start()
+    assert done.wait(5), "the second quit request blocked (a worker left running forever)"

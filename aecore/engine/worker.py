@@ -67,8 +67,12 @@ class Worker:
         self.execute = execute or (lambda store, job, ctx: run_job(store, job, ctx, _dataset))
         self.current: Job | None = None
         self._quit = threading.Event()
+        self._quitting = False  # set by the first quit request (a signal handler)
 
     def request_quit(self, *_):
+        if self._quitting:  # a second SIGTERM while the first is being handled: Event.set is not re-entrant
+            return
+        self._quitting = True
         self._quit.set()
         raise SystemExit(0)
 
