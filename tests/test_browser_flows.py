@@ -206,16 +206,23 @@ def test_latent_select_by_click_box_and_lasso(server, page):
     assert _assert_selection_shown(page, "click") == 1
     shot(page, "latent-click")
 
-    # box
+    # box (the chart is redrawn in box mode: drag once it is there; the page then replaces the 1-point selection)
     page.get_by_text("box (drag a rectangle)").click()
     settle(page)
-    a = _plot_area(page)
-    page.mouse.move(a["x"] + a["width"] * 0.3, a["y"] + a["height"] * 0.3)
-    page.mouse.down()
-    page.mouse.move(a["x"] + a["width"] * 0.5, a["y"] + a["height"] * 0.5, steps=8)
-    page.mouse.move(a["x"] + a["width"] * 0.7, a["y"] + a["height"] * 0.7, steps=8)
-    page.mouse.up()
-    settle(page)
+    _wait_for_points(page)
+    for _ in range(2):  # a drag that lands while the chart is still being redrawn is lost: drag again
+        a = _plot_area(page)
+        page.mouse.move(a["x"] + a["width"] * 0.3, a["y"] + a["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(a["x"] + a["width"] * 0.5, a["y"] + a["height"] * 0.5, steps=8)
+        page.mouse.move(a["x"] + a["width"] * 0.7, a["y"] + a["height"] * 0.7, steps=8)
+        page.mouse.up()
+        settle(page)
+        try:
+            page.get_by_text(re.compile(r"^([2-9]|\d{2,}) selected")).first.wait_for(timeout=20000)
+            break
+        except Exception:
+            continue
     n_box = _assert_selection_shown(page, "box")
     assert n_box > 1
     # the linked views: every selected point counted under its digit, the per-digit and error charts,
