@@ -15,6 +15,12 @@ SHOTS = Path(os.environ.get("AELAB_SCREENSHOTS", ROOT / "artifacts" / "screensho
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"  # Streamlit's error boxes
 
 
+def no_errors(page, where: str) -> None:
+    """No Streamlit error box and no crash page on the screen."""
+    assert page.locator(ERRORS).count() == 0, f"{where}: " + " | ".join(page.locator(ERRORS).all_inner_texts())
+    assert page.get_by_text("This app has encountered an error").count() == 0, where
+
+
 def need_chromium() -> None:
     """Skip without Debian's chromium; in CI (which installs it) fail instead."""
     if not Path(CHROMIUM).exists():

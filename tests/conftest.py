@@ -79,3 +79,29 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A fresh app server for a browser test module (its own home, one worker); (url, process).
+    At the end its log must hold no traceback."""
+    from browser_kit import need_chromium, serve
+
+    need_chromium()
+    home = tmp_path_factory.mktemp("home")
+    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}) as (url, proc):
+        yield url, proc
+    log = Path(proc.log_path).read_text(errors="replace")
+    assert "Traceback" not in log, log[log.find("Traceback") - 200:][:3000]
+
+
+@pytest.fixture
+def page(browser, request):
+    """A browser tab; what it showed at the end (or at a failure) is saved as a screenshot."""
+    from browser_kit import SHOTS
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield pg
+    pg.screenshot(path=str(SHOTS / f"last-{request.node.name}.png"))
+    pg.close()

@@ -5,18 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle
+from browser_kit import SHOTS, no_errors, settle
 
 PAGES = ["Home", "Train", "Reconstructions", "Latent space", "Denoising", "Experiments"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One fresh server for the module (its first request is the cold deep link of the first test)."""
-    need_chromium()
-    home = tmp_path_factory.mktemp("home")
-    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}) as (url, proc):
-        yield url, proc
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +18,13 @@ def offsite():
 
 @pytest.fixture
 def page(browser, offsite, request):
+    """A tab that also notes every request to anywhere but this machine."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     pg = browser.new_page(viewport={"width": 1400, "height": 1000})
     pg.on("request", lambda r: offsite.append(r.url) if not re.match(r"(https?|wss?)://(127\.0\.0\.1|localhost)[:/]|data:|blob:", r.url) else None)
     yield pg
     pg.screenshot(path=str(SHOTS / f"last-{request.node.name}.png"))  # what the screen showed at the end (or failure)
     pg.close()
-
-
-def no_errors(page, where: str):
-    assert page.locator(ERRORS).count() == 0, f"{where}: " + " | ".join(page.locator(ERRORS).all_inner_texts())
-    assert page.get_by_text("This app has encountered an error").count() == 0, where
 
 
 def open_page(page, url: str, heading: str):

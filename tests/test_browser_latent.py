@@ -3,31 +3,7 @@ code and stars. (Click, box and lasso selections and their linked views: test_br
 
 import re
 
-import pytest
-
-from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle, stroke
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    need_chromium()
-    home = tmp_path_factory.mktemp("home")
-    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}) as (url, proc):
-        yield url, proc
-
-
-@pytest.fixture
-def page(browser, request):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-    yield pg
-    pg.screenshot(path=str(SHOTS / f"last-{request.node.name}.png"))
-    pg.close()
-
-
-def no_errors(page, where: str):
-    assert page.locator(ERRORS).count() == 0, f"{where}: " + " | ".join(page.locator(ERRORS).all_inner_texts())
-    assert page.get_by_text("This app has encountered an error").count() == 0, where
+from browser_kit import SHOTS, no_errors, settle, stroke
 
 
 def open_latent(page, url: str):

@@ -1,27 +1,6 @@
 """Teaching in a real browser: walk a lesson from its first step to its last, links that hide controls, presenter mode."""
 
-import pytest
-
-from browser_kit import ERRORS, SHOTS, need_chromium, serve, settle
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    need_chromium()
-    home = tmp_path_factory.mktemp("home")
-    log = home / "server.log"
-    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}, log_path=str(log)) as (url, _):
-        yield url, log
-    assert "Traceback" not in log.read_text(errors="replace")
-
-
-@pytest.fixture
-def page(browser, request):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-    yield pg
-    pg.screenshot(path=str(SHOTS / f"last-{request.node.name}.png"))
-    pg.close()
+from browser_kit import ERRORS, SHOTS, settle
 
 
 def box(page):
