@@ -313,18 +313,17 @@ def build_model(
     upsample = upsample or spec.default_upsample
     if upsample not in UPSAMPLES:
         raise ModelError(f"unknown upsampling {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
-    if width is None or width == spec.default_width:
-        if image_shape != (1, 28, 28):
-            return spec.any_shape(latent, hidden_act, out_act, upsample, image_shape[0], image_shape[1])
-        return spec.build(latent, hidden_act, out_act, upsample)
-    if spec.default_width is None:
-        raise ModelError(f"{name} has a fixed width; the width is a choice of the 'conv' model")
-    lo, hi = WIDTH_RANGE
-    if isinstance(width, bool) or not isinstance(width, int) or not lo <= width <= hi:
-        raise ModelError(f"width must be a whole number between {lo} and {hi}, got {width!r}")
+    kw = {}  # the model's own default width unless another is asked for
+    if width is not None and width != spec.default_width:
+        if spec.default_width is None:
+            raise ModelError(f"{name} has a fixed width; the width is a choice of the 'conv' model")
+        lo, hi = WIDTH_RANGE
+        if isinstance(width, bool) or not isinstance(width, int) or not lo <= width <= hi:
+            raise ModelError(f"width must be a whole number between {lo} and {hi}, got {width!r}")
+        kw = {"width": width}
     if image_shape != (1, 28, 28):
-        return spec.any_shape(latent, hidden_act, out_act, upsample, image_shape[0], image_shape[1], width=width)
-    return spec.build(latent, hidden_act, out_act, upsample, width=width)
+        return spec.any_shape(latent, hidden_act, out_act, upsample, image_shape[0], image_shape[1], **kw)
+    return spec.build(latent, hidden_act, out_act, upsample, **kw)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from .config import ConfigError, TrainConfig
 from .data import Dataset, dataset_image_shape, load_dataset, subset_indices, train_val_indices, device_images, to_float, DataError
 from .device import DeviceError, resolve_device
+from .evaluate import EVAL_BATCH
 from .models import Autoencoder, MLPAutoencoder, build_model, ModelError
 from .noise import Noise, corrupt
 from .runs import Run, save_run
@@ -98,6 +99,7 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, fast
     """The optimizer by name. `fast`: one fused kernel (Adam, AdamW) or multi-tensor steps (the others) for all
     parameters instead of a Python loop over them: the same update up to float rounding."""
     params = list(params)
+    foreach = True if fast else None  # one multi-tensor step instead of a loop over the parameters
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
         if fast:
@@ -105,8 +107,7 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, fast
                 return cls(params, lr=lr, weight_decay=weight_decay, fused=True)
             except (RuntimeError, ValueError):  # a device or dtype without a fused kernel
                 pass
-        return cls(params, lr=lr, weight_decay=weight_decay, foreach=True if fast else None)
-    foreach = True if fast else None
+        return cls(params, lr=lr, weight_decay=weight_decay, foreach=foreach)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, foreach=foreach)
     if name == "sgd":
@@ -231,12 +232,22 @@ def _split(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarra
     return tr, va
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps in an epoch of n images: a last batch of one image breaks BatchNorm (and is a noisy step
+    anyway), so it joins the one before."""
+    steps = math.ceil(n / batch_size)
+    return steps - 1 if n % batch_size == 1 and steps > 1 else steps
+
+
+def uses_batchnorm(model: torch.nn.Module) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 def check_config(config: TrainConfig, dataset: Dataset) -> TrainConfig:
     """The resolved config, checked against the data it will train on (ConfigError otherwise)."""
     config = config.resolved()
     _split(config, dataset)
-    if config.batch_size < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
-                                     for m in seeded_model(config).modules()):
+    if config.batch_size < 2 and uses_batchnorm(seeded_model(config)):
         raise ConfigError(f"{config.model} uses BatchNorm, which needs at least 2 images per step: use a batch size of 2 or more")
     return config
 
@@ -292,7 +303,7 @@ def evaluate_loss(
     loss: str,
     noise: Noise,
     seed: int,
-    batch: int = 512,  # small enough to stay in the CPU's cache
+    batch: int = EVAL_BATCH,
     encode_fn: Callable | None = None,
     amp: torch.dtype | None = None,
 ) -> float:
@@ -357,9 +368,7 @@ def _run_epochs(
     opt = make_optimizer(config.optimizer, params, config.lr, config.weight_decay, fast=fast)
     n = len(data.train_idx)
     bs = config.batch_size
-    steps = math.ceil(n / bs)
-    if n % bs == 1 and steps > 1:
-        steps -= 1  # a last batch of one image breaks BatchNorm (and is a noisy step anyway): it joins the one before
+    steps = steps_per_epoch(n, bs)
     sched = make_schedule(config.schedule, opt, epochs * steps)
     amp = autocast_dtype(config, dev) if fast else None
     forward = _GPUStep(model, bs, epochs * steps) if fast and dev.type == "cuda" and encode_fn is None else model
@@ -493,7 +502,7 @@ def train(
     if model is None:
         model = seeded_model(config)
         start_at_mean_image(model, mean_image(data), config.out_act)
-    if len(data.train_idx) < 2 and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+    if len(data.train_idx) < 2 and uses_batchnorm(model):
         raise ConfigError(f"{config.model} uses BatchNorm, which needs at least 2 training images per step; "
                           f"only {len(data.train_idx)} is left after holding out validation images: use more images")
     model = model.to(device)

@@ -137,9 +137,8 @@ class Recorder:
             model.train(was)
         if not (np.isfinite(codes).all() and np.isfinite(rec).all()):
             return  # a diverging run: nothing to draw (the trainer stops it and keeps its last good weights)
-        if self.steps and self.steps[-1] >= step:  # the same step again (e.g. a pause right after a frame)
-            while self.steps and self.steps[-1] >= step:
-                self.steps.pop(), self.xy.pop(), self.recon.pop()
+        while self.steps and self.steps[-1] >= step:  # the same step again (e.g. a pause right after a frame)
+            self.steps.pop(), self.xy.pop(), self.recon.pop()
         self.latent = codes.shape[1]
         self.xy.append(to_plane(codes, self.xy[-1] if self.xy else None))
         self.recon.append(np.round(rec * 255).astype(np.uint8))

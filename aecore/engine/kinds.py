@@ -234,9 +234,7 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     from ..evaluate import reconstruct
     from ..config import ConfigError
     from ..runs import Run, RunError, load_run, save_run
-    from ..train import TrainingDiverged, _split, check_state, load_state, save_state, train
-    import math
-
+    from ..train import TrainingDiverged, _split, check_state, load_state, save_state, steps_per_epoch, train
     import numpy as np
 
     from ..watch import WATCH_FILE, Recorder, Recording, WatchConfig, WatchError, every_n_steps, watch_indices
@@ -281,7 +279,7 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     # watch it learn: the codes of a fixed set of test images, every few steps, in a file the Train page reads
     watch_path = ckpt_dir.parent / WATCH_FILE
     n_train = len(_split(config, dataset)[0])
-    per_epoch = max(1, math.ceil(n_train / config.batch_size) - (1 if n_train % config.batch_size == 1 and n_train > config.batch_size else 0))
+    per_epoch = max(1, steps_per_epoch(n_train, config.batch_size))
     wc = WatchConfig()
     start = None
     if watch_path.is_file() and (state is not None or offset):
@@ -319,10 +317,11 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
         run = train(run_config, dataset, on_progress=ctx.progress, stop=ctx, model=model, on_snapshot=snapshot,
                     resume=state, on_state=lambda st: save_state(st, state_path),
                     max_steps=int(max_steps) if max_steps else None, on_step=watch)
-        if (run.status == "paused" or (run.status == "stopped" and ctx.paused)) and not state_path.is_file():
+        paused = run.status == "paused" or (run.status == "stopped" and ctx.paused)
+        if paused and not state_path.is_file():
             status, error = STOPPED, ("stopped during layer-wise pretraining (pausing works once the main training "
                                       "has begun); resume continues from its last finished epoch")
-        elif run.status == "paused" or (run.status == "stopped" and ctx.paused):
+        elif paused:
             at = load_state(state_path)
             status, error = PAUSED, (f"paused in epoch {at['epoch']} of {config.epochs} after step {at['step']}: "
                                      "go on, or step through it")
