@@ -6,8 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from aecore.evaluate import reconstruct
-from aecore.latent import point_name, pool_images
+from aecore.latent import latent_grid, point_name, pool_images
 from pages import _ui
 
 COLOURS = {"digit": "digit", "error": "reconstruction error", "pred": "digit the probe reads off the code",
@@ -99,25 +98,32 @@ def error_figure(mse_shown: np.ndarray, mse_selected: np.ndarray) -> go.Figure:
     return fig
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def reconstructions(run_key: str, _run, idx: tuple) -> np.ndarray:
-    """The run's reconstructions [n, 28, 28] of points (test images first, then training images)."""
-    return reconstruct(_run.model, pool_images(_ui.dataset(), list(idx)))[1]
+@st.cache_data(max_entries=4, show_spinner=False)
+def _point_codes(run_key: str, _run, idx: np.ndarray) -> np.ndarray:
+    """The codes [n, k] of a map's points (encoded once per run and points, not on every rerun)."""
+    from aecore.evaluate import encode
+
+    return encode(_run.model, pool_images(_ui.dataset(), idx))
 
 
-def place_digit(res, params: dict, run, image: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """Where the map's method puts a new image (28x28 uint8): (position [dims] or None while a worker places it, how).
+@st.cache_data(max_entries=16, show_spinner=False)
+def plane(run_key: str, _run, x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> np.ndarray:
+    """The decoded n x n grid over the 2-D code plane [n*n, 28, 28] (see aecore.latent.latent_grid)."""
+    return latent_grid(_run.model, x_range, y_range, n)
+
+
+def place_digit(res, params: dict, run, image: np.ndarray, z: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Where the map's method puts a new image (28x28 uint8, its code z [1, k]): (position [dims] or None while a
+    worker places it, how).
 
     raw and PCA: exactly, here (the first code numbers; the PCA basis kept with the result). t-SNE and
     UMAP: their own transform of the fitted layout, in a short worker job (cached per image). A layout
     that was stopped early was not kept: its neighbours' mean position stands in.
     """
-    from aecore.evaluate import encode
     from aecore.latent import place
     from aecore.projection import Placer
 
     method, dims = params["method"], int(params.get("dims", 2))
-    z = encode(run.model, image[None])  # [1, k]
     if method == "raw":
         return Placer("raw", dims).place(z)[0], "placed exactly: its own code numbers"
     if method == "pca":
@@ -125,20 +131,13 @@ def place_digit(res, params: dict, run, image: np.ndarray) -> tuple[np.ndarray |
         return Placer("pca", dims, arrays).place(z)[0], "placed exactly by the PCA"
     name = {"tsne": "t-SNE", "umap": "UMAP"}[method]
     if res.status != "done":
-        codes = encode(run.model, pool_images(_ui.dataset(), res.images["idx"]))
+        codes = _point_codes(params["run"], run, res.images["idx"])
         return place(codes, res.images["xy"], z)[0], f"near its 5 nearest codes: the stopped {name} was not kept"
     job = {"run": params["run"], "place": image.astype(int).tolist(), "layout": {k: v for k, v in params.items() if k != "run"}}
     placed = _ui.background_experiment("projection", job, auto=True)
     if placed is None:
         return None, f"{name} is placing it…"
     return placed.images["xy"][0], f"placed by {name}'s own transform of this layout"
-
-
-def code_bars(code: np.ndarray) -> go.Figure:
-    """A code [k] as one bar per number."""
-    fig = go.Figure(go.Bar(x=[f"z{j + 1}" for j in range(len(code))], y=code, marker_color="#4C6EF5"))
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), title=f"its code: {len(code)} numbers")
-    return fig
 
 
 def plane_with_star(plane: np.ndarray, pixel: tuple[float, float], x_range, y_range) -> go.Figure:

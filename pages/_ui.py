@@ -200,17 +200,17 @@ def test_errors(run_key: str) -> np.ndarray:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def reconstructions(run_key: str, _run: Run, idx: tuple) -> np.ndarray:
-    return reconstruct(_run.model, dataset().test.x[list(idx)])[1]
+    """The run's reconstructions [n, 28, 28] of points (0-9,999: test images; from 10,000: training images)."""
+    from aecore.latent import pool_images
+
+    return reconstruct(_run.model, pool_images(dataset(), list(idx)))[1]
 
 
-def projection(run_key: str, method: str, n: int, seed: int, digits: tuple, perplexity: float,
-               n_neighbors: int, min_dist: float, dims: int = 2, source: str = "test", indices: tuple | None = None):
-    """A run's codes projected (the Result: images idx, xy [n, dims], mse, pred, trained; summary); a worker computes it.
-
-    `source` "all" draws from all 70,000 images (test first, then training); `indices` projects only those points.
-    """
-    return computed("projection", projection_params(run_key, method, n, seed, digits, perplexity, n_neighbors,
-                                                    min_dist, dims, source, indices))
+def code_bars(code: np.ndarray, title: str, height: int = 260) -> go.Figure:
+    """A code [k] as one bar per number."""
+    fig = go.Figure(go.Bar(x=[f"z{j + 1}" for j in range(len(code))], y=code, marker_color="#4C6EF5"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title=title)
+    return fig
 
 
 def projection_params(run_key: str, method: str, n: int, seed: int, digits: tuple, perplexity: float,

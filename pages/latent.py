@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aecore.evaluate import decode, encode, reconstruct
+from aecore.evaluate import codes_and_reconstructions, decode, encode
 from aecore.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
-from aecore.latent import (find_points, interpolate, latent_grid, plane_bounds, plane_pixel, point_name, pool_images, pool_labels,
+from aecore.latent import (find_points, interpolate, plane_bounds, plane_pixel, point_name, pool_images, pool_labels,
                            selected_indices)
 from aecore.projection import METHODS, ProjectionError, nearest_neighbours
 from pages import _latent_map as _latent, _ui
@@ -106,7 +106,7 @@ if "explained_variance" in info:
     ev = info["explained_variance"]
     axis = (f"PC1 ({ev[0]:.0%} of variance)",) + tuple(f"PC{i + 1} ({ev[i]:.0%})" for i in range(1, dims))
 fig = _latent.point_map(xy, idx, labels, res.images, axis, colour, size, selection, N_TEST)
-pool = int(np.isin(labels_pool, digits).sum())  # images of the digits shown
+pool = int(info["pool"])  # images of the digits shown
 what = "test images" if source == "test" else "images (training + test)"
 shown = f"{len(idx):,} of {cap:,} {what}" + (f" (digits {', '.join(map(str, sorted(digits)))})" if len(digits) < 10 else "")
 if isolated:
@@ -127,7 +127,8 @@ else:
 
 mine = st.session_state.get("uploaded_digit")
 if mine is not None:
-    pos, how = _latent.place_digit(res, params, run, mine)
+    my_code, my_rec = codes_and_reconstructions(run.model, mine[None])  # [1, k], [1, 28, 28]: one pass
+    pos, how = _latent.place_digit(res, params, run, mine, my_code)
     if pos is not None:
         star = dict(x=[pos[0]], y=[pos[1]], mode="markers+text", text=["your digit"], textposition="top center",
                     marker=dict(symbol="star" if dims == 2 else "diamond", size=18 if dims == 2 else 8, color="black"),
@@ -158,7 +159,7 @@ else:
         st.session_state["selection"] = []
         st.rerun()
     show = selection[:16]
-    rec = _latent.reconstructions(key, run, tuple(show))
+    rec = _ui.reconstructions(key, run, tuple(show))
     err = res.images["mse"][at[:16]]
     _ui.image_true_size(to_png(rows_grid([pool_images(ds, show), rec]), scale=3),
                         caption=f"{len(selection)} selected{' (first 16 shown)' if len(selection) > 16 else ''} · top: originals · "
@@ -190,7 +191,7 @@ with left:
     if k == 2:
         grid_n = st.slider("Grid size", 5, 25, 15, key="plane_n")
         (x0, x1), (y0, y1) = plane_bounds(_ui.test_codes(key))
-        img = latent_grid(run.model, (x0, x1), (y0, y1), grid_n)
+        img = _latent.plane(key, run, (x0, x1), (y0, y1), grid_n)
         png = to_png(grid(img, grid_n, padding=0), scale=2)
         st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] (bottom→top)")
         labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
@@ -254,19 +255,20 @@ else:
         st.session_state.uploaded_digit = drawn  # the same ★ and reconstruction as an uploaded picture
         st.rerun()
 if st.session_state.get("uploaded_digit") is not None:
-    mine = st.session_state.uploaded_digit
-    _, rec = reconstruct(run.model, mine[None])
-    code = encode(run.model, mine[None])[0]  # [k]
+    if mine is not st.session_state.uploaded_digit:  # set on this run (upload or drawing): not encoded above yet
+        mine = st.session_state.uploaded_digit
+        my_code, my_rec = codes_and_reconstructions(run.model, mine[None])
+    code, rec = my_code[0], my_rec  # [k], [1, 28, 28]
     pics, bars, plane_col = st.columns([1, 2, 2])
     with pics:
         _ui.image_true_size(to_png(rows_grid([mine[None], rec]), scale=4),
                             caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE "
                                     f"{float(((rec[0] - mine / 255.0) ** 2).mean()):.4f} · the ★ on the chart shows where it lands")
-    bars.plotly_chart(_latent.code_bars(code), key="own_code")
+    bars.plotly_chart(_ui.code_bars(code, f"its code: {len(code)} numbers"), key="own_code")
     if k == 2:  # beside the decoded grid of the plane: the ★ where its code falls
         (x0, x1), (y0, y1) = plane_bounds(_ui.test_codes(key))
         (x0, x1), (y0, y1) = (min(x0, code[0]), max(x1, code[0])), (min(y0, code[1]), max(y1, code[1]))
-        plane = grid(latent_grid(run.model, (x0, x1), (y0, y1), 15), 15, padding=0)
+        plane = grid(_latent.plane(key, run, (float(x0), float(x1)), (float(y0), float(y1)), 15), 15, padding=0)
         plane_col.plotly_chart(_latent.plane_with_star(plane, plane_pixel(code, (x0, x1), (y0, y1), 15), (x0, x1), (y0, y1)),
                                key="own_plane")
     else:
