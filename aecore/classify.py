@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -14,35 +13,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .colour import VARIANT_TEXT, VARIANTS, FlowersAE, FlowersHead, tutorial_variant
-from .data import Dataset, DataError, as_nchw, load_dataset, to_float
+from .data import Dataset, DataError, as_nchw, device_images, load_dataset, subset_indices, to_float
+from .evaluate import model_device
 from .models import Autoencoder, Classifier
+from .train import Progress, _is_stopped
 
 MAX_EPOCHS = 500
 
 
 class ClassifyError(ValueError):
     """Invalid settings for fine-tuning or the comparison."""
-
-
-@dataclass
-class Progress:
-    """Same fields as aecore.train.Progress (the job engine reads either)."""
-
-    phase: str
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    loss: float
-    images_per_s: float
-    elapsed_s: float
-    stage: int = 1
-    stages: int = 1
-
-    @property
-    def fraction(self) -> float:
-        phase = ((self.epoch - 1) + self.step / max(self.steps, 1)) / max(self.epochs, 1)
-        return ((self.stage - 1) + phase) / max(self.stages, 1)
 
 
 class MapClassifier(nn.Module):
@@ -68,22 +48,6 @@ def make_classifier(autoencoder: Autoencoder, n_classes: int, batchnorm: bool | 
     return Classifier(ae, n_classes=n_classes)
 
 
-def _stopped(stop) -> bool:
-    return stop is not None and stop.is_set()
-
-
-def _device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
-def _subset(y: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
-    idx = np.arange(len(y))
-    if limit is not None and limit < len(idx):
-        idx = np.sort(np.random.default_rng(seed).choice(idx, size=limit, replace=False))
-    return idx
-
-
 def fit_autoencoder(model: Autoencoder, dataset: Dataset, epochs: int = 5, batch: int = 255, lr: float = 1e-3,
                     seed: int = 0, limit: int | None = None, on_progress: Callable | None = None, stop=None,
                     phase: str = "autoencoder", stage: int = 1, stages: int = 1) -> list[dict]:
@@ -91,9 +55,9 @@ def fit_autoencoder(model: Autoencoder, dataset: Dataset, epochs: int = 5, batch
     returns one row per epoch (train_loss, seconds)."""
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ClassifyError(f"epochs must be between 1 and {MAX_EPOCHS}, got {epochs}")
-    dev = _device(model)
-    images = as_nchw(dataset.train.x)  # [N,C,H,W] uint8 view
-    idx = torch.as_tensor(_subset(dataset.train.y, limit, seed))
+    dev = model_device(model)
+    images = device_images(dataset.train.x, dev)  # [N,C,H,W] uint8, on the device once
+    idx = torch.as_tensor(subset_indices(dataset.train.y, None, limit, seed))
     if len(idx) < 2:
         raise ClassifyError("need at least 2 training images")
     bs = min(batch, len(idx))
@@ -103,11 +67,11 @@ def fit_autoencoder(model: Autoencoder, dataset: Dataset, epochs: int = 5, batch
     rows, t_start = [], time.perf_counter()
     model.train()
     for ep in range(1, epochs + 1):
-        perm, total, t0 = idx[torch.randperm(len(idx), generator=g)], 0.0, time.perf_counter()
+        perm, total, t0 = idx[torch.randperm(len(idx), generator=g)].to(dev), 0.0, time.perf_counter()
         for s in range(steps):
-            if _stopped(stop):
+            if _is_stopped(stop):
                 return rows
-            x = to_float(images[perm[s * bs:(s + 1) * bs]].to(dev))  # [b,C,H,W] in [0,1]
+            x = to_float(images[perm[s * bs:(s + 1) * bs]])  # [b,C,H,W] in [0,1]
             loss = F.mse_loss(model(x), x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -126,7 +90,7 @@ def fit_autoencoder(model: Autoencoder, dataset: Dataset, epochs: int = 5, batch
 def test_mse(model: Autoencoder, dataset: Dataset, batch: int = 512) -> float:
     """Mean squared error per pixel over the test images (outputs clamped to [0, 1] as they are shown)."""
     model.eval()
-    dev, images, total = _device(model), as_nchw(dataset.test.x), 0.0
+    dev, images, total = model_device(model), as_nchw(dataset.test.x), 0.0
     for i in range(0, len(images), batch):
         x = to_float(images[i:i + batch].to(dev))
         total += float(((model(x).clamp(0, 1) - x) ** 2).mean()) * len(x)
@@ -137,7 +101,7 @@ def test_mse(model: Autoencoder, dataset: Dataset, batch: int = 512) -> float:
 def predict(clf: nn.Module, x: np.ndarray, batch: int = 512) -> np.ndarray:
     """Predicted class of each uint8 image [N,H,W(,C)] -> [N] int64."""
     clf.eval()
-    dev, images = _device(clf), as_nchw(x)
+    dev, images = model_device(clf), as_nchw(x)
     out = [clf(to_float(images[i:i + batch].to(dev))).argmax(1).cpu() for i in range(0, len(images), batch)]
     return torch.cat(out).numpy() if out else np.zeros(0, np.int64)
 
@@ -163,12 +127,12 @@ def finetune(classifier: nn.Module, dataset: Dataset, epochs: int = 5, batch: in
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ClassifyError(f"epochs must be between 1 and {MAX_EPOCHS}, got {epochs}")
     n_classes = dataset.n_classes
-    dev = _device(classifier)
-    images = as_nchw(dataset.train.x)
-    idx = torch.as_tensor(_subset(dataset.train.y, labels, seed))
+    dev = model_device(classifier)
+    images = device_images(dataset.train.x, dev)  # [N,C,H,W] uint8, on the device once
+    idx = torch.as_tensor(subset_indices(dataset.train.y, None, labels, seed))
     if len(idx) < 2:
         raise ClassifyError("need at least 2 labelled training images")
-    y_all = torch.as_tensor(np.asarray(dataset.train.y, np.int64))
+    y_all = torch.as_tensor(np.asarray(dataset.train.y, np.int64)).to(dev)
     body = classifier.encoder if isinstance(classifier, MapClassifier) else classifier.autoencoder
     params = classifier.head.parameters() if freeze_encoder else classifier.parameters()
     opt = torch.optim.Adam(params, lr=lr)
@@ -180,13 +144,13 @@ def finetune(classifier: nn.Module, dataset: Dataset, epochs: int = 5, batch: in
         classifier.train()
         if freeze_encoder:
             body.eval()
-        perm, total, right, seen, t0 = idx[torch.randperm(len(idx), generator=g)], 0.0, 0, 0, time.perf_counter()
+        perm, total, right, seen, t0 = idx[torch.randperm(len(idx), generator=g)].to(dev), 0.0, 0, 0, time.perf_counter()
         for s in range(steps):
-            if _stopped(stop):
+            if _is_stopped(stop):
                 status = "stopped"
                 break
             b = perm[s * bs:(s + 1) * bs]
-            x, y = to_float(images[b].to(dev)), y_all[b].to(dev)
+            x, y = to_float(images[b]), y_all[b]
             logits = classifier(x)
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -230,7 +194,7 @@ def show_images(dataset: Dataset, n: int = 8, seed: int = 0) -> np.ndarray:
 def reconstruct_hwc(model: Autoencoder, x: np.ndarray) -> np.ndarray:
     """Reconstructions of uint8 images [n,H,W(,C)] as floats in [0, 1] of the same shape."""
     model.eval()
-    out = model(to_float(as_nchw(x).to(_device(model)))).clamp(0, 1).cpu()  # [n,C,H,W]
+    out = model(to_float(as_nchw(x).to(model_device(model)))).clamp(0, 1).cpu()  # [n,C,H,W]
     return out[:, 0].numpy() if x.ndim == 3 else out.permute(0, 2, 3, 1).numpy()
 
 
@@ -257,7 +221,8 @@ def tutorial_experiment(dataset: Dataset | str, variants: tuple[str, ...] = VARI
         raise ClassifyError(f"variants must be some of {', '.join(VARIANTS)}, got {', '.join(bad) or 'none'}")
     c, s, _ = ds.image_shape
     try:
-        builds = {v: tutorial_variant(v, c, s, ds.n_classes) for v in variants}
+        for v in variants:  # every variant builds at this image size: say so before any training
+            tutorial_variant(v, c, s, ds.n_classes)
     except ValueError as e:
         raise ClassifyError(str(e)) from None
     show = show_images(ds)
@@ -265,7 +230,7 @@ def tutorial_experiment(dataset: Dataset | str, variants: tuple[str, ...] = VARI
     images = {"originals": (ds.test.x[show].astype(np.float32) / 255.0)}
     status, stages = "done", 2 * len(variants)
     for i, v in enumerate(variants):
-        if _stopped(stop):
+        if _is_stopped(stop):
             status = "stopped"
             break
         with torch.random.fork_rng(devices=[]):
@@ -276,12 +241,12 @@ def tutorial_experiment(dataset: Dataset | str, variants: tuple[str, ...] = VARI
         rows = fit_autoencoder(ae, ds, ae_epochs, ae_batch, lr, seed, limit, on_progress, stop,
                                f"{v} · autoencoder", 2 * i + 1, stages)
         hist_rows += [{"variant": v, "phase": "autoencoder", **r} for r in rows]
-        if _stopped(stop):
+        if _is_stopped(stop):
             status = "stopped"
             break
         mse = test_mse(ae, ds)
         images[f"recon:{v}"] = reconstruct_hwc(ae, ds.test.x[show])
-        clf = MapClassifier(copy.deepcopy(ae), head).to(device)
+        clf = MapClassifier(ae, head).to(device)  # the autoencoder is not used after this
         res = finetune(clf, ds, clf_epochs, clf_batch, lr, seed, labels, False, on_progress, stop,
                        f"{v} · classifier", 2 * i + 2, stages)
         hist_rows += [{"variant": v, "phase": "classifier", **r} for r in res["history"]]
@@ -311,7 +276,7 @@ def classify_run(run, dataset: Dataset | None = None, epochs: int = 5, labels: i
                         f"{ds.name} has {'x'.join(map(str, ds.image_shape))}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        clf = make_classifier(model, ds.n_classes).to(_device(model))
+        clf = make_classifier(model, ds.n_classes).to(model_device(model))
     res = finetune(clf, ds, epochs, 64, lr, seed, labels, freeze_encoder, on_progress, stop)
     res["per_class"] = per_class_rows(ds, res["per_class"])
     res["confusion"] = res["confusion"].tolist()

@@ -299,12 +299,23 @@ class _Skip(Exception):
     """One file is not a usable image (the import goes on without it and says so)."""
 
 
+def fit_image(im, size: int, grey: bool) -> np.ndarray:
+    """A PIL image -> uint8 [size, size] (grey) or [size, size, 3]: transparent parts black (MNIST's background),
+    centre-cropped to a square and resized."""
+    from PIL import Image, ImageOps
+
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = Image.alpha_composite(Image.new("RGBA", im.size, (0, 0, 0, 255)), im.convert("RGBA"))
+    im = ImageOps.fit(im.convert("L" if grey else "RGB"), (size, size), Image.Resampling.BILINEAR)
+    return np.asarray(im, dtype=np.uint8)
+
+
 def decode_image(data: bytes, size: int, grey: bool, limits: Limits = LIMITS) -> np.ndarray:
     """Image file bytes -> uint8 [size, size] (grey) or [size, size, 3]: centre-cropped to a square and resized.
 
     The pixel count is read from the header and checked before anything is decoded; JPEGs are decoded
     at a reduced scale when they are much larger than `size` (PIL's draft mode)."""
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     try:
         im = Image.open(io.BytesIO(data))
@@ -313,15 +324,8 @@ def decode_image(data: bytes, size: int, grey: bool, limits: Limits = LIMITS) ->
             raise _Skip(f"is {w:,}x{h:,} pixels, more than the limit of {limits.max_pixels:,}")
         if w < 1 or h < 1:
             raise _Skip("is empty")
-        mode = "L" if grey else "RGB"
-        im.draft(mode, (size, size))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers `size`
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            im = im.convert("RGBA")
-            bg = Image.new("RGBA", im.size, (0, 0, 0, 255))
-            im = Image.alpha_composite(bg, im)  # transparent parts black, as MNIST's background
-        im = im.convert(mode)
-        im = ImageOps.fit(im, (size, size), Image.Resampling.BILINEAR)
-        return np.asarray(im, dtype=np.uint8)
+        im.draft("L" if grey else "RGB", (size, size))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers `size`
+        return fit_image(im, size, grey)
     except _Skip:
         raise
     except Image.DecompressionBombError:
@@ -450,8 +454,10 @@ class _Imported:
 
 def _finish_labels(x, labels_text, ok, splits, classes_order, test_fraction, seed, notes) -> _Imported:
     """Drop unreadable images, check the classes, split, and build the arrays."""
-    x, labels_text, splits = x[ok], [t for t, k in zip(labels_text, ok) if k], [s for s, k in zip(splits, ok) if k]
-    present = [c for c in classes_order if c in set(labels_text)]
+    keep = np.flatnonzero(ok)  # rows of x that decoded: x itself is indexed once, at the end
+    labels_text, splits = [labels_text[i] for i in keep], [splits[i] for i in keep]
+    have = set(labels_text)
+    present = [c for c in classes_order if c in have]
     lost = [c for c in classes_order if c not in present]
     if lost:
         notes.append(f"dropped {len(lost)} class(es) with no readable image: {_few(lost)}")
@@ -470,7 +476,7 @@ def _finish_labels(x, labels_text, ok, splits, classes_order, test_fraction, see
     else:
         tr, te = _split_seeded(y, test_fraction, seed)
     dtype = np.uint8 if len(present) <= 256 else np.int16
-    return _Imported(x[tr], y[tr].astype(dtype), x[te], y[te].astype(dtype), present, "", notes)
+    return _Imported(x[keep[tr]], y[tr].astype(dtype), x[keep[te]], y[te].astype(dtype), present, "", notes)
 
 
 def _from_image_folder(path: Path, size: int, grey: bool, test_fraction: float, seed: int, limits: Limits,
@@ -642,12 +648,13 @@ def _from_npz(path: Path, size: int | None, grey: bool | None, test_fraction: fl
 
         done = [0]
 
+        if h * w > limits.max_pixels:
+            raise _Skip(f"is {w:,}x{h:,} pixels, more than the limit of {limits.max_pixels:,}")
+
         def convert(a: np.ndarray) -> np.ndarray:
             out = np.zeros((len(a), size, size) + (() if grey else (3,)), np.uint8)
             for i, img in enumerate(a):
-                buf = io.BytesIO()
-                Image.fromarray(img).save(buf, "PNG", compress_level=0)
-                out[i] = decode_image(buf.getvalue(), size, grey, limits)
+                out[i] = fit_image(Image.fromarray(img), size, grey)
                 done[0] += 1
                 if on_progress is not None and done[0] % 500 == 0:
                     on_progress(done[0], n)
@@ -774,8 +781,7 @@ def fetch(name: str, size: int | None = None, grey: bool = False, on_progress=No
 
                 out = np.zeros((len(a), size, size) + (() if grey else (3,)), np.uint8)
                 for i, img in enumerate(a):
-                    im = Image.fromarray(img).convert("L" if grey else "RGB")
-                    out[i] = np.asarray(im.resize((size, size), Image.Resampling.BILINEAR))
+                    out[i] = fit_image(Image.fromarray(img), size, grey)
                 a = out
             xs[key] = (a, np.asarray(ds.targets, np.uint8))
         imp = _Imported(xs["train"][0], xs["train"][1], xs["test"][0], xs["test"][1], list(train.classes), "cifar10", [])
