@@ -93,12 +93,16 @@ def replay(path: Path, key: str) -> None:
     _frame(rec, steps.index(st.session_state[at]), key)
 
 
+PLAY_TICKS = 30  # Play shows at most this many frames, one every 0.4 s: a replay lasts at most about 12 s
+
+
 @st.fragment(run_every=0.4)
 def _playing(path: Path, key: str) -> None:
     rec = recording(path)
     at = f"{key}_at"
     steps = [int(s) for s in rec.steps]
-    i = min(steps.index(st.session_state[at]) + 1, len(steps) - 1) if st.session_state[at] in steps else 0
+    stride = max(1, len(steps) // PLAY_TICKS)  # a long recording plays in about the same time as a short one
+    i = min(steps.index(st.session_state[at]) + stride, len(steps) - 1) if st.session_state[at] in steps else 0
     st.session_state[at] = steps[i]
     c1, c2 = st.columns([1, 7], vertical_alignment="bottom")
     stop = c1.button("Pause", icon=":material/pause:", key=f"{key}_pause")
