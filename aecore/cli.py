@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-from .config import TrainConfig
-
 
 class CliError(Exception):
     """A user error: printed as one line, exit code 2."""
@@ -74,39 +72,62 @@ SEED = _bounded(0, 2**31 - 1)
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    p.add_argument("--model", default=d.model)
-    p.add_argument("--latent", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--schedule", default=d.schedule, help="constant | cosine | onecycle")
-    p.add_argument("--loss", default=d.loss)
-    p.add_argument("--optimizer", default=d.optimizer, help="adam | adamw | rmsprop | sgd")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--precision", default=d.precision, help="auto (bf16 on a GPU) | fp32 | bf16")
-    p.add_argument("--width", type=int, default=None, help="conv: channels of the first layer (default 32)")
-    p.add_argument("--hidden-act", default=None)
-    p.add_argument("--out-act", default=d.out_act)
-    p.add_argument("--upsample", default=None)
-    p.add_argument("--noise", default="none", help="masking:0.5 | gaussian:0.3 | saltpepper:0.2")
-    p.add_argument("--digits", default=None, help="train on these digits only, e.g. 0,1")
-    p.add_argument("--limit", type=int, default=None, help="at most this many training images")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    p.add_argument("--pretrain-epochs", type=int, default=0, help="greedy layer-wise pretraining epochs per layer")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device)
-    p.add_argument("--dataset", default=d.dataset)
+    """The training flags; a flag left out is None and takes TrainConfig's default (see _config)."""
+    p.add_argument("--model")
+    p.add_argument("--latent", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--schedule", help="constant | cosine | onecycle")
+    p.add_argument("--loss")
+    p.add_argument("--optimizer", help="adam | adamw | rmsprop | sgd")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--precision", help="auto (bf16 on a GPU) | fp32 | bf16")
+    p.add_argument("--width", type=int, help="conv: channels of the first layer (default 32)")
+    p.add_argument("--hidden-act")
+    p.add_argument("--out-act")
+    p.add_argument("--upsample")
+    p.add_argument("--noise", help="masking:0.5 | gaussian:0.3 | saltpepper:0.2")
+    p.add_argument("--digits", help="train on these digits only, e.g. 0,1")
+    p.add_argument("--limit", type=int, help="at most this many training images")
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument("--pretrain-epochs", type=int, help="greedy layer-wise pretraining epochs per layer")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device")
+    p.add_argument("--dataset")
 
 
-def _config(a) -> TrainConfig:
-    return TrainConfig(
+def _config(a):
+    """The TrainConfig of the training flags (imported here: torch is loaded only by commands that need it)."""
+    from .config import TrainConfig
+
+    given = dict(
         model=a.model, latent=a.latent, epochs=a.epochs, batch_size=a.batch, lr=a.lr, schedule=a.schedule, loss=a.loss,
         optimizer=a.optimizer, hidden_act=a.hidden_act, out_act=a.out_act, upsample=a.upsample, noise=a.noise,
         digits=a.digits, limit=a.limit, val_fraction=a.val_fraction, pretrain_epochs=a.pretrain_epochs,
         seed=a.seed, device=a.device, dataset=a.dataset, weight_decay=a.weight_decay, precision=a.precision,
         width=a.width,
-    ).resolved()
+    )
+    return TrainConfig(**{k: v for k, v in given.items() if v is not None}).resolved()
+
+
+class _LazyChoices:
+    """argparse choices read on first use, so that building the parser imports nothing heavy."""
+
+    def __init__(self, load):
+        self._load = load
+
+    def __contains__(self, value) -> bool:
+        return value in self._load()
+
+    def __iter__(self):
+        return iter(self._load())
+
+
+def _ab_presets():
+    from .experiments import AB_PRESETS  # imports torch and scikit-learn: only for `compare`
+
+    return list(AB_PRESETS)
 
 
 def _load(path: str):
@@ -378,10 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("anomaly", help="anomaly detection by reconstruction error (ROC AUC)")
     an.add_argument("dir")
     an.add_argument("--normal", default=None, help="the normal digit(s), e.g. 0; default: the run's digits")
-    from .experiments import AB_PRESETS
-
     c = sub.add_parser("compare", help="architecture A/B: two configs trained and compared")
-    c.add_argument("--preset", required=True, choices=list(AB_PRESETS))
+    c.add_argument("--preset", required=True, choices=_LazyChoices(_ab_presets), metavar="PRESET",
+                   help="one of: %(choices)s")
     c.add_argument("--epochs", type=_bounded(1, 1000), default=3)
     c.add_argument("--limit", type=_bounded(2, 60000), default=10000)
     c.add_argument("--batch", type=_bounded(1, 60000), default=128)

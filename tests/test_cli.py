@@ -1,5 +1,7 @@
 """The command line: exit codes, one-line errors and the JSON lines it promises."""
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -8,8 +10,19 @@ import pytest
 
 from conftest import ROOT
 
+from aecore.cli import main
 
-def cli(*args, timeout=300):
+
+def cli(*args):
+    """`python -m aecore ARGS` in this process (the entry point is `sys.exit(main())`): exit code, stdout, stderr.
+    No new Python per command; test_the_entry_point_* runs the real `python -m aecore`."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(list(args))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def process(*args, timeout=120):
     p = subprocess.run([sys.executable, "-m", "aecore", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
@@ -87,6 +100,25 @@ def test_bad_arguments_exit_nonzero_with_one_line(args, msg):
     rc, out, err = cli(*args)
     assert rc == 2 and msg in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["frobnicate"], "invalid choice"),  # argparse only: answered before torch is imported
+    (["train", "--model", "nope", "--out", "x"], "unknown model"),  # with torch loaded: still one line on stderr
+])
+def test_the_entry_point_exits_2_with_one_line(args, msg):
+    rc, out, err = process(*args)
+    assert rc == 2 and msg in err and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
+
+
+def test_argument_errors_are_answered_without_loading_torch():
+    """A typo costs a tenth of a second, not the seconds torch takes to import (commands import what they need)."""
+    code = ("import sys; from aecore.cli import main; rc = main(['train', '--epochs', 'ten', '--out', 'x']); "
+            "print(rc, 'torch' in sys.modules, 'sklearn' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert p.stdout.split() == ["2", "False", "False"], p.stderr
 
 
 def test_compare_stacked_pca_and_finetune(trained, tmp_path):

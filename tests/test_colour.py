@@ -2,9 +2,6 @@
 beats PCA on generated colour shapes, a fine-tuned classifier well above chance, the tutorial's comparison, the CLI."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -126,12 +123,19 @@ def test_the_tutorials_comparison_gives_one_row_per_variant(tmp_path):
 
 
 def test_cli_adds_a_folder_and_runs_the_comparison(tmp_path):
+    """`python -m aecore data ...` and `flowers` (main() in this process; AELAB_DATASETS is the `home` fixture's)."""
+    import contextlib
+    import io
+
+    from aecore.cli import main
+
     write_shapes_folder(tmp_path / "imgs", 3, 12, 32)
-    env = dict(os.environ, AELAB_DATASETS=str(tmp_path / "home"))
 
     def cli(*args):
-        p = subprocess.run([sys.executable, "-m", "aecore", *args], capture_output=True, text=True, env=env, timeout=120)
-        return p.returncode, p.stdout, p.stderr
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(list(args))
+        return rc, out.getvalue(), err.getvalue()
 
     rc, out, err = cli("data", "add", str(tmp_path / "imgs"), "--name", "mine", "--size", "28")
     assert rc == 0, err

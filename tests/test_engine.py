@@ -223,15 +223,30 @@ def test_experiment_results_are_keyed_by_content_and_survive_a_new_store(store, 
 
 
 def _cli(home, *args):
-    env = dict(os.environ, AELAB_HOME=str(home))
-    return subprocess.run([sys.executable, "-m", "aecore", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    """`python -m aecore ARGS` on the store in `home`. `worker` runs as a real process (it lowers its priority, caps
+    its threads and handles SIGTERM); the other commands call the same main() in this process."""
+    if args[0] == "worker":
+        env = dict(os.environ, AELAB_HOME=str(home))
+        return subprocess.run([sys.executable, "-m", "aecore", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from aecore.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        mp.setenv("AELAB_HOME", str(home))
+        rc = main(list(args))
+    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_cli_submit_jobs_stop_resume(home):
     r = _cli(home, "submit", "train", "--model", "dense", "--latent", "4", "--epochs", "2", "--limit", "600",
              "--batch", "50", "--name", "demo for the class", "--share")
     assert r.returncode == 0, r.stderr
+    assert "no worker is running" in r.stderr
     job_id = int(r.stdout.strip().splitlines()[-1])
     listed = json.loads(_cli(home, "jobs", "--json").stdout)
     assert listed[0]["id"] == job_id and listed[0]["status"] == "queued" and listed[0]["epoch"] == 0
