@@ -669,14 +669,15 @@ def _from_npz(path: Path, size: int | None, grey: bool | None, test_fraction: fl
 # ---- adding a data set ------------------------------------------------------------------------
 def add(path: str | os.PathLike, name: str, size: int | None = None, grey: bool | None = None,
         test_fraction: float = 0.2, seed: int = 0, replace: bool = False, limits: Limits = LIMITS,
-        on_progress: Callable[[int, int], None] | None = None) -> dict:
+        on_progress: Callable[[int, int], None] | None = None, about: dict | None = None) -> dict:
     """Import images into the data home as data set `name`; returns its manifest (with notes on skipped files).
 
     `path`: a folder or zip in the image-folder layout (one sub-folder per class, optionally under train/ and
     test/), an .npz of arrays, or a folder in Flowers102's layout (jpg/, imagelabels.mat, setid.mat). Images are
     centre-cropped to squares of `size` (default 32; an .npz keeps its own size), grey when `grey` (default:
     colour, an .npz keeps its own). Without train/ and test/ folders `test_fraction` of each class is held out.
-    Nothing is written outside the data home, and nothing at all unless the import succeeds.
+    Nothing is written outside the data home, and nothing at all unless the import succeeds. `about`: kept in the
+    manifest as is (e.g. who imported it: {"workspace": ..., "file": ...}).
     """
     check_name(name)
     if exists(name) and not replace:
@@ -699,10 +700,10 @@ def add(path: str | os.PathLike, name: str, size: int | None = None, grey: bool 
         imp = _from_image_folder(src, size or DEFAULT_SIZE, bool(grey), test_fraction, seed, limits, on_progress)
     else:
         raise DataError(f"{src.name} is neither a folder, a zip nor an .npz file")
-    return _write(name, imp, src.name, replace)
+    return _write(name, imp, src.name, replace, about)
 
 
-def _write(name: str, imp: _Imported, source: str, replace: bool) -> dict:
+def _write(name: str, imp: _Imported, source: str, replace: bool, about: dict | None = None) -> dict:
     """Write the arrays and manifest into a temporary folder of the data home, then rename it into place."""
     if len(imp.x_test) == 0:
         raise DataError("no test images: every class has a single image; add more images per class")
@@ -720,7 +721,7 @@ def _write(name: str, imp: _Imported, source: str, replace: bool) -> dict:
             "n_train": int(len(imp.x_train)), "n_test": int(len(imp.x_test)), "classes": list(imp.classes),
             "counts_train": np.bincount(imp.y_train.astype(np.int64), minlength=n_cls).tolist(),
             "counts_test": np.bincount(imp.y_test.astype(np.int64), minlength=n_cls).tolist(),
-            "notes": imp.notes[:20], "created": time.time(), "limits": asdict(LIMITS),
+            "notes": imp.notes[:20], "created": time.time(), "limits": asdict(LIMITS), "about": dict(about or {}),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         dest = _dir(name)

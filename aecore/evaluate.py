@@ -30,30 +30,37 @@ def _batches(x: np.ndarray | torch.Tensor, device: torch.device, batch: int):
             yield xb.to(device, torch.float32).view(-1, 1, 28, 28)
 
 
+def _as_images(t: torch.Tensor) -> torch.Tensor:
+    """A batch [b,C,H,W] as the data sets hold images: [b,H,W] when grey, [b,H,W,C] when colour (on the CPU)."""
+    return t[:, 0].cpu() if t.shape[1] == 1 else t.permute(0, 2, 3, 1).cpu()
+
+
 @torch.no_grad()
 def reconstruct(model: Autoencoder, x, noise: Noise | None = None, seed: int = 0, batch: int = EVAL_BATCH):
-    """(inputs, reconstructions) as float numpy [N,28,28]; inputs are corrupted when `noise` is given."""
+    """(inputs, reconstructions) as float numpy [N,28,28] ([N,H,W,C] for colour images); inputs are corrupted when
+    `noise` is given."""
     model.eval()
     dev = model_device(model)
     g = torch.Generator(device=dev).manual_seed(seed)
     ins, outs = [], []
     for xb in _batches(x, dev, batch):
         xi = corrupt(xb, noise, g) if noise is not None else xb
-        ins.append(xi.squeeze(1).cpu())
-        outs.append(model(xi).clamp(0, 1).squeeze(1).cpu())  # [b,28,28]
+        ins.append(_as_images(xi))
+        outs.append(_as_images(model(xi).clamp(0, 1)))  # [b,28,28]
     return torch.cat(ins).numpy(), torch.cat(outs).numpy()
 
 
 @torch.inference_mode()
 def codes_and_reconstructions(model: Autoencoder, x, batch: int = EVAL_BATCH) -> tuple[np.ndarray, np.ndarray]:
-    """Latent codes [N, k] and reconstructions [N,28,28] in [0,1] (float32 numpy) in one pass over `x`."""
+    """Latent codes [N, k] and reconstructions [N,28,28] ([N,H,W,C] in colour) in [0,1] (float32 numpy) in one pass
+    over `x`."""
     model.eval()
     dev = model_device(model)
     codes, outs = [], []
     for xb in _batches(x, dev, batch):
         z = model.encode(xb)  # [b, k]
         codes.append(z.float().cpu())
-        outs.append(model.decode(z).clamp_(0, 1).squeeze(1).float().cpu())  # [b,28,28]
+        outs.append(_as_images(model.decode(z).clamp_(0, 1).float()))  # [b,28,28]
     if not codes:
         return np.zeros((0, model.latent_dim), np.float32), np.zeros((0, 28, 28), np.float32)
     return torch.cat(codes).numpy(), torch.cat(outs).numpy()
@@ -69,11 +76,11 @@ def encode(model: Autoencoder, x, batch: int = EVAL_BATCH) -> np.ndarray:
 
 @torch.no_grad()
 def decode(model: Autoencoder, z: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
-    """Images [N,28,28] in [0,1] from codes [N, k]."""
+    """Images [N,28,28] ([N,H,W,C] for a colour model) in [0,1] from codes [N, k]."""
     model.eval()
     dev = model_device(model)
     z = torch.as_tensor(np.asarray(z, dtype=np.float32))
-    out = [model.decode(z[i : i + batch].to(dev)).clamp(0, 1).squeeze(1).cpu() for i in range(0, len(z), batch)]
+    out = [_as_images(model.decode(z[i : i + batch].to(dev)).clamp(0, 1)) for i in range(0, len(z), batch)]
     return torch.cat(out).numpy() if out else np.zeros((0, 28, 28), np.float32)
 
 

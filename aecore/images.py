@@ -30,13 +30,15 @@ def _as_float(images) -> np.ndarray:
 
 
 def grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
-    """Tile images [N,28,28] into one uint8 image [H, W] (torchvision's make_grid)."""
+    """Tile grey images [N,H,W] into one uint8 image [H', W'], colour ones [N,H,W,3] into [H', W', 3]
+    (torchvision's make_grid)."""
     from torchvision.utils import make_grid
 
     a = _as_float(images)
-    t = torch.from_numpy(a).view(-1, 1, a.shape[-2], a.shape[-1])  # [N,1,28,28]
-    g = make_grid(t, nrow=ncols or len(t), padding=padding, pad_value=pad_value)  # [3,H,W]
-    return to_uint8(g[0].numpy())
+    colour = a.ndim == 4 and a.shape[-1] == 3
+    t = torch.from_numpy(a).permute(0, 3, 1, 2) if colour else torch.from_numpy(a).view(-1, 1, a.shape[-2], a.shape[-1])  # [N,C,H,W]
+    g = make_grid(t, nrow=ncols or len(t), padding=padding, pad_value=pad_value)  # [3,H',W']
+    return to_uint8(g.permute(1, 2, 0).numpy()) if colour else to_uint8(g[0].numpy())
 
 
 def rows_grid(rows: list[np.ndarray], padding: int = 2) -> np.ndarray:
@@ -46,10 +48,11 @@ def rows_grid(rows: list[np.ndarray], padding: int = 2) -> np.ndarray:
 
 
 def to_png(image: np.ndarray, scale: int = 1) -> bytes:
-    """PNG bytes of a uint8 grey image, optionally enlarged by an integer factor."""
+    """PNG bytes of a uint8 grey [H, W] or colour [H, W, 3] image, optionally enlarged by an integer factor."""
     from PIL import Image
 
-    im = Image.fromarray(to_uint8(image), mode="L")
+    a = to_uint8(image)
+    im = Image.fromarray(a, mode="RGB" if a.ndim == 3 else "L")
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
     buf = io.BytesIO()

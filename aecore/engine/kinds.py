@@ -18,8 +18,9 @@ from .store import DIVERGED, DONE, FAILED, PAUSE, PAUSED, STOPPED, Job, Store, S
 
 TRAIN_KINDS = ("train",)
 EXPERIMENT_KINDS = ("sweep", "compare", "stacked", "finetune", "probe", "anomaly", "ae_vs_pca", "projection", "codes",
-                    "noise_curve")
-KINDS = TRAIN_KINDS + EXPERIMENT_KINDS
+                    "noise_curve", "classify", "tutorial")
+DATA_KINDS = ("dataset",)  # importing images into the data home (an upload or a torchvision download)
+KINDS = TRAIN_KINDS + EXPERIMENT_KINDS + DATA_KINDS
 PREVIEW = (3, 2, 1, 18, 4, 8, 11, 0)  # test images of digits 0-7 whose reconstructions a training job shows live
 
 
@@ -178,6 +179,10 @@ def estimate_cost(kind: str, params: dict, dataset) -> float:
         return train_cost(dict(params["base"], pretrain_epochs=0), dataset) + train_cost(base, dataset)
     if kind == "finetune":
         return float(params["labels"]) * params["epochs"] * 2
+    if kind == "classify":
+        return float(params.get("labels") or 20_000) * params.get("epochs", 5) * 2
+    if kind == "tutorial":
+        return 4 * float(params.get("limit") or 20_000) * (params.get("ae_epochs", 5) + params.get("clf_epochs", 5))
     if kind == "projection" and params.get("place") is not None:
         return 2_000.0  # one image placed on a kept layout
     if kind == "projection":
@@ -196,6 +201,8 @@ def run_job(store: Store, job: Job, ctx: Context, dataset_fn: Callable[[str], An
             return _train(store, job, ctx, dataset_fn)
         if job.kind in EXPERIMENT_KINDS:
             return _experiment(store, job, ctx, dataset_fn)
+        if job.kind in DATA_KINDS:
+            return _dataset(store, job, ctx)
         raise KindError(f"unknown job kind {job.kind!r}")
     except TrainingDiverged as e:  # only from experiments: training keeps its last good run itself
         return Outcome(DIVERGED, str(e))
@@ -359,8 +366,14 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     from ..experiments import Result, ResultStore
 
     p = job.params
-    dataset = dataset_fn("mnist")
     kind = job.kind
+    if kind == "tutorial":
+        name = p["dataset"]
+    elif "run" in p:  # a run is read on the data set it was trained on
+        name = load_ref(store, p["run"]).config.dataset
+    else:
+        name = "mnist"
+    dataset = dataset_fn(name)
     if kind == "sweep":
         res = ex.latent_sweep(p["base"], p["latents"], dataset, ctx.progress, ctx)
     elif kind == "compare":
@@ -387,6 +400,14 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
                                          "mse": per_image_errors(run.model, dataset.test.x)["mse"]})
     elif kind == "projection":
         res = _projection(store, p, dataset, ctx)
+    elif kind == "classify":
+        res = _classify(load_ref(store, p["run"]), p, dataset, ctx)
+    elif kind == "tutorial":
+        from ..classify import tutorial_experiment
+
+        res = tutorial_experiment(dataset, tuple(p["variants"]), ae_epochs=int(p["ae_epochs"]),
+                                  clf_epochs=int(p["clf_epochs"]), seed=int(p.get("seed", 0)), limit=p.get("limit"),
+                                  labels=p.get("labels"), on_progress=ctx.progress, stop=ctx)
     elif kind == "noise_curve":
         runs = {label: load_ref(store, ref) for label, ref in p["runs"].items()}
         rows = ex.noise_curve(runs, p["noise"], [float(v) for v in p["levels"]], dataset, n=int(p.get("n", 500)))
@@ -401,6 +422,49 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     ResultStore(store.results_dir).put_key(key + "-partial", res, partial=True)
     kept = "the layout so far is kept" if kind == "projection" else "the tables show what finished"
     return Outcome(STOPPED, f"{ctx.stop_reason or 'stopped'}: {kept}", result_key=key + "-partial")
+
+
+def _classify(run, p: dict, dataset, ctx: Context):
+    """A classifier head on a run's code, fine-tuned with its encoder (or alone): accuracy overall and per class."""
+    import numpy as np
+
+    from ..classify import classify_run
+    from ..experiments import Result
+
+    r = classify_run(run, dataset, epochs=int(p["epochs"]), labels=p.get("labels"), seed=int(p.get("seed", 0)),
+                     freeze_encoder=bool(p.get("freeze")), on_progress=ctx.progress, stop=ctx)
+    row = {"train_acc": r["train_acc"], "test_acc": r["test_acc"], "chance": r["chance"], "labels": r["labels"],
+           "seconds": r["seconds"]}
+    return Result("classify", p, {"accuracy": [row], "per_class": r["per_class"], "history": r["history"]},
+                  images={"confusion": np.asarray(r["confusion"], np.int64)},
+                  summary={"test_acc": r["test_acc"], "chance": r["chance"]}, status=r["status"])
+
+
+def _dataset(store: Store, job: Job, ctx: Context) -> Outcome:
+    """Import an uploaded zip or .npz into the data home as a named data set, or fetch a torchvision one; the upload
+    is deleted when the job ends, imported or not."""
+    from .. import datasets
+
+    p = job.params
+    last = [0.0]
+
+    def on_progress(done: int, total: int) -> None:
+        if time.time() - last[0] >= 0.5 or done >= total:
+            last[0] = time.time()
+            store.report(job.id, progress={"phase": "reading images", "done": int(done), "total": int(total),
+                                           "fraction": done / max(total, 1)})
+
+    if p.get("action") == "fetch":
+        datasets.fetch(p["name"], size=p.get("size"), grey=bool(p.get("grey")), on_progress=on_progress)
+        return Outcome(DONE)
+    upload = store.uploads_dir / Path(str(p["upload"])).name  # only a file in the uploads folder, whatever is asked
+    try:
+        datasets.add(upload, p["name"], size=p.get("size"), grey=p.get("grey"),
+                     test_fraction=float(p.get("test_fraction", 0.2)), on_progress=on_progress,
+                     about={"workspace": job.workspace, "file": str(p.get("file", ""))[:200]})
+    finally:
+        upload.unlink(missing_ok=True)
+    return Outcome(DONE)
 
 
 def _projection(store: Store, p: dict, dataset, ctx: Context):

@@ -227,6 +227,11 @@ class Store:
         return self.home / "results"
 
     @property
+    def uploads_dir(self) -> Path:
+        """Files a page hands to a worker (an uploaded zip of images); the job deletes its file when it ends."""
+        return self.home / "uploads"
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
