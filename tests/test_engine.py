@@ -165,7 +165,7 @@ def _spawn_worker(home):
 
 
 def test_kill_9_a_worker_mid_job_then_resume_from_the_last_epoch(store, settings, home, mnist, tiny):
-    job = submit(store, settings, WS_A, "train", _train(tiny, model="conv", epochs=6, limit=3000, batch_size=32), "crash",
+    job = submit(store, settings, WS_A, "train", _train(tiny, model="conv", epochs=6, limit=1500, batch_size=32), "crash",
                  mnist)
     proc = _spawn_worker(home)
     try:
