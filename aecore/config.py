@@ -167,8 +167,10 @@ class TrainConfig:
         if self.digits is not None:
             if len(self.digits) == 0:
                 raise ConfigError("the digit subset is empty: pick at least one digit")
-            if any(d not in range(10) for d in self.digits):
+            if self.dataset in DATASETS and any(d not in range(10) for d in self.digits):
                 raise ConfigError(f"digits must be 0-9, got {list(self.digits)}")
+            if any(not 0 <= d < 1000 for d in self.digits):  # an imported set's class labels (at most 1,000 classes)
+                raise ConfigError(f"class labels must be 0-999, got {list(self.digits)}")
 
     # ---- (de)serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -219,7 +221,7 @@ class TrainConfig:
 
     def describe(self) -> str:
         """A short human label, e.g. 'conv k=16, mse, adam 0.001, 10 ep'."""
-        bits = [f"{self.model} k={self.latent}"]
+        bits = [f"{self.model} k={self.latent}"] + ([f"on {self.dataset}"] if self.dataset != "mnist" else [])
         if self.noise not in ("none", None):
             bits.append(f"noise {self.noise}")
         if self.digits:

@@ -104,10 +104,10 @@ def psnr(mse: float) -> float:
     return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)
 
 
-def per_digit(values: np.ndarray, y: np.ndarray) -> list[float | None]:
-    """Mean of `values` for each digit 0-9 (None where the digit is absent)."""
+def per_digit(values: np.ndarray, y: np.ndarray, n_classes: int = 10) -> list[float | None]:
+    """Mean of `values` for each digit 0-9 (each class 0..n_classes-1; None where it is absent)."""
     y = np.asarray(y)
-    return [float(values[y == d].mean()) if (y == d).any() else None for d in range(10)]
+    return [float(values[y == d].mean()) if (y == d).any() else None for d in range(n_classes)]
 
 
 def evaluate(model: Autoencoder, split: Split, noise: Noise | None = None, seed: int = 0) -> dict:

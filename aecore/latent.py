@@ -97,12 +97,13 @@ def pool_labels(dataset, source: str = "test") -> np.ndarray:
 
 
 def pool_images(dataset, idx) -> np.ndarray:
-    """The images [n, 28, 28] of points numbered as in pool_labels (test first, then training)."""
+    """The images [n, 28, 28] ([n, H, W, C] on a colour set) of points numbered as in pool_labels (test first, then
+    training)."""
     idx = np.asarray(idx, np.int64)
     n_test = len(dataset.test)
     if len(idx) and (idx.min() < 0 or idx.max() >= n_test + len(dataset.train)):
         raise ValueError("a point number is outside the data set")
-    out = np.empty((len(idx), 28, 28), np.uint8)
+    out = np.empty((len(idx),) + dataset.test.x.shape[1:], np.uint8)
     is_test = idx < n_test
     out[is_test] = dataset.test.x[idx[is_test]]
     out[~is_test] = dataset.train.x[idx[~is_test] - n_test]

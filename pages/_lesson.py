@@ -19,7 +19,7 @@ URL_PATHS = {"home": "", "train": "train", "reconstructions": "reconstructions",
 # The address parameters each page reads (a lesson step sets them) ...
 PARAMS = {
     "home": (),
-    "train": ("model", "latent", "epochs", "batch", "lr", "limit"),
+    "train": ("model", "latent", "epochs", "batch", "lr", "limit", "dataset"),
     "reconstructions": ("run", "mode"),
     "latent": ("run", "method", "n", "pick", "view", "images"),
     "denoising": ("run", "noise", "level"),
@@ -30,10 +30,10 @@ PARAMS = {
 # "sidebar" and "run" work on every page.
 CONTROLS: dict[str, dict[str, tuple[str, ...]]] = {
     "home": {"image": ("home_image",), "samples": ("home_samples",), "split": ("home_split",), "presets": ("home_presets",)},
-    "train": {"model": ("model",), "latent": ("latent_*",), "epochs": ("epochs",), "batch": ("batch",), "lr": ("lr_*",),
+    "train": {"dataset": ("dataset",), "model": ("model",), "latent": ("latent_*",), "epochs": ("epochs",), "batch": ("batch",), "lr": ("lr_*",),
               "optimizer": ("optimizer",), "loss": ("loss",), "output": ("out_act",), "hidden": ("hidden_*",),
               "upsample": ("upsample_*",), "noise": ("noise_kind", "noise_level_*"), "seed": ("seed",),
-              "digits": ("digits",), "limit": ("limit",), "pretrain": ("pretrain_*",), "device": ("device",),
+              "digits": ("digits", "classes_*"), "limit": ("limit",), "pretrain": ("pretrain_*",), "device": ("device",),
               "name": ("run_name",), "stepwise": ("stepwise",), "runs": ("train_runs",), "upload": ("train_upload",)},
     "reconstructions": {"mode": ("mode",), "count": ("n_recon",), "digit": ("recon_digit",), "seed": ("recon_seed",),
                         "second": ("run_b",)},

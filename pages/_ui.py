@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import runpy
 import threading
 from pathlib import Path
@@ -14,7 +15,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from aecore.data import load_mnist
+from aecore.data import DataError, load_dataset, load_mnist
 from aecore.engine.client import Engine
 from aecore.engine.kinds import result_key
 from aecore.engine.store import FINISHED, StoreError, new_token, valid_token
@@ -47,9 +48,10 @@ def warm_imports() -> bool:
     return True
 
 
-@st.cache_resource(show_spinner="Loading MNIST…")
-def dataset():
-    return load_mnist()
+@st.cache_resource(show_spinner="Loading the data set…", max_entries=6)
+def dataset(name: str = "mnist"):
+    """A data set by name: the bundled MNIST, or one imported on the Data sets page (DataError when it is gone)."""
+    return load_mnist() if name == "mnist" else load_dataset(name)
 
 
 @st.cache_resource(show_spinner="Starting the job engine…")
@@ -105,14 +107,41 @@ def has_active_jobs() -> bool:
 
 
 # ---- runs: the zoo, the workspace's kept runs, runs shared with the class ----------------------
-def run_options() -> dict[str, str]:
-    """run key -> label, for every run this workspace can open."""
+def run_options(data: tuple[str, ...] | None = ("mnist",)) -> dict[str, str]:
+    """run key -> label, for every run this workspace can open that was trained on one of `data` (None: any)."""
     ws = workspace()
-    opts = {f"zoo:{n}": f"zoo · {n}" for n in zoo_names()}
+    opts = {f"zoo:{n}": f"zoo · {n}" for n in zoo_names()} if data is None or "mnist" in data else {}
     for r in engine().visible_runs(ws, teacher=is_teacher()):
+        on = _kept_run_data(r.workspace, r.id)
+        if data is not None and on not in data:
+            continue
         whose = "yours" if r.workspace == ws else "class"
-        opts[f"run:{r.id}"] = f"{whose} · {r.name}" + (" 🌐" if r.shared and r.workspace == ws else "")
+        opts[f"run:{r.id}"] = (f"{whose} · {r.name}" + (f" · on {on}" if on != "mnist" and f"on {on}" not in r.name else "")
+                               + (" 🌐" if r.shared and r.workspace == ws else ""))
     return opts
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _kept_run_data(run_workspace: str, run_id: str) -> str:
+    """The data set a kept run was trained on, from its config file (kept runs never change under one id)."""
+    try:
+        with open(engine().store.run_dir(run_workspace, run_id) / "config.json", "rb") as f:
+            name = json.loads(f.read(1 << 16)).get("dataset", "mnist")
+        return name if isinstance(name, str) else "mnist"
+    except (OSError, ValueError, AttributeError):
+        return "mnist"
+
+
+def run_data(key: str) -> str:
+    """The name of the data set the run `key` was trained on ("mnist" for the zoo)."""
+    kind, _, name = key.partition(":")
+    if kind != "run":
+        return "mnist"
+    try:
+        r = engine().store.run(name)
+    except StoreError:
+        return "mnist"
+    return _kept_run_data(r.workspace, r.id)
 
 
 def get_run(key: str) -> Run:
@@ -129,15 +158,18 @@ def get_run(key: str) -> Run:
 
 
 def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True, default: str | None = None,
-               avoid: str | None = None):
-    """A select box over all runs (the choice lives in the URL as ?run=); returns (cache key, Run) or (None, None).
+               avoid: str | None = None, data: tuple[str, ...] | None = ("mnist",)):
+    """A select box over the runs trained on one of `data` (None: any data set; the choice lives in the URL as
+    ?run=); returns (cache key, Run) or (None, None).
 
     The run key names the run for st.cache_data (kept runs never change under one id). `avoid`
-    (a run key) is not chosen by default, e.g. for a second run to compare with the first.
+    (a run key) is not chosen by default, e.g. for a second run to compare with the first. A page that
+    shows MNIST only keeps the default `data`, so it never offers a run it cannot show.
     """
-    opts = run_options()
+    opts = run_options(data)
     if not opts:
-        (st.sidebar if sidebar else st).info("No runs yet: train one on the Train page.")
+        where = "" if data is None else f" on {' or '.join(data)}"
+        (st.sidebar if sidebar else st).info(f"No runs{where} yet: train one on the Train page.")
         return None, None
     qp = st.query_params.get(key)
     if key not in st.session_state or st.session_state[key] not in opts:
@@ -148,7 +180,8 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
     st.query_params[key] = choice
     try:
         run = get_run(choice)
-    except (RunError, StoreError, KeyError, OSError) as e:
+        dataset(run.config.dataset)  # the page shows the run on its data set: it must still be here
+    except (RunError, StoreError, KeyError, OSError, DataError) as e:
         where.error(f"This run cannot be opened: {plain(str(e))}. Pick another one.")
         return None, None
     with where.expander("About this run", expanded=False):
@@ -200,10 +233,11 @@ def test_errors(run_key: str) -> np.ndarray:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def reconstructions(run_key: str, _run: Run, idx: tuple) -> np.ndarray:
-    """The run's reconstructions [n, 28, 28] of points (0-9,999: test images; from 10,000: training images)."""
+    """The run's reconstructions [n, 28, 28] ([n, H, W, 3] in colour) of points of its data set (test images first,
+    then training images)."""
     from aecore.latent import pool_images
 
-    return reconstruct(_run.model, pool_images(dataset(), list(idx)))[1]
+    return reconstruct(_run.model, pool_images(dataset(run_data(run_key)), list(idx)))[1]
 
 
 def code_bars(code: np.ndarray, title: str, height: int = 260) -> go.Figure:
@@ -254,11 +288,14 @@ def loss_figure(history: list[dict], title: str = "Loss per epoch") -> go.Figure
     return fig
 
 
-def per_digit_figure(values: dict[str, list], title: str = "Error per digit") -> go.Figure:
+def per_digit_figure(values: dict[str, list], title: str = "Error per digit", names: tuple[str, ...] | None = None) -> go.Figure:
+    """One group of bars per digit (per class, named by `names`), one bar per run."""
     fig = go.Figure()
+    x = [str(d) for d in range(10)] if names is None else [plain(n) for n in names]
     for name, vals in values.items():
-        fig.add_bar(x=[str(d) for d in range(10)], y=vals, name=name)
-    fig.update_layout(title=title, xaxis_title="digit", xaxis_type="category", yaxis_title="test MSE per pixel", barmode="group",
+        fig.add_bar(x=x, y=vals, name=name)
+    fig.update_layout(title=title, xaxis_title="digit" if names is None else "class", xaxis_type="category",
+                      yaxis_title="test MSE per pixel", barmode="group",
                       height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
     return fig
 
@@ -313,7 +350,7 @@ def background_experiment(kind: str, params: dict, button: str = "▶ Run experi
             if _queue(kind, params):
                 st.rerun()
         return None
-    _job_progress(job.id)
+    job_progress(job.id)
     return None
 
 
@@ -321,7 +358,12 @@ def queue_training(config, name: str | None = None, max_steps: int | None = None
     """Queue a training job in this workspace (pausing after `max_steps` steps); the Job, or None after showing why not."""
     params = {"config": config.to_dict()} | ({"max_steps": int(max_steps)} if max_steps else {})
     try:
-        return engine().submit(workspace(), "train", params, config.describe(), dataset(), name=name or config.describe())
+        ds = dataset(config.dataset)
+        if config.dataset != "mnist":  # the live preview: test images of the first classes (MNIST's are digits 0-7)
+            from aecore.classify import show_images
+
+            params["preview"] = [int(i) for i in show_images(ds, 8)]
+        return engine().submit(workspace(), "train", params, config.describe(), ds, name=name or config.describe())
     except (ValueError, StoreError) as e:
         st.error(f"Cannot train with these settings: {e}")
         return None
@@ -344,7 +386,7 @@ def _queue(kind: str, params: dict) -> bool:
 
 
 @st.fragment(run_every=1.5)
-def _job_progress(job_id: int):
+def job_progress(job_id: int):
     """A queued or running job's progress bar and Stop button; reruns the page when it ends."""
     eng = engine()
     job = eng.store.job(job_id)
@@ -357,6 +399,8 @@ def _job_progress(job_id: int):
         p = job.progress
         if not p:
             text = "starting…"
+        elif "total" in p:  # images read by an import
+            text = f"{p['phase']} · {p['done']:,} of {p['total']:,}"
         elif "iteration" in p:  # a t-SNE layout converging
             text = f"{p['phase']} · iteration {p['iteration']}/{p['iterations']}"
         else:
@@ -386,19 +430,23 @@ def live_layout_figure(params: dict, xy: np.ndarray):
 
 
 def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tuple, size: int = 5,
-                  height: int = 560) -> go.Figure:
-    """Points [n, 2] (or [n, 3]: a 3-D cloud to rotate) coloured by digit, one WebGL trace per digit, each point's
-    index in customdata (plotly selections report it). Built from arrays directly: a page draws it on every rerun."""
+                  height: int = 560, names: tuple[str, ...] | None = None) -> go.Figure:
+    """Points [n, 2] (or [n, 3]: a 3-D cloud to rotate) coloured by digit (by class, named by `names`, on another data
+    set), one WebGL trace per class, each point's index in customdata (plotly selections report it). Built from
+    arrays directly: a page draws it on every rerun."""
     fig = go.Figure()
     three = xy.shape[1] == 3
-    for d in range(10):
+    what = "digit" if names is None else "class"
+    palette = DIGIT_COLORS if names is None or len(names) <= 10 else px.colors.qualitative.Alphabet
+    for d in range(10 if names is None else len(names)):
         m = digits == d
         if m.any():
-            kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(d), customdata=idx[m],
-                      hovertemplate="test image #%{customdata}<extra>digit " + str(d) + "</extra>",
-                      marker=dict(size=size * (0.6 if three else 1), color=DIGIT_COLORS[d], opacity=0.75))
+            label = str(d) if names is None else plain(names[d])
+            kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, customdata=idx[m],
+                      hovertemplate="test image #%{customdata}<extra>" + f"{what} {label}" + "</extra>",
+                      marker=dict(size=size * (0.6 if three else 1), color=palette[d % len(palette)], opacity=0.75))
             fig.add_trace(go.Scatter3d(z=xy[m, 2], **kw) if three else go.Scattergl(**kw))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="digit")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=what)
     if three:
         fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
     else:
@@ -446,6 +494,7 @@ def navigation_pages() -> list:
         st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
         st.Page("pages/denoising.py", title="Denoising", icon=":material/blur_on:", url_path="denoising"),
         st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
+        st.Page("pages/data.py", title="Data sets", icon=":material/photo_library:", url_path="data"),
         st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     ]
     if is_teacher():
@@ -506,11 +555,13 @@ def kept(widget, label: str, *args, key: str, default, **kw):
     """
     shadow = f"_kept_{key}"
     options = args[0] if args and isinstance(args[0], (list, tuple)) else None
+
+    def valid(v) -> bool:
+        return options is None or (all(x in options for x in v) if isinstance(v, list) else v in options)
+
     value = st.session_state.get(shadow, default)
-    if options is not None:
-        ok = all(v in options for v in value) if isinstance(value, list) else value in options
-        value = value if ok else default
-    if key not in st.session_state:
+    value = value if valid(value) else default
+    if key not in st.session_state or not valid(st.session_state[key]):  # e.g. a model the new data set cannot take
         st.session_state[key] = value
     out = widget(label, *args, key=key, **kw)
     st.session_state[shadow] = out

@@ -38,11 +38,13 @@ def recording(path: Path) -> Recording | None:
         return None
 
 
-def figure(rec: Recording, i: int, height: int = 420, title: str | None = None):
-    """Frame i: the recorded test images' codes in the plane, coloured by digit, on axes that hold every frame."""
-    y = _ui.dataset().test.y[rec.index]
+def figure(rec: Recording, i: int, ds, height: int = 420, title: str | None = None):
+    """Frame i: the recorded test images' codes in the plane, coloured by digit (class), on axes that hold every
+    frame; `ds` is the data set the run trains on."""
+    y = ds.test.y[rec.index]
     axis = ("z1", "z2") if rec.latent <= 2 else ("PC1 of the codes", "PC2 of the codes")
-    fig = _ui.digit_scatter(rec.xy[i], y, rec.index, axis, size=5, height=height)
+    fig = _ui.digit_scatter(rec.xy[i], y, rec.index, axis, size=5, height=height,
+                            names=None if ds.name == "mnist" else ds.class_names)
     (x0, x1), (y0, y1) = rec.bounds()
     fig.update_xaxes(range=[x0, x1])
     fig.update_yaxes(range=[y0, y1])
@@ -51,12 +53,12 @@ def figure(rec: Recording, i: int, height: int = 420, title: str | None = None):
     return fig
 
 
-def preview_png(rec: Recording, i: int) -> bytes:
+def preview_png(rec: Recording, i: int, ds) -> bytes:
     """The preview digits (top) and their reconstructions at frame i (bottom)."""
-    return to_png(rows_grid([_ui.dataset().test.x[rec.preview], rec.recon[i]]), scale=2)
+    return to_png(rows_grid([ds.test.x[rec.preview], rec.recon[i]]), scale=2)
 
 
-def live(job_id: int, key: str) -> None:
+def live(job_id: int, key: str, ds) -> None:
     """The newest frame of a running job (called from the Train page's polling fragment)."""
     rec = recording(job_recording_path(job_id))
     if rec is None or not len(rec):
@@ -64,11 +66,11 @@ def live(job_id: int, key: str) -> None:
         return
     i = len(rec) - 1
     what = "its 2 code numbers" if rec.latent <= 2 else f"the first two principal components of its {rec.latent} code numbers"
-    st.plotly_chart(figure(rec, i, height=360, title=f"step {rec.steps[i]:,}: 500 test images, {what}"), key=key)
-    st.image(preview_png(rec, i), caption=f"originals / reconstructions at step {rec.steps[i]:,}")
+    st.plotly_chart(figure(rec, i, ds, height=360, title=f"step {rec.steps[i]:,}: 500 test images, {what}"), key=key)
+    st.image(preview_png(rec, i, ds), caption=f"originals / reconstructions at step {rec.steps[i]:,}")
 
 
-def replay(path: Path, key: str) -> None:
+def replay(path: Path, key: str, ds) -> None:
     """A slider over the recorded steps, a Play button, the scatter and the reconstructions at that step."""
     rec = recording(path)
     if rec is None or not len(rec):
@@ -79,7 +81,7 @@ def replay(path: Path, key: str) -> None:
     if st.session_state.get(at) not in steps:
         st.session_state[at] = steps[-1]
     if st.session_state.get(f"{key}_playing"):
-        _playing(path, key)
+        _playing(path, key, ds)
         return
     c1, c2 = st.columns([1, 7], vertical_alignment="bottom")
     if c1.button("Play", icon=":material/play_arrow:", key=f"{key}_play", help="Replay the training from the first step"):
@@ -90,14 +92,14 @@ def replay(path: Path, key: str) -> None:
     st.session_state[slider] = st.session_state[at]
     c2.select_slider("Training step", steps, key=slider, on_change=lambda: st.session_state.update({at: st.session_state[slider]}),
                      help="Drag to see the codes and reconstructions at any recorded step")
-    _frame(rec, steps.index(st.session_state[at]), key)
+    _frame(rec, steps.index(st.session_state[at]), key, ds)
 
 
 PLAY_TICKS = 30  # Play shows at most this many frames, one every 0.4 s: a replay lasts at most about 12 s
 
 
 @st.fragment(run_every=0.4)
-def _playing(path: Path, key: str) -> None:
+def _playing(path: Path, key: str, ds) -> None:
     rec = recording(path)
     at = f"{key}_at"
     steps = [int(s) for s in rec.steps]
@@ -110,14 +112,14 @@ def _playing(path: Path, key: str) -> None:
     if stop or i == len(steps) - 1:  # back to the slider, at this step
         st.session_state[f"{key}_playing"] = False
         st.rerun(scope="app")
-    _frame(rec, i, key)
+    _frame(rec, i, key, ds)
 
 
-def _frame(rec: Recording, i: int, key: str) -> None:
+def _frame(rec: Recording, i: int, key: str, ds) -> None:
     left, right = st.columns([3, 2])
-    left.plotly_chart(figure(rec, i), key=f"{key}_scatter")
+    left.plotly_chart(figure(rec, i, ds), key=f"{key}_scatter")
     with right:
-        st.image(preview_png(rec, i), caption=f"originals / reconstructions at step {rec.steps[i]:,}")
+        st.image(preview_png(rec, i, ds), caption=f"originals / reconstructions at step {rec.steps[i]:,}")
         spread = np.linalg.norm(rec.xy[i] - rec.xy[i].mean(0), axis=1).mean()
         st.caption(f"{len(rec):,} frames recorded from step 0 to step {rec.steps[-1]:,}. Mean distance of a code from "
                    f"the centre at this step: {spread:.3g}. Early on the digits lie on top of each other; as the "

@@ -2,8 +2,11 @@
 
 import streamlit as st
 
+from aecore import datasets
+from aecore.classify import show_images
 from aecore.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
 from aecore.device import device_label
+from aecore.data import DataError
 from aecore.engine.kinds import PREVIEW
 from aecore.engine.store import RESUMABLE, StoreError
 from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
@@ -22,12 +25,19 @@ workers = eng.settings.resolved_workers()
 st.caption(f"Training runs on: **{device_label(threads=eng.settings.resolved_threads())}** per job · jobs from everyone "
            f"in the class share {workers} worker process{'es' if workers != 1 else ''} on this server · "
            "your runs are kept in this workspace: bookmark this page's address to come back to them")
-ds = _ui.dataset()
-PREVIEW_X = ds.test.x[list(PREVIEW)]  # test images of digits 0-7, shown reconstructed by each kept run
 keep = _ui.kept  # every setting survives leaving the page and coming back
 
 # ---- settings -----------------------------------------------------------------------------------
-names = list(MODELS)
+here = ["mnist"] + datasets.names()  # the bundled MNIST and the sets imported on the Data sets page
+data_name = keep(st.selectbox, "Data set", here, key="dataset", default=_ui.query_choice("dataset", here, "mnist"),
+                 help="Add your own images on the Data sets page")
+ds = _ui.dataset(data_name)
+mnist = data_name == "mnist"
+if not mnist:
+    c, h, w = ds.image_shape
+    st.caption(f"{_ui.plain(data_name)}: {h}×{w} {'colour' if c == 3 else 'grey'} images, {len(ds.train):,} for "
+               f"training, {ds.n_classes} classes. Models that take only 28×28 grey digits are not offered.")
+names = [n for n in MODELS if mnist or MODELS[n].any_shape is not None]
 model = keep(st.selectbox, "Model", names, key="model", default=_ui.query_choice("model", names, "conv"),
              format_func=lambda n: f"{n} — {MODELS[n].summary}")
 spec = MODELS[model]
@@ -70,8 +80,13 @@ noise_level = keep(c3.number_input, "Noise level", 0.0, float(NOISE_LIMITS.get(n
                    disabled=noise_kind == "none", help="masking / salt and pepper: fraction of pixels; Gaussian: sigma")
 seed = keep(c4.number_input, "Seed", 0, 2**31 - 1, key="seed", default=0)
 
-digits = keep(st.multiselect, "Digits to train on", list(range(10)), key="digits", default=list(range(10)),
-              help="Train on a subset, e.g. only 0 (then see how it reconstructs the others)")
+if mnist:
+    digits = keep(st.multiselect, "Digits to train on", list(range(10)), key="digits", default=list(range(10)),
+                  help="Train on a subset, e.g. only 0 (then see how it reconstructs the others)")
+else:
+    every = list(range(ds.n_classes))
+    digits = keep(st.multiselect, "Classes to train on", every, key=f"classes_{data_name}", default=every,
+                  format_func=lambda i: ds.class_names[i], help="Train on a subset of the classes")
 c2, c3, c4 = st.columns(3)  # the digits have a row of their own: in a column their chips were cut off
 limit = keep(c2.number_input, "Training images (0 = all)", 0, 60000, key="limit",
              default=_ui.query_number("limit", 0, 0, 60000), step=1000)
@@ -104,11 +119,13 @@ config = TrainConfig(
     model=model, latent=latent, hidden_act=hidden_act, out_act=out_act, upsample=upsample, loss=loss,
     optimizer=optimizer, lr=float(lr), batch_size=int(batch), epochs=int(epochs), seed=int(seed),
     noise="none" if noise_kind == "none" else f"{noise_kind}:{noise_level:g}",
-    digits=tuple(digits), limit=int(limit) or None, pretrain_epochs=int(pretrain), device=device,
+    digits=tuple(digits) if len(digits) < ds.n_classes else None, limit=int(limit) or None,
+    pretrain_epochs=int(pretrain), device=device, dataset=data_name,
     schedule=schedule, weight_decay=float(weight_decay), val_fraction=float(val_share),
     width=int(width) if model == "conv" else None, precision=precision,
 )
-st.query_params.update({"model": model, "epochs": str(epochs), "batch": str(batch), "lr": f"{lr:g}", "limit": str(limit)})
+st.query_params.update({"model": model, "epochs": str(epochs), "batch": str(batch), "lr": f"{lr:g}", "limit": str(limit),
+                        "dataset": data_name})
 if latent is not None:
     st.query_params["latent"] = str(latent)
 
@@ -173,7 +190,7 @@ def live_jobs():
             left, right = st.columns(2)
             left.plotly_chart(_ui.live_loss_figure(job.curve, job.history, p["epochs"]), key=f"live_loss_{job.id}")
             with right:  # watch it learn: the codes of 500 test images and 8 reconstructions, every few steps
-                _watch.live(job.id, key=f"live_codes_{job.id}")
+                _watch.live(job.id, key=f"live_codes_{job.id}", ds=_ui.dataset(job.params["config"]["dataset"]))
 
 
 st.session_state.setdefault("shown_finished", {j.id for j in _ui.my_jobs() if not j.active})
@@ -216,7 +233,7 @@ if not recorded:
 else:
     watch_id = st.selectbox("Replay the training of", list(recorded), format_func=recorded.get,
                             key="watch_run")
-    _watch.replay(_watch.run_recording_path(watch_id), key=f"watch_{watch_id}")
+    _watch.replay(_watch.run_recording_path(watch_id), key=f"watch_{watch_id}", ds=_ui.dataset(_ui.run_data(f"run:{watch_id}")))
 
 # ---- your runs ----------------------------------------------------------------------------------
 with st.container(key="train_runs"):  # a lesson can hide this section (?hide=runs)
@@ -263,8 +280,13 @@ with st.container(key="train_runs"):  # a lesson can hide this section (?hide=ru
                     eng.store.delete_run(entry.id, ws)
                     st.session_state["flash"] = f"Deleted “{_ui.plain(entry.name)}”."
                     st.rerun()
-            _ui.image_rows([("originals", PREVIEW_X), ("reconstructions", _ui.reconstructions(f"run:{entry.id}", run, PREVIEW))],
-                           scale=2)
+            try:  # test images of digits 0-7 (of the first classes of another data set), reconstructed by the run
+                on = _ui.dataset(run.config.dataset)
+                shown = tuple(PREVIEW) if run.config.dataset == "mnist" else tuple(int(i) for i in show_images(on, 8))
+                _ui.image_rows([("originals", on.test.x[list(shown)]),
+                                ("reconstructions", _ui.reconstructions(f"run:{entry.id}", run, shown))], scale=2)
+            except DataError as e:
+                st.caption(f"Its data set cannot be shown: {_ui.plain(str(e))}")
 
 with st.container(key="train_upload"):  # ?hide=upload
     st.subheader("Upload a run")

@@ -1,0 +1,171 @@
+"""Data sets: the bundled MNIST and your own images — upload a zip or an .npz, look at it, train on it."""
+
+import secrets
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from aecore import datasets
+from aecore.data import DataError
+from aecore.engine.store import StoreError
+from aecore.images import grid, to_png
+from pages import _ui
+
+_ui.require_navigation()
+
+st.title("Data sets")
+st.caption("Train and explore on the bundled MNIST or on your own images: a zip with one folder per class (the "
+           "ImageFolder layout), or an .npz of arrays. Imported data sets are shared with everyone on this server.")
+eng = _ui.engine()
+ws = _ui.workspace()
+SHOWN_CLASSES = 12  # classes drawn in the sample grid (the class counts chart shows every class)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sample_png(name: str, version: float) -> tuple[bytes, list[str]]:
+    """Ten training images of each of the first classes, one row per class, and the row names."""
+    ds = _ui.dataset(name)
+    y = np.asarray(ds.train.y)
+    rows, names = [], []
+    blank = np.full(ds.train.x.shape[1:], 255, np.uint8)
+    for c in range(min(ds.n_classes, SHOWN_CLASSES)):
+        idx = np.flatnonzero(y == c)[:10]
+        if not len(idx):
+            continue
+        imgs = list(ds.train.x[idx]) + [blank] * (10 - len(idx))
+        rows += imgs
+        names.append(ds.class_names[c])
+    return to_png(grid(np.stack(rows), 10), scale=2 if ds.image_shape[1] <= 32 else 1), names
+
+
+def about(name: str) -> dict:
+    """The manifest of an imported data set ({} for MNIST and the torchvision sets not yet fetched)."""
+    try:
+        return datasets.info(name) if datasets.exists(name) else {}
+    except DataError:
+        return {}
+
+
+# ---- the data sets on this server ---------------------------------------------------------------
+rows = datasets.listing()
+st.dataframe(
+    [{"name": r["name"], "from": r["kind"], "images": f"{r['size']}×{r['size']} {'colour' if r['channels'] == 3 else 'grey'}",
+      "training": r["n_train"], "test": r["n_test"], "classes": r["n_classes"],
+      "here": "yes" if r["available"] else "needs a download"} for r in rows],
+    hide_index=True, key="data_table")
+
+# ---- look at one -------------------------------------------------------------------------------
+here = [r["name"] for r in rows if r["available"]]
+name = st.selectbox("Look at", here, index=_ui.query_index("dataset", here, "mnist"), key="data_pick")
+st.query_params["dataset"] = name
+try:
+    ds = _ui.dataset(name)
+except DataError as e:
+    st.error(f"This data set cannot be read: {e}")
+    st.stop()
+m = about(name)
+c, h, w = ds.image_shape
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Images", f"{h}×{w} {'colour' if c == 3 else 'grey'}")
+m2.metric("Training images", f"{len(ds.train):,}")
+m3.metric("Test images", f"{len(ds.test):,}")
+m4.metric("Classes", ds.n_classes)
+png, shown = sample_png(name, m.get("created", 0.0))
+more = f" (the first {SHOWN_CLASSES} of {ds.n_classes} classes)" if ds.n_classes > SHOWN_CLASSES else ""
+st.image(png, caption="One row per class, top to bottom: " + ", ".join(_ui.plain(s) for s in shown) + more)
+counts = [np.bincount(np.asarray(s.y, np.int64), minlength=ds.n_classes) for s in (ds.train, ds.test)]
+fig = go.Figure([go.Bar(name=label, x=list(ds.class_names), y=cnt) for label, cnt in zip(("training", "test"), counts)])
+fig.update_layout(barmode="stack", height=300, margin=dict(l=10, r=10, t=30, b=10), title="Images per class",
+                  xaxis_type="category")
+st.plotly_chart(fig, key="class_counts")
+for note in m.get("notes", []):
+    st.caption(f"Import note: {_ui.plain(note)}")
+l1, l2 = st.columns([3, 2])
+l1.page_link("pages/train.py", label=f"Train a model on {name}", icon=":material/model_training:",
+             query_params={"dataset": name})
+owner = (m.get("about") or {}).get("workspace")
+if m and (owner == ws or _ui.is_teacher()) and name not in ("cifar10", "flowers102"):
+    with l2.popover("Delete this data set", icon=":material/delete:"):
+        st.caption("Runs trained on it stay, but cannot be shown again until it is imported again under this name.")
+        if st.button(f"Delete {name}", type="primary", key="data_delete"):
+            datasets.remove(name)
+            _ui.dataset.clear()
+            st.query_params["dataset"] = "mnist"
+            st.session_state.pop("data_pick", None)
+            st.rerun()
+
+# ---- add your own ------------------------------------------------------------------------------
+st.subheader("Add your own images")
+limits = datasets.LIMITS
+with st.form("add_data", clear_on_submit=False, border=True):
+    upload = st.file_uploader("A zip of images (one folder per class, e.g. cats/1.jpg, dogs/2.jpg; or train/ and "
+                              "test/ folders each holding those) or an .npz with arrays x and y (optional class_names)",
+                              type=["zip", "npz"], key="data_file")
+    f1, f2, f3, f4 = st.columns(4)
+    new_name = f1.text_input("Name", placeholder="my-photos", max_chars=40, key="data_name",
+                             help="1-40 lower-case letters, digits, '.', '_' or '-'")
+    size = f2.selectbox("Image size", [28, 32, 64], index=1, key="data_size",
+                        help="Each image is centre-cropped to a square and resized to this side (an .npz keeps its own)")
+    tone = f3.selectbox("Colour", ["keep colour", "greyscale"], key="data_tone")
+    test_share = f4.slider("Test share", 0.1, 0.5, 0.2, 0.05, key="data_test",
+                           help="Share of each class held out as test images (unless the zip has train/ and test/)")
+    go_import = st.form_submit_button("Import", type="primary")
+if go_import:
+    try:
+        if upload is None:
+            raise DataError("choose a zip or .npz file first")
+        datasets.check_name(new_name.strip())
+        if datasets.exists(new_name.strip()):
+            raise DataError(f"a data set named {new_name.strip()!r} exists already; pick another name")
+        suffix = ".npz" if upload.name.lower().endswith(".npz") else ".zip"
+        eng.store.uploads_dir.mkdir(parents=True, exist_ok=True)
+        token = f"{secrets.token_hex(8)}{suffix}"
+        (eng.store.uploads_dir / token).write_bytes(upload.getbuffer())
+        params = {"action": "add", "upload": token, "name": new_name.strip(), "file": Path(upload.name).name,
+                  "size": None if suffix == ".npz" else int(size), "grey": True if tone == "greyscale" else None,
+                  "test_fraction": float(test_share)}
+        job = eng.submit(ws, "dataset", params, f"Importing {upload.name} as {new_name.strip()}", None)
+        st.session_state["import_job"] = job.id
+    except (DataError, StoreError, ValueError, OSError) as e:
+        st.error(f"Cannot import this: {e}")
+
+job_id = st.session_state.get("import_job")
+if job_id is not None:
+    job = eng.store.job(job_id)
+    if job.active:
+        _ui.job_progress(job_id)
+    elif job.status == "done":
+        st.success(f"Imported **{_ui.plain(job.params['name'])}**. Pick it above to look at it, or train on it.")
+        st.page_link("pages/train.py", label=f"Train a model on {job.params['name']}", icon=":material/model_training:",
+                     query_params={"dataset": job.params["name"]})
+    else:
+        st.error(f"The import did not work: {_ui.plain(job.error)}")
+
+with st.expander("What an import accepts"):
+    st.markdown(
+        f"- Images: {', '.join(datasets.IMAGE_EXTENSIONS)}; any size and mode (grey, RGB, RGBA, palette), "
+        f"cropped to the centre square and resized; files that are not images, or are corrupt, are skipped and named "
+        "in the import notes.\n"
+        f"- At most {limits.max_images:,} images, {limits.max_members:,} files in a zip, {limits.max_classes:,} classes, "
+        f"{limits.max_file_bytes / 2**20:.0f} MB per image file and {limits.max_pixels / 1e6:.0f} megapixels per image, "
+        f"{limits.max_total_bytes / 2**30:.0f} GB unpacked in all; zip members that inflate more than "
+        f"{limits.max_ratio}× are refused as a zip bomb; names with '..', absolute paths and links are refused.\n"
+        "- At least 2 classes, and 2 images in a class to hold one out for testing.\n"
+        "- On the command line: `python -m aecore data add PATH --name NAME` (and `data list`, `data remove`).")
+    st.json(asdict(limits), expanded=False)
+
+# ---- torchvision's sets ------------------------------------------------------------------------
+with st.expander("Download CIFAR-10 or Flowers102 (needs this server to be online)"):
+    which = st.selectbox("Data set", ["cifar10", "flowers102"], key="fetch_which",
+                         format_func={"cifar10": "CIFAR-10 (32×32 colour, 10 classes)",
+                                      "flowers102": "Oxford Flowers 102 (64×64 colour, 102 classes)"}.get)
+    if st.button("Download", key="fetch_go"):
+        try:
+            job = eng.submit(ws, "dataset", {"action": "fetch", "name": which}, f"Downloading {which}", None)
+            st.session_state["import_job"] = job.id
+            st.rerun()
+        except (StoreError, ValueError) as e:
+            st.error(str(e))
