@@ -1,4 +1,5 @@
-"""Denoising: corrupt test digits, see what a model makes of them, and how the error grows with the noise."""
+"""Denoising: corrupt test images (digits, or your own in colour), see what a model makes of them, and how the error
+grows with the noise."""
 
 import html
 
@@ -18,11 +19,15 @@ _ui.require_navigation()
 
 st.title("Denoising")
 st.markdown("A **denoising autoencoder** is trained on corrupted inputs but scored against the clean images, "
-            "so it learns to undo the damage. Compare it with a plain autoencoder on the same corrupted digits.")
-ds = _ui.dataset()
-key, run = _ui.run_picker(default="zoo:conv-k16-denoise")
+            "so it learns to undo the damage. Compare it with a plain autoencoder on the same corrupted images.")
+key, run = _ui.run_picker(default="zoo:conv-k16-denoise", data=None)  # runs of every data set
 if run is None:
     st.stop()
+ds = _ui.dataset(run.config.dataset)
+mnist = ds.name == "mnist"
+if not mnist:
+    st.caption(f"On {_ui.plain(ds.name)}: the noise hits each colour channel of a pixel on its own, so it shows as "
+               "coloured speckles.")
 
 KINDS = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise", "saltpepper": "salt and pepper"}
 c1, c2, c3 = st.columns(3)
@@ -37,8 +42,9 @@ st.query_params.update({"noise": kind, "level": f"{level:g}"})
 trained = run.config.noise_spec
 if not trained.active:
     st.info(f"**{_ui.plain(run.label())} was trained on clean images only**: it is a plain autoencoder, not a denoiser. "
-            "It reconstructs what it has learnt digits look like, so it removes some noise by accident at best. "
-            "Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare.")
+            "It reconstructs what it has learnt images look like, so it removes some noise by accident at best. "
+            ("Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare." if mnist else
+             "Train a denoising model on these images below to compare."))
 elif trained.kind != kind:
     st.warning(f"**This model was trained on {KINDS[trained.kind]} at {trained.level:g}, but you chose {KINDS[kind]}.** "
                f"It has never seen {KINDS[kind]}, so it does not know how to undo it: expect a worse result than on "
@@ -61,7 +67,7 @@ m2.metric("MSE after the model", f"{float(((denoised - clean) ** 2).mean()):.4f}
 
 # ---- error versus noise level -------------------------------------------------------------------
 st.subheader("Error versus noise level")
-plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() else None
+plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() and mnist else None  # the zoo's plain AE reads digits
 compare = {html.escape(run.label(), quote=False): key}  # a legend label: plotly reads <a>, <b>
 if plain_key and plain_key != key:
     compare["plain conv AE (zoo conv-k16)"] = plain_key
@@ -79,7 +85,8 @@ k = t1.number_input("Latent size", 1, 256, 16, key="dn_latent")
 epochs = t2.number_input("Epochs", 1, 50, 3, key="dn_epochs")
 limit = t3.number_input("Training images (0 = all)", 0, 60000, 20000, step=5000, key="dn_limit")
 if st.button("▶ Train denoising conv AE", type="primary"):
-    cfg = TrainConfig(model="conv", latent=int(k), epochs=int(epochs), limit=int(limit) or None, noise=str(noise), lr=2e-3)
+    cfg = TrainConfig(model="conv", latent=int(k), epochs=int(epochs), limit=int(limit) or None, noise=str(noise), lr=2e-3,
+                      dataset=ds.name)
     job = _ui.queue_training(cfg, name=f"denoising {cfg.describe()}")
     if job is not None:
         st.success(f"Queued job {job.id}. Follow it on the Train page; when it finishes it appears in the run picker.")

@@ -5,7 +5,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from aecore import datasets
 from aecore import experiments as ex
+from aecore.colour import VARIANT_TEXT, VARIANTS, tutorial_variant
 from aecore.config import TrainConfig
 from aecore.images import rows_grid, to_png
 from pages import _ui
@@ -30,7 +32,7 @@ def sweep_eta(model: str, n_latents: int, epochs: int, images: int | None) -> st
 
 key, run = _ui.run_picker()
 
-TABS = ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE"]
+TABS = ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE", "Your images"]
 tabs = st.tabs(TABS, key="tab", bind="query-params", on_change="rerun")
 
 
@@ -223,3 +225,82 @@ if tabs[5].open:
             _ui.table_csv(res.tables["curves"], "stacked-curves", key="csv_stack_curves")
             _ui.result_table(res, "final")
             recon_rows(res, [r["model"] for r in res.tables["final"]])
+
+# ---- 7. your images: classes from a run's code, the conv-AE tutorial's comparison ----------------
+if tabs[6].open:
+    with tabs[6]:
+        st.markdown("On MNIST or on a data set added on the **Data sets** page: a classifier head on a run's code, "
+                    "fine-tuned with its encoder (accuracy overall and per class), and the conv-AE tutorial's Flowers102 "
+                    "experiment as one comparison.")
+        st.subheader("Classify with a run's encoder")
+        ckey, crun = _ui.run_picker("Run", key="run_cls", sidebar=False, data=None)
+        if crun is not None:
+            cds = _ui.dataset(crun.config.dataset)
+            f1, f2, f3 = st.columns(3)
+            c_epochs = f1.number_input("Epochs", 1, 100, 5, key="cls_epochs")
+            c_labels = f2.select_slider("Labelled training images", [100, 300, 1000, 3000, 0], 0, key="cls_labels",
+                                        format_func=lambda n: "all" if n == 0 else f"{n:,}")
+            freeze = f3.checkbox("Encoder frozen (train the head only)", key="cls_freeze")
+            params = {"run": ckey, "epochs": int(c_epochs), "labels": int(c_labels) or None, "seed": 0, "freeze": bool(freeze)}
+            res = _ui.background_experiment("classify", params, button="▶ Fine-tune a classifier")
+            if res is not None:
+                r = res.tables["accuracy"][0]
+                m1, m2, m3 = st.columns(3)
+                m1.metric("Test accuracy", f"{r['test_acc']:.1%}")
+                m2.metric("Training accuracy", f"{r['train_acc']:.1%}")
+                m3.metric("Chance", f"{r['chance']:.1%}", help=f"one class in {cds.n_classes}")
+                per = res.tables["per_class"]
+                names = [_ui.plain(p["name"]) for p in per]
+                fig = go.Figure(go.Bar(x=names, y=[p["test_acc"] for p in per],
+                                       text=[f"{p['test_acc']:.0%}" if p["test_acc"] is not None else "" for p in per]))
+                fig.add_hline(y=r["chance"], line_dash="dot", annotation_text="chance")
+                fig.update_layout(title="Test accuracy per class", yaxis_range=[0, 1], xaxis_type="category",
+                                  yaxis_title="test accuracy", height=340, margin=dict(l=10, r=10, t=40, b=10))
+                st.plotly_chart(fig, key="cls_per_class")
+                conf = res.images["confusion"]
+                heat = px.imshow(conf, x=names, y=names, labels=dict(x="predicted", y="true class", color="images"),
+                                 text_auto=len(names) <= 20, color_continuous_scale="Blues", height=420,
+                                 title="Which class each test image was given")
+                heat.update_layout(margin=dict(l=10, r=10, t=40, b=10))
+                st.plotly_chart(heat, key="cls_confusion")
+                _ui.result_table(res, "per_class")
+
+        st.subheader("The conv-AE tutorial's comparison")
+        st.caption("Four versions of the tutorial's colour autoencoder, each trained, then fine-tuned with its "
+                   "classifier head: " + " → ".join(f"**{v}** ({VARIANT_TEXT[v]})" for v in VARIANTS) + ". The "
+                   "tutorial reports about 15% for the base network and about 26% with the upsampling decoder on "
+                   "Flowers102 (100 + 60 epochs at 100×100).")
+        here = ["mnist"] + datasets.names()
+        t0, t1, t2, t3 = st.columns(4)
+        tname = t0.selectbox("Data set", here, index=_ui.query_index("dataset", here, here[-1]), key="tut_data")
+        ae_ep = t1.number_input("Autoencoder epochs", 1, 200, 3, key="tut_ae")
+        clf_ep = t2.number_input("Classifier epochs", 1, 200, 3, key="tut_clf")
+        lim = t3.number_input("Training images (0 = all)", 0, 60000, 2000 if tname == "mnist" else 0, step=500,
+                              key=f"tut_limit_{tname}")
+        picked = st.multiselect("Variants", list(VARIANTS), default=list(VARIANTS), key="tut_variants",
+                                format_func=lambda v: f"{v}: {VARIANT_TEXT[v]}")
+        c, size, _ = _ui.dataset(tname).image_shape
+        try:
+            for v in picked:  # every variant builds at this image size: say so before anything is queued
+                tutorial_variant(v, c, size, _ui.dataset(tname).n_classes)
+            ok = bool(picked)
+        except ValueError as e:
+            st.warning(f"The tutorial's models cannot take {size}×{size} images: {e}")
+            ok = False
+        if ok:
+            params = {"dataset": tname, "variants": [v for v in VARIANTS if v in picked], "ae_epochs": int(ae_ep),
+                      "clf_epochs": int(clf_ep), "seed": 0, "limit": int(lim) or None, "labels": None}
+            res = _ui.background_experiment("tutorial", params)
+            if res is not None and res.tables["accuracy"]:
+                rows = res.tables["accuracy"]
+                fig = go.Figure(go.Bar(x=[r["variant"] for r in rows], y=[r["test_acc"] for r in rows],
+                                       text=[f"{r['test_acc']:.1%}" for r in rows], name="test"))
+                fig.add_scatter(x=[r["variant"] for r in rows], y=[r["train_acc"] for r in rows], mode="markers",
+                                name="training", marker=dict(size=10, symbol="diamond"))
+                fig.add_hline(y=rows[0]["chance"], line_dash="dot", annotation_text="chance")
+                fig.update_layout(yaxis_title="accuracy", yaxis_range=[0, 1], height=340, xaxis_type="category",
+                                  margin=dict(l=10, r=10, t=30, b=10))
+                st.plotly_chart(fig, key="tut_chart")
+                _ui.result_table(res, "accuracy")
+                _ui.table_csv(res.tables["per_class"], "tutorial-per-class", key="csv_tut_per_class")
+                recon_rows(res, [r["variant"] for r in rows])

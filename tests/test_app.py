@@ -279,3 +279,46 @@ def test_train_page_copies_a_zoo_models_recipe_into_every_setting():
     assert at.selectbox(key="precision").value == config.precision
     assert any("Filled in the recipe of conv-k16" in i.value for i in at.info)
     assert not at.warning  # the copied settings are valid: ▶ Train is ready
+
+
+@pytest.fixture
+def shapes_set(tmp_path):
+    """A small imported colour data set (4 classes of generated shapes) in the data home the app reads."""
+    import numpy as np
+
+    from aecore import datasets
+    from aecore.shapes import make_shapes
+
+    x, y, names = make_shapes(4, 20, 32, seed=0)
+    np.savez(tmp_path / "s.npz", x=x, y=y, class_names=np.array(names))
+    datasets.add(tmp_path / "s.npz", "apptest-shapes", replace=True)
+    yield "apptest-shapes"
+    datasets.remove("apptest-shapes")
+
+
+def test_data_page_shows_each_set_its_classes_and_refuses_an_import_without_a_file(shapes_set):
+    at = app("pages/data.py")
+    assert at.title[0].value == "Data sets"
+    table = at.dataframe[0].value
+    assert {"mnist", shapes_set} <= set(table["name"]) and list(table[table.name == "mnist"]["here"]) == ["yes"]
+    assert any("0, 1, 2" in i.captions[0] for i in at.get("image"))  # MNIST: one row per digit
+    by_label(at.selectbox, "Look at").set_value(shapes_set).run()
+    assert not at.exception
+    assert [m.value for m in at.metric][:4] == ["32×32 colour", "64", "16", "4"]
+    assert any("circle, square, triangle, cross" in c for i in at.get("image") for c in i.captions), [i.captions for i in at.get("image")]
+    by_label(at.text_input, "Name").set_value("my-set")
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert any("choose a zip or .npz file first" in e.value for e in at.error)
+
+
+def test_train_page_on_an_imported_set_offers_only_models_that_take_it(shapes_set):
+    at = app("pages/train.py", dataset=shapes_set)
+    assert by_label(at.selectbox, "Data set").value == shapes_set
+    models = by_label(at.selectbox, "Model").options
+    assert any(o.startswith("conv —") for o in models) and not any(o.startswith("dense —") for o in models)
+    classes = by_label(at.multiselect, "Classes to train on")
+    assert classes.options == ["circle", "square", "triangle", "cross"]  # the .npz keeps its class order
+    assert any("32×32 colour images, 64 for training, 4 classes" in c.value for c in at.caption)
+    assert any("larger than the 58 training images" in w.value for w in at.warning)  # 64 less the validation share
+    by_label(at.number_input, "Batch size").set_value(16).run()
+    assert not at.warning and not by_label(at.button, "▶ Train").disabled, [w.value for w in at.warning]
