@@ -15,13 +15,20 @@ SIZES = {"same": "all the same", "error": "reconstruction error (bigger = worse)
 SELECTED = "#111111"
 
 
-def _groups(colour: str, labels, pred, trained, n_test: int, idx) -> list[tuple[str, np.ndarray, str]]:
-    """(legend name, mask, colour) of each categorical group of points."""
-    d3 = _ui.DIGIT_COLORS
+def colour_label(field: str, mnist: bool) -> str:
+    """How the "Colour by" choice names a field: by digit on MNIST, by class elsewhere."""
+    text = COLOURS[field]
+    return text if mnist else text.replace("digit the probe", "class the probe").replace("digit", "class")
+
+
+def _groups(colour: str, labels, pred, trained, n_test: int, idx, names=None) -> list[tuple[str, np.ndarray, str]]:
+    """(legend name, mask, colour) of each categorical group of points (classes named by `names`, else digits)."""
+    n = 10 if names is None else len(names)
+    name = (lambda d: str(d)) if names is None else (lambda d: _ui.plain(names[d]))
     if colour == "digit":
-        return [(str(d), labels == d, d3[d]) for d in range(10)]
+        return [(name(d), labels == d, _ui.class_colour(d, n)) for d in range(n)]
     if colour == "pred":
-        return [(f"reads {d}", pred == d, d3[d]) for d in range(10)]
+        return [(f"reads {name(d)}", pred == d, _ui.class_colour(d, n)) for d in range(n)]
     if colour == "right":
         return [("probe right", pred == labels, "#2ca02c"), ("probe wrong", pred != labels, "#d62728")]
     test = idx < n_test
@@ -30,8 +37,9 @@ def _groups(colour: str, labels, pred, trained, n_test: int, idx) -> list[tuple[
 
 
 def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict, axis: tuple, colour: str = "digit",
-              size: str = "same", selected=(), n_test: int = 10000, height: int = 600) -> go.Figure:
-    """Points [n, 2 or 3] (WebGL), coloured by a field, sized by the error or not, the selection ringed in black.
+              size: str = "same", selected=(), n_test: int = 10000, height: int = 600, names=None) -> go.Figure:
+    """Points [n, 2 or 3] (WebGL), coloured by a field, sized by the error or not, the selection ringed in black;
+    `names`: the class names of a data set other than MNIST (whose classes are the digits).
 
     Each point's number is its customdata (plotly selections report it); categorical colours are one
     trace per group, so the legend can hide a group; the error is a colour scale.
@@ -40,7 +48,8 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
     mse, pred, trained = fields["mse"], fields["pred"], fields["trained"]
     base = 3 if len(xy) > 20000 else 5
     sizes = (base + 11 * np.argsort(np.argsort(mse)) / max(len(mse) - 1, 1)) if size == "error" else np.full(len(xy), base)
-    text = np.array([f"{point_name(int(i), n_test)} · digit {d} · error {e:.4f} · probe reads {p}"
+    what, cls = ("digit", str) if names is None else ("class", lambda d: _ui.plain(names[d]))
+    text = np.array([f"{point_name(int(i), n_test)} · {what} {cls(d)} · error {e:.4f} · probe reads {cls(p)}"
                      for i, d, e, p in zip(idx, labels, mse, pred)])
     fig = go.Figure()
 
@@ -54,14 +63,14 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
         add(np.ones(len(xy), bool), "error", dict(size=sizes * (0.6 if dims == 3 else 1), color=mse, colorscale="Viridis",
                                                   colorbar=dict(title="error (MSE)"), opacity=0.8), showlegend=False)
     else:
-        for name, m, c in _groups(colour, labels, pred, trained, n_test, idx):
+        for name, m, c in _groups(colour, labels, pred, trained, n_test, idx, names):
             if m.any():
                 add(m, name, dict(size=sizes[m] * (0.6 if dims == 3 else 1), color=c, opacity=0.75))
     sel = np.isin(idx, list(selected))
     if sel.any():  # the selection, ringed, on top of every group
         add(sel, f"selected ({int(sel.sum())})", dict(size=(sizes[sel] + 6) * (0.6 if dims == 3 else 1), color=SELECTED,
                                                        symbol="circle-open", line=dict(width=2, color=SELECTED)))
-    legend = {"digit": "digit", "pred": "probe", "right": "probe", "trained": "training"}.get(colour, "")
+    legend = {"digit": what, "pred": "probe", "right": "probe", "trained": "training"}.get(colour, "")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend_title_text=legend)
     if dims == 3:
         fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
@@ -70,18 +79,23 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
     return fig
 
 
-def selection_counts_figure(labels_shown: np.ndarray, labels_selected: np.ndarray) -> go.Figure:
-    """Per digit: how many of the selected points are that digit (bars, numbers on them), beside its share of the map."""
-    counts = np.bincount(labels_selected.astype(int), minlength=10)[:10]
-    expected = np.bincount(labels_shown.astype(int), minlength=10)[:10] / max(len(labels_shown), 1) * len(labels_selected)
+def selection_counts_figure(labels_shown: np.ndarray, labels_selected: np.ndarray, names=None) -> go.Figure:
+    """Per digit (class, named by `names`): how many of the selected points are that digit (bars, numbers on them),
+    beside its share of the map."""
+    n = 10 if names is None else len(names)
+    x = [str(d) for d in range(n)] if names is None else [_ui.plain(c) for c in names]
+    counts = np.bincount(labels_selected.astype(int), minlength=n)[:n]
+    expected = np.bincount(labels_shown.astype(int), minlength=n)[:n] / max(len(labels_shown), 1) * len(labels_selected)
+    what = "digit" if names is None else "class"
     fig = go.Figure()
-    fig.add_bar(x=[str(d) for d in range(10)], y=counts, name="selected", text=counts, textposition="outside",
-                marker_color=[_ui.DIGIT_COLORS[d] for d in range(10)])
-    fig.add_scatter(x=[str(d) for d in range(10)], y=expected, mode="markers", name="if picked at random",
+    fig.add_bar(x=x, y=counts, name="selected", text=counts, textposition="outside",
+                marker_color=[_ui.class_colour(d, n) for d in range(n)])
+    fig.add_scatter(x=x, y=expected, mode="markers", name="if picked at random",
                     marker=dict(symbol="line-ew-open", size=22, color="#555"))
-    fig.update_layout(title="Selected points per digit", height=280, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="digit", yaxis_title="points", legend=dict(orientation="h", y=-0.3))
-    return _ui.digit_axis(fig)
+    fig.update_layout(title=f"Selected points per {what}", height=280, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title=what, yaxis_title="points", legend=dict(orientation="h", y=-0.3))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=x)  # every class, in label order
+    return fig
 
 
 def error_figure(mse_shown: np.ndarray, mse_selected: np.ndarray) -> go.Figure:
@@ -103,12 +117,13 @@ def _point_codes(run_key: str, _run, idx: np.ndarray) -> np.ndarray:
     """The codes [n, k] of a map's points (encoded once per run and points, not on every rerun)."""
     from aecore.evaluate import encode
 
-    return encode(_run.model, pool_images(_ui.dataset(), idx))
+    return encode(_run.model, pool_images(_ui.dataset(_ui.run_data(run_key)), idx))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def plane(run_key: str, _run, x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> np.ndarray:
-    """The decoded n x n grid over the 2-D code plane [n*n, 28, 28] (see aecore.latent.latent_grid)."""
+    """The decoded n x n grid over the 2-D code plane [n*n, 28, 28] ([n*n, H, W, 3] in colour; see
+    aecore.latent.latent_grid)."""
     return latent_grid(_run.model, x_range, y_range, n)
 
 

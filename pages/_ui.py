@@ -300,6 +300,12 @@ def per_digit_figure(values: dict[str, list], title: str = "Error per digit", na
     return fig
 
 
+def class_colour(label: int, n_classes: int = 10) -> str:
+    """The colour of a digit (of a class among n_classes), the same on every chart."""
+    palette = DIGIT_COLORS if n_classes <= 10 else px.colors.qualitative.Alphabet
+    return palette[label % len(palette)]
+
+
 def digit_color_map() -> dict[str, str]:
     return {str(d): DIGIT_COLORS[d] for d in range(10)}
 
@@ -419,12 +425,14 @@ def live_layout_figure(params: dict, xy: np.ndarray):
     """A projection's layout while it converges [n, 2 or 3], coloured by digit (the points are the job's sample)."""
     from aecore.latent import layout_points, pool_labels
 
-    y = pool_labels(dataset(), params.get("source", "test"))
+    ds = dataset(run_data(params["run"]))
+    y = pool_labels(ds, params.get("source", "test"))
     idx = layout_points(params, y)
     if len(idx) != len(xy):
         idx = np.arange(len(xy))
     name = {"tsne": "t-SNE", "umap": "UMAP"}.get(params.get("method"), "layout")
-    fig = digit_scatter(xy, y[idx], idx, tuple(f"{name} {i + 1}" for i in range(xy.shape[1])), size=4)
+    fig = digit_scatter(xy, y[idx], idx, tuple(f"{name} {i + 1}" for i in range(xy.shape[1])), size=4,
+                        names=None if ds.name == "mnist" else ds.class_names)
     fig.update_layout(title=f"{name} converging… ({len(xy):,} images)")
     return fig
 
@@ -437,14 +445,14 @@ def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tup
     fig = go.Figure()
     three = xy.shape[1] == 3
     what = "digit" if names is None else "class"
-    palette = DIGIT_COLORS if names is None or len(names) <= 10 else px.colors.qualitative.Alphabet
-    for d in range(10 if names is None else len(names)):
+    n = 10 if names is None else len(names)
+    for d in range(n):
         m = digits == d
         if m.any():
             label = str(d) if names is None else plain(names[d])
             kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, customdata=idx[m],
                       hovertemplate="test image #%{customdata}<extra>" + f"{what} {label}" + "</extra>",
-                      marker=dict(size=size * (0.6 if three else 1), color=palette[d % len(palette)], opacity=0.75))
+                      marker=dict(size=size * (0.6 if three else 1), color=class_colour(d, n), opacity=0.75))
             fig.add_trace(go.Scatter3d(z=xy[m, 2], **kw) if three else go.Scattergl(**kw))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=what)
     if three:

@@ -43,7 +43,7 @@ trained = run.config.noise_spec
 if not trained.active:
     st.info(f"**{_ui.plain(run.label())} was trained on clean images only**: it is a plain autoencoder, not a denoiser. "
             "It reconstructs what it has learnt images look like, so it removes some noise by accident at best. "
-            ("Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare." if mnist else
+            + ("Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare." if mnist else
              "Train a denoising model on these images below to compare."))
 elif trained.kind != kind:
     st.warning(f"**This model was trained on {KINDS[trained.kind]} at {trained.level:g}, but you chose {KINDS[kind]}.** "

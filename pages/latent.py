@@ -14,17 +14,22 @@ from pages import _latent_map as _latent, _ui
 _ui.require_navigation()
 
 st.title("Latent space")
-ds = _ui.dataset()
-key, run = _ui.run_picker()
+key, run = _ui.run_picker(data=None)  # runs of every data set
 if run is None:
     st.stop()
+ds = _ui.dataset(run.config.dataset)
+mnist = ds.name == "mnist"
+names = None if mnist else ds.class_names  # MNIST's classes are the digits
+what = "digit" if mnist else "class"
+cls = (lambda d: str(d)) if mnist else (lambda d: _ui.plain(ds.class_names[d]))
 k = run.model.latent_dim
 N_TEST = len(ds.test)
 st.caption(f"{_ui.plain(run.label())} · each image becomes a code of **{k}** numbers; here they are drawn in 2-D or 3-D.")
 
 # ---- projection settings ------------------------------------------------------------------------
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-SOURCES = {"test": f"test set ({N_TEST:,})", "all": f"all of MNIST ({N_TEST + len(ds.train):,}: training + test)"}
+SOURCES = {"test": f"test set ({N_TEST:,})",
+           "all": f"all of {'MNIST' if mnist else _ui.plain(ds.name)} ({N_TEST + len(ds.train):,}: training + test)"}
 c1, c2, c3, c4 = st.columns([3, 1.2, 3, 1.2])
 method = c1.radio("Projection", METHODS, index=_ui.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
                   key="method", horizontal=True)
@@ -37,22 +42,33 @@ seed = c4.number_input("Seed", 0, 10**6, 0, key="proj_seed", help="Same seed, sa
 labels_pool = pool_labels(ds, source)
 cap = len(labels_pool)
 default_n = cap if method in ("raw", "pca") else 2000  # every image where it is instant
-n = st.slider("Points", 100, cap, _ui.query_number("n", default_n, 100, cap), step=100, key=f"n_{method}_{source}",
-              help=f"images to show (all {cap:,} at most); t-SNE takes about 20 s for 10,000 on one core, and draws itself converging meanwhile")
-digits = st.multiselect("Digits shown", list(range(10)), default=list(range(10)), key="digit_filter",
-                        help="e.g. only 0 and 1, or 0, 1 and 6")
+lo = min(100, cap)  # a small imported set may have fewer test images than that
+if cap > lo:
+    n = st.slider("Points", lo, cap, _ui.query_number("n", default_n, lo, cap), step=100 if cap >= 1000 else 1,
+                  key=f"n_{method}_{source}", help=f"images to show (all {cap:,} at most); t-SNE takes about 20 s for "
+                                                  "10,000 on one core, and draws itself converging meanwhile")
+else:
+    n = cap
+every = list(range(ds.n_classes))
+digits = st.multiselect("Digits shown" if mnist else "Classes shown", every, default=every,
+                        key="digit_filter" if mnist else f"class_filter_{ds.name}", format_func=cls,
+                        help="e.g. only 0 and 1, or 0, 1 and 6" if mnist else None)
 perplexity, n_neighbors, min_dist = 30.0, 15, 0.1
+top_perplexity = int(min(50, (n - 1) / 3 - 1))  # t-SNE needs more than 3 x perplexity points
+if method == "tsne" and top_perplexity < 5:
+    st.warning(f"t-SNE needs at least 19 points; {n} are shown. Pick PCA or all images (training + test).")
+    st.stop()
 if method == "tsne":
-    perplexity = st.slider("t-SNE perplexity", 5, 50, 30, key="perplexity")
+    perplexity = st.slider("t-SNE perplexity", 5, top_perplexity, min(30, top_perplexity), key="perplexity")
 if method == "umap":
     u1, u2 = st.columns(2)
-    n_neighbors = u1.slider("UMAP n_neighbors", 2, 100, 15, key="n_neighbors")
+    n_neighbors = u1.slider("UMAP n_neighbors", 2, max(3, min(100, n - 1)), min(15, n - 1), key="n_neighbors")
     min_dist = u2.slider("UMAP min_dist", 0.0, 0.99, 0.1, key="min_dist")
 st.query_params.update({"method": method, "n": str(n), "view": view, "images": source})
 if method == "raw" and k > dims:
     st.info(f"The code has {k} numbers: 'raw' shows only the first {dims}. PCA, t-SNE or UMAP use all of them.")
 if not digits:
-    st.warning("Pick at least one digit to show.")
+    st.warning(f"Pick at least one {what} to show.")
     st.stop()
 
 # ---- isolating a selection: re-project only those points ------------------------------------------
@@ -77,10 +93,10 @@ labels = labels_pool[idx]
 
 # ---- colour, size, search -----------------------------------------------------------------------
 f1, f2, f3 = st.columns([2, 2, 3])
-colour = f1.selectbox("Colour by", list(_latent.COLOURS), format_func=_latent.COLOURS.get, key="colour_by",
+colour = f1.selectbox("Colour by", list(_latent.COLOURS), format_func=lambda f: _latent.colour_label(f, mnist), key="colour_by",
                       help="the probe: a logistic regression fitted on 1,000 labelled training codes (as on the Experiments page)")
 size = f2.selectbox("Size by", list(_latent.SIZES), format_func=_latent.SIZES.get, key="size_by")
-query = f3.text_input("Find images", key="find", placeholder="test image numbers (17, 42) or a digit (digit 3)",
+query = f3.text_input("Find images", key="find", placeholder="test image numbers (17, 42) or a label (digit 3)",
                       help="selects them on the chart and shows them below")
 
 # the selection: the chart's last click/box/lasso, or the last search (kept across reruns, so every view shows it)
@@ -105,10 +121,11 @@ axis = tuple(f"z{i + 1}" for i in range(dims)) if method == "raw" else tuple(f"{
 if "explained_variance" in info:
     ev = info["explained_variance"]
     axis = (f"PC1 ({ev[0]:.0%} of variance)",) + tuple(f"PC{i + 1} ({ev[i]:.0%})" for i in range(1, dims))
-fig = _latent.point_map(xy, idx, labels, res.images, axis, colour, size, selection, N_TEST)
+fig = _latent.point_map(xy, idx, labels, res.images, axis, colour, size, selection, N_TEST, names=names)
 pool = int(info["pool"])  # images of the digits shown
-what = "test images" if source == "test" else "images (training + test)"
-shown = f"{len(idx):,} of {cap:,} {what}" + (f" (digits {', '.join(map(str, sorted(digits)))})" if len(digits) < 10 else "")
+images = "test images" if source == "test" else "images (training + test)"
+shown = f"{len(idx):,} of {cap:,} {images}" + (f" ({what}s {', '.join(cls(d) for d in sorted(digits))})"
+                                                 if len(digits) < ds.n_classes else "")
 if isolated:
     shown += ": the selection, projected on its own"
 else:
@@ -125,7 +142,7 @@ if dims == 2:
 else:
     st.caption("3-D: drag to rotate, scroll to zoom, click a point to pick it (or find images above).")
 
-mine = st.session_state.get("uploaded_digit")
+mine = st.session_state.get("uploaded_digit") if mnist else None  # a 28x28 digit: for MNIST models only
 if mine is not None:
     my_code, my_rec = codes_and_reconstructions(run.model, mine[None])  # [1, k], [1, 28, 28]: one pass
     pos, how = _latent.place_digit(res, params, run, mine, my_code)
@@ -140,7 +157,7 @@ if mine is not None:
 
 st.plotly_chart(fig, key="chart_pick", on_select="rerun", selection_mode=("points", "box", "lasso"))
 st.download_button("Download coordinates (CSV)", lambda: pd.DataFrame(
-    {"point": idx, "image": [point_name(int(i), N_TEST) for i in idx], "digit": labels,
+    {"point": idx, "image": [point_name(int(i), N_TEST) for i in idx], what: [ds.class_names[d] for d in labels],
      **{a: xy[:, j] for j, a in enumerate("xyz"[:dims])}, "error": res.images["mse"], "probe": res.images["pred"]}).to_csv(index=False),
     file_name=f"latent-{method}-{dims}d.csv", mime="text/csv")  # made only when clicked
 if mine is not None:  # next to its ★, not only at the bottom of the page
@@ -152,9 +169,9 @@ if not selection:
     st.caption("Click a point (or pick “box” or “lasso” above and drag on the chart, or find images by number) to see them here.")
 else:
     at = np.searchsorted(idx, selection)  # rows of the selected points (idx is sorted)
-    counts = np.bincount(labels[at], minlength=10)
+    counts = np.bincount(labels[at], minlength=ds.n_classes)
     s1, s2 = st.columns([3, 1])
-    s1.caption(f"{len(selection)} selected · per digit: " + " · ".join(f"{d}: {c}" for d, c in enumerate(counts) if c))
+    s1.caption(f"{len(selection)} selected · per {what}: " + " · ".join(f"{cls(d)}: {c}" for d, c in enumerate(counts) if c))
     if s2.button("Clear selection", key="clear_selection"):
         st.session_state["selection"] = []
         st.rerun()
@@ -172,7 +189,7 @@ else:
                         caption=f"{point_name(first, N_TEST)} (left) and its 10 nearest neighbours in the {k}-D latent space "
                                 "(among the test images)")
     v1, v2 = st.columns(2)
-    v1.plotly_chart(_latent.selection_counts_figure(labels, labels[at]), key="sel_counts")
+    v1.plotly_chart(_latent.selection_counts_figure(labels, labels[at], names), key="sel_counts")
     v2.plotly_chart(_latent.error_figure(res.images["mse"], res.images["mse"][at]), key="sel_errors")
     need = {"tsne": int(perplexity * 3) + 1, "umap": int(n_neighbors) + 2}.get(method, 2)
     if st.button("Isolate the selection and re-project only it", key="isolate",
@@ -209,7 +226,8 @@ with right:
     ib = a2.number_input("To test image", 0, N_TEST - 1, default_b, key="interp_b")
     steps = a3.slider("Steps", 3, 16, 10, key="interp_steps")
     path = interpolate(run.model, ds.test.x[ia], ds.test.x[ib], steps)
-    st.image(to_png(grid(path, steps), scale=3), caption=f"decoded codes on the line from #{ia} (a {ds.test.y[ia]}) to #{ib} (a {ds.test.y[ib]})")
+    st.image(to_png(grid(path, steps), scale=3),
+             caption=f"decoded codes on the line from #{ia} (a {cls(ds.test.y[ia])}) to #{ib} (a {cls(ds.test.y[ib])})")
 
 # ---- latent sliders -----------------------------------------------------------------------------
 st.subheader("Latent sliders")
@@ -227,6 +245,9 @@ else:
 
 # ---- your own digit: upload a picture or draw one -------------------------------------------------
 st.subheader("Your own digit")
+if not mnist:
+    st.caption("Uploading or drawing a digit works with models trained on MNIST (28×28 grey digits).")
+    st.stop()
 own = st.radio("Your digit from", ["upload", "draw"], key="own_source", horizontal=True,
                format_func={"upload": "a picture (upload)", "draw": "a drawing (draw it here)"}.get)
 if own == "upload":

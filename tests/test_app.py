@@ -322,3 +322,33 @@ def test_train_page_on_an_imported_set_offers_only_models_that_take_it(shapes_se
     assert any("larger than the 58 training images" in w.value for w in at.warning)  # 64 less the validation share
     by_label(at.number_input, "Batch size").set_value(16).run()
     assert not at.warning and not by_label(at.button, "▶ Train").disabled, [w.value for w in at.warning]
+
+
+def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_name(shapes_set):
+    """A kept run trained on the shapes: the latent map is coloured by class name, Reconstructions and Denoising show it
+    in colour; the pages that read MNIST only never offer it."""
+    from aecore.config import TrainConfig
+    from aecore.engine.kinds import keep_run
+    from aecore.train import train
+    from pages import _ui
+
+    ws = "apptest-shapes-ws"
+    run = train(TrainConfig(model="conv", latent=4, epochs=2, batch_size=16, dataset=shapes_set, device="cpu"))
+    run_id = keep_run(_ui.engine().store, ws, run, "my shapes run")
+    try:
+        at = app("pages/latent.py", ws=ws, run=f"run:{run_id}", method="pca")
+        assert by_label(at.multiselect, "Classes shown").options == ["circle", "square", "triangle", "cross"]
+        spec = charts(at)[0].proto.spec
+        assert all(f'"name":"{c}"' in spec.replace(" ", "") for c in ("circle", "square", "triangle", "cross"))
+        assert "of 16 test images" in spec and "Colour by" in labels(at.selectbox)
+        assert by_label(at.selectbox, "Colour by").value == "digit" and "class" in by_label(at.selectbox, "Colour by").options[0]
+        at.switch_page("pages/reconstructions.py").run()
+        by_label(at.sidebar.selectbox, "Model run").set_value(f"run:{run_id}").run()
+        assert not at.exception and any(s.value == "Error per class" for s in at.subheader)
+        at.switch_page("pages/denoising.py").run()
+        by_label(at.sidebar.selectbox, "Model run").set_value(f"run:{run_id}").run()
+        assert not at.exception and any("coloured speckles" in c.value for c in at.caption)
+        at.switch_page("pages/experiments.py").run()
+        assert not any("my shapes run" in o for o in by_label(at.sidebar.selectbox, "Model run").options)  # MNIST only
+    finally:
+        _ui.engine().store.delete_run(run_id, ws)
