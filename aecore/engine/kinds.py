@@ -369,8 +369,8 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
     kind = job.kind
     if kind == "tutorial":
         name = p["dataset"]
-    elif "run" in p:  # a run is read on the data set it was trained on
-        name = load_ref(store, p["run"]).config.dataset
+    elif "run" in p or "runs" in p:  # runs are read on the data set they were trained on (the first run's)
+        name = load_ref(store, p["run"] if "run" in p else next(iter(p["runs"].values()))).config.dataset
     else:
         name = "mnist"
     dataset = dataset_fn(name)
