@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .data import Dataset, load_dataset, subset_indices
+from .data import Dataset, as_nchw, load_dataset, subset_indices
 from .evaluate import encode, evaluate, per_image_errors, reconstruct, model_device
 from .pca import pca_codes, pca_mse, pca_reconstruct
 from .projection import project
@@ -135,10 +135,11 @@ def _stopped(stop) -> bool:
 
 
 def _show_idx(dataset: Dataset, n: int = N_SHOW, seed: int = 0) -> np.ndarray:
-    """n test images, one per digit where possible (stable across experiments)."""
+    """n test images, one per digit (per class, taking the classes in turn) where possible (stable across experiments)."""
     rng = np.random.default_rng(seed)
     y = dataset.test.y
-    return np.array([rng.choice(np.flatnonzero(y == d % 10)) for d in range(n)])
+    classes = np.unique(y)
+    return np.array([rng.choice(np.flatnonzero(y == classes[d % len(classes)])) for d in range(n)])
 
 
 def _base(config: TrainConfig | dict) -> TrainConfig:
@@ -256,9 +257,11 @@ def ae_vs_pca(run: Run, dataset: Dataset | None = None, n_points: int = 2000, se
     ae_z = encode(run.model, dataset.test.x[idx])
     ae_xy = project(ae_z, "raw" if k <= 2 else "pca", seed=seed).xy
     pca_xy = pca_codes(dataset.test.x[idx], 2, dataset)
+    pixels = int(np.prod(dataset.image_shape))  # 784 for MNIST
     table = [
-        {"method": f"autoencoder ({run.config.model})", "k": k, "test_mse": ev["test_mse"], "squared_error_per_image": ev["test_mse"] * 784},
-        {"method": "PCA", "k": k, "test_mse": p_mse, "squared_error_per_image": p_mse * 784},
+        {"method": f"autoencoder ({run.config.model})", "k": k, "test_mse": ev["test_mse"],
+         "squared_error_per_image": ev["test_mse"] * pixels},
+        {"method": "PCA", "k": k, "test_mse": p_mse, "squared_error_per_image": p_mse * pixels},
     ]
     codes = [{"index": int(i), "digit": int(dataset.test.y[i]), "ae_x": float(a[0]), "ae_y": float(a[1]),
               "pca_x": float(b[0]), "pca_y": float(b[1])} for i, a, b in zip(idx, ae_xy, pca_xy)]
@@ -332,13 +335,13 @@ def finetune(
         raise ExperimentError(f"epochs must be between 1 and 200, got {epochs}")
     dev = model_device(run.model)
     tr = subset_indices(dataset.train.y, limit=labels, seed=seed)
-    xtr = torch.from_numpy(dataset.train.x[tr]).unsqueeze(1).to(dev)  # [n,1,28,28] uint8
+    xtr = as_nchw(np.ascontiguousarray(dataset.train.x[tr])).to(dev)  # [n,1,28,28] uint8 ([n,C,H,W] in colour)
     ytr = torch.from_numpy(dataset.train.y[tr].astype(np.int64)).to(dev)  # [n]
     rows = []
     for stage, (mode, freeze) in enumerate([("head only (frozen encoder)", True), ("fine-tuned encoder + head", False)], 1):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            clf = Classifier(copy.deepcopy(run.model)).to(dev)
+            clf = Classifier(copy.deepcopy(run.model), dataset.n_classes).to(dev)
         params = clf.head.parameters() if freeze else clf.parameters()
         opt = torch.optim.Adam(params, lr=lr)
         g = torch.Generator(device=dev).manual_seed(seed)
@@ -388,8 +391,9 @@ def anomaly(run: Run, normal: int | tuple[int, ...] | None = None, dataset: Data
         if not normal:
             raise ExperimentError("say which digits are normal (the run was trained on all digits)")
     normal = (normal,) if isinstance(normal, int) else tuple(normal)
-    if not normal or any(d not in range(10) for d in normal):
-        raise ExperimentError(f"normal digits must be 0-9, got {normal}")
+    n_classes = dataset.n_classes
+    if not normal or any(d not in range(n_classes) for d in normal):
+        raise ExperimentError(f"normal digits (classes) must be 0-{n_classes - 1}, got {normal}")
     y = dataset.test.y
     err = per_image_errors(run.model, dataset.test.x)["mse"]
     is_anom = ~np.isin(y, normal)
@@ -398,14 +402,16 @@ def anomaly(run: Run, normal: int | tuple[int, ...] | None = None, dataset: Data
     auc = float(roc_auc_score(is_anom, err))
     per = {}
     rows = []
-    for d in range(10):
+    for d in range(n_classes):
         sel = y == d
+        if not sel.any():
+            continue
         row = {"digit": d, "normal": d in normal, "mean_mse": float(err[sel].mean()), "median_mse": float(np.median(err[sel])), "n": int(sel.sum())}
         if d not in normal:
             m = np.isin(y, normal) | sel
             row["auc"] = per[str(d)] = float(roc_auc_score(sel[m], err[m]))
         rows.append(row)
-    show = np.array([np.flatnonzero(y == d)[0] for d in range(10)])
+    show = np.array([np.flatnonzero(y == d)[0] for d in range(min(n_classes, 10)) if (y == d).any()])
     ins, outs = reconstruct(run.model, dataset.test.x[show])
     errors = [{"index": int(i), "digit": int(y[i]), "mse": float(e)} for i, e in enumerate(err)]
     summary = {"normal": list(normal), "auc": auc, "per_digit_auc": per}

@@ -27,12 +27,14 @@ class _Key:
 
 @functools.lru_cache(maxsize=4)
 def _fit_key(key: _Key) -> PCA:
-    flat = key.a.reshape(len(key.a), -1).astype(np.float32) / 255.0  # [N, 784]
-    return PCA(n_components=MAX_COMPONENTS, svd_solver="covariance_eigh").fit(flat)
+    flat = key.a.reshape(len(key.a), -1).astype(np.float32) / 255.0  # [N, 784] (N x H*W*C for colour)
+    n = min(MAX_COMPONENTS, *flat.shape)  # a small imported set has fewer images than components
+    return PCA(n_components=n, svd_solver="covariance_eigh" if n == MAX_COMPONENTS else "full").fit(flat)
 
 
 def fitted_pca(dataset: Dataset | None = None) -> PCA:
-    """PCA with the top 256 components of the training images (pixels in [0,1]); fitted once per process."""
+    """PCA with the top 256 components of the training images (pixels in [0,1]; fewer when a small data set has
+    fewer images); fitted once per process."""
     dataset = dataset or load_mnist()
     return _fit_key(_Key(dataset.train.x))
 
@@ -53,11 +55,11 @@ def pca_codes(x: np.ndarray, k: int, dataset: Dataset | None = None) -> np.ndarr
 
 
 def pca_reconstruct(x: np.ndarray, k: int, dataset: Dataset | None = None) -> np.ndarray:
-    """Reconstruction of uint8 images [N,28,28] from k PCA components -> float [N,28,28] (clipped to [0,1])."""
+    """Reconstruction of uint8 images [N,28,28] ([N,H,W,C]) from k PCA components -> float, same shape, in [0,1]."""
     p = fitted_pca(dataset)
     z = pca_codes(x, k, dataset)  # [N, k]
     rec = z @ p.components_[:k] + p.mean_  # [N, 784]
-    return np.clip(rec, 0.0, 1.0).reshape(-1, 28, 28)
+    return np.clip(rec, 0.0, 1.0).reshape(x.shape)
 
 
 def pca_mse(x: np.ndarray, k: int, dataset: Dataset | None = None, clip: bool = False) -> float:

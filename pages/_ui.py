@@ -377,14 +377,17 @@ def queue_training(config, name: str | None = None, max_steps: int | None = None
 
 JOB_TITLES = {"codes": "Encoding the test set", "projection": "Projecting the codes", "probe": "Fitting the classifiers",
               "anomaly": "Scoring the test set", "ae_vs_pca": "Comparing with PCA", "noise_curve": "Scoring every noise level",
-              "sweep": "Latent size sweep", "compare": "A/B comparison", "stacked": "Stacked AE", "finetune": "Fine-tuning"}
+              "sweep": "Latent size sweep", "compare": "A/B comparison", "stacked": "Stacked AE", "finetune": "Fine-tuning",
+              "classify": "Fine-tuning a classifier", "tutorial": "The conv-AE tutorial's comparison"}
 
 
 def _queue(kind: str, params: dict) -> bool:
     about = params.get("run") or ", ".join(dict(params.get("runs") or {}).values())
     label = JOB_TITLES.get(kind, kind) + (f" · {about}" if about else "")
+    cfg = params.get("base") or next(iter((params.get("configs") or {}).values()), None)  # a comparison's configs
+    data = params.get("dataset") or (cfg or {}).get("dataset") or (run_data(params["run"]) if "run" in params else "mnist")
     try:
-        engine().submit(workspace(), kind, params, label, dataset(), teacher=is_teacher())
+        engine().submit(workspace(), kind, params, label, dataset(data), teacher=is_teacher())
         return True
     except (ValueError, StoreError) as e:
         st.error(str(e))

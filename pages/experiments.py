@@ -30,19 +30,36 @@ def sweep_eta(model: str, n_latents: int, epochs: int, images: int | None) -> st
     return "a few seconds" if s < 5 else f"about {s:.0f} s" if s < 90 else f"about {s / 60:.0f} min"
 
 
-key, run = _ui.run_picker()
+key, run = _ui.run_picker(data=None)  # runs of every data set: the run-based tabs read the run's own set
+rds = _ui.dataset(run.config.dataset) if run is not None else None
+mnist_run = rds is None or rds.name == "mnist"
+HERE = ["mnist"] + datasets.names()  # data sets a comparison can train on
 
 TABS = ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE", "Your images"]
 tabs = st.tabs(TABS, key="tab", bind="query-params", on_change="rerun")
 
 
 def training_settings(prefix: str, epochs: int = 2, limit: int = 10000):
-    c1, c2, c3, c4 = st.columns(4)
+    c0, c1, c2, c3, c4 = st.columns(5)
+    d = c0.selectbox("Data set", HERE, key=f"{prefix}_data", help="MNIST, or a set added on the Data sets page")
     e = c1.number_input("Epochs", 1, 200, epochs, key=f"{prefix}_epochs")
     n = c2.number_input("Training images (0 = all)", 0, 60000, limit, step=5000, key=f"{prefix}_limit")
-    b = c3.number_input("Batch size", 8, 4096, 128, key=f"{prefix}_batch")
+    b = c3.number_input("Batch size", 8, 4096, 128 if d == "mnist" else 32, key=f"{prefix}_batch_{d}")
     s = c4.number_input("Seed", 0, 10**6, 0, key=f"{prefix}_seed")
-    return dict(epochs=int(e), limit=int(n) or None, batch_size=int(b), seed=int(s))
+    return dict(dataset=d, epochs=int(e), limit=int(n) or None, batch_size=int(b), seed=int(s))
+
+
+def trainable(configs) -> str | None:
+    """Why these configs cannot train on their data set (e.g. a model for 28x28 digits only), or None."""
+    from aecore.models import ModelError, build_model
+
+    for c in configs:
+        try:
+            r = c.resolved()
+            build_model(r.model, r.latent, r.hidden_act, r.out_act, r.upsample, _ui.dataset(r.dataset).image_shape, r.width)
+        except (ValueError, ModelError) as e:
+            return str(e)
+    return None
 
 
 def recon_rows(res, labels):
@@ -77,7 +94,10 @@ if tabs[0].open:
         st.caption(f"{len(latents)} trainings: {sweep_eta(model, len(latents), settings['epochs'], settings['limit'])} on a "
                    "2-core CPU when the server is otherwise idle (measured; a GPU is faster, a busy class server slower).")
         params = {"base": base.to_dict(), "latents": latents}
-        res = _ui.background_experiment("sweep", params)
+        why = trainable([base])
+        res = None if why else _ui.background_experiment("sweep", params)
+        if why:
+            st.info(f"Cannot sweep this model on {settings['dataset']}: {why}.")
         if res is not None and res.tables["sweep"]:
             rows = res.tables["sweep"]
             fig = go.Figure()
@@ -98,7 +118,10 @@ if tabs[1].open:
         configs = ex.ab_configs(preset, **settings)
         st.caption(" vs ".join(f"**{label}**: {c.describe()}" for label, c in configs.items()))
         params = {"configs": {label: c.to_dict() for label, c in configs.items()}}
-        res = _ui.background_experiment("compare", params)
+        why = trainable(configs.values())
+        res = None if why else _ui.background_experiment("compare", params)
+        if why:
+            st.info(f"This comparison cannot train on {settings['dataset']}: {why}.")
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="ab_curves")
             _ui.table_csv(res.tables["curves"], "compare-curves", key="csv_ab_curves")
@@ -124,13 +147,15 @@ if tabs[2].open:
                      caption="top: originals · middle: autoencoder · bottom: PCA")
             codes = res.tables["codes"]
             fig = make_subplots(1, 2, subplot_titles=[f"autoencoder codes ({s['ae_2d']})", "PCA, 2 components"])
-            for d in range(10):
+            for d in range(rds.n_classes):
                 pts = [c for c in codes if c["digit"] == d]
+                label = str(d) if mnist_run else _ui.plain(rds.class_names[d])
                 for col, (xk, yk) in enumerate([("ae_x", "ae_y"), ("pca_x", "pca_y")], 1):
-                    fig.add_scatter(x=[p[xk] for p in pts], y=[p[yk] for p in pts], mode="markers", name=str(d),
-                                    legendgroup=str(d), showlegend=col == 1, marker=dict(size=4, color=_ui.DIGIT_COLORS[d]),
-                                    row=1, col=col)
-            fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10), legend_title_text="digit")
+                    fig.add_scatter(x=[p[xk] for p in pts], y=[p[yk] for p in pts], mode="markers", name=label,
+                                    legendgroup=label, showlegend=col == 1,
+                                    marker=dict(size=4, color=_ui.class_colour(d, rds.n_classes)), row=1, col=col)
+            fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10),
+                              legend_title_text="digit" if mnist_run else "class")
             st.plotly_chart(fig, key="ae_pca_codes")
             _ui.result_table(res, "codes")
 
@@ -142,7 +167,8 @@ if tabs[3].open:
         if run is None:
             st.info("Pick a run in the sidebar.")
         else:
-            labels = st.select_slider("Labelled training images", [100, 300, 1000, 3000, 10000], 1000, key="probe_labels")
+            steps = [v for v in (100, 300, 1000, 3000, 10000) if v <= len(rds.train)] or [len(rds.train)]
+            labels = st.select_slider("Labelled training images", steps, min(1000, steps[-1]), key=f"probe_labels_{rds.name}")
             res = _ui.computed("probe", {"run": key, "labels": int(labels)})
             rows = res.tables["probe"]
             fig = go.Figure()
@@ -152,12 +178,14 @@ if tabs[3].open:
             fig.update_layout(barmode="group", yaxis_title="test accuracy", yaxis_range=[0, 1], height=360,
                               margin=dict(l=10, r=10, t=30, b=10))
             st.plotly_chart(fig, key="probe_chart")
-            _ui.result_table(res, "probe", f"trained on {labels} labelled images, tested on the 10,000 test images; chance is 10%")
+            _ui.result_table(res, "probe", f"trained on {labels} labelled images, tested on {min(len(rds.test), 10000):,} "
+                                           f"test images; chance is {1 / rds.n_classes:.0%}")
             st.markdown("**Fine-tuning (semi-supervised):** a classifier head on the code, first with the encoder frozen, "
                         "then training encoder and head together.")
             f1, f2 = st.columns(2)
             ft_epochs = f1.number_input("Epochs", 1, 50, 5, key="ft_epochs")
-            ft_labels = f2.select_slider("Labels", [100, 300, 1000, 3000], 1000, key="ft_labels")
+            ft_steps = [v for v in (100, 300, 1000, 3000) if v <= len(rds.train)] or [len(rds.train)]
+            ft_labels = f2.select_slider("Labels", ft_steps, min(1000, ft_steps[-1]), key=f"ft_labels_{rds.name}")
             params = {"run": key, "labels": ft_labels, "epochs": int(ft_epochs)}
             res = _ui.background_experiment("finetune", params, button="▶ Fine-tune")
             if res is not None:
@@ -168,42 +196,55 @@ if tabs[4].open:
     with tabs[4]:
         st.markdown("Train on one digit only, then reconstruct all of them: the model can only draw what it has seen, "
                     "so a high reconstruction error flags an *anomaly*. ROC AUC measures how well the error separates them.")
-        with st.expander("Train a model on one digit"):
+        one_ds = rds or _ui.dataset()
+        cls = (lambda c: str(c)) if mnist_run else (lambda c: _ui.plain(one_ds.class_names[c]))
+        with st.expander("Train a model on one digit" if mnist_run else f"Train a model on one class of {one_ds.name}"):
             t1, t2, t3 = st.columns(3)
-            d = t1.selectbox("Digit", list(range(10)), key="one_digit")
+            d = t1.selectbox("Digit" if mnist_run else "Class", list(range(one_ds.n_classes)), key=f"one_digit_{one_ds.name}",
+                             format_func=cls)
             e = t2.number_input("Epochs", 1, 50, 3, key="one_epochs")
             if t3.button("▶ Train", key="one_train"):
-                cfg = TrainConfig(model="conv", latent=16, epochs=int(e), digits=(d,), lr=2e-3)
+                cfg = TrainConfig(model="conv", latent=16, epochs=int(e), digits=(d,), lr=2e-3, dataset=one_ds.name,
+                                  batch_size=256 if mnist_run else 16)
                 if _ui.queue_training(cfg, name=f"only {d}: {cfg.describe()}"):
                     st.success("Queued: follow it on the Train page; it then appears in the run picker.")
         if run is None:
             st.info("Pick a run in the sidebar.")
         else:
-            normal = st.multiselect("Normal digits", list(range(10)), default=list(run.config.digits or [1]), key="normal")
-            if not normal or len(normal) == 10:
-                st.warning("Pick between one and nine normal digits.")
+            every = list(range(rds.n_classes))
+            normal = st.multiselect("Normal digits" if mnist_run else "Normal classes", every, format_func=cls,
+                                    default=[c for c in (run.config.digits or [1]) if c in every], key=f"normal_{rds.name}")
+            if not normal or len(normal) == rds.n_classes:
+                st.warning(f"Pick between one and {rds.n_classes - 1} normal {'digits' if mnist_run else 'classes'}.")
             else:
-                trained = tuple(run.config.digits or range(10))
+                trained = tuple(run.config.digits or range(rds.n_classes))
+                unit, units = ("digit", "digits") if mnist_run else ("class", "classes")
                 if len(trained) != 1:
-                    which = "all ten digits" if len(trained) == 10 else "digits " + ", ".join(map(str, trained))
-                    st.warning(f"**{_ui.plain(run.label())} was trained on {which}, not on one digit only.** Every digit it saw "
-                               "is “normal” to it, so the AUC below does not measure anomaly detection: it only says how "
-                               "much better this model happens to reconstruct the digits picked as normal than the others. "
-                               "Pick a one-digit run in the sidebar (e.g. zoo · conv-k16-only1) or train one above.")
+                    which = (("all ten digits" if mnist_run else f"all {rds.n_classes} classes")
+                             if len(trained) == rds.n_classes else f"{units} " + ", ".join(cls(c) for c in trained))
+                    st.warning(f"**{_ui.plain(run.label())} was trained on {which}, not on one {unit} only.** Every {unit} "
+                               f"it saw is “normal” to it, so the AUC below does not measure anomaly detection: it only says "
+                               f"how much better this model happens to reconstruct the {units} picked as normal than the "
+                               "others. " + ("Pick a one-digit run in the sidebar (e.g. zoo · conv-k16-only1) or train one "
+                                             "above." if mnist_run else "Train a one-class run above and pick it."))
                 elif set(normal) != set(trained):
-                    st.warning(f"{_ui.plain(run.label())} was trained on the digit {trained[0]} only, but the normal digits picked here "
-                               f"are {', '.join(map(str, normal))}. The AUC then scores digits the model never saw as "
-                               f"“normal”; pick {trained[0]} as the normal digit to test anomaly detection.")
+                    st.warning(f"{_ui.plain(run.label())} was trained on the {unit} {cls(trained[0])} only, but the normal "
+                               f"{units} picked here are {', '.join(cls(c) for c in normal)}. The AUC then scores {units} the "
+                               f"model never saw as “normal”; pick {cls(trained[0])} as the normal {unit} to test anomaly "
+                               "detection.")
                 res = _ui.computed("anomaly", {"run": key, "normal": sorted(int(d) for d in normal)})
-                st.metric("ROC AUC: normal vs all other digits", f"{res.summary['auc']:.3f}")
+                st.metric(f"ROC AUC: normal vs all other {'digits' if mnist_run else 'classes'}", f"{res.summary['auc']:.3f}")
                 st.image(to_png(rows_grid([res.images["originals"], res.images["recons"]]), scale=3),
                          caption="one test image of each digit (top) and its reconstruction (bottom)")
                 errs = res.tables["errors"]
-                fig = px.box([{"digit": str(r["digit"]), "mse": r["mse"]} for r in errs], x="digit", y="mse", color="digit",
-                             color_discrete_map=_ui.digit_color_map(), category_orders={"digit": [str(i) for i in range(10)]},
-                             points=False, height=380, labels={"mse": "reconstruction MSE"})
+                order = [cls(c) for c in range(rds.n_classes)]
+                fig = px.box([{"digit": cls(r["digit"]), "mse": r["mse"]} for r in errs], x="digit", y="mse", color="digit",
+                             color_discrete_map={cls(c): _ui.class_colour(c, rds.n_classes) for c in range(rds.n_classes)},
+                             category_orders={"digit": order}, points=False, height=380,
+                             labels={"mse": "reconstruction MSE", "digit": "digit" if mnist_run else "class"})
                 fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
-                st.plotly_chart(_ui.digit_axis(fig), key="anomaly_box")
+                fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
+                st.plotly_chart(fig, key="anomaly_box")
                 _ui.result_table(res, "per_digit")
                 _ui.table_csv(errs, "anomaly-errors-per-image", key="csv_anomaly_errors")
 
@@ -219,7 +260,10 @@ if tabs[5].open:
         settings = training_settings("stack", epochs=2, limit=10000)
         base = TrainConfig(model=model, latent=int(k), **settings)
         params = {"base": base.to_dict(), "pretrain": int(pre)}
-        res = _ui.background_experiment("stacked", params)
+        why = trainable([base])
+        res = None if why else _ui.background_experiment("stacked", params)
+        if why:
+            st.info(f"The stacked AE's deep MLPs cannot train on {settings['dataset']}: {why}.")
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="stack_curves")
             _ui.table_csv(res.tables["curves"], "stacked-curves", key="csv_stack_curves")

@@ -326,7 +326,7 @@ def test_train_page_on_an_imported_set_offers_only_models_that_take_it(shapes_se
 
 def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_name(shapes_set):
     """A kept run trained on the shapes: the latent map is coloured by class name, Reconstructions and Denoising show it
-    in colour; the pages that read MNIST only never offer it."""
+    in colour, the Experiments page's run-based tabs name its classes."""
     from aecore.config import TrainConfig
     from aecore.engine.kinds import keep_run
     from aecore.train import train
@@ -348,7 +348,13 @@ def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_nam
         at.switch_page("pages/denoising.py").run()
         by_label(at.sidebar.selectbox, "Model run").set_value(f"run:{run_id}").run()
         assert not at.exception and any("coloured speckles" in c.value for c in at.caption)
-        at.switch_page("pages/experiments.py").run()
-        assert not any("my shapes run" in o for o in by_label(at.sidebar.selectbox, "Model run").options)  # MNIST only
+        ex = app("pages/experiments.py", ws=ws, run=f"run:{run_id}", tab="AE vs PCA")
+        spec = charts(ex)[0].proto.spec.replace(" ", "")
+        assert all(f'"name":"{c}"' in spec for c in ("circle", "square", "triangle", "cross"))  # both code maps by class
+        assert any("middle: autoencoder · bottom: PCA" in c for i in ex.get("image") for c in i.captions)
+        assert [m.label for m in ex.metric] == ["Autoencoder test MSE (k=4)", "PCA test MSE (k=4)"]
+        ex = app("pages/experiments.py", ws=ws, run=f"run:{run_id}", tab="One digit")
+        assert any("trained on all 4 classes, not on one class only" in w.value for w in ex.warning)
+        assert by_label(ex.multiselect, "Normal classes").options == ["circle", "square", "triangle", "cross"]
     finally:
         _ui.engine().store.delete_run(run_id, ws)

@@ -106,3 +106,31 @@ def test_the_tutorial_comparison_runs_as_a_job_on_any_data_set(store, settings, 
     res = ResultStore(store.results_dir).get_key(job.result_key)
     assert [r["variant"] for r in res.tables["accuracy"]] == ["base", "upsample"]
     assert res.images["recon:base"].shape == (8, 28, 28, 3) and np.isfinite(res.tables["accuracy"][0]["test_acc"])
+
+
+def test_every_experiment_runs_on_an_imported_colour_set(home, tmp_path):
+    """The Experiments page's comparisons on a small colour set: sweep, A/B, AE vs PCA, probe, fine-tuning, anomaly."""
+    from aecore import experiments as ex
+    from aecore.shapes import make_shapes
+    from aecore.train import train
+
+    x, y, names = make_shapes(4, 30, 32, seed=0)
+    np.savez(tmp_path / "s.npz", x=x, y=y, class_names=np.array(names))
+    datasets.add(tmp_path / "s.npz", "exp-shapes")
+    ds = load_dataset("exp-shapes")
+    base = TrainConfig(model="conv", latent=4, epochs=2, batch_size=16, dataset="exp-shapes", device="cpu")
+
+    sweep = ex.latent_sweep(base, [2, 4], ds)
+    assert [r["latent"] for r in sweep.tables["sweep"]] == [2, 4] and sweep.images["recons"].shape == (2, 8, 32, 32, 3)
+    assert all(r["pca_test_mse"] > 0 for r in sweep.tables["sweep"])  # PCA of 96 images: 96 components at most
+    ab = ex.compare({"k=2": base.__class__(**{**base.to_dict(), "latent": 2}), "k=4": base}, ds)
+    assert len(ab.tables["final"]) == 2
+    run = train(base, ds)
+    vs = ex.ae_vs_pca(run, ds, n_points=24)
+    assert vs.images["pca"].shape == (8, 32, 32, 3) and vs.tables["errors"][1]["squared_error_per_image"] > 0
+    pr = ex.probe(run, 40, ds)
+    assert {r["features"] for r in pr.tables["probe"]} >= {"latent", "pca"}
+    ft = ex.finetune(run, 40, 2, ds)
+    assert len(ft.tables["finetune"]) == 2 and all(0 <= r["test_acc"] <= 1 for r in ft.tables["finetune"])
+    an = ex.anomaly(run, (0,), ds)
+    assert [r["digit"] for r in an.tables["per_digit"]] == [0, 1, 2, 3] and 0 <= an.summary["auc"] <= 1

@@ -371,6 +371,8 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
         name = p["dataset"]
     elif "run" in p or "runs" in p:  # runs are read on the data set they were trained on (the first run's)
         name = load_ref(store, p["run"] if "run" in p else next(iter(p["runs"].values()))).config.dataset
+    elif "base" in p or "configs" in p:  # a comparison trains on the data set of its (first) config
+        name = (p["base"] if "base" in p else next(iter(p["configs"].values()))).get("dataset", "mnist")
     else:
         name = "mnist"
     dataset = dataset_fn(name)
