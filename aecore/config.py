@@ -32,7 +32,7 @@ class TrainConfig:
     hidden_act: str | None = None  # hidden/code activation where the model offers a choice; None = model default
     out_act: str = "sigmoid"  # decoder output activation: sigmoid keeps pixels in [0, 1]
     upsample: str | None = None  # conv decoders: "transpose" or "nearest"; None = model default
-    width: int | None = None  # `conv`: channels of the first conv layer (the second has twice as many); None = 32
+    width: int | None = None  # `conv`, `conv-sharp`: channels of the first conv layer (the second has twice as many); None = 32
     loss: str = "mse"  # "mse" or "bce" (bce needs a sigmoid output)
     optimizer: str = "adam"  # "adam", "adamw" (Adam with decoupled weight decay), "rmsprop" or "sgd"
     lr: float | None = None  # learning rate; None = the model's default (aecore.models.MODELS[model].default_lr)
@@ -155,7 +155,7 @@ class TrainConfig:
             raise ConfigError(f"{self.model} is not convolutional: upsampling does not apply")
         if self.width is not None and self.width != spec.default_width:
             if spec.default_width is None:
-                raise ConfigError(f"{self.model} has a fixed width; the width is a choice of the 'conv' model")
+                raise ConfigError(f"{self.model} has a fixed width; the width is a choice of the 'conv' and 'conv-sharp' models")
             number("width", self.width, *WIDTH_RANGE, integer=True)
         if self.pretrain_epochs and not spec.stackable:
             stackable = ", ".join(n for n, s in MODELS.items() if s.stackable)

@@ -110,7 +110,7 @@ with st.expander("More settings: the learning-rate schedule, weight decay, valid
                         step=1e-4, help="L2 penalty on the weights (decoupled from the gradient with adamw)")
     val_share = keep(c3.number_input, "Validation share", 0.0, 0.5, key="val_share", default=0.1, step=0.05,
                      help="Share of the training images held out to measure the validation loss each epoch")
-    width = keep(c4.number_input, "Width (conv)", 4, 256, key="width_conv", default=32, disabled=model != "conv",
+    width = keep(c4.number_input, "Width (conv)", 4, 256, key="width_conv", default=32, disabled=spec.default_width is None,
                  help="Channels of the conv model's first layer (the second has twice as many)")
     precision = keep(c5.selectbox, "Precision", PRECISIONS, key="precision", default="auto",
                      format_func={"auto": "auto (bf16 on a GPU)", "fp32": "fp32", "bf16": "bf16 mixed"}.get)
@@ -122,7 +122,7 @@ config = TrainConfig(
     digits=tuple(digits) if len(digits) < ds.n_classes else None, limit=int(limit) or None,
     pretrain_epochs=int(pretrain), device=device, dataset=data_name,
     schedule=schedule, weight_decay=float(weight_decay), val_fraction=float(val_share),
-    width=int(width) if model == "conv" else None, precision=precision,
+    width=int(width) if spec.default_width is not None else None, precision=precision,
 )
 st.query_params.update({"model": model, "epochs": str(epochs), "batch": str(batch), "lr": f"{lr:g}", "limit": str(limit),
                         "dataset": data_name})

@@ -40,7 +40,7 @@ def test_models_lists_every_model():
     rc, out, _ = cli("models")
     assert rc == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names == ["linear", "dense", "conv-tutorial", "mlp-deep", "mlp-hinton", "conv-bn", "conv",
+    assert names == ["linear", "dense", "conv-tutorial", "mlp-deep", "mlp-hinton", "conv-bn", "conv", "conv-sharp",
                      "flowers-tutorial", "flowers-bn", "flowers-upsample"]
 
 

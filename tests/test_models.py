@@ -51,3 +51,18 @@ def test_bad_options_are_explained():
         build_model("dense", latent=0)
     with pytest.raises(ModelError, match="upsampling"):
         build_model("conv", upsample="bilinear")
+
+
+def test_conv_sharp_refines_at_full_resolution():
+    """conv-sharp: conv whose last upsampling gives 8 channels at 28x28, then a 3x3 conv makes the image."""
+    import torch
+
+    from aecore.models import build_model, count_parameters
+
+    sharp, plain = build_model("conv-sharp", latent=30, width=48), build_model("conv", latent=30, width=48)
+    x = torch.rand(3, 1, 28, 28)
+    assert sharp(x).shape == (3, 1, 28, 28) and sharp.encode(x).shape == (3, 30)
+    last = [m for m in sharp.decoder if isinstance(m, torch.nn.Conv2d)][-1]
+    assert (last.in_channels, last.out_channels, last.kernel_size) == (8, 1, (3, 3))
+    assert 0 < count_parameters(sharp) - count_parameters(plain) < 10_000  # a little capacity, where the edges are
+    assert build_model("conv-sharp", latent=4, upsample="nearest")(x).shape == (3, 1, 28, 28)
