@@ -593,7 +593,7 @@ def copy_recipe() -> None:
         return
     noise = c.noise_spec
     kind = noise.kind if noise.active else "none"
-    values = {"model": c.model, f"latent_{c.model}": c.latent, "epochs": c.epochs, "batch": c.batch_size,
+    values = {"dataset": c.dataset, "model": c.model, f"latent_{c.model}": c.latent, "epochs": c.epochs, "batch": c.batch_size,
               f"lr_{c.model}": c.lr, "optimizer": c.optimizer, "loss": c.loss, "out_act": c.out_act,
               f"hidden_{c.model}": c.hidden_act, f"upsample_{c.model}": c.upsample, "noise_kind": kind,
               f"noise_level_{kind}": noise.level if noise.active else None, "seed": c.seed,

@@ -322,6 +322,8 @@ def test_train_page_on_an_imported_set_offers_only_models_that_take_it(shapes_se
     assert any("larger than the 58 training images" in w.value for w in at.warning)  # 64 less the validation share
     by_label(at.number_input, "Batch size").set_value(16).run()
     assert not at.warning and not by_label(at.button, "▶ Train").disabled, [w.value for w in at.warning]
+    at.selectbox(key="recipe").set_value("conv-k16").run()  # a zoo model's recipe includes its data set
+    assert by_label(at.selectbox, "Data set").value == "mnist" and by_label(at.multiselect, "Digits to train on")
 
 
 def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_name(shapes_set):
