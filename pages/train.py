@@ -7,8 +7,8 @@ from aecore.classify import show_images
 from aecore.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
 from aecore.device import device_label
 from aecore.data import DataError
-from aecore.engine.kinds import PREVIEW
-from aecore.engine.store import RESUMABLE, StoreError
+from aecore.engine.kinds import DATA_KINDS, PREVIEW
+from aecore.engine.store import RESUMABLE, VIEW_KINDS, StoreError
 from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
 from aecore.noise import NOISE_KINDS, NOISE_LIMITS
 from aecore.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
@@ -199,8 +199,8 @@ if _ui.has_active_jobs():
 
 # ---- jobs that ended early ----------------------------------------------------------------------
 for job in _ui.my_jobs()[:10]:
-    if job.active or not job.error or st.session_state.get(f"dismissed_{job.id}"):
-        continue
+    if job.active or not job.error or job.kind in DATA_KINDS + VIEW_KINDS or st.session_state.get(f"dismissed_{job.id}"):
+        continue  # imports, maps and codes say why they failed on their own pages
     box = st.info if job.status == "paused" else st.warning if job.status in ("stopped", "diverged", "interrupted") else st.error
     c1, c2, c3, c4, c5 = st.columns([6, 1, 1, 1, 1])
     with c1:
