@@ -332,6 +332,17 @@ def load_run(directory: str | os.PathLike) -> Run:
     return run_from_files(files)
 
 
+def run_dataset(directory: str | os.PathLike) -> str:
+    """The data set a saved run was trained on, read from its config file alone (no weights are loaded);
+    "mnist" when the file says nothing or cannot be read (runs from before data sets existed)."""
+    try:
+        with open(Path(directory) / "config.json", "rb") as f:
+            name = json.loads(f.read(FILE_LIMITS["config.json"])).get("dataset", "mnist")
+    except (OSError, ValueError, AttributeError):
+        return "mnist"
+    return name if isinstance(name, str) else "mnist"
+
+
 def run_to_bytes(run: Run) -> bytes:
     """The run as one zip file (for download)."""
     buf = io.BytesIO()

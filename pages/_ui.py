@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import runpy
 import threading
 from pathlib import Path
@@ -17,7 +16,7 @@ import streamlit as st
 
 from aecore.data import DataError, load_dataset, load_mnist
 from aecore.engine.client import Engine
-from aecore.engine.kinds import result_key
+from aecore.engine.kinds import KindError, job_dataset, ref_dataset, result_key
 from aecore.engine.store import FINISHED, StoreError, new_token, valid_token
 from aecore.evaluate import reconstruct
 from aecore.images import rows_grid, to_png
@@ -112,7 +111,7 @@ def run_options(data: tuple[str, ...] | None = ("mnist",)) -> dict[str, str]:
     ws = workspace()
     opts = {f"zoo:{n}": f"zoo · {n}" for n in zoo_names()} if data is None or "mnist" in data else {}
     for r in engine().visible_runs(ws, teacher=is_teacher()):
-        on = _kept_run_data(r.workspace, r.id)
+        on = run_data(f"run:{r.id}")
         if data is not None and on not in data:
             continue
         whose = "yours" if r.workspace == ws else "class"
@@ -122,26 +121,12 @@ def run_options(data: tuple[str, ...] | None = ("mnist",)) -> dict[str, str]:
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
-def _kept_run_data(run_workspace: str, run_id: str) -> str:
-    """The data set a kept run was trained on, from its config file (kept runs never change under one id)."""
-    try:
-        with open(engine().store.run_dir(run_workspace, run_id) / "config.json", "rb") as f:
-            name = json.loads(f.read(1 << 16)).get("dataset", "mnist")
-        return name if isinstance(name, str) else "mnist"
-    except (OSError, ValueError, AttributeError):
-        return "mnist"
-
-
 def run_data(key: str) -> str:
-    """The name of the data set the run `key` was trained on ("mnist" for the zoo)."""
-    kind, _, name = key.partition(":")
-    if kind != "run":
-        return "mnist"
+    """The name of the data set the run `key` was trained on (a run's files never change under one key)."""
     try:
-        r = engine().store.run(name)
-    except StoreError:
+        return ref_dataset(engine().store, key)
+    except (StoreError, KindError):
         return "mnist"
-    return _kept_run_data(r.workspace, r.id)
 
 
 def get_run(key: str) -> Run:
@@ -306,10 +291,6 @@ def class_colour(label: int, n_classes: int = 10) -> str:
     return palette[label % len(palette)]
 
 
-def digit_color_map() -> dict[str, str]:
-    return {str(d): DIGIT_COLORS[d] for d in range(10)}
-
-
 def show_error(e: Exception, what: str = "That did not work"):
     st.error(f"{what}: {e}")
 
@@ -364,12 +345,8 @@ def queue_training(config, name: str | None = None, max_steps: int | None = None
     """Queue a training job in this workspace (pausing after `max_steps` steps); the Job, or None after showing why not."""
     params = {"config": config.to_dict()} | ({"max_steps": int(max_steps)} if max_steps else {})
     try:
-        ds = dataset(config.dataset)
-        if config.dataset != "mnist":  # the live preview: test images of the first classes (MNIST's are digits 0-7)
-            from aecore.classify import show_images
-
-            params["preview"] = [int(i) for i in show_images(ds, 8)]
-        return engine().submit(workspace(), "train", params, config.describe(), ds, name=name or config.describe())
+        return engine().submit(workspace(), "train", params, config.describe(), dataset(config.dataset),
+                               name=name or config.describe())
     except (ValueError, StoreError) as e:
         st.error(f"Cannot train with these settings: {e}")
         return None
@@ -384,10 +361,9 @@ JOB_TITLES = {"codes": "Encoding the test set", "projection": "Projecting the co
 def _queue(kind: str, params: dict) -> bool:
     about = params.get("run") or ", ".join(dict(params.get("runs") or {}).values())
     label = JOB_TITLES.get(kind, kind) + (f" · {about}" if about else "")
-    cfg = params.get("base") or next(iter((params.get("configs") or {}).values()), None)  # a comparison's configs
-    data = params.get("dataset") or (cfg or {}).get("dataset") or (run_data(params["run"]) if "run" in params else "mnist")
     try:
-        engine().submit(workspace(), kind, params, label, dataset(data), teacher=is_teacher())
+        engine().submit(workspace(), kind, params, label, dataset(job_dataset(engine().store, params)),
+                        teacher=is_teacher())
         return True
     except (ValueError, StoreError) as e:
         st.error(str(e))

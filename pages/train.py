@@ -3,11 +3,10 @@
 import streamlit as st
 
 from aecore import datasets
-from aecore.classify import show_images
 from aecore.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
 from aecore.device import device_label
 from aecore.data import DataError
-from aecore.engine.kinds import DATA_KINDS, PREVIEW
+from aecore.engine.kinds import DATA_KINDS, preview_indices
 from aecore.engine.store import RESUMABLE, VIEW_KINDS, StoreError
 from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
 from aecore.noise import NOISE_KINDS, NOISE_LIMITS
@@ -282,7 +281,7 @@ with st.container(key="train_runs"):  # a lesson can hide this section (?hide=ru
                     st.rerun()
             try:  # test images of digits 0-7 (of the first classes of another data set), reconstructed by the run
                 on = _ui.dataset(run.config.dataset)
-                shown = tuple(PREVIEW) if run.config.dataset == "mnist" else tuple(int(i) for i in show_images(on, 8))
+                shown = tuple(preview_indices(on))
                 _ui.image_rows([("originals", on.test.x[list(shown)]),
                                 ("reconstructions", _ui.reconstructions(f"run:{entry.id}", run, shown))], scale=2)
             except DataError as e:

@@ -68,6 +68,22 @@ def ready_app_test(path, timeout: float = 120):
     return ReadyAppTest(str(path), default_timeout=timeout)
 
 
+@pytest.fixture
+def store(home):
+    """The job store of a test's own engine home (each engine test module defines `home`)."""
+    from aecore.engine.store import Store
+
+    return Store(home)
+
+
+@pytest.fixture
+def settings(home):
+    """Engine settings for that home: one worker, one thread, a short stale time."""
+    from aecore.engine.settings import EngineSettings
+
+    return EngineSettings(home=str(home), workers=1, threads=1, stale_s=3.0)
+
+
 @pytest.fixture(scope="module")
 def browser():
     """One headless Debian chromium per test module (driven by Playwright)."""

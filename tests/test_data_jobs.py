@@ -10,8 +10,7 @@ import pytest
 from aecore import datasets
 from aecore.config import TrainConfig
 from aecore.data import load_dataset
-from aecore.engine.settings import EngineSettings
-from aecore.engine.store import DONE, FAILED, Store
+from aecore.engine.store import DONE, FAILED
 from aecore.engine.submit import submit
 from aecore.engine.worker import Worker
 from aecore.experiments import ResultStore
@@ -25,16 +24,6 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("AELAB_DATASETS", str(tmp_path / "datasets"))
     datasets._load_cached.cache_clear()
     return tmp_path / "home"
-
-
-@pytest.fixture
-def store(home):
-    return Store(home)
-
-
-@pytest.fixture
-def settings(home):
-    return EngineSettings(home=str(home), workers=1, threads=1, stale_s=3.0)
 
 
 def _upload(store, tmp_path, name: str, per_class: int = 40, n_classes: int = 4) -> str:

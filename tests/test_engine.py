@@ -27,16 +27,6 @@ def home(tmp_path):
     return tmp_path / "home"
 
 
-@pytest.fixture
-def store(home):
-    return Store(home)
-
-
-@pytest.fixture
-def settings(home):
-    return EngineSettings(home=str(home), workers=1, threads=1, stale_s=3.0)
-
-
 def _train(tiny, **kw):
     return {"config": tiny(**kw).to_dict()}
 

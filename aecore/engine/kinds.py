@@ -113,6 +113,42 @@ def load_ref(store: Store, ref: str):
     raise KindError(f"unknown run reference {ref!r} (expected zoo:NAME or run:ID)")
 
 
+def ref_dataset(store: Store, ref: str) -> str:
+    """The data set a referenced run was trained on (from its config file; its weights are not loaded)."""
+    from ..runs import run_dataset
+    from ..zoo import zoo_dir
+
+    kind, _, name = str(ref).partition(":")
+    if kind == "zoo":
+        return run_dataset(zoo_dir() / name)
+    if kind == "run":
+        entry = store.run(name)
+        return run_dataset(store.run_dir(entry.workspace, entry.id))
+    raise KindError(f"unknown run reference {ref!r}")
+
+
+def job_dataset(store: Store, params: dict) -> str:
+    """The data set a job reads: its own `dataset`, else the one its (first) run was trained on, else the one its
+    (first) training config names, else MNIST."""
+    if params.get("dataset"):
+        return params["dataset"]
+    ref = params.get("run") or next(iter((params.get("runs") or {}).values()), None)
+    if ref:
+        return ref_dataset(store, ref)
+    config = params.get("config") or params.get("base") or next(iter((params.get("configs") or {}).values()), None)
+    return (config or {}).get("dataset") or "mnist"
+
+
+def preview_indices(dataset) -> list[int]:
+    """The test images a training job reconstructs live and a kept run shows: digits 0-7 on MNIST, else 8 images
+    spread over the first classes."""
+    if dataset.name == "mnist":
+        return list(PREVIEW)
+    from ..classify import show_images
+
+    return [int(i) for i in show_images(dataset, 8)]
+
+
 def ref_digest(store: Store, ref: str) -> str:
     """The content hash of a referenced run's weights (results are keyed by it, never by a job id)."""
     from ..zoo import zoo_dir
@@ -248,7 +284,7 @@ def _train(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
 
     config = TrainConfig.from_dict(job.params["config"]).resolved()
     dataset = dataset_fn(config.dataset)
-    preview_idx = list(job.params.get("preview", PREVIEW))
+    preview_idx = list(job.params.get("preview") or preview_indices(dataset))
     preview_x = dataset.test.x[preview_idx]
     ckpt_dir = store.checkpoint_dir(job.id)
     state_path = ckpt_dir.parent / "state.pt"  # the exact training state: after every epoch, and where it stopped or paused
@@ -367,15 +403,7 @@ def _experiment(store: Store, job: Job, ctx: Context, dataset_fn) -> Outcome:
 
     p = job.params
     kind = job.kind
-    if kind == "tutorial":
-        name = p["dataset"]
-    elif "run" in p or "runs" in p:  # runs are read on the data set they were trained on (the first run's)
-        name = load_ref(store, p["run"] if "run" in p else next(iter(p["runs"].values()))).config.dataset
-    elif "base" in p or "configs" in p:  # a comparison trains on the data set of its (first) config
-        name = (p["base"] if "base" in p else next(iter(p["configs"].values()))).get("dataset", "mnist")
-    else:
-        name = "mnist"
-    dataset = dataset_fn(name)
+    dataset = dataset_fn(job_dataset(store, p))  # runs are read on the set they were trained on
     if kind == "sweep":
         res = ex.latent_sweep(p["base"], p["latents"], dataset, ctx.progress, ctx)
     elif kind == "compare":
