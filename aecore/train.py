@@ -18,6 +18,7 @@ from .config import ConfigError, TrainConfig
 from .data import Dataset, dataset_image_shape, load_dataset, subset_indices, train_val_indices, device_images, to_float, DataError
 from .device import DeviceError, resolve_device
 from .evaluate import EVAL_BATCH
+from .fused_step import LeanStep
 from .models import Autoencoder, MLPAutoencoder, build_model, ModelError
 from .noise import Noise, corrupt
 from .runs import Run, save_run
@@ -381,6 +382,7 @@ def _run_epochs(
             sched.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         first_epoch, first_step = int(state["epoch"]), int(state["step"])
+    stepper = LeanStep(opt)  # after loading a state: it holds the state's tensors
 
     def snapshot(epoch: int, step: int, perm, loss_sum, seen: int, elapsed: float) -> dict:
         return {"version": STATE_VERSION, "phase": phase, "epoch": epoch, "step": step,
@@ -422,9 +424,9 @@ def _run_epochs(
                     out = forward(x_in)
                 out = out.float()  # the loss in fp32
             loss = reconstruction_loss(out, x, loss_name)
-            opt.zero_grad(set_to_none=True)
+            stepper.zero_grad()
             loss.backward()
-            opt.step()
+            stepper.step()
             if sched is not None:
                 sched.step()
             loss_sum.add_(loss.detach(), alpha=len(x))  # stays on the device: no sync per step

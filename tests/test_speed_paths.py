@@ -132,3 +132,58 @@ def test_a_failed_compile_falls_back_to_the_plain_model(monkeypatch):
     x = torch.ones(4, 3)
     assert torch.equal(step(x), model(x)) and step.compiled is None
     assert train_mod._GPUStep(model, batch=20, total_steps=10).compiled is None  # too short to be worth compiling
+
+
+@pytest.mark.parametrize("name,wd,schedule", [("adam", 0.0, None), ("adamw", 1e-3, "onecycle"), ("adam", 1e-4, "cosine")])
+def test_the_lean_step_gives_torchs_fused_step_bit_for_bit_and_resumes(name, wd, schedule):
+    from aecore.fused_step import LeanStep
+    from aecore.models import build_model
+
+    def setup():
+        torch.manual_seed(0)
+        model = build_model("conv-tutorial").to(memory_format=torch.channels_last)
+        opt = make_optimizer(name, model.parameters(), 3e-3, wd, fast=True)
+        return model, opt, make_schedule(schedule or "", opt, 12)
+
+    x = torch.rand(12, 20, 1, 28, 28, generator=torch.Generator().manual_seed(1))  # 12 batches of 20 images
+
+    def steps(model, opt, sched, step, zero, batches):
+        for xb in batches:
+            zero()
+            torch.nn.functional.mse_loss(model(xb), xb).backward()
+            step()
+            if sched is not None:
+                sched.step()
+
+    ref, ref_opt, ref_sched = setup()
+    steps(ref, ref_opt, ref_sched, ref_opt.step, lambda: ref_opt.zero_grad(set_to_none=True), x)
+    lean, opt, sched = setup()
+    assert opt.param_groups[0]["fused"]
+    stepper = LeanStep(opt)
+    assert stepper.fused
+    steps(lean, opt, sched, stepper.step, stepper.zero_grad, x[:6])
+    saved = opt.state_dict()  # the moments live in opt.state: a saved state resumes through a new LeanStep
+    again, opt2, sched2 = setup()
+    again.load_state_dict(lean.state_dict())
+    opt2.load_state_dict(saved)
+    if sched is not None:
+        sched2.load_state_dict(sched.state_dict())
+    stepper2 = LeanStep(opt2)
+    steps(again, opt2, sched2, stepper2.step, stepper2.zero_grad, x[6:])
+    for (k, a), b in zip(ref.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert float(opt2.state[next(again.parameters())]["step"]) == 12
+
+
+def test_the_lean_step_hands_other_optimizers_to_torch():
+    from aecore.fused_step import LeanStep
+
+    p = torch.nn.Parameter(torch.ones(3))
+    for opt in (torch.optim.SGD([p], lr=0.1), torch.optim.Adam([p], lr=0.1, amsgrad=True, fused=True)):
+        stepper = LeanStep(opt)
+        assert not stepper.fused
+        stepper.zero_grad()
+        (p * 2).sum().backward()
+        before = p.detach().clone()
+        stepper.step()
+        assert not torch.equal(p.detach(), before)
