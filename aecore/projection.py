@@ -16,6 +16,7 @@ TSNE_ITERATIONS = (150, 350)  # early exaggeration, then the normal phase: with 
 TSNE_THETA = 0.8  # Barnes-Hut's accuracy/speed trade-off (0.5: openTSNE's and scikit-learn's default)
 
 METHODS = ("raw", "pca", "tsne", "umap")
+TSNE_BACKENDS = ("auto", "opentsne", "torchdr")  # auto: TorchDR on a GPU, openTSNE on the CPU
 DIMS = (2, 3)  # a flat map or a cloud to rotate
 # Most points each method is run on: the whole of MNIST (60,000 training + 10,000 test images).
 MAX_POINTS = {"raw": 70000, "pca": 70000, "tsne": 70000, "umap": 70000}
@@ -101,6 +102,8 @@ def project(
     n_jobs: int = 1,
     dims: int = 2,
     keep: bool = False,
+    device: str = "cpu",
+    tsne_backend: str = "auto",
 ) -> Projection:
     """Project codes [n, k] to [n, dims] (dims 2 or 3). raw: the first dims latent axes (missing ones are 0).
 
@@ -110,6 +113,10 @@ def project(
     optimisation stops there and that layout is returned (info["stopped_at"] says after how many
     iterations). The same seed gives the same layout. With `keep`, the result's placer holds the
     fitted embedding, so new codes can be placed exactly where the method puts them.
+
+    t-SNE runs on `device`'s GPU with TorchDR (exact gradients) when `device` is "cuda", TorchDR is installed
+    and n <= GPU_TSNE_MAX; otherwise with openTSNE on the CPU. `tsne_backend` "opentsne" or "torchdr" forces
+    one (TorchDR then runs on `device`, also the CPU). info["backend"] names what made the layout.
     """
     z = np.asarray(z, dtype=np.float32)
     if z.ndim != 2 or len(z) == 0:
@@ -144,7 +151,9 @@ def project(
             raise ProjectionError(f"perplexity must be between 2 and 100, got {perplexity}")
         if n <= perplexity * 3:
             raise ProjectionError(f"t-SNE with perplexity {perplexity:g} needs more than {int(perplexity * 3)} points, got {n}")
-        return _tsne(z, perplexity, seed, on_layout, every, n_jobs, dims, keep)
+        if tsne_backend not in TSNE_BACKENDS:
+            raise ProjectionError(f"unknown t-SNE backend {tsne_backend!r}; choose one of {', '.join(TSNE_BACKENDS)}")
+        return _tsne(z, perplexity, seed, on_layout, every, n_jobs, dims, keep, device, tsne_backend)
     if not 2 <= n_neighbors <= 200:
         raise ProjectionError(f"n_neighbors must be between 2 and 200, got {n_neighbors}")
     if not 0.0 <= min_dist <= 1.0:
@@ -163,12 +172,48 @@ def _pad(xy: np.ndarray, dims: int) -> np.ndarray:
 
 
 def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback | None, every: int,
-          n_jobs: int, dims: int, keep: bool) -> Projection:
-    from openTSNE import TSNE
+          n_jobs: int, dims: int, keep: bool, device: str = "cpu", backend: str = "auto") -> Projection:
     from openTSNE.initialization import pca as pca_start
 
-    total, state = sum(TSNE_ITERATIONS), {"done": 0, "stopped": False}
+    from .tsne_gpu import gpu_tsne_available, tsne_torchdr
+
     start = pca_start(z, dims, random_state=seed)  # [n, dims]: exactly openTSNE's initialization="pca"
+    on_gpu = backend == "torchdr" or (backend == "auto" and gpu_tsne_available(device, len(z)))
+    if not on_gpu:
+        return _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
+    from .tsne_gpu import GPU_TSNE_ITERATIONS
+
+    total = sum(GPU_TSNE_ITERATIONS)
+    if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
+        return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
+                                                                  "stopped_at": 0})
+    xy, info = tsne_torchdr(z, start, perplexity, seed, on_layout, every, device)
+    info = dict(info, perplexity=perplexity)
+    if "stopped_at" in info:
+        return Projection(xy, "tsne", info)
+    if on_layout is not None:
+        on_layout(xy, total, total)  # the final layout, exactly as returned
+    placer = _tsne_placer(z, xy, perplexity, seed, n_jobs, dims) if keep else None
+    return Projection(xy, "tsne", info, placer)
+
+
+def _tsne_placer(z: np.ndarray, xy: np.ndarray, perplexity: float, seed: int, n_jobs: int, dims: int) -> Placer:
+    """openTSNE's embedding object around a layout made elsewhere (the GPU): its transform places new codes
+    against that fixed layout exactly as it would against its own (neighbours' affinities, then optimisation)."""
+    from openTSNE import TSNEEmbedding
+    from openTSNE.affinity import PerplexityBasedNN
+
+    affinities = PerplexityBasedNN(z, perplexity=perplexity, random_state=seed, n_jobs=n_jobs)
+    embedding = TSNEEmbedding(np.asarray(xy, np.float64), affinities, random_state=seed, n_jobs=n_jobs,
+                              negative_gradient_method="bh", theta=TSNE_THETA)
+    return Placer("tsne", dims, {"first": np.asarray(xy[0], np.float32).copy()}, fitted=embedding)
+
+
+def _tsne_cpu(z: np.ndarray, start: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback | None,
+              every: int, n_jobs: int, dims: int, keep: bool) -> Projection:
+    from openTSNE import TSNE
+
+    total, state = sum(TSNE_ITERATIONS), {"done": 0, "stopped": False}
     if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
         return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
                                                                   "stopped_at": 0})
@@ -188,7 +233,7 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
                 callbacks_every_iters=max(1, int(every)), verbose=False)
     embedding = tsne.fit(z, initialization=start)
     xy = np.asarray(embedding, np.float32)  # [n, dims]
-    info = {"perplexity": perplexity, "iterations": total}
+    info = {"perplexity": perplexity, "iterations": total, "backend": "openTSNE Barnes-Hut on the CPU"}
     if not state["stopped"]:
         info["kl_divergence"] = float(embedding.kl_divergence)  # how well the layout keeps the neighbourhoods
     if state["stopped"]:

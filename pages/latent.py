@@ -130,7 +130,8 @@ if isolated:
     shown += ": the selection, projected on its own"
 else:
     shown += f": a random sample of {pool:,}, seed {seed}" if len(idx) < pool else ": all of them"
-fig.update_layout(title=dict(text=f"{shown} · {dims}-D", font=dict(size=13)))
+made_by = f" · {info['backend']}" if "backend" in info else ""  # t-SNE: openTSNE on the CPU or TorchDR on a GPU
+fig.update_layout(title=dict(text=f"{shown} · {dims}-D{made_by}", font=dict(size=13)))
 # A plain click selects a point only in pan/zoom mode; box and lasso need their own drag modes (2-D only).
 PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}
 if dims == 2:

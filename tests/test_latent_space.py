@@ -59,6 +59,39 @@ def test_umap_streams_its_layout_and_a_stop_keeps_it(codes):
     assert umap.layouts.tqdm.__name__ != "epochs"  # umap's own loop is put back afterwards
 
 
+def test_gpu_tsne_path_streams_stops_repeats_and_places(codes, mnist):
+    # TorchDR is the t-SNE the page runs on a GPU; here it runs on the CPU, on 300 codes, through the same contract
+    pytest.importorskip("torchdr")
+    from aecore.tsne_gpu import GPU_TSNE_ITERATIONS, gpu_tsne_available
+
+    _, z = codes
+    z, labels = z[:300], mnist.test.y[:300]
+    total = sum(GPU_TSNE_ITERATIONS)
+    seen = []
+    full = project(z, "tsne", seed=3, tsne_backend="torchdr", keep=True,
+                   on_layout=lambda xy, d, t: seen.append((d, t, xy.copy())) and False)
+    assert "TorchDR" in full.info["backend"] and full.info["iterations"] == total
+    assert [d for d, _, _ in seen[:3]] == [0, 25, 50] and seen[-1][0] == total and len(seen) == total // 25 + 1
+    assert np.allclose(seen[-1][2], full.xy)
+    # the layout keeps digits apart: a point's nearest neighbour on the map is mostly of its own digit
+    d = np.linalg.norm(full.xy[:, None] - full.xy[None], axis=-1) + np.eye(300) * 1e9
+    assert np.mean(labels[d.argmin(1)] == labels) > 0.8
+    # same seed, same layout: a run stopped at 100 iterations is the full run's frame at 100
+    stopped = project(z, "tsne", seed=3, tsne_backend="torchdr", on_layout=lambda xy, d, t: d >= 100)
+    assert stopped.info["stopped_at"] == 100 and stopped.placer is None
+    assert np.allclose(stopped.xy, dict((d, xy) for d, _, xy in seen)[100], atol=1e-5)
+    # a test image placed through openTSNE's transform on the GPU's layout lands by its own point
+    placed = Placer.from_bytes(full.placer.to_bytes()).place(z[10:14])
+    assert np.all(np.linalg.norm(placed - full.xy[10:14], axis=1) < 0.05 * np.ptp(full.xy, axis=0).max())
+    cloud = project(z, "tsne", seed=3, dims=3, tsne_backend="torchdr", on_layout=lambda xy, d, t: d >= 50)
+    assert cloud.xy.shape == (300, 3)
+    # "auto" picks TorchDR only for a CUDA device
+    assert not gpu_tsne_available("cpu", 300)
+    assert "openTSNE" in project(z, "tsne", seed=3, device="cpu").info["backend"]
+    with pytest.raises(ProjectionError, match="t-SNE backend"):
+        project(z, "tsne", tsne_backend="sklearn")
+
+
 def test_tsne_shows_a_first_frame_before_its_affinities(codes):
     _, z = codes
     first = project(z, "tsne", seed=0, on_layout=lambda xy, d, t: True)  # stop at the very first frame
@@ -83,7 +116,13 @@ def test_bad_dims_and_points_helpers(mnist):
         layout_points({"indices": [70000]}, labels)
 
 
-def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist):
+@pytest.mark.parametrize("method", ["umap", "tsne-gpu"])
+def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, monkeypatch, method):
+    if method == "tsne-gpu":  # as on a CUDA machine, where TorchDR lays the map out (here it runs on the CPU)
+        pytest.importorskip("torchdr")
+        import aecore.tsne_gpu
+
+        monkeypatch.setattr(aecore.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
     from aecore.engine.settings import EngineSettings
     from aecore.engine.store import DONE, Store
     from aecore.engine.submit import submit
@@ -92,7 +131,7 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist):
 
     store = Store(tmp_path / "home")
     settings = EngineSettings(home=str(tmp_path / "home"), workers=1, threads=1, stale_s=60)
-    layout = {"run": "zoo:conv-k16", "method": "umap", "n": 300, "seed": 1, "digits": None, "perplexity": 30.0,
+    layout = {"run": "zoo:conv-k16", "method": method.split("-")[0], "n": 300, "seed": 1, "digits": None, "perplexity": 30.0,
               "n_neighbors": 10, "min_dist": 0.1, "dims": 3, "source": "all", "indices": list(range(9950, 10250))}
     job = submit(store, settings, "ws-latent-a", "projection", layout, "UMAP", mnist)
     Worker(store, settings, lane="view").run(once=True)
@@ -104,6 +143,7 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist):
     assert (res.images["pred"] == np.concatenate([mnist.test.y[9950:], mnist.train.y[:250]])).mean() > 0.7
     assert res.images["trained"][:50].sum() == 0 and res.images["trained"][50:].any()  # test images never
     assert (store.results_dir / f"{done.result_key}.placer.pkl").is_file()
+    assert ("TorchDR" in res.summary.get("backend", "")) == (method == "tsne-gpu")  # named on the chart's title
 
     place = {"run": "zoo:conv-k16", "place": mnist.train.x[3].tolist(), "layout": layout}  # training image #3 is point 10003
     job2 = submit(store, settings, "ws-latent-a", "projection", place, "place", mnist)

@@ -507,6 +507,7 @@ def _projection(store: Store, p: dict, dataset, ctx: Context):
     from ..evaluate import encode, per_image_errors
     from ..experiments import Result
     from ..latent import layout_points, pool_images, pool_labels, probe_predictions, training_mask
+    from ..device import resolve_device
     from ..projection import project
 
     if p.get("place") is not None:
@@ -531,7 +532,8 @@ def _projection(store: Store, p: dict, dataset, ctx: Context):
     method = p["method"]
     pr = project(z, method, seed=int(p["seed"]), perplexity=float(p.get("perplexity", 30)),
                  n_neighbors=int(p.get("n_neighbors", 15)), min_dist=float(p.get("min_dist", 0.1)),
-                 on_layout=on_layout, n_jobs=torch.get_num_threads(), dims=int(p.get("dims", 2)), keep=True)
+                 on_layout=on_layout, n_jobs=torch.get_num_threads(), dims=int(p.get("dims", 2)), keep=True,
+                 device=resolve_device("auto").type)  # t-SNE on a GPU where there is one
     status = "stopped" if "stopped_at" in pr.info else "done"
     n_test = len(dataset.test)
     trained = np.zeros(len(idx), np.uint8)

@@ -1,0 +1,70 @@
+"""t-SNE on a GPU with TorchDR, under the same contract as the openTSNE path: a first frame at once, streamed layouts, stop, seed."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+# Most points laid out on the GPU: TorchDR's exact t-SNE builds the n x n repulsion every iteration
+# (3.6 GB in fp32 at 30,000 points); beyond that the page's CPU t-SNE (Barnes-Hut) takes over.
+GPU_TSNE_MAX = 30000
+GPU_TSNE_ITERATIONS = (250, 750)  # early exaggeration, then the rest: exact gradients, cheap on a GPU
+
+
+def gpu_tsne_available(device, n: int) -> bool:
+    """Whether n points would be laid out on the GPU: a CUDA device, TorchDR installed, n within GPU_TSNE_MAX."""
+    import torch
+
+    return (torch.device(device).type == "cuda" and n <= GPU_TSNE_MAX
+            and importlib.util.find_spec("torchdr") is not None)
+
+
+class _Stopped(Exception):
+    """Raised from inside TorchDR's loop when the caller asks to stop: the layout so far is kept."""
+
+
+def tsne_torchdr(z: np.ndarray, start: np.ndarray, perplexity: float, seed: int, on_layout, every: int,
+                 device) -> tuple[np.ndarray, dict]:
+    """Lay out codes z [n, k] from `start` [n, dims] (openTSNE's PCA start, std 1e-4) with TorchDR's exact t-SNE.
+
+    `on_layout(xy, done, total)` is called every `every` iterations (not at 0: the caller draws the start)
+    and may return True to stop, which returns that layout with info["stopped_at"]. Returns the layout
+    [n, dims] (float32) and info (iterations, backend, and stopped_at when stopped).
+    """
+    import torch
+    from torchdr import TSNE
+
+    early, rest = GPU_TSNE_ITERATIONS
+    total = early + rest
+    every = max(1, int(every))
+    device = torch.device(device)
+    stopped: dict = {}
+
+    class StreamingTSNE(TSNE):
+        def on_training_step_end(self):
+            super().on_training_step_end()  # ends early exaggeration at its iteration
+            done = int(self.n_iter_) + 1
+            if on_layout is not None and done % every == 0 and done < total:
+                xy = self.embedding_.detach().float().cpu().numpy()  # [n, dims]
+                if on_layout(xy, done, total):
+                    stopped.update(xy=xy, done=done)
+                    raise _Stopped
+            return self
+
+    start = np.asarray(start, np.float32)
+    tsne = StreamingTSNE(perplexity=float(perplexity), n_components=start.shape[1], init=start, init_scaling=1e-4,
+                         max_iter=total, early_exaggeration_iter=early, device=str(device), random_state=seed,
+                         check_interval=every, verbose=False)
+    backend = "TorchDR exact t-SNE on " + (torch.cuda.get_device_name(device) if device.type == "cuda" else "the CPU")
+    was = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    # TorchDR's sparse affinities add up with scatter/index kernels whose order varies between threads (CPU)
+    # or blocks (GPU): the deterministic ones make the same seed give the same layout
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        xy = tsne.fit_transform(torch.as_tensor(np.asarray(z, np.float32), device=device))  # [n, dims]
+    except _Stopped:
+        return stopped["xy"], {"iterations": total, "stopped_at": stopped["done"], "backend": backend}
+    finally:
+        torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+    return xy.detach().float().cpu().numpy(), {"iterations": total, "backend": backend}
