@@ -17,7 +17,7 @@ ws = _ui.workspace()
 with st.sidebar:
     for p in pages:
         st.page_link(p, query_params={"ws": ws})
-    st.caption("AE Lab · autoencoders on MNIST")
+    st.caption("AE Lab · autoencoders on MNIST and your own images")
     if _ui.has_active_jobs():
         _ui.sidebar_jobs()  # live progress of this workspace's jobs on every page
 name = _ui.page_name(page)
