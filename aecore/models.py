@@ -109,6 +109,10 @@ class ConvTutorialAE(Autoencoder):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z.view(-1, 4, 7, 7))  # [B, 1, 28, 28]
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the code map goes straight to the decoder: flatten + view would copy it twice in channels-last
+        return self.decoder(self.encoder(x))  # [B, 1, 28, 28]
+
 
 class ConvBNAE(Autoencoder):
     """LeNet-like BatchNorm encoder (latent map 16x7x7 = 784) and an upsample+conv+BN decoder."""
@@ -131,6 +135,9 @@ class ConvBNAE(Autoencoder):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z.view(-1, 16, 7, 7))  # [B, 1, 28, 28]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))  # [B, 1, 28, 28]: the code map as is (no flatten + view copies)
 
 
 class ConvAE(Autoencoder):
