@@ -140,6 +140,12 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, mon
     res = ResultStore(store.results_dir).get_key(done.result_key)
     assert list(res.images["idx"]) == list(range(9950, 10250)) and res.images["xy"].shape == (300, 3)
     assert res.images["mse"].shape == res.images["pred"].shape == (300,)
+    from aecore.evaluate import per_image_errors
+    from aecore.latent import pool_images
+    from aecore.zoo import load_zoo
+
+    errors = per_image_errors(load_zoo("conv-k16").model, pool_images(mnist, np.arange(9950, 10250)))["mse"]
+    assert np.allclose(res.images["mse"], errors, rtol=1e-4, atol=1e-7)  # each point's error, as on Reconstructions
     assert (res.images["pred"] == np.concatenate([mnist.test.y[9950:], mnist.train.y[:250]])).mean() > 0.7
     assert res.images["trained"][:50].sum() == 0 and res.images["trained"][50:].any()  # test images never
     assert (store.results_dir / f"{done.result_key}.placer.pkl").is_file()

@@ -504,7 +504,7 @@ def _projection(store: Store, p: dict, dataset, ctx: Context):
     import numpy as np
     import torch
 
-    from ..evaluate import encode, per_image_errors
+    from ..evaluate import codes_and_reconstructions
     from ..experiments import Result
     from ..latent import layout_points, pool_images, pool_labels, probe_predictions, training_mask
     from ..device import resolve_device
@@ -516,8 +516,10 @@ def _projection(store: Store, p: dict, dataset, ctx: Context):
     source = p.get("source", "test")
     labels = pool_labels(dataset, source)
     idx = layout_points(p, labels)  # [n] point numbers: test images first, then training images
-    x = pool_images(dataset, idx)
-    z = encode(run.model, x)  # [n, k]
+    x = pool_images(dataset, idx)  # [n, H, W(, C)] uint8
+    z, rec = codes_and_reconstructions(run.model, x)  # [n, k], [n, H, W(, C)] in [0, 1]: one pass for both
+    mse = ((rec - x.astype(np.float32) / 255.0) ** 2).reshape(len(x), -1).mean(1)  # [n] each point's error
+    del rec
     name = {"tsne": "t-SNE", "umap": "UMAP"}.get(p["method"], p["method"])
     last = [0.0]
 
@@ -539,7 +541,7 @@ def _projection(store: Store, p: dict, dataset, ctx: Context):
     trained = np.zeros(len(idx), np.uint8)
     from_train = idx >= n_test
     trained[from_train] = training_mask(run.config, dataset)[idx[from_train] - n_test]
-    images = {"idx": idx, "xy": pr.xy, "mse": per_image_errors(run.model, x)["mse"],
+    images = {"idx": idx, "xy": pr.xy, "mse": mse,
               "pred": probe_predictions(run.model, dataset, z), "trained": trained}
     if pr.placer is not None and method in ("raw", "pca"):
         images.update({f"placer_{k}": v for k, v in pr.placer.arrays.items()})
