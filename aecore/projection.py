@@ -187,7 +187,14 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
     if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
         return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
                                                                   "stopped_at": 0})
-    xy, info = tsne_torchdr(z, start, perplexity, seed, on_layout, every, device)
+    try:
+        xy, info = tsne_torchdr(z, start, perplexity, seed, on_layout, every, device)
+    except (RuntimeError, MemoryError) as e:  # e.g. the GPU ran out of memory: the CPU still makes the map
+        if backend == "torchdr":
+            raise
+        cpu = _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
+        cpu.info["gpu_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        return cpu
     info = dict(info, perplexity=perplexity)
     if "stopped_at" in info:
         return Projection(xy, "tsne", info)

@@ -132,6 +132,8 @@ else:
     shown += f": a random sample of {pool:,}, seed {seed}" if len(idx) < pool else ": all of them"
 made_by = f" · {info['backend']}" if "backend" in info else ""  # t-SNE: openTSNE on the CPU or TorchDR on a GPU
 fig.update_layout(title=dict(text=f"{shown} · {dims}-D{made_by}", font=dict(size=13)))
+if "gpu_error" in info:
+    st.caption(f"t-SNE on the GPU did not work ({info['gpu_error']}), so this map was made on the CPU.")
 # A plain click selects a point only in pan/zoom mode; box and lasso need their own drag modes (2-D only).
 PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}
 if dims == 2:

@@ -92,6 +92,20 @@ def test_gpu_tsne_path_streams_stops_repeats_and_places(codes, mnist):
         project(z, "tsne", tsne_backend="sklearn")
 
 
+def test_a_failing_gpu_tsne_falls_back_to_the_cpu(codes, monkeypatch):
+    import aecore.tsne_gpu
+
+    def out_of_memory(*a, **k):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 3.6 GiB")
+
+    monkeypatch.setattr(aecore.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
+    monkeypatch.setattr(aecore.tsne_gpu, "tsne_torchdr", out_of_memory)
+    _, z = codes
+    p = project(z[:200], "tsne", seed=1, device="cuda", keep=True)
+    assert "openTSNE" in p.info["backend"] and p.info["gpu_error"].startswith("RuntimeError: CUDA out of memory")
+    assert p.xy.shape == (200, 2) and p.placer is not None
+
+
 def test_tsne_shows_a_first_frame_before_its_affinities(codes):
     _, z = codes
     first = project(z, "tsne", seed=0, on_layout=lambda xy, d, t: True)  # stop at the very first frame
