@@ -175,14 +175,12 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
           n_jobs: int, dims: int, keep: bool, device: str = "cpu", backend: str = "auto") -> Projection:
     from openTSNE.initialization import pca as pca_start
 
-    from .tsne_gpu import gpu_tsne_available, tsne_torchdr
+    from .tsne_gpu import GPU_TSNE_ITERATIONS, gpu_tsne_available, tsne_torchdr
 
     start = pca_start(z, dims, random_state=seed)  # [n, dims]: exactly openTSNE's initialization="pca"
     on_gpu = backend == "torchdr" or (backend == "auto" and gpu_tsne_available(device, len(z)))
     if not on_gpu:
         return _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
-    from .tsne_gpu import GPU_TSNE_ITERATIONS
-
     total = sum(GPU_TSNE_ITERATIONS)
     if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
         return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
