@@ -6,6 +6,7 @@
     python bench/quality.py linear        # linear k=32 vs PCA-32
     python bench/quality.py all
     python bench/quality.py conv30 --epochs 20 --lr 0.006 --budget 300   # try another recipe
+    python bench/quality.py conv30 --model conv --upsample nearest        # or another model
 
 Each prints one JSON line with the figures and the reference they are compared with. conv30 holds a
 time budget: training is stopped when it runs out (the line then says so and the bar is not met).
@@ -58,7 +59,7 @@ def conv30(ds, budget: float = 300.0, **recipe):
     r, ev, secs = run(cfg, ds, budget)
     within = r.status == "done"
     per_image = ev["test_mse"] * 784
-    return {"bench": f"{cfg.model} k=30 ({cfg.loss} loss, {cfg.optimizer} {cfg.lr:g}, {cfg.schedule}, weight decay {cfg.weight_decay:g}, "
+    return {"bench": f"{cfg.model} k=30 ({cfg.upsample} upsampling, {cfg.loss} loss, {cfg.optimizer} {cfg.lr:g}, {cfg.schedule}, weight decay {cfg.weight_decay:g}, "
                      f"batch {cfg.batch_size}, width {cfg.width or 32}, {cfg.precision} precision, CPU)",
             "epochs": cfg.epochs, "epochs_done": sum(1 for h in r.history if h["phase"] == "train"),
             "budget_s": budget, "seconds": round(secs, 1), "within_budget": within,
@@ -93,6 +94,8 @@ def main(argv: list[str]) -> int:
     for name, kind in [("epochs", int), ("lr", float), ("batch-size", int), ("weight-decay", float), ("width", int)]:
         ap.add_argument(f"--{name}", type=kind, help="conv30: change the recipe")
     ap.add_argument("--schedule")
+    ap.add_argument("--model", help="conv30: another model (e.g. conv)")
+    ap.add_argument("--upsample", help="conv30: transpose or nearest")
     ap.add_argument("--optimizer")
     ap.add_argument("--precision")
     ap.add_argument("--loss")
@@ -100,7 +103,7 @@ def main(argv: list[str]) -> int:
     ds = load_mnist()
     recipe = dict(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, weight_decay=a.weight_decay, schedule=a.schedule,
                   optimizer=a.optimizer, precision=a.precision, width=a.width,
-                  loss=a.loss)
+                  loss=a.loss, model=a.model, upsample=a.upsample)
     table = {"conv30": lambda d: conv30(d, a.budget, **recipe), "tutorial": tutorial, "tutorial-relu": tutorial_relu,
              "linear": linear}
     for name in (list(table) if a.which == ["all"] else a.which):
