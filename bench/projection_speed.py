@@ -1,6 +1,6 @@
 """t-SNE speed: scikit-learn's TSNE against ours (openTSNE, as the Latent page's jobs run it), in the same run.
 
-    python bench/projection_speed.py [--model conv-k16] [--sizes 2000,10000] [--threads 2] [--device cuda]
+    python bench/projection_speed.py [--model conv-k16] [--sizes 2000,10000] [--threads 2] [--device cuda] [--torchdr]
 
 For each size n, the codes of n test images of a zoo model are laid out by both (2-D, perplexity 30,
 PCA start, the same threads): scikit-learn with 250 + 500 iterations at its default Barnes-Hut angle
@@ -8,7 +8,7 @@ PCA start, the same threads): scikit-learn with 250 + 500 iterations at its defa
 the final KL divergence, so the times compare layouts of the same quality. "first frame" is how long
 after the call our job has a layout to show (the page draws it while t-SNE converges).
 With `--device cuda` it also times the t-SNE the page runs on a GPU (TorchDR, aecore.tsne_gpu) and adds
-"gpu_s", "gpu_first_frame_s". Every layout is also scored by how many of each point's 10 nearest codes
+"gpu_s", "gpu_first_frame_s"; `--torchdr` times TorchDR on `--device` whatever it is (also the CPU). Every layout is also scored by how many of each point's 10 nearest codes
 stay among its 10 nearest points on the map ("kept10": 1 is perfect), which compares TorchDR (no KL
 reported) with the others. One line per size, then the JSON line of the largest size:
     {"n": 10000, "sklearn_s": X, "ours_s": X, "first_frame_s": X, "sklearn_kl": X, "ours_kl": X, ...}
@@ -40,7 +40,7 @@ def sklearn_tsne(z: np.ndarray, threads: int) -> tuple[float, float, np.ndarray]
     return time.perf_counter() - t, float(tsne.kl_divergence_), xy
 
 
-def our_tsne(z: np.ndarray, threads: int, device: str = "cpu"):
+def our_tsne(z: np.ndarray, threads: int, device: str = "cpu", backend: str = "auto"):
     """Seconds, seconds to the first frame, the projection (as the page's job runs it on `device`)."""
     t, first = time.perf_counter(), []
 
@@ -49,7 +49,8 @@ def our_tsne(z: np.ndarray, threads: int, device: str = "cpu"):
             first.append(time.perf_counter() - t)
         return False
 
-    p = project(z, "tsne", seed=0, perplexity=30.0, on_layout=on_layout, n_jobs=threads, device=device)
+    p = project(z, "tsne", seed=0, perplexity=30.0, on_layout=on_layout, n_jobs=threads, device=device,
+                tsne_backend=backend)
     if device == "cuda":
         import torch
 
@@ -72,6 +73,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="2000,10000")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cuda: also time the GPU t-SNE (TorchDR)")
+    ap.add_argument("--torchdr", action="store_true", help="time TorchDR's t-SNE on --device (also the CPU)")
     args = ap.parse_args()
     import torch
 
@@ -93,11 +95,11 @@ def main() -> None:
         print(f"n={n}: sklearn {theirs:.1f} s (KL {their_kl:.3f}), ours {ours:.1f} s (KL {kl:.3f}), "
               f"{ours / theirs:.2f}x the time; first frame after {first:.2f} s; neighbours kept: sklearn "
               f"{row['sklearn_kept10']:.3f}, ours {row['ours_kept10']:.3f}", flush=True)
-        if args.device == "cuda":
-            gpu, gpu_first, g = our_tsne(z, args.threads, device="cuda")
+        if args.device == "cuda" or args.torchdr:
+            gpu, gpu_first, g = our_tsne(z, args.threads, device=args.device, backend="torchdr" if args.torchdr else "auto")
             row.update(gpu_s=round(gpu, 2), gpu_first_frame_s=round(gpu_first, 2), gpu_kept10=round(kept10(z, g.xy), 3),
                        gpu_backend=g.info.get("backend"))
-            print(f"        GPU ({g.info.get('backend')}): {gpu:.1f} s, {gpu / ours:.2f}x our CPU time, first frame after "
+            print(f"        {g.info.get('backend')}: {gpu:.1f} s, {gpu / ours:.2f}x openTSNE's time, first frame after "
                   f"{gpu_first:.2f} s; neighbours kept {row['gpu_kept10']:.3f}", flush=True)
     print(json.dumps(row))
 
