@@ -66,6 +66,23 @@ def codes_and_reconstructions(model: Autoencoder, x, batch: int = EVAL_BATCH) ->
     return torch.cat(codes).numpy(), torch.cat(outs).numpy()
 
 
+@torch.inference_mode()
+def codes_and_errors(model: Autoencoder, x, batch: int = EVAL_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Latent codes [N, k] and each image's mean squared error [N] (as per_image_errors' "mse") in one pass over
+    `x`, holding one batch of reconstructions at a time (70,000 of them would be 220 MB, far more in colour)."""
+    model.eval()
+    dev = model_device(model)
+    codes, errors = [], []
+    for xb in _batches(x, dev, batch):
+        z = model.encode(xb)  # [b, k]
+        out = model.decode(z).clamp(0, 1).float()  # [b, C, H, W]
+        codes.append(z.float().cpu())
+        errors.append(((out - xb) ** 2).flatten(1).mean(1).cpu())  # [b]
+    if not codes:
+        return np.zeros((0, model.latent_dim), np.float32), np.zeros(0, np.float32)
+    return torch.cat(codes).numpy(), torch.cat(errors).numpy()
+
+
 @torch.no_grad()
 def encode(model: Autoencoder, x, batch: int = EVAL_BATCH) -> np.ndarray:
     """Latent codes [N, k] as float32 numpy."""

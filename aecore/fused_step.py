@@ -14,9 +14,9 @@ class LeanStep:
     is the two calls torch makes (`_foreach_add_` on the step counters, `_fused_adam_`/`_fused_adamw_`),
     so parameters and moments are bit-for-bit what `opt.step()` gives, and they live in `opt.state`,
     so `opt.state_dict()` saves and resumes them as before. The learning rate is read from the param
-    group on every call, so schedules work unchanged. Any other optimizer, a missing gradient or a
-    setting the shortcut does not cover (amsgrad, maximize, several groups, a tensor lr) takes
-    `opt.step()`. Build it after loading a saved optimizer state: it holds the state's tensors.
+    group on every call, so schedules work unchanged. Any other optimizer, a missing gradient, step
+    hooks (e.g. an EMA) or a setting the shortcut does not cover (amsgrad, maximize, several groups, a
+    tensor lr) takes `opt.step()`. Build it after loading a saved optimizer state: it holds the state's tensors.
     """
 
     def __init__(self, opt: torch.optim.Optimizer):
@@ -52,10 +52,18 @@ class LeanStep:
         return ([state[p]["exp_avg"] for p in self.params], [state[p]["exp_avg_sq"] for p in self.params],
                 [state[p]["step"] for p in self.params])
 
+    def _hooked(self) -> bool:
+        """Whether step hooks are registered (on this optimizer or on all): opt.step() runs them, the kernel would not."""
+        from torch.optim import optimizer
+
+        return bool(self.opt._optimizer_step_pre_hooks or self.opt._optimizer_step_post_hooks
+                    or optimizer._global_optimizer_pre_hooks or optimizer._global_optimizer_post_hooks)
+
+    @torch.no_grad()
     def step(self) -> None:
         """One update of every parameter from its gradient."""
         grads = [p.grad for p in self.params]
-        if not self.fused or any(g is None for g in grads):
+        if not self.fused or any(g is None for g in grads) or self._hooked():
             self.opt.step()
             return
         if self.lists is None:

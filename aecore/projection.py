@@ -175,7 +175,7 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
           n_jobs: int, dims: int, keep: bool, device: str = "cpu", backend: str = "auto") -> Projection:
     from openTSNE.initialization import pca as pca_start
 
-    from .tsne_gpu import GPU_TSNE_ITERATIONS, gpu_tsne_available, tsne_torchdr
+    from .tsne_gpu import GPU_TSNE_ITERATIONS, LayoutCallbackError, gpu_tsne_available, tsne_torchdr
 
     start = pca_start(z, dims, random_state=seed)  # [n, dims]: exactly openTSNE's initialization="pca"
     on_gpu = backend == "torchdr" or (backend == "auto" and gpu_tsne_available(device, len(z)))
@@ -185,13 +185,18 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
     if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
         return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
                                                                   "stopped_at": 0})
+    failed = ""
     try:
         xy, info = tsne_torchdr(z, start, perplexity, seed, on_layout, every, device)
-    except (RuntimeError, MemoryError) as e:  # e.g. the GPU ran out of memory: the CPU still makes the map
+    except LayoutCallbackError as e:  # the caller's own failure (e.g. its store), not the GPU's
+        raise e.__cause__ from None
+    except Exception as e:  # out of GPU memory, NaNs, a broken install...: the CPU still makes the map
         if backend == "torchdr":
             raise
+        failed = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+    if failed:  # outside the except: its traceback (and the GPU tensors its frames hold) is gone by now
         cpu = _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
-        cpu.info["gpu_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        cpu.info["gpu_error"] = failed
         return cpu
     info = dict(info, perplexity=perplexity)
     if "stopped_at" in info:

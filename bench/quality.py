@@ -59,7 +59,7 @@ def conv30(ds, budget: float = 300.0, **recipe):
     r, ev, secs = run(cfg, ds, budget)
     within = r.status == "done"
     per_image = ev["test_mse"] * 784
-    return {"bench": f"{cfg.model} k=30 ({cfg.upsample} upsampling, {cfg.loss} loss, {cfg.optimizer} {cfg.lr:g}, {cfg.schedule}, weight decay {cfg.weight_decay:g}, "
+    return {"bench": f"{cfg.model} k=30 ({r.config.upsample} upsampling, {cfg.loss} loss, {cfg.optimizer} {cfg.lr:g}, {cfg.schedule}, weight decay {cfg.weight_decay:g}, "
                      f"batch {cfg.batch_size}, width {cfg.width or 32}, {cfg.precision} precision, CPU)",
             "epochs": cfg.epochs, "epochs_done": sum(1 for h in r.history if h["phase"] == "train"),
             "budget_s": budget, "seconds": round(secs, 1), "within_budget": within,

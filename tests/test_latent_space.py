@@ -92,18 +92,66 @@ def test_gpu_tsne_path_streams_stops_repeats_and_places(codes, mnist):
         project(z, "tsne", tsne_backend="sklearn")
 
 
-def test_a_failing_gpu_tsne_falls_back_to_the_cpu(codes, monkeypatch):
+def test_gpu_tsne_keeps_repeated_codes_in_their_places(codes, monkeypatch):
+    # repeated codes (imported images, dead code units) must not turn the frames streamed, or the layout kept on
+    # Stop, into a layout of the unique codes in sorted order (TorchDR's default)
+    pytest.importorskip("torchdr")
     import aecore.tsne_gpu
 
-    def out_of_memory(*a, **k):
-        raise RuntimeError("CUDA out of memory. Tried to allocate 3.6 GiB")
+    monkeypatch.setattr(aecore.tsne_gpu, "GPU_TSNE_ITERATIONS", (50, 150))  # a short run is enough here
+    _, z = codes
+    z = np.concatenate([z[:250], z[:50]])  # [300, 16]: points 250..299 repeat points 0..49
+    frames = {}
+    stopped = project(z, "tsne", seed=0, tsne_backend="torchdr",
+                      on_layout=lambda xy, d, t: frames.setdefault(d, xy) is None or d >= 100)
+    assert stopped.info["stopped_at"] == 100
+    assert all(xy.shape == (300, 2) for xy in frames.values()) and np.array_equal(stopped.xy, frames[100])
+    assert not np.shares_memory(frames[50], frames[100])  # each frame is a copy, not a view of the live layout
+    full = project(z, "tsne", seed=0, tsne_backend="torchdr")
+    twins = np.linalg.norm(full.xy[250:] - full.xy[:50], axis=1)  # [50]: a repeated point ends on its twin
+    assert np.median(twins) < 0.01 * np.median(np.linalg.norm(full.xy[250:] - full.xy[50:100], axis=1))
+
+
+def test_gpu_tsne_is_chosen_only_on_a_cuda_device_with_room():
+    from aecore.tsne_gpu import GPU_TSNE_MAX, gpu_tsne_available, gpu_tsne_bytes
+
+    assert not gpu_tsne_available("cpu", 300)
+    assert not gpu_tsne_available("cuda", GPU_TSNE_MAX + 1)
+    assert 20e9 < gpu_tsne_bytes(30000) < 30e9  # six 30,000 x 30,000 float32 matrices and a margin
+
+
+@pytest.mark.parametrize("error", [RuntimeError("CUDA out of memory. Tried to allocate 20 GiB"),
+                                   ValueError("[TorchDR] ERROR : NaNs in the embeddings"),
+                                   ImportError("No module named 'matplotlib'")])
+def test_a_failing_gpu_tsne_falls_back_to_the_cpu(codes, monkeypatch, error):
+    import aecore.tsne_gpu
+
+    def fails(*a, **k):
+        raise error
 
     monkeypatch.setattr(aecore.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
-    monkeypatch.setattr(aecore.tsne_gpu, "tsne_torchdr", out_of_memory)
+    monkeypatch.setattr(aecore.tsne_gpu, "tsne_torchdr", fails)
     _, z = codes
     p = project(z[:200], "tsne", seed=1, device="cuda", keep=True)
-    assert "openTSNE" in p.info["backend"] and p.info["gpu_error"].startswith("RuntimeError: CUDA out of memory")
+    assert "openTSNE" in p.info["backend"] and p.info["gpu_error"].startswith(f"{type(error).__name__}: {error}"[:40])
     assert p.xy.shape == (200, 2) and p.placer is not None
+
+
+def test_the_callers_own_error_is_not_taken_for_a_gpu_failure(codes, monkeypatch):
+    pytest.importorskip("torchdr")
+    import aecore.tsne_gpu
+
+    monkeypatch.setattr(aecore.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
+    monkeypatch.setattr(aecore.tsne_gpu, "GPU_TSNE_ITERATIONS", (50, 150))
+
+    def store_fails(xy, done, total):
+        if done >= 50:
+            raise KeyError("the job's row is gone")
+        return False
+
+    _, z = codes
+    with pytest.raises(KeyError, match="row is gone"):  # raised as it is, not a CPU t-SNE run instead
+        project(z[:200], "tsne", seed=1, device="cpu", on_layout=store_fails)
 
 
 def test_tsne_shows_a_first_frame_before_its_affinities(codes):
@@ -147,7 +195,7 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, mon
     settings = EngineSettings(home=str(tmp_path / "home"), workers=1, threads=1, stale_s=60)
     layout = {"run": "zoo:conv-k16", "method": method.split("-")[0], "n": 300, "seed": 1, "digits": None, "perplexity": 30.0,
               "n_neighbors": 10, "min_dist": 0.1, "dims": 3, "source": "all", "indices": list(range(9950, 10250))}
-    job = submit(store, settings, "ws-latent-a", "projection", layout, "UMAP", mnist)
+    job = submit(store, settings, "ws-latent-a", "projection", layout, method, mnist)
     Worker(store, settings, lane="view").run(once=True)
     done = store.job(job.id)
     assert done.status == DONE, done.error

@@ -187,3 +187,18 @@ def test_the_lean_step_hands_other_optimizers_to_torch():
         before = p.detach().clone()
         stepper.step()
         assert not torch.equal(p.detach(), before)
+
+
+def test_the_lean_step_leaves_an_optimizer_with_step_hooks_to_torch():
+    from aecore.fused_step import LeanStep
+
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.Adam([p], lr=0.1, fused=True)
+    calls = []
+    opt.register_step_post_hook(lambda o, args, kwargs: calls.append(1))  # e.g. an EMA of the weights
+    stepper = LeanStep(opt)
+    for _ in range(2):
+        stepper.zero_grad()
+        (p * 2).sum().backward()
+        stepper.step()
+    assert calls == [1, 1] and float(opt.state[p]["step"]) == 2

@@ -504,10 +504,10 @@ def _projection(store: Store, p: dict, dataset, ctx: Context):
     import numpy as np
     import torch
 
-    from ..evaluate import codes_and_reconstructions
+    from ..device import resolve_device
+    from ..evaluate import codes_and_errors
     from ..experiments import Result
     from ..latent import layout_points, pool_images, pool_labels, probe_predictions, training_mask
-    from ..device import resolve_device
     from ..projection import project
 
     if p.get("place") is not None:
@@ -517,9 +517,7 @@ def _projection(store: Store, p: dict, dataset, ctx: Context):
     labels = pool_labels(dataset, source)
     idx = layout_points(p, labels)  # [n] point numbers: test images first, then training images
     x = pool_images(dataset, idx)  # [n, H, W(, C)] uint8
-    z, rec = codes_and_reconstructions(run.model, x)  # [n, k], [n, H, W(, C)] in [0, 1]: one pass for both
-    mse = ((rec - x.astype(np.float32) / 255.0) ** 2).reshape(len(x), -1).mean(1)  # [n] each point's error
-    del rec
+    z, mse = codes_and_errors(run.model, x)  # [n, k] codes and [n] errors in one pass
     name = {"tsne": "t-SNE", "umap": "UMAP"}.get(p["method"], p["method"])
     last = [0.0]
 

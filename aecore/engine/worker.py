@@ -19,8 +19,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NU
 
 
 def thread_env(threads: int) -> dict[str, str]:
-    """Environment that caps BLAS, OpenMP and numba threads (read when those libraries load)."""
-    return {v: str(threads) for v in THREAD_VARS}
+    """Environment that caps BLAS, OpenMP and numba threads (read when those libraries load), and lets cuBLAS
+    run deterministically where a GPU job asks for it (the GPU t-SNE)."""
+    return dict({v: str(threads) for v in THREAD_VARS}, CUBLAS_WORKSPACE_CONFIG=":4096:8")
 
 
 def limit_threads(threads: int) -> None:
