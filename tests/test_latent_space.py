@@ -59,7 +59,19 @@ def test_umap_streams_its_layout_and_a_stop_keeps_it(codes):
     assert umap.layouts.tqdm.__name__ != "epochs"  # umap's own loop is put back afterwards
 
 
-def test_gpu_tsne_path_streams_stops_repeats_and_places(codes, mnist):
+@pytest.fixture
+def one_thread():
+    # TorchDR's exact t-SNE is thousands of tiny steps: on two OpenMP threads it slows down badly whenever another
+    # process takes a core; one thread keeps these tests at a few seconds whatever else runs
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_gpu_tsne_path_streams_stops_repeats_and_places(codes, mnist, one_thread):
     # TorchDR is the t-SNE the page runs on a GPU; here it runs on the CPU, on 300 codes, through the same contract
     pytest.importorskip("torchdr")
     from aecore.tsne_gpu import GPU_TSNE_ITERATIONS, gpu_tsne_available
@@ -92,7 +104,7 @@ def test_gpu_tsne_path_streams_stops_repeats_and_places(codes, mnist):
         project(z, "tsne", tsne_backend="sklearn")
 
 
-def test_gpu_tsne_keeps_repeated_codes_in_their_places(codes, monkeypatch):
+def test_gpu_tsne_keeps_repeated_codes_in_their_places(codes, monkeypatch, one_thread):
     # repeated codes (imported images, dead code units) must not turn the frames streamed, or the layout kept on
     # Stop, into a layout of the unique codes in sorted order (TorchDR's default)
     pytest.importorskip("torchdr")
@@ -137,7 +149,7 @@ def test_a_failing_gpu_tsne_falls_back_to_the_cpu(codes, monkeypatch, error):
     assert p.xy.shape == (200, 2) and p.placer is not None
 
 
-def test_the_callers_own_error_is_not_taken_for_a_gpu_failure(codes, monkeypatch):
+def test_the_callers_own_error_is_not_taken_for_a_gpu_failure(codes, monkeypatch, one_thread):
     pytest.importorskip("torchdr")
     import aecore.tsne_gpu
 
@@ -179,7 +191,7 @@ def test_bad_dims_and_points_helpers(mnist):
 
 
 @pytest.mark.parametrize("method", ["umap", "tsne-gpu"])
-def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, monkeypatch, method):
+def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, monkeypatch, method, one_thread):
     if method == "tsne-gpu":  # as on a CUDA machine, where TorchDR lays the map out (here it runs on the CPU)
         pytest.importorskip("torchdr")
         import aecore.tsne_gpu
