@@ -50,17 +50,22 @@ def reconstruct(model: Autoencoder, x, noise: Noise | None = None, seed: int = 0
     return torch.cat(ins).numpy(), torch.cat(outs).numpy()
 
 
+def _encoded_batches(model: Autoencoder, x, batch: int):
+    """(inputs [b,C,H,W], codes [b,k], reconstructions [b,C,H,W] in [0,1]) batch by batch: one encode and one decode each."""
+    model.eval()
+    for xb in _batches(x, model_device(model), batch):
+        z = model.encode(xb)  # [b, k]
+        yield xb, z, model.decode(z).clamp_(0, 1).float()
+
+
 @torch.inference_mode()
 def codes_and_reconstructions(model: Autoencoder, x, batch: int = EVAL_BATCH) -> tuple[np.ndarray, np.ndarray]:
     """Latent codes [N, k] and reconstructions [N,28,28] ([N,H,W,C] in colour) in [0,1] (float32 numpy) in one pass
     over `x`."""
-    model.eval()
-    dev = model_device(model)
     codes, outs = [], []
-    for xb in _batches(x, dev, batch):
-        z = model.encode(xb)  # [b, k]
+    for _, z, out in _encoded_batches(model, x, batch):
         codes.append(z.float().cpu())
-        outs.append(_as_images(model.decode(z).clamp_(0, 1).float()))  # [b,28,28]
+        outs.append(_as_images(out))  # [b,28,28]
     if not codes:
         return np.zeros((0, model.latent_dim), np.float32), np.zeros((0, 28, 28), np.float32)
     return torch.cat(codes).numpy(), torch.cat(outs).numpy()
@@ -70,12 +75,8 @@ def codes_and_reconstructions(model: Autoencoder, x, batch: int = EVAL_BATCH) ->
 def codes_and_errors(model: Autoencoder, x, batch: int = EVAL_BATCH) -> tuple[np.ndarray, np.ndarray]:
     """Latent codes [N, k] and each image's mean squared error [N] (as per_image_errors' "mse") in one pass over
     `x`, holding one batch of reconstructions at a time (70,000 of them would be 220 MB, far more in colour)."""
-    model.eval()
-    dev = model_device(model)
     codes, errors = [], []
-    for xb in _batches(x, dev, batch):
-        z = model.encode(xb)  # [b, k]
-        out = model.decode(z).clamp(0, 1).float()  # [b, C, H, W]
+    for xb, z, out in _encoded_batches(model, x, batch):
         codes.append(z.float().cpu())
         errors.append(((out - xb) ** 2).flatten(1).mean(1).cpu())  # [b]
     if not codes:

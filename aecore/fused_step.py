@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch.optim import optimizer as _optimizer
 
 
 class LeanStep:
@@ -54,10 +55,8 @@ class LeanStep:
 
     def _hooked(self) -> bool:
         """Whether step hooks are registered (on this optimizer or on all): opt.step() runs them, the kernel would not."""
-        from torch.optim import optimizer
-
         return bool(self.opt._optimizer_step_pre_hooks or self.opt._optimizer_step_post_hooks
-                    or optimizer._global_optimizer_pre_hooks or optimizer._global_optimizer_post_hooks)
+                    or _optimizer._global_optimizer_pre_hooks or _optimizer._global_optimizer_post_hooks)
 
     @torch.no_grad()
     def step(self) -> None:

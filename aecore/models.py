@@ -88,11 +88,28 @@ def _up(c_in: int, c_out: int, upsample: str) -> nn.Module:
     raise ModelError(f"unknown upsampling {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
 
 
-class ConvTutorialAE(Autoencoder):
+class CodeMapAE(Autoencoder):
+    """A conv AE whose code is its encoder's feature map [B, *code_shape], flattened to [B, latent_dim] by encode."""
+
+    code_shape: tuple[int, int, int]  # (channels, height, width) of the map
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x).flatten(1)  # [B, latent_dim]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z.view(-1, *self.code_shape))  # [B, C, H, W]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the code map goes straight to the decoder: flatten + view would copy it twice in channels-last
+        return self.decoder(self.encoder(x))  # [B, C, H, W]
+
+
+class ConvTutorialAE(CodeMapAE):
     """The tutorial conv AE: 1-16-4 conv/pool encoder (latent 4x7x7 = 196), two x2 upsamplings."""
 
     def __init__(self, hidden_act: str = "none", out_act: str = "sigmoid", upsample: str = "transpose"):
         super().__init__()
+        self.code_shape = (4, 7, 7)
         self.latent_dim = 4 * 7 * 7
         self.encoder = nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1), activation(hidden_act), nn.MaxPool2d(2),  # [B,16,14,14]
@@ -103,22 +120,13 @@ class ConvTutorialAE(Autoencoder):
             _up(16, 1, upsample), activation(out_act),  # [B,1,28,28]
         )
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x).flatten(1)  # [B, 196]
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z.view(-1, 4, 7, 7))  # [B, 1, 28, 28]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the code map goes straight to the decoder: flatten + view would copy it twice in channels-last
-        return self.decoder(self.encoder(x))  # [B, 1, 28, 28]
-
-
-class ConvBNAE(Autoencoder):
+class ConvBNAE(CodeMapAE):
     """LeNet-like BatchNorm encoder (latent map 16x7x7 = 784) and an upsample+conv+BN decoder."""
 
     def __init__(self, out_act: str = "sigmoid", upsample: str = "nearest", in_channels: int = 1):
         super().__init__()
+        self.code_shape = (16, 7, 7)
         self.latent_dim = 16 * 7 * 7
         self.encoder = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),  # [B,6,14,14]
@@ -129,15 +137,6 @@ class ConvBNAE(Autoencoder):
             _up(16, 6, upsample), nn.BatchNorm2d(6), nn.ReLU(),  # [B,6,28,28]
             nn.Conv2d(6, in_channels, 3, padding=1), activation(out_act),  # [B,1,28,28]
         )
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x).flatten(1)  # [B, 784]
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z.view(-1, 16, 7, 7))  # [B, 1, 28, 28]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))  # [B, 1, 28, 28]: the code map as is (no flatten + view copies)
 
 
 class ConvAE(Autoencoder):

@@ -179,12 +179,12 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
 
     start = pca_start(z, dims, random_state=seed)  # [n, dims]: exactly openTSNE's initialization="pca"
     on_gpu = backend == "torchdr" or (backend == "auto" and gpu_tsne_available(device, len(z)))
-    if not on_gpu:
-        return _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
-    total = sum(GPU_TSNE_ITERATIONS)
+    total = sum(GPU_TSNE_ITERATIONS if on_gpu else TSNE_ITERATIONS)
     if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
         return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
                                                                   "stopped_at": 0})
+    if not on_gpu:
+        return _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
     failed = ""
     try:
         xy, info = tsne_torchdr(z, start, perplexity, seed, on_layout, every, device)
@@ -221,12 +221,10 @@ def _tsne_placer(z: np.ndarray, xy: np.ndarray, perplexity: float, seed: int, n_
 
 def _tsne_cpu(z: np.ndarray, start: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback | None,
               every: int, n_jobs: int, dims: int, keep: bool) -> Projection:
+    """openTSNE's Barnes-Hut t-SNE from `start` (the caller has shown it as the first frame)."""
     from openTSNE import TSNE
 
     total, state = sum(TSNE_ITERATIONS), {"done": 0, "stopped": False}
-    if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
-        return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
-                                                                  "stopped_at": 0})
 
     def callback(iteration: int, error: float, embedding) -> bool:
         state["done"] += every  # openTSNE counts each phase from 1: count calls instead
