@@ -14,7 +14,7 @@ from torch import nn
 
 from .colour import VARIANT_TEXT, VARIANTS, FlowersAE, FlowersHead, tutorial_variant
 from .data import Dataset, DataError, as_nchw, device_images, load_dataset, subset_indices, to_float
-from .evaluate import model_device
+from .evaluate import model_device, reconstruct
 from .models import Autoencoder, Classifier
 from .train import Progress, _is_stopped
 
@@ -182,20 +182,14 @@ def per_class_rows(dataset: Dataset, per_class: np.ndarray, **extra) -> list[dic
              "test_acc": None if np.isnan(per_class[i]) else float(per_class[i])} for i in range(dataset.n_classes)]
 
 
-def show_images(dataset: Dataset, n: int = 8, seed: int = 0) -> np.ndarray:
-    """Indices of n test images, spread over the classes (stable)."""
+def show_images(dataset: Dataset, n: int = 8, seed: int = 0, repeat: bool = False) -> np.ndarray:
+    """Indices of n test images, one per class taking the classes in turn (stable); at most as many as the test
+    set has, unless `repeat` (then a small test set shows some images twice)."""
     rng = np.random.default_rng(seed)
     y = np.asarray(dataset.test.y, np.int64)
     classes = np.unique(y)
-    return np.array([rng.choice(np.flatnonzero(y == classes[i % len(classes)])) for i in range(min(n, len(y)))])
-
-
-@torch.no_grad()
-def reconstruct_hwc(model: Autoencoder, x: np.ndarray) -> np.ndarray:
-    """Reconstructions of uint8 images [n,H,W(,C)] as floats in [0, 1] of the same shape."""
-    model.eval()
-    out = model(to_float(as_nchw(x).to(model_device(model)))).clamp(0, 1).cpu()  # [n,C,H,W]
-    return out[:, 0].numpy() if x.ndim == 3 else out.permute(0, 2, 3, 1).numpy()
+    count = n if repeat else min(n, len(y))
+    return np.array([rng.choice(np.flatnonzero(y == classes[i % len(classes)])) for i in range(count)])
 
 
 # ---- the tutorial's experiment ------------------------------------------------------------------
@@ -245,7 +239,7 @@ def tutorial_experiment(dataset: Dataset | str, variants: tuple[str, ...] = VARI
             status = "stopped"
             break
         mse = test_mse(ae, ds)
-        images[f"recon:{v}"] = reconstruct_hwc(ae, ds.test.x[show])
+        images[f"recon:{v}"] = reconstruct(ae, ds.test.x[show])[1]  # [n,H,W(,C)] in [0, 1]
         clf = MapClassifier(ae, head).to(device)  # the autoencoder is not used after this
         res = finetune(clf, ds, clf_epochs, clf_batch, lr, seed, labels, False, on_progress, stop,
                        f"{v} · classifier", 2 * i + 2, stages)

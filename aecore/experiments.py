@@ -136,10 +136,9 @@ def _stopped(stop) -> bool:
 
 def _show_idx(dataset: Dataset, n: int = N_SHOW, seed: int = 0) -> np.ndarray:
     """n test images, one per digit (per class, taking the classes in turn) where possible (stable across experiments)."""
-    rng = np.random.default_rng(seed)
-    y = dataset.test.y
-    classes = np.unique(y)
-    return np.array([rng.choice(np.flatnonzero(y == classes[d % len(classes)])) for d in range(n)])
+    from .classify import show_images
+
+    return show_images(dataset, n, seed, repeat=True)
 
 
 def _base(config: TrainConfig | dict) -> TrainConfig:

@@ -94,7 +94,7 @@ def selection_counts_figure(labels_shown: np.ndarray, labels_selected: np.ndarra
                     marker=dict(symbol="line-ew-open", size=22, color="#555"))
     fig.update_layout(title=f"Selected points per {what}", height=280, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis_title=what, yaxis_title="points", legend=dict(orientation="h", y=-0.3))
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=x)  # every class, in label order
+    _ui.digit_axis(fig, categories=x)  # every class, in label order
     return fig
 
 

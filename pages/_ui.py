@@ -655,10 +655,12 @@ def epoch_axis(fig: go.Figure) -> go.Figure:
     return integer_axis(fig, xs)
 
 
-def digit_axis(fig: go.Figure, axis: str = "x") -> go.Figure:
-    """A digit axis with all ten digits 0..9 as categories (plotly would show only 0 and 5)."""
+def digit_axis(fig: go.Figure, axis: str = "x", categories=None) -> go.Figure:
+    """A class axis with every class as a category, in label order: the ten digits 0..9 unless `categories` are
+    given (plotly would show only 0 and 5)."""
     update = fig.update_xaxes if axis == "x" else fig.update_yaxes
-    update(type="category", categoryorder="array", categoryarray=[str(d) for d in range(10)])
+    update(type="category", categoryorder="array",
+           categoryarray=list(categories) if categories is not None else [str(d) for d in range(10)])
     return fig
 
 

@@ -7,7 +7,7 @@ from plotly.subplots import make_subplots
 
 from aecore import datasets
 from aecore import experiments as ex
-from aecore.colour import VARIANT_TEXT, VARIANTS, tutorial_variant
+from aecore.colour import VARIANT_TEXT, VARIANTS, check_tutorial_size
 from aecore.config import TrainConfig
 from aecore.images import rows_grid, to_png
 from pages import _ui
@@ -49,16 +49,30 @@ def training_settings(prefix: str, epochs: int = 2, limit: int = 10000):
     return dict(dataset=d, epochs=int(e), limit=int(n) or None, batch_size=int(b), seed=int(s))
 
 
+@st.cache_data(show_spinner=False, max_entries=512)
+def _why_not_buildable(config: dict, image_shape: tuple) -> str | None:
+    """build_model's objection to a resolved config on images of image_shape, or None (cached: the tabs ask on
+    every rerun, and the stacked AE's MLPs take tens of milliseconds to build)."""
+    from aecore.models import build_model
+
+    r = TrainConfig.from_dict(config)
+    try:
+        build_model(r.model, r.latent, r.hidden_act, r.out_act, r.upsample, image_shape, r.width)
+    except ValueError as e:  # ModelError and ConfigError are ValueErrors
+        return str(e)
+    return None
+
+
 def trainable(configs) -> str | None:
     """Why these configs cannot train on their data set (e.g. a model for 28x28 digits only), or None."""
-    from aecore.models import ModelError, build_model
-
     for c in configs:
         try:
             r = c.resolved()
-            build_model(r.model, r.latent, r.hidden_act, r.out_act, r.upsample, _ui.dataset(r.dataset).image_shape, r.width)
-        except (ValueError, ModelError) as e:
+        except ValueError as e:
             return str(e)
+        why = _why_not_buildable(r.to_dict(), tuple(_ui.dataset(r.dataset).image_shape))
+        if why:
+            return why
     return None
 
 
@@ -243,7 +257,7 @@ if tabs[4].open:
                              category_orders={"digit": order}, points=False, height=380,
                              labels={"mse": "reconstruction MSE", "digit": "digit" if mnist_run else "class"})
                 fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
-                fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
+                _ui.digit_axis(fig, categories=order)
                 st.plotly_chart(fig, key="anomaly_box")
                 _ui.result_table(res, "per_digit")
                 _ui.table_csv(errs, "anomaly-errors-per-image", key="csv_anomaly_errors")
@@ -314,19 +328,17 @@ if tabs[6].open:
                    "classifier head: " + " → ".join(f"**{v}** ({VARIANT_TEXT[v]})" for v in VARIANTS) + ". The "
                    "tutorial reports about 15% for the base network and about 26% with the upsampling decoder on "
                    "Flowers102 (100 + 60 epochs at 100×100).")
-        here = ["mnist"] + datasets.names()
         t0, t1, t2, t3 = st.columns(4)
-        tname = t0.selectbox("Data set", here, index=_ui.query_index("dataset", here, here[-1]), key="tut_data")
+        tname = t0.selectbox("Data set", HERE, index=_ui.query_index("dataset", HERE, HERE[-1]), key="tut_data")
         ae_ep = t1.number_input("Autoencoder epochs", 1, 200, 3, key="tut_ae")
         clf_ep = t2.number_input("Classifier epochs", 1, 200, 3, key="tut_clf")
         lim = t3.number_input("Training images (0 = all)", 0, 60000, 2000 if tname == "mnist" else 0, step=500,
                               key=f"tut_limit_{tname}")
         picked = st.multiselect("Variants", list(VARIANTS), default=list(VARIANTS), key="tut_variants",
                                 format_func=lambda v: f"{v}: {VARIANT_TEXT[v]}")
-        c, size, _ = _ui.dataset(tname).image_shape
+        size = _ui.dataset(tname).image_shape[1]
         try:
-            for v in picked:  # every variant builds at this image size: say so before anything is queued
-                tutorial_variant(v, c, size, _ui.dataset(tname).n_classes)
+            check_tutorial_size(size)  # the tutorial's models take this image size: say so before anything is queued
             ok = bool(picked)
         except ValueError as e:
             st.warning(f"The tutorial's models cannot take {size}×{size} images: {e}")
