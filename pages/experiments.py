@@ -249,7 +249,7 @@ if tabs[4].open:
                 res = _ui.computed("anomaly", {"run": key, "normal": sorted(int(d) for d in normal)})
                 st.metric(f"ROC AUC: normal vs all other {'digits' if mnist_run else 'classes'}", f"{res.summary['auc']:.3f}")
                 st.image(to_png(rows_grid([res.images["originals"], res.images["recons"]]), scale=3),
-                         caption="one test image of each digit (top) and its reconstruction (bottom)")
+                         caption=f"one test image of each {unit} (top) and its reconstruction (bottom)")
                 errs = res.tables["errors"]
                 order = [cls(c) for c in range(rds.n_classes)]
                 fig = px.box([{"digit": cls(r["digit"]), "mse": r["mse"]} for r in errs], x="digit", y="mse", color="digit",
