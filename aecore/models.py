@@ -8,6 +8,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from aecore.patch_conv import PatchConvTranspose2d
+
 ACTIVATIONS = ("none", "relu", "sigmoid", "tanh")
 UPSAMPLES = ("transpose", "nearest")
 
@@ -82,7 +84,7 @@ class MLPAutoencoder(Autoencoder):
 def _up(c_in: int, c_out: int, upsample: str) -> nn.Module:
     """x2 spatial upsampling from c_in to c_out channels: ConvTranspose or nearest + 3x3 conv."""
     if upsample == "transpose":
-        return nn.ConvTranspose2d(c_in, c_out, 2, stride=2)
+        return PatchConvTranspose2d(c_in, c_out, 2)  # nn.ConvTranspose2d(c_in, c_out, 2, stride=2), faster on a CPU
     if upsample == "nearest":
         return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1))
     raise ModelError(f"unknown upsampling {upsample!r}; choose one of {', '.join(UPSAMPLES)}")

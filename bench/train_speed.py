@@ -2,7 +2,10 @@
 
     python bench/train_speed.py [--device auto|cpu|cuda] [--images 20000] [--batches 20,256] [--trials 5]
 
-Both loops train the same model (Adam 1e-3, MSE) on the same images in this process. A busy machine
+Both loops train the tutorial conv AE (Adam 1e-3, MSE) on the same images in this process: the
+tutorial loop the model as the tutorial writes it, with torch's own layers; ours `conv-tutorial`,
+the same layers and parameters (its 2x2 transposed convolutions computed as matrix products, the
+same results up to float rounding). A busy machine
 cannot tilt the comparison: after a warm-up of each, the two loops take turns (ours, tutorial, ours,
 tutorial, ... `--trials` passes each over `--images` images), and the figures are the median images per
 second of each loop and the ratio of those medians. Then it times the inference the app does for a
@@ -37,6 +40,15 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def tutorial_model() -> torch.nn.Module:
+    """The tutorial conv AE as the tutorial writes it (PRODUCT.md, models 2), torch's layers only."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(16, 4, 3, padding=1), nn.MaxPool2d(2),
+        nn.ConvTranspose2d(4, 16, 2, stride=2), nn.ConvTranspose2d(16, 1, 2, stride=2), nn.Sigmoid(),
+    )
+
+
 class TutorialLoop:
     """The tutorials' loop: a torchvision-style Dataset of PIL images, ToTensor, DataLoader, plain Adam."""
 
@@ -57,7 +69,7 @@ class TutorialLoop:
 
         torch.manual_seed(0)
         self.device = device
-        self.model = build_model("conv-tutorial").to(device)
+        self.model = tutorial_model().to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.loader = DataLoader(MNISTLike(x), batch_size=batch, shuffle=True)
 

@@ -23,10 +23,12 @@ def test_shapes_and_round_trip(name):
 def test_tutorial_architectures_exactly():
     m = build_model("conv-tutorial")
     convs = [l for l in m.modules() if isinstance(l, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
-    assert [(type(c).__name__, c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
+    kind = lambda c: "ConvTranspose2d" if isinstance(c, torch.nn.ConvTranspose2d) else "Conv2d"  # noqa: E731
+    assert [(kind(c), c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
         ("Conv2d", 1, 16, (3, 3)), ("Conv2d", 16, 4, (3, 3)),
         ("ConvTranspose2d", 4, 16, (2, 2)), ("ConvTranspose2d", 16, 1, (2, 2)),
     ]
+    assert [c.stride for c in convs] == [(1, 1), (1, 1), (2, 2), (2, 2)]
     assert not any(isinstance(l, torch.nn.ReLU) for l in m.modules())  # no hidden activations by default
     assert any(isinstance(l, torch.nn.ReLU) for l in build_model("conv-tutorial", hidden_act="relu").modules())
     lin = [l for l in build_model("mlp-hinton", latent=30).modules() if isinstance(l, torch.nn.Linear)]

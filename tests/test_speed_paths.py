@@ -202,3 +202,54 @@ def test_the_lean_step_leaves_an_optimizer_with_step_hooks_to_torch():
         (p * 2).sum().backward()
         stepper.step()
     assert calls == [1, 1] and float(opt.state[p]["step"]) == 2
+
+
+@pytest.mark.parametrize("ci,co,k,bias", [(4, 16, 2, True), (16, 1, 2, True), (3, 5, 3, False)])
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+def test_the_patch_transposed_conv_gives_torchs_values_and_gradients(ci, co, k, bias, layout):
+    from aecore.patch_conv import PatchConvTranspose2d
+
+    torch.manual_seed(0)
+    ref = torch.nn.ConvTranspose2d(ci, co, k, stride=k, bias=bias)
+    ours = PatchConvTranspose2d(ci, co, k, bias=bias)
+    ours.load_state_dict(ref.state_dict())  # the same parameters under the same names
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    ref.to(memory_format=layout), ours.to(memory_format=layout)
+    x = torch.randn(5, ci, 7, 6).contiguous(memory_format=layout)
+    xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
+    yr, yo = ref(xr), ours(xo)
+    assert yo.shape == yr.shape == (5, co, 7 * k, 6 * k)
+    assert torch.allclose(yo, yr, atol=1e-6)
+    g = torch.randn_like(yr)
+    yr.backward(g), yo.backward(g)
+    assert torch.allclose(xo.grad, xr.grad, atol=1e-5)
+    for (name, p), q in zip(ours.named_parameters(), ref.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-4), name
+        fmt = layout if p.dim() == 4 else torch.contiguous_format
+        assert p.is_contiguous(memory_format=fmt) and p.grad.is_contiguous(memory_format=fmt), name  # one memory order
+
+
+def test_the_patch_transposed_conv_leaves_other_cases_to_torch():
+    from aecore.patch_conv import PatchConvTranspose2d
+
+    torch.manual_seed(0)
+    ours = PatchConvTranspose2d(4, 3, 2)
+    ref = torch.nn.ConvTranspose2d(4, 3, 2, stride=2)
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 4, 5, 5)
+    assert torch.equal(ours.double()(x.double()), ref.double()(x.double()))  # float64: torch's kernel
+    ours.float(), ref.float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.equal(ours(x), ref(x))  # autocast: torch's kernel in bf16
+    assert ours(x, output_size=[11, 11]).shape == (2, 3, 11, 11)  # an output size: torch's kernel
+
+
+def test_training_with_the_patch_transposed_conv_gives_the_weights_torchs_layer_gives(mnist, tiny, monkeypatch):
+    from aecore.patch_conv import PatchConvTranspose2d
+
+    cfg = tiny(model="conv-tutorial", latent=None, optimizer="sgd", lr=0.05, epochs=1, limit=300, batch_size=20, val_fraction=0.0)
+    ours = _weights(train(cfg, mnist))
+    monkeypatch.setattr(PatchConvTranspose2d, "forward", torch.nn.ConvTranspose2d.forward)
+    torchs = _weights(train(cfg, mnist))
+    for k in torchs:
+        assert torch.allclose(ours[k], torchs[k], atol=1e-5, rtol=1e-4), k
