@@ -97,34 +97,44 @@ class Context:
 
 
 # ---- resolving runs named in params --------------------------------------------------------------
+def _parse_ref(ref: str) -> tuple[str, str]:
+    """("zoo", NAME) or ("run", ID) from a run reference "zoo:NAME" / "run:ID"."""
+    kind, _, name = str(ref).partition(":")
+    if kind not in ("zoo", "run"):
+        raise KindError(f"unknown run reference {ref!r} (expected zoo:NAME or run:ID)")
+    return kind, name
+
+
+def _ref_dir(store: Store, ref: str) -> Path:
+    """The folder holding a referenced run's files (the zoo's, or this store's kept run)."""
+    from ..zoo import zoo_dir
+
+    kind, name = _parse_ref(ref)
+    if kind == "zoo":
+        return zoo_dir() / name
+    entry = store.run(name)
+    return store.run_dir(entry.workspace, entry.id)
+
+
 def load_ref(store: Store, ref: str):
     """A run named by a reference: "zoo:NAME" (the pretrained zoo) or "run:ID" (a kept run)."""
     from ..runs import load_run
     from ..zoo import load_zoo
 
-    kind, _, name = str(ref).partition(":")
+    kind, name = _parse_ref(ref)
     if kind == "zoo":
         return load_zoo(name)
-    if kind == "run":
-        entry = store.run(name)
-        run = load_run(store.run_dir(entry.workspace, entry.id))
-        run.name = entry.name
-        return run
-    raise KindError(f"unknown run reference {ref!r} (expected zoo:NAME or run:ID)")
+    entry = store.run(name)
+    run = load_run(store.run_dir(entry.workspace, entry.id))
+    run.name = entry.name
+    return run
 
 
 def ref_dataset(store: Store, ref: str) -> str:
     """The data set a referenced run was trained on (from its config file; its weights are not loaded)."""
     from ..runs import run_dataset
-    from ..zoo import zoo_dir
 
-    kind, _, name = str(ref).partition(":")
-    if kind == "zoo":
-        return run_dataset(zoo_dir() / name)
-    if kind == "run":
-        entry = store.run(name)
-        return run_dataset(store.run_dir(entry.workspace, entry.id))
-    raise KindError(f"unknown run reference {ref!r}")
+    return run_dataset(_ref_dir(store, ref))
 
 
 def job_dataset(store: Store, params: dict) -> str:
@@ -151,14 +161,10 @@ def preview_indices(dataset) -> list[int]:
 
 def ref_digest(store: Store, ref: str) -> str:
     """The content hash of a referenced run's weights (results are keyed by it, never by a job id)."""
-    from ..zoo import zoo_dir
-
-    kind, _, name = str(ref).partition(":")
-    if kind == "zoo":
-        return file_digest(zoo_dir() / name / "weights.pt")
+    kind, name = _parse_ref(ref)
     if kind == "run":
-        return store.run(name).digest
-    raise KindError(f"unknown run reference {ref!r}")
+        return store.run(name).digest  # kept runs have theirs in the store
+    return file_digest(_ref_dir(store, ref) / "weights.pt")
 
 
 def file_digest(path: Path) -> str:
