@@ -3,6 +3,7 @@ accuracy overall and per class, and the conv-AE tutorial's Flowers102 experiment
 
 from __future__ import annotations
 
+from .errors import AELabError
 import copy
 import time
 from typing import Callable
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .colour import VARIANT_TEXT, VARIANTS, FlowersAE, FlowersHead, tutorial_variant
-from .data import Dataset, DataError, as_nchw, device_images, load_dataset, subset_indices, to_float
+from .data import Dataset, DataError, as_nchw, device_images, load_dataset, show_images, subset_indices, to_float
 from .evaluate import model_device, reconstruct
 from .models import Autoencoder, Classifier
 from .train import Progress, _is_stopped
@@ -21,7 +22,7 @@ from .train import Progress, _is_stopped
 MAX_EPOCHS = 500
 
 
-class ClassifyError(ValueError):
+class ClassifyError(AELabError):
     """Invalid settings for fine-tuning or the comparison."""
 
 
@@ -180,16 +181,6 @@ def per_class_rows(dataset: Dataset, per_class: np.ndarray, **extra) -> list[dic
     names = dataset.class_names
     return [{**extra, "class": i, "name": names[i], "n_test": int(counts[i]),
              "test_acc": None if np.isnan(per_class[i]) else float(per_class[i])} for i in range(dataset.n_classes)]
-
-
-def show_images(dataset: Dataset, n: int = 8, seed: int = 0, repeat: bool = False) -> np.ndarray:
-    """Indices of n test images, one per class taking the classes in turn (stable); at most as many as the test
-    set has, unless `repeat` (then a small test set shows some images twice)."""
-    rng = np.random.default_rng(seed)
-    y = np.asarray(dataset.test.y, np.int64)
-    classes = np.unique(y)
-    count = n if repeat else min(n, len(y))
-    return np.array([rng.choice(np.flatnonzero(y == classes[i % len(classes)])) for i in range(count)])
 
 
 # ---- the tutorial's experiment ------------------------------------------------------------------

@@ -327,8 +327,11 @@ def cmd_data(a) -> None:
                "classes": len(ds.class_names)})
         return
     # add
-    def progress(done, total):
-        if total >= 1000 and (done == total or done % 2000 < 200):
+    shown = [time.monotonic()]
+
+    def progress(done, total):  # called after every image: a line every few seconds
+        if total >= 1000 and (done == total or time.monotonic() - shown[0] > 3):
+            shown[0] = time.monotonic()
             print(f"decoded {done:,} of {total:,} images", file=sys.stderr, flush=True)
 
     m = datasets.add(a.path, a.name, size=a.size, grey=True if a.grey else None, test_fraction=a.test_fraction,
@@ -501,9 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # a bug or an unforeseen input: one line, not a traceback (AELAB_DEBUG=1 shows it)
-        import os
+        from .settings import current
 
-        if os.environ.get("AELAB_DEBUG"):
+        if current().debug:
             raise
         print(f"error: {type(e).__name__}: {e} (this is a bug in AE Lab; run with AELAB_DEBUG=1 for details)",
               file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ MAX_EPOCHS = 1000
 MAX_BATCH = 60000
 
 
-class ConfigError(ValueError):
+class ConfigError(AELabError):
     """A training setting is invalid; the message says which and why."""
 
 

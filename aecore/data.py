@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import functools
 import hashlib
 import os
@@ -32,16 +33,15 @@ DATASETS = ("mnist",) + tuple(EXTRA_DATASETS)
 COLOUR_DATASETS = ("cifar10", "flowers102")
 
 
-class DataError(ValueError):
+class DataError(AELabError):
     """The data set is missing, altered, or cannot be fetched."""
 
 
 def default_path() -> Path:
-    """Where the bundled MNIST lives (override with AELAB_MNIST)."""
-    env = os.environ.get("AELAB_MNIST")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "data" / "mnist.npz"
+    """Where the bundled MNIST lives (the settings' `mnist`, AELAB_MNIST)."""
+    from .settings import current
+
+    return current().mnist_path
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,9 @@ def load_dataset(name: str = "mnist") -> Dataset:
     if name == "mnist":
         return load_mnist()
     if name in EXTRA_DATASETS:
-        root = os.environ.get("AELAB_DATA_CACHE", str(Path.home() / ".cache" / "aelab"))
-        return _load_extra(name, root)
+        from .settings import current
+
+        return _load_extra(name, str(current().downloads_dir))
     from . import datasets
 
     if datasets.exists(name):
@@ -302,3 +303,24 @@ def to_float(xb: torch.Tensor) -> torch.Tensor:
 def float_images(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 numpy images [N, 28, 28] -> float32 tensor [N, 1, 28, 28] in [0, 1] ([N, H, W, C] -> [N, C, H, W])."""
     return to_float(as_nchw(x).to(device)).contiguous()
+
+
+PREVIEW = (3, 2, 1, 18, 4, 8, 11, 0)  # MNIST test images of the digits 0-7: what a training job reconstructs live
+
+
+def show_images(dataset: Dataset, n: int = 8, seed: int = 0, repeat: bool = False) -> np.ndarray:
+    """Indices of n test images, one per class taking the classes in turn (stable); at most as many as the test
+    set has, unless `repeat` (then a small test set shows some images twice)."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(dataset.test.y, np.int64)
+    classes = np.unique(y)
+    count = n if repeat else min(n, len(y))
+    return np.array([rng.choice(np.flatnonzero(y == classes[i % len(classes)])) for i in range(count)])
+
+
+def preview_indices(dataset: Dataset) -> list[int]:
+    """The test images a training job reconstructs live and a kept run shows: the digits 0-7 on MNIST, else 8 images
+    spread over the first classes."""
+    if dataset.name == "mnist":
+        return list(PREVIEW)
+    return [int(i) for i in show_images(dataset, 8)]

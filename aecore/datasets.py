@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from .settings import current
 from .data import COLOUR_DATASETS, DATASETS, DataError, Dataset, Split
 
 FORMAT = "aelab-dataset"
@@ -50,12 +51,9 @@ LIMITS = Limits()
 
 # ---- the data home ------------------------------------------------------------------------------
 def home() -> Path:
-    """Where imported data sets live: AELAB_DATASETS, else AELAB_HOME/datasets, else ~/.cache/aelab/datasets."""
-    env = os.environ.get("AELAB_DATASETS")
-    if env:
-        return Path(env)
-    base = os.environ.get("AELAB_HOME")
-    return (Path(base) if base else Path.home() / ".cache" / "aelab") / "datasets"
+    """Where imported data sets live: the data home's datasets/ folder (the settings' `datasets_dir`), the same for
+    the web process, its workers and the command line."""
+    return current().datasets_dir
 
 
 def check_name(name: str) -> str:
@@ -421,7 +419,7 @@ def _decode_all(src: _Source, paths: list[str], size: int, grey: bool, limits: L
             ok[i] = True
         except _Skip as e:
             skipped.append(f"{rel[:60]} {e}")
-        if on_progress is not None and (i % 200 == 0 or i == len(paths) - 1):
+        if on_progress is not None:  # after every image: the callback may raise to end the import
             on_progress(i + 1, len(paths))
     notes = [f"skipped {len(skipped)} unreadable file(s): {_few(skipped)}"] if skipped else []
     return x, ok, notes
@@ -656,7 +654,7 @@ def _from_npz(path: Path, size: int | None, grey: bool | None, test_fraction: fl
             for i, img in enumerate(a):
                 out[i] = fit_image(Image.fromarray(img), size, grey)
                 done[0] += 1
-                if on_progress is not None and done[0] % 500 == 0:
+                if on_progress is not None:
                     on_progress(done[0], n)
             return out
 
@@ -676,6 +674,8 @@ def add(path: str | os.PathLike, name: str, size: int | None = None, grey: bool 
     test/), an .npz of arrays, or a folder in Flowers102's layout (jpg/, imagelabels.mat, setid.mat). Images are
     centre-cropped to squares of `size` (default 32; an .npz keeps its own size), grey when `grey` (default:
     colour, an .npz keeps its own). Without train/ and test/ folders `test_fraction` of each class is held out.
+    `on_progress(done, total)` is called after every image read; an exception it raises ends the import (a worker
+    raises one when Stop is pressed or the time limit is reached).
     Nothing is written outside the data home, and nothing at all unless the import succeeds. `about`: kept in the
     manifest as is (e.g. who imported it: {"workspace": ..., "file": ...}).
     """
@@ -783,6 +783,8 @@ def fetch(name: str, size: int | None = None, grey: bool = False, on_progress=No
                 out = np.zeros((len(a), size, size) + (() if grey else (3,)), np.uint8)
                 for i, img in enumerate(a):
                     out[i] = fit_image(Image.fromarray(img), size, grey)
+                    if on_progress is not None:
+                        on_progress(i + 1, len(a))
                 a = out
             xs[key] = (a, np.asarray(ds.targets, np.uint8))
         imp = _Imported(xs["train"][0], xs["train"][1], xs["test"][0], xs["test"][1], list(train.classes), "cifar10", [])

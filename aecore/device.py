@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import torch
 
 
-class DeviceError(ValueError):
+class DeviceError(AELabError):
     """The requested device is not available."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import dataclasses
 import hashlib
 import io
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
+from .errors import stop_point
 from .data import Dataset, as_nchw, load_dataset, subset_indices
 from .evaluate import encode, evaluate, per_image_errors, reconstruct, model_device
 from .pca import pca_codes, pca_mse, pca_reconstruct
@@ -31,7 +33,7 @@ AB_PRESETS = {
 }
 
 
-class ExperimentError(ValueError):
+class ExperimentError(AELabError):
     """Invalid experiment parameters."""
 
 
@@ -136,7 +138,7 @@ def _stopped(stop) -> bool:
 
 def _show_idx(dataset: Dataset, n: int = N_SHOW, seed: int = 0) -> np.ndarray:
     """n test images, one per digit (per class, taking the classes in turn) where possible (stable across experiments)."""
-    from .classify import show_images
+    from .data import show_images
 
     return show_images(dataset, n, seed, repeat=True)
 
@@ -243,19 +245,24 @@ def ab_configs(preset: str, epochs: int = 3, limit: int | None = 10000, seed: in
 
 
 # ---- 3. AE vs PCA ------------------------------------------------------------------------------
-def ae_vs_pca(run: Run, dataset: Dataset | None = None, n_points: int = 2000, seed: int = 0) -> Result:
-    """The run's test error and reconstructions next to PCA's at the same k, and both 2-D code maps."""
+def ae_vs_pca(run: Run, dataset: Dataset | None = None, n_points: int = 2000, seed: int = 0, stop=None) -> Result:
+    """The run's test error and reconstructions next to PCA's at the same k, and both 2-D code maps (`stop`: looked at
+    between the steps; Stopped ends it)."""
     dataset = dataset or load_dataset(run.config.dataset)
     k = run.model.latent_dim
     if k > 256:
         raise ExperimentError(f"PCA is fitted with at most 256 components; this model's code has {k}")
+    stop_point(stop)
     ev = evaluate(run.model, dataset.test)
+    stop_point(stop)
     p_mse = pca_mse(dataset.test.x, k, dataset)
+    stop_point(stop)
     show = _show_idx(dataset)
     idx = subset_indices(dataset.test.y, limit=min(n_points, len(dataset.test)), seed=seed)
     ae_z = encode(run.model, dataset.test.x[idx])
     ae_xy = project(ae_z, "raw" if k <= 2 else "pca", seed=seed).xy
     pca_xy = pca_codes(dataset.test.x[idx], 2, dataset)
+    stop_point(stop)
     pixels = int(np.prod(dataset.image_shape))  # 784 for MNIST
     table = [
         {"method": f"autoencoder ({run.config.model})", "k": k, "test_mse": ev["test_mse"],
@@ -288,8 +295,10 @@ def _fit_score(train_x, train_y, test_x, test_y, seed):
     )
 
 
-def probe(run: Run, labels: int = 1000, dataset: Dataset | None = None, seed: int = 0, n_test: int = 10000) -> Result:
-    """Logistic regression and 5-NN accuracy on the run's codes vs PCA codes of the same size vs raw pixels."""
+def probe(run: Run, labels: int = 1000, dataset: Dataset | None = None, seed: int = 0, n_test: int = 10000,
+          stop=None) -> Result:
+    """Logistic regression and 5-NN accuracy on the run's codes vs PCA codes of the same size vs raw pixels (`stop`:
+    looked at between the steps; Stopped ends it)."""
     dataset = dataset or load_dataset(run.config.dataset)
     if not 10 <= labels <= len(dataset.train):
         raise ExperimentError(f"labels must be between 10 and {len(dataset.train)}, got {labels}")
@@ -298,12 +307,17 @@ def probe(run: Run, labels: int = 1000, dataset: Dataset | None = None, seed: in
     ytr, yte = dataset.train.y[tr], dataset.test.y[te]
     k = run.model.latent_dim
     feats = {
-        "latent": (encode(run.model, dataset.train.x[tr]), encode(run.model, dataset.test.x[te])),
-        "pca": (pca_codes(dataset.train.x[tr], min(k, 256), dataset), pca_codes(dataset.test.x[te], min(k, 256), dataset)),
-        "pixels": (dataset.train.x[tr].reshape(len(tr), -1) / 255.0, dataset.test.x[te].reshape(len(te), -1) / 255.0),
+        "latent": lambda: (encode(run.model, dataset.train.x[tr]), encode(run.model, dataset.test.x[te])),
+        "pca": lambda: (pca_codes(dataset.train.x[tr], min(k, 256), dataset),
+                        pca_codes(dataset.test.x[te], min(k, 256), dataset)),
+        "pixels": lambda: (dataset.train.x[tr].reshape(len(tr), -1) / 255.0,
+                           dataset.test.x[te].reshape(len(te), -1) / 255.0),
     }
     rows, summary = [], {"labels": labels, "latent": k}
-    for name, (a, b) in feats.items():
+    for name, features in feats.items():
+        stop_point(stop)
+        a, b = features()
+        stop_point(stop)
         lr_acc, knn_acc = _fit_score(a, ytr, b, yte, seed)
         rows.append({"features": name, "dims": a.shape[1], "logreg_acc": lr_acc, "knn_acc": knn_acc})
         summary[f"{name}_logreg_acc"] = lr_acc
@@ -380,8 +394,10 @@ def _accuracy(clf, dataset: Dataset) -> float:
 
 
 # ---- 5. one digit only: anomaly detection ------------------------------------------------------
-def anomaly(run: Run, normal: int | tuple[int, ...] | None = None, dataset: Dataset | None = None) -> Result:
-    """Reconstruction error as an anomaly score: ROC AUC of 'not normal' overall and per other digit."""
+def anomaly(run: Run, normal: int | tuple[int, ...] | None = None, dataset: Dataset | None = None,
+            stop=None) -> Result:
+    """Reconstruction error as an anomaly score: ROC AUC of 'not normal' overall and per other digit (`stop`: looked
+    at between the steps; Stopped ends it)."""
     from sklearn.metrics import roc_auc_score
 
     dataset = dataset or load_dataset(run.config.dataset)
@@ -394,7 +410,9 @@ def anomaly(run: Run, normal: int | tuple[int, ...] | None = None, dataset: Data
     if not normal or any(d not in range(n_classes) for d in normal):
         raise ExperimentError(f"normal digits (classes) must be 0-{n_classes - 1}, got {normal}")
     y = dataset.test.y
+    stop_point(stop)
     err = per_image_errors(run.model, dataset.test.x)["mse"]
+    stop_point(stop)
     is_anom = ~np.isin(y, normal)
     if is_anom.all() or not is_anom.any():
         raise ExperimentError("need both normal and anomalous test images")
@@ -441,8 +459,9 @@ def stacked_vs_endtoend(
 
 # ---- denoising: error versus noise level -------------------------------------------------------
 def noise_curve(runs: dict[str, Run], kind: str, levels: list[float], dataset: Dataset | None = None,
-                n: int = 1000, seed: int = 0) -> list[dict]:
-    """Test MSE against the clean images at each noise level: of the corrupted input and of each run's output."""
+                n: int = 1000, seed: int = 0, stop=None) -> list[dict]:
+    """Test MSE against the clean images at each noise level: of the corrupted input and of each run's output
+    (`stop`: looked at before each run at each level; Stopped ends it)."""
     from .data import float_images
     from .noise import Noise, corrupt
 
@@ -456,6 +475,7 @@ def noise_curve(runs: dict[str, Run], kind: str, levels: list[float], dataset: D
     for level in levels:
         noise = Noise(kind, float(level))
         for label, run in runs.items():
+            stop_point(stop)
             err = per_image_errors(run.model, x, noise, seed)["mse"]
             rows.append({"level": float(level), "model": label, "mse": float(err.mean())})
         noisy = corrupt(clean, noise, torch.Generator().manual_seed(seed))  # the same draw the models saw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import io
 
 import numpy as np
@@ -12,7 +13,7 @@ MAX_UPLOAD_PIXELS = 4096 * 4096  # and so are images with more pixels (decompres
 MIN_SIDE = 8  # smaller than 8x8 cannot hold a recognisable digit
 
 
-class ImageError(ValueError):
+class ImageError(AELabError):
     """An uploaded file is not a usable digit image."""
 
 

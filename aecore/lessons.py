@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ MAX_STEPS = 30
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")  # a lesson's name is its file name: it is part of the address
 
 
-class LessonError(ValueError):
+class LessonError(AELabError):
     """A lesson file cannot be used; the message says which file, which step and what to change."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,7 +15,7 @@ ACTIVATIONS = ("none", "relu", "sigmoid", "tanh")
 UPSAMPLES = ("transpose", "nearest")
 
 
-class ModelError(ValueError):
+class ModelError(AELabError):
     """A model name or model option is invalid."""
 
 
@@ -205,6 +206,7 @@ class ModelSpec:
     conv: bool = False  # takes `upsample`
     default_upsample: str = "transpose"
     stackable: bool = False  # supports greedy layer-wise pretraining
+    layers: int = 1  # dense layers of the encoder: layer-wise pretraining trains this many layer pairs
     default_optimizer: str = "adam"
     default_lr: float = 1e-3  # the learning rate a config without one gets (TrainConfig.lr=None) and the app proposes
     default_width: int | None = None  # channels of the first conv layer where the width is a choice (None: fixed)
@@ -236,12 +238,12 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             "mlp-deep", "deep MLP AE 784-128-64-12-k, ReLU, linear code (tutorial: k=3, Adam 0.005)",
             lambda latent, hidden_act, out_act, upsample: MLPAutoencoder([784, 128, 64, 12, latent], hidden_act, "none", out_act),
-            latent=3, hidden_acts=("relu", "sigmoid", "tanh"), stackable=True, default_lr=0.005,
+            latent=3, hidden_acts=("relu", "sigmoid", "tanh"), stackable=True, layers=4, default_lr=0.005,
         ),
         ModelSpec(
             "mlp-hinton", "deep AE 784-1000-500-250-k (Hinton & Salakhutdinov 2006: k=30), linear code",
             lambda latent, hidden_act, out_act, upsample: MLPAutoencoder([784, 1000, 500, 250, latent], hidden_act, "none", out_act),
-            latent=30, hidden_acts=("relu", "sigmoid", "tanh"), stackable=True,
+            latent=30, hidden_acts=("relu", "sigmoid", "tanh"), stackable=True, layers=4,
         ),
         ModelSpec(
             "conv-bn", "LeNet-like BatchNorm conv encoder (latent 16x7x7=784), upsample+conv+BN decoder",

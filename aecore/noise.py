@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 from dataclasses import dataclass
 
 import torch
@@ -10,7 +11,7 @@ NOISE_KINDS = ("none", "masking", "gaussian", "saltpepper")
 NOISE_LIMITS = {"masking": (0.0, 1.0), "gaussian": (0.0, 2.0), "saltpepper": (0.0, 1.0)}
 
 
-class NoiseError(ValueError):
+class NoiseError(AELabError):
     """An unknown corruption or a level outside its range."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import contextlib
 import pickle
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ DIMS = (2, 3)  # a flat map or a cloud to rotate
 MAX_POINTS = {"raw": 70000, "pca": 70000, "tsne": 70000, "umap": 70000}
 
 
-class ProjectionError(ValueError):
+class ProjectionError(AELabError):
     """An unknown method or invalid projection parameters."""
 
 

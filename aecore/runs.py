@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import io
 import json
 import math
@@ -33,7 +34,7 @@ _PHASE_RE = re.compile(r"train|pretrain layer [0-9]{1,2}/[0-9]{1,2}")
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class RunError(ValueError):
+class RunError(AELabError):
     """A run file or directory is missing, corrupt, foreign, or does not match its config."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import AELabError
 import math
 import os
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .evaluate import encode, reconstruct
 WATCH_FILE = "watch.npz"  # a recording's file name, in a training job's folder and beside a kept run
 
 
-class WatchError(ValueError):
+class WatchError(AELabError):
     """A recording cannot be read."""
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import TrainConfig
 from .runs import Run, load_run
+from .settings import current
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ ZOO: tuple[ZooEntry, ...] = (
 
 
 def zoo_dir() -> Path:
-    return Path(os.environ.get("AELAB_ZOO", Path(__file__).resolve().parent.parent / "data" / "zoo"))
+    return current().zoo_dir
 
 
 def zoo_names() -> list[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aecore import classify, datasets  # noqa: E402
 from aecore.data import Dataset, Split, load_dataset  # noqa: E402
 from aecore.models import build_model  # noqa: E402
+from aecore.settings import current, use  # noqa: E402
 from aecore.shapes import make_shapes  # noqa: E402
 
 
@@ -54,9 +54,9 @@ def main() -> None:
     for size in (32, 64):
         result["seconds_per_1000_images"][size] = s = speed(a.images, size)
         print(f"{size}x{size}x3: " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items()) + " per 1,000 images", flush=True)
-    os.environ["AELAB_DATASETS"] = tempfile.mkdtemp(prefix="aelab-bench-")
+    use(current().with_(home=tempfile.mkdtemp(prefix="aelab-bench-")))  # a data home of its own
     x, y, names = make_shapes(4, a.per_class, 32, seed=0)
-    p = Path(os.environ["AELAB_DATASETS"]) / "shapes.npz"
+    p = datasets.home() / "shapes.npz"
     p.parent.mkdir(parents=True, exist_ok=True)
     np.savez(p, x=x, y=y, class_names=np.array(names))
     datasets.add(p, "shapes")

@@ -149,7 +149,7 @@ def place_digit(res, params: dict, run, image: np.ndarray, z: np.ndarray) -> tup
         codes = _point_codes(params["run"], run, res.images["idx"])
         return place(codes, res.images["xy"], z)[0], f"near its 5 nearest codes: the stopped {name} was not kept"
     job = {"run": params["run"], "place": image.astype(int).tolist(), "layout": {k: v for k, v in params.items() if k != "run"}}
-    placed = _ui.background_experiment("projection", job, auto=True)
+    placed = _ui.background_experiment("place", job, auto=True)
     if placed is None:
         return None, f"{name} is placing it…"
     return placed.images["xy"][0], f"placed by {name}'s own transform of this layout"

@@ -15,9 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aecore.data import DataError, load_dataset, load_mnist
-from aecore.engine.client import Engine
-from aecore.engine.kinds import KindError, job_dataset, ref_dataset, result_key
-from aecore.engine.store import FINISHED, StoreError, new_token, valid_token
+from aecore.engine.client import FINISHED, Engine, JobProgress, KindError, StoreError, describe, new_token, valid_token
 from aecore.evaluate import reconstruct
 from aecore.images import rows_grid, to_png
 from aecore.runs import Run, RunError
@@ -65,9 +63,17 @@ def zoo_run(name: str) -> Run:
 
 
 @st.cache_resource(max_entries=32, show_spinner="Loading the run…")
-def kept_run(run_id: str) -> Run:
-    """A kept run by id (its files never change; a rename only changes the name in the store)."""
-    return engine().load(f"run:{run_id}")
+def kept_run(run_id: str, digest: str) -> Run:
+    """A kept run by id and the hash of its weights (a paused run that goes on keeps its id, not its weights; a rename
+    only changes the name in the store)."""
+    run = engine().load(f"run:{run_id}")
+    run.version = f"run:{run_id}@{digest[:16]}"
+    return run
+
+
+def run_version(run_key: str, run: Run) -> str:
+    """A cache key for what a run computes: its reference, and for a kept run the hash of its weights."""
+    return getattr(run, "version", run_key)
 
 
 # ---- the workspace: who this browser is --------------------------------------------------------
@@ -82,7 +88,7 @@ def workspace() -> str:
     if st.query_params.get("ws") != ws:
         st.query_params["ws"] = ws
     if time.time() - st.session_state.get("ws_touched", 0) > 60:
-        engine().store.touch_workspace(ws)
+        engine().touch_workspace(ws)
         st.session_state.ws_touched = time.time()
     return ws
 
@@ -124,8 +130,8 @@ def run_options(data: tuple[str, ...] | None = ("mnist",)) -> dict[str, str]:
 def run_data(key: str) -> str:
     """The name of the data set the run `key` was trained on (a run's files never change under one key)."""
     try:
-        return ref_dataset(engine().store, key)
-    except (StoreError, KindError):
+        return engine().run_dataset(key)
+    except (StoreError, KindError, RunError):
         return "mnist"
 
 
@@ -136,8 +142,9 @@ def get_run(key: str) -> Run:
     if kind == "run":
         if not engine().can_open(name, workspace(), is_teacher()):
             raise RunError("this run is not in your workspace or shared with the class")
-        run = kept_run(name)
-        run.name = engine().store.run(name).name
+        entry = engine().run_entry(name)
+        run = kept_run(name, entry.digest)
+        run.name = entry.name
         return run
     raise RunError(f"unknown run {key!r}")
 
@@ -216,10 +223,14 @@ def test_errors(run_key: str) -> np.ndarray:
     return computed("codes", {"run": run_key}).images["mse"]
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def reconstructions(run_key: str, _run: Run, idx: tuple) -> np.ndarray:
+def reconstructions(run_key: str, run: Run, idx: tuple) -> np.ndarray:
     """The run's reconstructions [n, 28, 28] ([n, H, W, 3] in colour) of points of its data set (test images first,
     then training images)."""
+    return _reconstructions(run_version(run_key, run), run_key, run, tuple(idx))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _reconstructions(version: str, run_key: str, _run: Run, idx: tuple) -> np.ndarray:
     from aecore.latent import pool_images
 
     return reconstruct(_run.model, pool_images(dataset(run_data(run_key)), list(idx)))[1]
@@ -238,15 +249,6 @@ def projection_params(run_key: str, method: str, n: int, seed: int, digits: tupl
     return {"run": run_key, "method": method, "n": int(n), "seed": int(seed), "digits": list(digits) if digits else None,
             "perplexity": float(perplexity), "n_neighbors": int(n_neighbors), "min_dist": float(min_dist),
             "dims": int(dims), "source": source, "indices": [int(i) for i in indices] if indices else None}
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _stored_result(key: str):
-    """A stored result by content key (immutable once written); LookupError when it cannot be read."""
-    res = engine().result_by_key(key)
-    if res is None:
-        raise LookupError(key)
-    return res
 
 
 # ---- drawing -----------------------------------------------------------------------------------
@@ -305,39 +307,34 @@ def background_experiment(kind: str, params: dict, button: str = "▶ Run experi
     """
     eng = engine()
     try:
-        rkey = result_key(eng.store, kind, params)
-    except (StoreError, RunError) as e:
-        st.error(f"Cannot run this: {e}")
+        asked = eng.ask(kind, params)
+    except (StoreError, RunError, KindError) as e:
+        st.error(f"Cannot run this: {plain(str(e))}")
         return None
-    if (eng.store.results_dir / f"{rkey}.zip").is_file():
-        try:
-            return _stored_result(rkey)
-        except LookupError:  # unreadable: computed again below (a failed read is never cached)
-            pass
-    job = eng.store.find_active(rkey)
-    if job is None:
-        last = eng.store.latest(rkey)
-        if last is not None and last.status == "stopped" and last.result_key:
-            partial = eng.result_by_key(last.result_key)
-            if partial is not None:
-                if kind == "projection":
-                    st.warning(f"This t-SNE was stopped after {partial.summary.get('stopped_at', '?')} of "
-                               f"{partial.summary.get('iterations', '?')} iterations: the chart shows its layout then.")
-                else:
-                    st.warning("The experiment was stopped: the tables show what finished.")
-                if st.button("Run it again", key=f"again_{kind}"):
-                    if _queue(kind, params):
-                        st.rerun()
-                return partial
-        if last is not None and last.status in ("failed", "diverged", "interrupted"):
-            st.error(f"The last try did not finish: {last.error}")
-            auto = False  # never resubmit a failing job by itself: the student decides
-            button = "Try again"
-        if auto or st.button(button, type="primary", key=f"go_{kind}"):
+    if asked.result is not None:
+        return asked.result
+    if asked.job is not None:
+        job_progress(asked.job.id)
+        return None
+    last = asked.last
+    if asked.partial is not None:
+        partial = asked.partial
+        if kind == "projection":
+            st.warning(f"This map was stopped after {partial.summary.get('stopped_at', '?')} of "
+                       f"{partial.summary.get('iterations', '?')} iterations: the chart shows its layout then.")
+        else:
+            st.warning("The experiment was stopped: the tables show what finished.")
+        if st.button("Run it again", key=f"again_{kind}"):
             if _queue(kind, params):
                 st.rerun()
-        return None
-    job_progress(job.id)
+        return partial
+    if last is not None and last.status in ("failed", "diverged", "interrupted", "stopped"):
+        st.error(f"The last try did not finish: {plain(last.error)}")
+        auto = False  # never resubmit a failing job by itself: the student decides
+        button = "Try again"
+    if auto or st.button(button, type="primary", key=f"go_{kind}"):
+        if _queue(kind, params):
+            st.rerun()
     return None
 
 
@@ -348,25 +345,16 @@ def queue_training(config, name: str | None = None, max_steps: int | None = None
         return engine().submit(workspace(), "train", params, config.describe(), dataset(config.dataset),
                                name=name or config.describe())
     except (ValueError, StoreError) as e:
-        st.error(f"Cannot train with these settings: {e}")
+        st.error(f"Cannot train with these settings: {plain(str(e))}")
         return None
 
 
-JOB_TITLES = {"codes": "Encoding the test set", "projection": "Projecting the codes", "probe": "Fitting the classifiers",
-              "anomaly": "Scoring the test set", "ae_vs_pca": "Comparing with PCA", "noise_curve": "Scoring every noise level",
-              "sweep": "Latent size sweep", "compare": "A/B comparison", "stacked": "Stacked AE", "finetune": "Fine-tuning",
-              "classify": "Fine-tuning a classifier", "tutorial": "The conv-AE tutorial's comparison"}
-
-
 def _queue(kind: str, params: dict) -> bool:
-    about = params.get("run") or ", ".join(dict(params.get("runs") or {}).values())
-    label = JOB_TITLES.get(kind, kind) + (f" · {about}" if about else "")
     try:
-        engine().submit(workspace(), kind, params, label, dataset(job_dataset(engine().store, params)),
-                        teacher=is_teacher())
+        engine().submit(workspace(), kind, params, teacher=is_teacher())
         return True
     except (ValueError, StoreError) as e:
-        st.error(str(e))
+        st.error(plain(str(e)))
         return False
 
 
@@ -374,28 +362,20 @@ def _queue(kind: str, params: dict) -> bool:
 def job_progress(job_id: int):
     """A queued or running job's progress bar and Stop button; reruns the page when it ends."""
     eng = engine()
-    job = eng.store.job(job_id)
+    job = eng.job(job_id)
     if job.status in FINISHED:
         st.rerun()
     c1, c2 = st.columns([5, 1])
     if job.status == "queued":
         c1.info(f"Waiting: {eng.waiting_text(job)}.")
     else:
-        p = job.progress
-        if not p:
-            text = "starting…"
-        elif "total" in p:  # images read by an import
-            text = f"{p['phase']} · {p['done']:,} of {p['total']:,}"
-        elif "iteration" in p:  # a t-SNE layout converging
-            text = f"{p['phase']} · iteration {p['iteration']}/{p['iterations']}"
-        else:
-            text = f"{p['phase']} · epoch {p['epoch']}/{p['epochs']} · loss {p['loss']:.5f}"
-        c1.progress(min(1.0, p["fraction"]) if p else 0.0, text=text)
+        p = JobProgress.from_dict(job.progress)
+        c1.progress(p.share if p else 0.0, text=plain(describe(job.progress)))
     if job.workspace == workspace() and c2.button("■ Stop", key=f"stop_{job_id}",
                                                   help="keeps the layout so far" if job.kind == "projection" else None):
-        eng.store.request_stop(job_id, workspace())
+        eng.stop(job_id, workspace())
     if job.kind == "projection" and job.status == "running":
-        xy = eng.store.preview(job_id)
+        xy = eng.live_layout(job_id)
         if xy is not None and xy.ndim == 2 and xy.shape[1] in (2, 3):
             st.plotly_chart(live_layout_figure(job.params, xy), key=f"live_layout_{job_id}")
 
@@ -462,10 +442,7 @@ def sidebar_jobs():
             if j.status == "queued":
                 st.caption(f":material/hourglass_top: {plain(j.label)}: {eng.waiting_text(j)}")
             else:
-                p = j.progress
-                done = "" if not p else (f": iteration {p['iteration']}/{p['iterations']}" if "iteration" in p
-                                         else f": epoch {p['epoch']}/{p['epochs']}, {p['fraction']:.0%}")
-                st.caption(f":material/directions_run: {plain(j.label)}{done}")
+                st.caption(f":material/directions_run: {plain(j.label)}: {plain(describe(j.progress, detail=False))}")
 
 
 # ---- navigation (public Streamlit API only) ----------------------------------------------------

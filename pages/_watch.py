@@ -8,18 +8,18 @@ import numpy as np
 import streamlit as st
 
 from aecore.images import rows_grid, to_png
-from aecore.watch import WATCH_FILE, Recording, WatchError
+from aecore.watch import Recording, WatchError
 from pages import _ui
 
 
 def job_recording_path(job_id: int) -> Path:
     """Where a training job writes its recording while it runs."""
-    return _ui.engine().store.checkpoint_dir(job_id).parent / WATCH_FILE
+    return _ui.engine().job_recording(job_id)
 
 
 def run_recording_path(run_id: str) -> Path:
     """Where a kept run's recording lies (runs trained before recordings existed have none)."""
-    return _ui.engine().store.run_dir(_ui.workspace(), run_id) / WATCH_FILE
+    return _ui.engine().run_recording(_ui.workspace(), run_id)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

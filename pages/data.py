@@ -1,6 +1,5 @@
 """Data sets: the bundled MNIST and your own images — upload a zip or an .npz, look at it, train on it."""
 
-import secrets
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import streamlit as st
 
 from aecore import datasets
 from aecore.data import DataError
-from aecore.engine.store import StoreError
+from aecore.engine.client import StoreError
 from aecore.images import grid, to_png
 from pages import _ui
 
@@ -121,20 +120,18 @@ if go_import:
         if datasets.exists(new_name.strip()):
             raise DataError(f"a data set named {new_name.strip()!r} exists already; pick another name")
         suffix = ".npz" if upload.name.lower().endswith(".npz") else ".zip"
-        eng.store.uploads_dir.mkdir(parents=True, exist_ok=True)
-        token = f"{secrets.token_hex(8)}{suffix}"
-        (eng.store.uploads_dir / token).write_bytes(upload.getbuffer())
+        token = eng.save_upload(upload.getbuffer(), suffix)
         params = {"action": "add", "upload": token, "name": new_name.strip(), "file": Path(upload.name).name,
                   "size": None if suffix == ".npz" else int(size), "grey": True if tone == "greyscale" else None,
                   "test_fraction": float(test_share)}
-        job = eng.submit(ws, "dataset", params, f"Importing {upload.name} as {new_name.strip()}", None)
+        job = eng.submit(ws, "dataset", params, f"Importing {upload.name} as {new_name.strip()}")
         st.session_state["import_job"] = job.id
     except (DataError, StoreError, ValueError, OSError) as e:
         st.error(f"Cannot import this: {e}")
 
 job_id = st.session_state.get("import_job")
 if job_id is not None:
-    job = eng.store.job(job_id)
+    job = eng.job(job_id)
     if job.active:
         _ui.job_progress(job_id)
     elif job.status == "done":
@@ -164,7 +161,7 @@ with st.expander("Download CIFAR-10 or Flowers102 (needs this server to be onlin
                                       "flowers102": "Oxford Flowers 102 (64×64 colour, 102 classes)"}.get)
     if st.button("Download", key="fetch_go"):
         try:
-            job = eng.submit(ws, "dataset", {"action": "fetch", "name": which}, f"Downloading {which}", None)
+            job = eng.submit(ws, "dataset", {"action": "fetch", "name": which}, f"Downloading {which}")
             st.session_state["import_job"] = job.id
             st.rerun()
         except (StoreError, ValueError) as e:

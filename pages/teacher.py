@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from aecore.engine.store import StoreError
+from aecore.engine.client import JobProgress, StoreError, describe
 from pages import _ui
 
 _ui.require_navigation()
@@ -22,25 +22,24 @@ st.caption(f"{s.resolved_workers()} worker(s) × {s.resolved_threads()} thread(s
 
 @st.fragment(run_every=2.0)
 def class_jobs():
-    jobs = eng.store.jobs(limit=300)
+    jobs = eng.all_jobs(limit=300)
     active = [j for j in jobs if j.active]
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Running", sum(j.status == "running" for j in jobs))
     m2.metric("Queued", sum(j.status == "queued" for j in jobs))
     m3.metric("Workspaces with jobs", len({j.workspace for j in active}))
-    m4.metric("Live workers", len(eng.store.live_workers()))
-    order = {j.id: i for i, j in enumerate(eng.store.queue_order(), 1)}
+    m4.metric("Live workers", eng.live_workers())
+    order = eng.queue_places()
     for j in active:
         c1, c2, c3 = st.columns([5, 3, 1])
-        p = j.progress or {}
         c1.markdown(f"**Job {j.id}** · `{j.workspace[:8]}` · {_ui.plain(j.label)}")
         if j.status == "queued":
             c2.caption(f"queued, place {order.get(j.id, '?')}")
         else:
-            c2.progress(min(1.0, p.get("fraction", 0.0)),
-                        text=f"epoch {p.get('epoch', 0)}/{p.get('epochs', '?')} · loss {p.get('loss', float('nan')):.4f}")
+            p = JobProgress.from_dict(j.progress)
+            c2.progress(p.share if p else 0.0, text=_ui.plain(describe(j.progress)))
         if c3.button("■ Stop", key=f"t_stop_{j.id}"):
-            eng.store.request_stop(j.id)  # a teacher may stop any job
+            eng.stop(j.id, None, teacher=True)  # a teacher may stop any job; the student is told who stopped it
     if not active:
         st.caption("No job is queued or running.")
     st.dataframe([{"job": j.id, "workspace": j.workspace[:8], "status": j.status, "epochs done": j.epochs_done,
@@ -51,12 +50,12 @@ def class_jobs():
 class_jobs()
 
 st.subheader("Runs of every workspace")
-for r in eng.store.runs()[:200]:
+for r in eng.all_runs()[:200]:
     c1, c2 = st.columns([6, 1])
     c1.caption(f"{'🌐 ' if r.shared else ''}{_ui.plain(r.name)} · `{r.workspace[:8]}` · {_ui.plain(r.summary)}")
     if c2.button("Unpublish" if r.shared else "Publish", key=f"t_pub_{r.id}"):
         try:
-            eng.store.share_run(r.id, not r.shared)
+            eng.share_run(r.id, not r.shared, None)
             st.rerun()
         except StoreError as e:
             st.error(str(e))

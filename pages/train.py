@@ -6,8 +6,8 @@ from aecore import datasets
 from aecore.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
 from aecore.device import device_label
 from aecore.data import DataError
-from aecore.engine.kinds import DATA_KINDS, preview_indices
-from aecore.engine.store import RESUMABLE, VIEW_KINDS, StoreError
+from aecore.data import preview_indices
+from aecore.engine.client import JobProgress, StoreError, describe
 from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
 from aecore.noise import NOISE_KINDS, NOISE_LIMITS
 from aecore.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
@@ -171,23 +171,20 @@ def live_jobs():
                 if job.status == "running" and in_main_phase and top[1].button(
                         "Pause", icon=":material/pause:", key=f"pause_{job.id}",
                         help="Pause after this step; go on later exactly from here"):
-                    eng.store.request_pause(job.id, ws)
+                    eng.pause(job.id, ws)
                 if top[2].button("■ Stop", key=f"stop_{job.id}", help="Stop now and keep the weights trained so far"):
-                    eng.store.request_stop(job.id, ws)
+                    eng.stop(job.id, ws)
             except StoreError as e:  # it ended meanwhile, or is not ours
                 st.warning(str(e))
             if job.status == "queued":
                 st.info(f"Waiting: {eng.waiting_text(job)}.")
                 continue
-            p = job.progress
+            p = JobProgress.from_dict(job.progress)
+            st.progress(p.share if p else 0.0, text=_ui.plain(describe(job.progress)))
             if p is None:
-                st.progress(0.0, text="starting…")
                 continue
-            st.progress(min(1.0, p["fraction"]), text=f"{p['phase']} · epoch {p['epoch']}/{p['epochs']} · step "
-                                                      f"{p['step']}/{p['steps']} · loss {p['loss']:.5f} · "
-                                                      f"{p['images_per_s']:,.0f} images/s")
             left, right = st.columns(2)
-            left.plotly_chart(_ui.live_loss_figure(job.curve, job.history, p["epochs"]), key=f"live_loss_{job.id}")
+            left.plotly_chart(_ui.live_loss_figure(job.curve, job.history, p.epochs), key=f"live_loss_{job.id}")
             with right:  # watch it learn: the codes of 500 test images and 8 reconstructions, every few steps
                 _watch.live(job.id, key=f"live_codes_{job.id}", ds=_ui.dataset(job.params["config"]["dataset"]))
 
@@ -198,22 +195,21 @@ if _ui.has_active_jobs():
 
 # ---- jobs that ended early ----------------------------------------------------------------------
 for job in _ui.my_jobs()[:10]:
-    if job.active or not job.error or job.kind in DATA_KINDS + VIEW_KINDS or st.session_state.get(f"dismissed_{job.id}"):
+    if job.active or not job.error or job.kind != "train" and (job.lane == "view" or job.kind == "dataset") \
+            or st.session_state.get(f"dismissed_{job.id}"):
         continue  # imports, maps and codes say why they failed on their own pages
     box = st.info if job.status == "paused" else st.warning if job.status in ("stopped", "diverged", "interrupted") else st.error
     c1, c2, c3, c4, c5 = st.columns([6, 1, 1, 1, 1])
     with c1:
         box(f"Job {job.id} ({_ui.plain(job.label)}): {_ui.plain(job.error)}")
-    if job.status in RESUMABLE and job.kind == "train" and job.epochs_done < job.params["config"]["epochs"]:
+    if job.resumable and job.kind == "train" and job.epochs_done < job.params["config"]["epochs"]:
         go = c2.button("▶ Go on" if job.status == "paused" else "↻ Resume", key=f"resume_{job.id}",
                        help="Continue exactly where it ended (after a crash: from its last finished epoch)")
         one = job.status == "paused" and c3.button("1 step", key=f"step1_{job.id}", help="Train one step, then pause")
         ten = job.status == "paused" and c4.button("10 steps", key=f"step10_{job.id}", help="Train ten steps, then pause")
         if go or one or ten:
             try:
-                eng.store.resume(job.id, ws, per_workspace=eng.settings.per_workspace,
-                                 steps=1 if one else 10 if ten else None)
-                eng.keep_workers()
+                eng.resume(job.id, ws, steps=1 if one else 10 if ten else None)
                 st.rerun()
             except StoreError as e:
                 st.error(str(e))
@@ -221,7 +217,7 @@ for job in _ui.my_jobs()[:10]:
         st.session_state[f"dismissed_{job.id}"] = True
         st.rerun()
 
-runs = eng.store.runs(ws)
+runs = eng.runs(ws)
 
 # ---- watch it learn -----------------------------------------------------------------------------
 st.subheader("Watch it learn")
@@ -242,18 +238,18 @@ with st.container(key="train_runs"):  # a lesson can hide this section (?hide=ru
         st.success(flash)
     if not runs:
         st.caption("Everything you train is kept here automatically (and after a reload or a server restart).")
-    used = eng.store.used_bytes(ws) / 2**20
+    used = eng.used_mb(ws)
     if runs:
         st.caption(f"{len(runs)} run(s), {used:.1f} of {eng.settings.quota_mb:g} MB used")
     for i, entry in enumerate(runs):
         with st.expander(f"{_ui.plain(entry.name)} — {entry.status}" + (" · shared with the class" if entry.shared else ""),
                          expanded=i == 0):
             try:
-                run = _ui.kept_run(entry.id)
+                run = _ui.kept_run(entry.id, entry.digest)
             except (RunError, OSError) as e:
                 st.error(f"This run cannot be opened: {_ui.plain(str(e))}")
                 if st.button("Delete it", key=f"rm_bad_{entry.id}"):
-                    eng.store.delete_run(entry.id, ws)
+                    eng.delete_run(entry.id, ws)
                     st.rerun()
                 continue
             left, right = st.columns([3, 2])
@@ -265,18 +261,18 @@ with st.container(key="train_runs"):  # a lesson can hide this section (?hide=ru
                 b1, b2, b3, b4 = st.columns(4)
                 if b1.button("Rename", key=f"ren_{entry.id}", disabled=name.strip() == entry.name):
                     try:
-                        eng.store.rename_run(entry.id, name, ws)
+                        eng.rename_run(entry.id, name, ws)
                         st.rerun()
                     except StoreError as e:
                         st.error(str(e))
                 if b2.button("Unshare" if entry.shared else "Share", key=f"share_{entry.id}",
                              help="Share with the class: everyone can pick it (nobody else can change or delete it)"):
-                    eng.store.share_run(entry.id, not entry.shared, ws)
+                    eng.share_run(entry.id, not entry.shared, ws)
                     st.rerun()
                 b3.download_button("Download", lambda run=run: run_to_bytes(run), file_name=f"{sanitize_name(entry.name)}.zip",
                                    mime="application/zip", key=f"dl_{entry.id}")
                 if b4.button("Delete", key=f"rm_{entry.id}"):
-                    eng.store.delete_run(entry.id, ws)
+                    eng.delete_run(entry.id, ws)
                     st.session_state["flash"] = f"Deleted “{_ui.plain(entry.name)}”."
                     st.rerun()
             try:  # test images of digits 0-7 (of the first classes of another data set), reconstructed by the run

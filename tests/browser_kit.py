@@ -1,7 +1,13 @@
 """What the real-browser tests share: the server helpers, where screenshots go, what an error looks like."""
 
+import contextlib
 import os
+import shutil
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -9,7 +15,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from appserver import CHROMIUM, CHROMIUM_FLAGS, serve, settle, stop_engine_workers  # noqa: E402,F401
+from appserver import CHROMIUM, CHROMIUM_FLAGS, free_port, serve, settle, stop_engine_workers  # noqa: E402,F401
 
 SHOTS = Path(os.environ.get("AELAB_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"  # Streamlit's error boxes
@@ -19,6 +25,13 @@ def no_errors(page, where: str) -> None:
     """No Streamlit error box and no crash page on the screen."""
     assert page.locator(ERRORS).count() == 0, f"{where}: " + " | ".join(page.locator(ERRORS).all_inner_texts())
     assert page.get_by_text("This app has encountered an error").count() == 0, where
+
+
+def upload(page, path, name: str):
+    """Choose a file in the Data sets page's form, name it and press Import."""
+    page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(path))
+    page.get_by_label("Name", exact=True).and_(page.locator("input")).fill(name)
+    page.get_by_role("button", name="Import").click()
 
 
 def need_chromium() -> None:
@@ -40,3 +53,56 @@ def stroke(page, box, points, size: int = 280):
         for i in range(1, 6):  # several small moves, as a hand makes
             page.mouse.move(*at((a[0] + (b[0] - a[0]) * i / 5, a[1] + (b[1] - a[1]) * i / 5)))
     page.mouse.up()
+
+
+@contextlib.contextmanager
+def readme_app(tmp_path, start_timeout: float = 300):
+    """The app started exactly as the README says, on a fresh copy of this checkout: `./aelab app` with no AELAB_*
+    variable set and HOME a fresh, empty folder (the copy shares this checkout's .venv). Yields (url, folder of the
+    copy, the environment it ran with); stops the server and the workers it started on exit, and its log must hold
+    no traceback."""
+    copy = tmp_path / "clone"
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file():
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, copy / rel)
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    fresh_home = tmp_path / "fresh-home"
+    fresh_home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AELAB_")}
+    env["HOME"] = str(fresh_home)
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(["./aelab", "app", "--server.port", str(port), "--server.address", "127.0.0.1",
+                                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                                cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t = time.time()
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() - t > start_timeout:
+                raise RuntimeError(f"./aelab app did not start: {log_path.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.5)
+        yield url, copy, env
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        stop_engine_workers(str(copy / ".aelab"))  # the README's default data home, in the copy
+    text = log_path.read_text(errors="replace")
+    assert "Traceback" not in text, text[text.find("Traceback") - 200:][:3000]
+    for worker_log in (copy / ".aelab" / "logs").glob("*.log"):
+        wtext = worker_log.read_text(errors="replace")
+        assert "Traceback" not in wtext, wtext[wtext.find("Traceback") - 200:][:3000]

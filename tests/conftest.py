@@ -78,10 +78,25 @@ def store(home):
 
 @pytest.fixture
 def settings(home):
-    """Engine settings for that home: one worker, one thread, a short stale time."""
-    from aecore.engine.settings import EngineSettings
+    """Settings for that home (one worker, one thread, a short stale time), installed as this process's settings for
+    the test, so the library reads the same data home as the engine (as in a worker)."""
+    from aecore.settings import Settings, use
 
-    return EngineSettings(home=str(home), workers=1, threads=1, stale_s=3.0)
+    s = Settings(home=str(home), workers=1, threads=1, stale_s=3.0)
+    prev = use(s)
+    yield s
+    use(prev)
+
+
+@pytest.fixture
+def data_home(tmp_path):
+    """A data home of this test's own (imported data sets, downloads), installed as this process's settings."""
+    from aecore.settings import current, use
+
+    s = current().with_(home=str(tmp_path / "home"))
+    prev = use(s)
+    yield s.home_path
+    use(prev)
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ def wait_for_jobs(at, timeout=120):
     from pages import _ui
 
     t = time.time()
-    while any(j.active for j in _ui.engine().store.jobs(workspace=at.session_state["ws"])):
+    while any(j.active for j in _ui.engine()._store.jobs(workspace=at.session_state["ws"])):
         assert time.time() - t < timeout
         time.sleep(0.2)
 
@@ -100,6 +100,41 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
     at.switch_page("pages/reconstructions.py").run()
     picker = by_label(at.sidebar.selectbox, "Model run")
     assert any(o.startswith("yours ·") for o in picker.options)
+
+
+def test_layer_wise_pretraining_trains_from_the_train_page():
+    """Train → mlp-deep → pretraining epochs 1 → Train crashed the page (issue 27, item 1)."""
+    from pages import _ui
+
+    at = app("pages/train.py")
+    by_label(at.selectbox, "Model").set_value("mlp-deep").run()
+    by_label(at.number_input, "Epochs").set_value(1)
+    by_label(at.number_input, "Batch size").set_value(50)
+    by_label(at.number_input, "Training images (0 = all)").set_value(600)
+    by_label(at.number_input, "Layer-wise pretraining epochs").set_value(1)
+    at.run()
+    by_label(at.button, "▶ Train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = _ui.engine()._store.jobs(workspace=at.session_state["ws"])[0]
+    assert job.kind == "train" and job.params["config"]["pretrain_epochs"] == 1
+    wait_for_jobs(at)
+    at.run()
+    assert not at.exception
+    assert _ui.engine()._store.job(job.id).status == "done"
+    assert any(e.label.replace("\\", "").startswith("mlp-deep k=") and e.label.endswith("— done") for e in at.expander)
+
+
+def test_stacked_ae_experiment_runs_from_its_tab():
+    """Experiments → Stacked AE → Run experiment crashed the page (issue 27, item 1)."""
+    at = app("pages/experiments.py", tab="Stacked AE")
+    by_label(at.number_input, "Training images (0 = all)").set_value(600)
+    by_label(at.number_input, "Epochs").set_value(1)
+    at.run()
+    by_label(at.button, "▶ Run experiment").click().run()  # waits for the job, then shows its result
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(charts(at)) == 1 and len(at.dataframe) >= 1
+    shown = {r for r in at.dataframe[0].value["model"]}
+    assert len(shown) == 2  # end to end, and pretrained then fine-tuned
 
 
 def test_upload_rejects_a_file_that_is_not_a_run():
@@ -214,12 +249,12 @@ def test_experiments_ab_runs_in_background_and_shows_result(tmp_path, monkeypatc
 
 
 def test_teacher_view_needs_the_key_and_shows_every_workspace(tiny, mnist):
-    from aecore.engine.kinds import keep_run
+    from aecore.engine.keep import keep_run
     from aecore.train import train
     from pages import _ui
 
     eng = _ui.engine()
-    keep_run(eng.store, "someone-elses-ws", train(tiny(), mnist), "a student's run")
+    keep_run(eng._store, "someone-elses-ws", train(tiny(), mnist), "a student's run")
     eng.settings.teacher_key = "let-me-in"
     try:
         at = app()
@@ -237,11 +272,11 @@ def test_teacher_view_needs_the_key_and_shows_every_workspace(tiny, mnist):
 
 
 def test_another_workspaces_unshared_run_cannot_be_opened_from_a_link(tiny, mnist):
-    from aecore.engine.kinds import keep_run
+    from aecore.engine.keep import keep_run
     from aecore.train import train
     from pages import _ui
 
-    run_id = keep_run(_ui.engine().store, "not-your-workspace", train(tiny(), mnist), "private")
+    run_id = keep_run(_ui.engine()._store, "not-your-workspace", train(tiny(), mnist), "private")
     at = app("pages/reconstructions.py", run=f"run:{run_id}")
     assert not at.exception
     assert at.sidebar.selectbox[0].value != f"run:{run_id}" and f"run:{run_id}" not in at.sidebar.selectbox[0].options
@@ -330,13 +365,13 @@ def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_nam
     """A kept run trained on the shapes: the latent map is coloured by class name, Reconstructions and Denoising show it
     in colour, the Experiments page's run-based tabs name its classes."""
     from aecore.config import TrainConfig
-    from aecore.engine.kinds import keep_run
+    from aecore.engine.keep import keep_run
     from aecore.train import train
     from pages import _ui
 
     ws = "apptest-shapes-ws"
     run = train(TrainConfig(model="conv", latent=4, epochs=2, batch_size=16, dataset=shapes_set, device="cpu"))
-    run_id = keep_run(_ui.engine().store, ws, run, "my shapes run")
+    run_id = keep_run(_ui.engine()._store, ws, run, "my shapes run")
     try:
         at = app("pages/latent.py", ws=ws, run=f"run:{run_id}", method="pca")
         assert by_label(at.multiselect, "Classes shown").options == ["circle", "square", "triangle", "cross"]
@@ -359,4 +394,4 @@ def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_nam
         assert any("trained on all 4 classes, not on one class only" in w.value for w in ex.warning)
         assert by_label(ex.multiselect, "Normal classes").options == ["circle", "square", "triangle", "cross"]
     finally:
-        _ui.engine().store.delete_run(run_id, ws)
+        _ui.engine()._store.delete_run(run_id, ws)

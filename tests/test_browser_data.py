@@ -10,14 +10,7 @@ from urllib.parse import parse_qs, urlparse
 from PIL import Image
 
 from aecore.shapes import write_shapes_folder
-from browser_kit import ERRORS, SHOTS, settle
-
-
-def upload(page, path, name: str):
-    """Choose a file in the Data sets page's form, name it and press Import."""
-    page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(path))
-    page.get_by_label("Name", exact=True).and_(page.locator("input")).fill(name)
-    page.get_by_role("button", name="Import").click()
+from browser_kit import ERRORS, SHOTS, settle, upload
 
 
 def test_upload_a_zip_train_on_it_see_it_in_colour_and_classified(server, page, tmp_path):

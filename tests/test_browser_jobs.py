@@ -95,7 +95,7 @@ def test_kill_9_the_server_then_start_again_nothing_is_lost(browser, tmp_path):
         proc.wait(10)
     stop_engine_workers(str(home))  # and now no worker runs either
     queued = subprocess.run([sys.executable, "-m", "aecore", "submit", "train", "--model", "dense", "--latent", "2",
-                             "--epochs", "1", "--limit", "600", "--batch", "50", "--workspace", ws, "--name", "queued while down"],
+                             "--epochs", "1", "--limit", "600", "--batch", "50", f"--workspace={ws}", "--name", "queued while down"],
                             cwd=ROOT, env=dict(os.environ, **env), capture_output=True, text=True, timeout=120)
     assert queued.returncode == 0, queued.stderr
     with serve(env) as (url, _):

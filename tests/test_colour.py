@@ -16,8 +16,7 @@ from aecore.shapes import make_shapes, write_shapes_folder
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("AELAB_DATASETS", str(tmp_path / "home"))
+def home(data_home):
     datasets._load_cached.cache_clear()
 
 
@@ -123,7 +122,7 @@ def test_the_tutorials_comparison_gives_one_row_per_variant(tmp_path):
 
 
 def test_cli_adds_a_folder_and_runs_the_comparison(tmp_path):
-    """`python -m aecore data ...` and `flowers` (main() in this process; AELAB_DATASETS is the `home` fixture's)."""
+    """`python -m aecore data ...` and `flowers` (main() in this process; the data home is the `home` fixture's)."""
     import contextlib
     import io
 

@@ -59,8 +59,7 @@ def test_parse_digits():
         data.parse_digits("12")
 
 
-def test_extra_dataset_offline_gives_clear_message(tmp_path, monkeypatch):
-    monkeypatch.setenv("AELAB_DATA_CACHE", str(tmp_path))
+def test_extra_dataset_offline_gives_clear_message(data_home, monkeypatch):
     import torchvision.datasets as tvd
 
     def offline(*a, **k):

@@ -20,10 +20,9 @@ WS = "workspace-data-1"
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("AELAB_DATASETS", str(tmp_path / "datasets"))
+def home(data_home):
     datasets._load_cached.cache_clear()
-    return tmp_path / "home"
+    return data_home  # the job store's home: the workers import into its datasets/ folder
 
 
 def _upload(store, tmp_path, name: str, per_class: int = 40, n_classes: int = 4) -> str:
@@ -81,9 +80,10 @@ def test_a_bad_upload_fails_with_its_reason_and_leaves_nothing(store, settings, 
     job = _run_one(store, settings, "dataset", {"action": "add", "upload": "flat.zip", "name": "flat"})
     assert job.status == FAILED and "class" in job.error, job.error
     assert not (store.uploads_dir / "flat.zip").exists() and not datasets.exists("flat")
-    # a name that tries to leave the uploads folder reads only from it
-    job = _run_one(store, settings, "dataset", {"action": "add", "upload": "../../etc/passwd", "name": "evil"})
-    assert job.status == FAILED and not datasets.exists("evil")
+    # a name that tries to leave the uploads folder is refused before it is queued
+    with pytest.raises(ValueError, match="uploads folder"):
+        _run_one(store, settings, "dataset", {"action": "add", "upload": "../../etc/passwd", "name": "evil"})
+    assert not datasets.exists("evil") and store.jobs(workspace=WS)[0].id == job.id
 
 
 def test_the_tutorial_comparison_runs_as_a_job_on_any_data_set(store, settings, tmp_path):

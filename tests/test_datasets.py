@@ -16,11 +16,9 @@ from aecore.shapes import make_shapes, write_shapes_folder
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):
-    h = tmp_path / "home"
-    monkeypatch.setenv("AELAB_DATASETS", str(h))
+def home(data_home):
     datasets._load_cached.cache_clear()
-    return h
+    return datasets.home()
 
 
 def png(img: np.ndarray | Image.Image, fmt: str = "PNG") -> bytes:

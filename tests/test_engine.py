@@ -13,13 +13,18 @@ import pytest
 
 from conftest import ROOT
 
-from aecore.engine.kinds import result_key
-from aecore.engine.settings import EngineSettings, SettingsError
-from aecore.engine.store import DONE, INTERRUPTED, QUEUED, RUNNING, STOPPED, Store, StoreError
+from aecore.engine import kinds, refs
+from aecore.settings import Settings, SettingsError
+from aecore.engine.store import DONE, INTERRUPTED, QUEUED, RUNNING, STOPPED, Lease, Store, StoreError
 from aecore.engine.submit import submit
 from aecore.engine.worker import Worker
 
 WS_A, WS_B, WS_C = "workspace-aaaa", "workspace-bbbb", "workspace-cccc"
+
+
+def result_key(store, kind: str, params: dict) -> str:
+    k = kinds.get(kind)
+    return refs.result_key(store, k, k.parse(params))
 
 
 @pytest.fixture
@@ -93,13 +98,13 @@ def test_same_name_saves_at_once_keep_every_run(store):
 
 
 def test_settings_come_from_the_environment():
-    s = EngineSettings.from_env({"AELAB_HOME": "/x", "AELAB_WORKERS": "3", "AELAB_JOB_TIME_LIMIT_S": "60"})
+    s = Settings.from_env({"AELAB_HOME": "/x", "AELAB_WORKERS": "3", "AELAB_JOB_TIME_LIMIT_S": "60"})
     assert (s.home, s.workers, s.time_limit_s) == ("/x", 3, 60.0)
     with pytest.raises(SettingsError, match="AELAB_WORKERS"):
-        EngineSettings.from_env({"AELAB_WORKERS": "many"})
+        Settings.from_env({"AELAB_WORKERS": "many"})
     with pytest.raises(SettingsError, match="AELAB_EXECUTOR"):
-        EngineSettings.from_env({"AELAB_EXECUTOR": "cloud"})
-    assert EngineSettings(workers=2).resolved_threads() * 2 <= (os.cpu_count() or 2)
+        Settings.from_env({"AELAB_EXECUTOR": "cloud"})
+    assert Settings(workers=2).resolved_threads() * 2 <= (os.cpu_count() or 2)
 
 
 def test_budget_and_bad_settings_are_refused_before_queueing(store, settings, mnist, tiny):
@@ -207,7 +212,7 @@ def test_experiment_results_are_keyed_by_content_and_survive_a_new_store(store, 
     assert store.job(job.id).status == DONE and store.job(job.id).result_key == key
     from aecore.engine.client import Engine
 
-    eng = Engine.open(EngineSettings(home=str(home)), start_workers=False)  # as after a server restart
+    eng = Engine.open(Settings(home=str(home)), start_workers=False)  # as after a server restart
     res, k2 = eng.result("probe", params)
     assert k2 == key and res.tables["probe"][0]["features"] == "latent"
 
@@ -225,10 +230,15 @@ def _cli(home, *args):
 
     from aecore.cli import main
 
+    from aecore.settings import current, use
+
     out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        mp.setenv("AELAB_HOME", str(home))
-        rc = main(list(args))
+    prev = use(current().with_(home=str(home)))  # as `AELAB_HOME=home python -m aecore ...` would make them
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(list(args))
+    finally:
+        use(prev)
     return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
 
 
@@ -301,7 +311,6 @@ def test_view_jobs_go_first_and_a_view_lane_worker_takes_only_them(store, settin
     assert [j.id for j in store.queue_order()] == [view.id, later.id, warm.id, train.id]  # students before the warm-up
     store.request_stop(warm.id)
     store.request_stop(later.id)
-    assert store.claim("wv-test", kinds=("noise_curve",)) is None  # a lane takes only its kinds
     Worker(store, settings, lane="view").run(once=True)
     assert store.job(view.id).status == DONE and store.job(train.id).status == QUEUED
     # the same result asked by another workspace is not queued again: it is there already or being made
@@ -317,7 +326,7 @@ def test_noise_curve_runs_in_a_worker_for_several_runs(store, settings, home, mn
     assert store.job(job.id).status == DONE
     from aecore.engine.client import Engine
 
-    rows = Engine.open(EngineSettings(home=str(home)), start_workers=False).result("noise_curve", params)[0].tables["curve"]
+    rows = Engine.open(Settings(home=str(home)), start_workers=False).result("noise_curve", params)[0].tables["curve"]
     assert {r["model"] for r in rows} == {"denoiser", "plain", "corrupted input"} and len(rows) == 6
     by = {(r["model"], r["level"]): r["mse"] for r in rows}
     assert by[("corrupted input", 0.0)] == 0.0 and by[("denoiser", 0.5)] < by[("corrupted input", 0.5)]
@@ -465,3 +474,173 @@ def test_a_second_sigterm_while_the_first_is_handled_does_not_deadlock_the_worke
 
     threading.Thread(target=second_signal_inside_the_first, daemon=True).start()
     assert done.wait(5), "the second quit request blocked (a worker left running forever)"
+
+
+def test_layer_wise_pretraining_is_costed_per_layer_pair_and_runs(store, settings, mnist, tiny):
+    """Submitting a stacked (pretrained) job used to crash the page: the cost asked the model spec for a field it lacks."""
+    from aecore.models import MODELS, build_model
+
+    for name, spec in MODELS.items():  # the spec's layer count is the model's own
+        if spec.stackable:
+            assert spec.layers == len(build_model(name, latent=3).layer_pairs()), name
+    config = tiny(model="mlp-deep", latent=3, epochs=1, pretrain_epochs=1, limit=600)
+    job = submit(store, settings, WS_A, "train", {"config": config.to_dict()}, "stacked", mnist)
+    n = int(600 * (1 - config.val_fraction))
+    assert job.cost == n * (1 + 1 * 4)  # the main phase, then one epoch for each of the 4 layer pairs
+    base = dict(config.to_dict(), pretrain_epochs=0)
+    sjob = submit(store, settings, WS_B, "stacked", {"base": base, "pretrain": 2}, "stacked vs end to end", mnist)
+    assert sjob.cost == n * 1 + n * (1 + 2 * 4)
+    assert Worker(store, settings).run(once=True) == 2
+    assert store.job(job.id).status == DONE, store.job(job.id).error
+    assert store.job(sjob.id).status == DONE, store.job(sjob.id).error
+
+
+def test_every_kind_of_progress_reads_as_one_line():
+    from aecore.engine.progress import describe
+
+    assert describe(None) == "starting…"
+    train = {"phase": "train", "epoch": 2, "epochs": 5, "step": 30, "steps": 469, "loss": 0.012341,
+             "images_per_s": 11200.0, "elapsed_s": 3.0, "stage": 1, "stages": 1, "fraction": 0.26}
+    assert describe(train) == "train · epoch 2/5 · step 30/469 · loss 0.01234 · 11,200 images/s"
+    assert describe(train, detail=False) == "train · epoch 2/5 · 26%"
+    assert describe({"phase": "t-SNE", "iteration": 250, "iterations": 2000, "fraction": 0.125}) == \
+        "t-SNE · iteration 250/2000"
+    imp = {"phase": "reading images", "done": 1200, "total": 3000, "fraction": 0.4}  # an import (crashed the sidebar)
+    assert describe(imp) == "reading images · 1,200 of 3,000"
+    assert describe(imp, detail=False) == "reading images · 1,200 of 3,000 · 40%"
+    assert describe({"phase": "probe", "fraction": 7.0}) == "probe · 100%"  # clamped
+
+
+def test_two_resumes_at_once_queue_the_job_once(store):
+    store.submit(WS_A, "train", {}, "t")
+    job = store.claim("w1")
+    store.finish(Lease.of(job), STOPPED, "stopped by the user")
+    results, barrier = [], threading.Barrier(2)
+
+    def resume():
+        barrier.wait()
+        try:
+            results.append(store.resume(job.id, WS_A).status)
+        except StoreError as e:
+            results.append(str(e))
+
+    threads = [threading.Thread(target=resume) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results)[0].startswith("job") and sorted(results)[1] == QUEUED, results  # one queued, one told why
+    assert store.job(job.id).status == QUEUED
+
+
+def test_a_stale_worker_cannot_write_or_finish_a_job_resumed_by_another(store):
+    from aecore.engine.store import LOST
+
+    store.submit(WS_A, "train", {}, "t")
+    first = store.claim("w-stale")
+    with store._tx() as c:  # its heartbeat stopped long ago (a long pause of the process)
+        c.execute("UPDATE jobs SET heartbeat=1, started=1 WHERE id=?", (first.id,))
+    assert store.interrupt_stale(5.0) == [first.id]
+    store.resume(first.id, WS_A)
+    second = store.claim("w-new")
+    assert second.id == first.id and second.attempts == 2
+    stale, fresh = Lease.of(first), Lease.of(second)
+    assert store.report(stale, progress={"phase": "train", "fraction": 0.9}) == LOST  # nothing written
+    assert store.stop_flag(stale) == LOST
+    row = {"id": "stale-run", "workspace": WS_A, "status": "done", "digest": "0" * 64, "bytes": 1, "summary": "",
+           "name": "stale", "share": False}
+    assert store.finish(stale, DONE, run=row) is False  # the stale attempt's ending and run are not recorded
+    assert store.job(first.id).status == RUNNING and store.runs(WS_A) == []
+    assert store.report(fresh, progress={"phase": "train", "fraction": 0.5}) == 0
+    assert store.finish(fresh, DONE, run=dict(row, id="fresh-run", name="fresh")) is True
+    job = store.job(first.id)
+    assert job.status == DONE and job.run_id == "fresh-run" and [r.name for r in store.runs(WS_A)] == ["fresh"]
+    assert store.interrupt_stale(0.0) == []  # a finished job is nobody's to interrupt
+
+
+def test_a_worker_killed_between_keeping_the_run_and_finishing_leaves_one_run(store, settings, home, mnist, tiny):
+    """The run's files are written, then the worker dies before the ending is recorded: the run is not registered,
+    the job is interrupted, and resuming it makes exactly one run (and a paused run keeps its identity)."""
+    from aecore.engine import runner
+
+    job = submit(store, settings, WS_A, "train", _train(tiny, epochs=2, limit=600), "demo", mnist, name="demo")
+
+    class Killed(BaseException):
+        pass
+
+    real_finish = store.finish
+
+    def killed(*a, **k):
+        raise Killed()  # the process dies here: after the files, before the transaction
+
+    store.finish = killed
+    with pytest.raises(Killed):
+        Worker(store, settings, worker_id="w-doomed").run(once=True)
+    store.finish = real_finish
+    assert store.runs(WS_A) == []  # files may lie there, but no run is registered
+    with store._tx() as c:  # the worker is gone: no shutdown handler ran
+        c.execute("UPDATE jobs SET status='running', heartbeat=1, started=1 WHERE id=?", (job.id,))
+    assert store.interrupt_stale(1.0) == [job.id]
+    store.resume(job.id, WS_A)
+    Worker(store, settings).run(once=True)
+    job = store.job(job.id)
+    assert job.status == DONE, job.error
+    assert [r.name for r in store.runs(WS_A)] == ["demo"] and store.runs(WS_A)[0].id == job.run_id
+    assert job.epochs_done == 2
+
+
+def test_a_paused_run_keeps_its_id_and_name_when_it_goes_on(store, settings, mnist, tiny):
+    job = submit(store, settings, WS_A, "train", _train(tiny, epochs=2, limit=600) | {"max_steps": 3}, "steps", mnist,
+                 name="stepwise")
+    Worker(store, settings).run(once=True)
+    paused = store.job(job.id)
+    assert paused.status == "paused" and paused.run_id
+    first = store.run(paused.run_id)
+    store.resume(job.id, WS_A)
+    Worker(store, settings).run(once=True)
+    done = store.job(job.id)
+    assert done.status == DONE and done.run_id == paused.run_id  # a link to the run still works
+    run = store.run(done.run_id)
+    assert run.name == "stepwise" and run.digest != first.digest and len(store.runs(WS_A)) == 1
+
+
+def test_an_older_store_is_migrated_in_place(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old" / "jobs.sqlite"
+    path.parent.mkdir()
+    old = sqlite3.connect(path)  # the store as the first version wrote it: no version number, no lanes
+    old.executescript("""
+        CREATE TABLE workspaces(id TEXT PRIMARY KEY, created REAL NOT NULL, seen REAL NOT NULL);
+        CREATE TABLE jobs(id INTEGER PRIMARY KEY AUTOINCREMENT, workspace TEXT NOT NULL, kind TEXT NOT NULL,
+            label TEXT NOT NULL, params TEXT NOT NULL, status TEXT NOT NULL, submitted REAL NOT NULL, started REAL,
+            finished REAL, heartbeat REAL, worker TEXT, stop INTEGER NOT NULL DEFAULT 0, progress TEXT, curve TEXT,
+            history TEXT, preview BLOB, error TEXT NOT NULL DEFAULT '', run_id TEXT, result_key TEXT,
+            cost REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, name TEXT);
+        CREATE TABLE runs(id TEXT PRIMARY KEY, workspace TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
+            shared INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, digest TEXT NOT NULL, bytes INTEGER NOT NULL,
+            job INTEGER, summary TEXT NOT NULL DEFAULT '');
+        CREATE TABLE workers(id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, started REAL NOT NULL,
+            heartbeat REAL NOT NULL, job INTEGER);
+        INSERT INTO workspaces VALUES('workspace-aaaa', 1, 1);
+        INSERT INTO jobs(workspace, kind, label, params, status, submitted) VALUES
+            ('workspace-aaaa', 'codes', 'codes', '{"run": "zoo:conv-k2"}', 'queued', 1),
+            ('workspace-aaaa', 'train', 'train', '{}', 'done', 2);
+    """)
+    old.commit()
+    old.close()
+    from aecore.engine.store import SCHEMA_VERSION
+
+    store = Store(path.parent)
+    assert store.schema_version == SCHEMA_VERSION
+    jobs = {j.kind: j for j in store.jobs()}
+    assert jobs["codes"].lane == "view" and jobs["train"].lane == "train" and jobs["train"].status == DONE
+    assert store.claim("wv-1", lane="view").kind == "codes"  # the view lane finds its job in the migrated file
+    assert Store(path.parent).schema_version == SCHEMA_VERSION  # opening again changes nothing
+
+
+def test_ids_out_of_range_are_no_such_job(store):
+    with pytest.raises(StoreError, match="no job"):
+        store.job(99999999999999999999999)
+    with pytest.raises(StoreError, match="no job"):
+        store.request_stop(-(2**70), WS_A)

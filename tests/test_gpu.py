@@ -7,12 +7,12 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA G
 
 
 def test_a_worker_trains_on_the_gpu(mnist, tiny, tmp_path):
-    from aecore.engine.settings import EngineSettings
+    from aecore.settings import Settings
     from aecore.engine.store import DONE, Store
     from aecore.engine.submit import submit
     from aecore.engine.worker import Worker
 
-    settings = EngineSettings(home=str(tmp_path))
+    settings = Settings(home=str(tmp_path))
     store = Store(tmp_path)
     job = submit(store, settings, "gpu-test-ws", "train",
                  {"config": tiny(model="conv", latent=8, device="cuda", epochs=2).to_dict()}, "gpu", mnist)

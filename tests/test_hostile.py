@@ -298,7 +298,7 @@ def test_crafted_run_on_disk_fails_alone_in_library_and_cli(good, tmp_path, caps
 # ---- 5 and 6 in the app: a crafted run and a markdown name -----------------------------------------------
 def test_app_shows_names_as_plain_text_and_survives_a_crafted_run(good):
 
-    from aecore.engine.kinds import keep_run
+    from aecore.engine.keep import keep_run
     from aecore.engine.store import Store, new_token
     from conftest import ready_app_test
 

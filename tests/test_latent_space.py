@@ -197,14 +197,14 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, mon
         import aecore.tsne_gpu
 
         monkeypatch.setattr(aecore.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
-    from aecore.engine.settings import EngineSettings
+    from aecore.settings import Settings
     from aecore.engine.store import DONE, Store
     from aecore.engine.submit import submit
     from aecore.engine.worker import Worker
     from aecore.experiments import ResultStore
 
     store = Store(tmp_path / "home")
-    settings = EngineSettings(home=str(tmp_path / "home"), workers=1, threads=1, stale_s=60)
+    settings = Settings(home=str(tmp_path / "home"), workers=1, threads=1, stale_s=60)
     layout = {"run": "zoo:conv-k16", "method": method.split("-")[0], "n": 300, "seed": 1, "digits": None, "perplexity": 30.0,
               "n_neighbors": 10, "min_dist": 0.1, "dims": 3, "source": "all", "indices": list(range(9950, 10250))}
     job = submit(store, settings, "ws-latent-a", "projection", layout, method, mnist)
@@ -226,7 +226,7 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, mon
     assert ("TorchDR" in res.summary.get("backend", "")) == (method == "tsne-gpu")  # named on the chart's title
 
     place = {"run": "zoo:conv-k16", "place": mnist.train.x[3].tolist(), "layout": layout}  # training image #3 is point 10003
-    job2 = submit(store, settings, "ws-latent-a", "projection", place, "place", mnist)
+    job2 = submit(store, settings, "ws-latent-a", "place", place, "place", mnist)
     Worker(store, settings, lane="view").run(once=True)
     placed = ResultStore(store.results_dir).get_key(store.job(job2.id).result_key).images["xy"]
     own = res.images["xy"][list(res.images["idx"]).index(10003)]

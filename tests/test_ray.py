@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from aecore.engine.settings import EngineSettings
+from aecore.settings import Settings
 from aecore.engine.store import DONE, Store
 from aecore.engine.submit import submit
 from aecore.engine.worker import Worker
@@ -16,7 +16,7 @@ def test_a_training_job_runs_through_a_local_ray(tmp_path, mnist, tiny):
     import ray
     from aecore.engine.ray_executor import ray_execute
 
-    settings = EngineSettings(home=str(tmp_path), executor="ray", workers=1, threads=1)
+    settings = Settings(home=str(tmp_path), executor="ray", workers=1, threads=1)
     store = Store(tmp_path)
     job = submit(store, settings, "ray-test-ws", "train", {"config": tiny(epochs=2, limit=600).to_dict()}, "via ray",
                  mnist, name="trained by ray")

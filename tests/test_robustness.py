@@ -17,7 +17,7 @@ def open_page(page, **query):
 
 
 def test_kept_run_deleted_while_in_use(mnist, tiny):
-    from aecore.engine.kinds import keep_run
+    from aecore.engine.keep import keep_run
     from aecore.engine.store import Store
     from aecore.train import train
 
@@ -73,7 +73,7 @@ def test_stop_during_first_step_from_the_page(mnist):
 
     at = open_page("pages/train.py", model="dense", latent="4", epochs="50", batch="50", limit="2000")
     next(b for b in at.button if b.label == "▶ Train").click().run()
-    store = _ui.engine().store
+    store = _ui.engine()._store
     job = store.jobs(workspace=at.session_state["ws"])[0]
     t = time.time()
     while store.job(job.id).status == "queued" and time.time() - t < 120:  # a worker process picks it up

@@ -6,7 +6,8 @@ import json
 import sys
 import time
 
-from .settings import EngineSettings
+from .progress import describe
+from ..settings import Settings, current
 from .store import Store
 
 CLI_WORKSPACE = "shell-jobs"  # where jobs queued from a shell go unless --workspace says otherwise
@@ -39,8 +40,8 @@ def add_commands(sub, add_train_options) -> None:
             v.add_argument("--steps", type=int, default=None, help="train this many steps, then pause again")
 
 
-def _store() -> tuple[Store, EngineSettings]:
-    settings = EngineSettings.from_env()
+def _store() -> tuple[Store, Settings]:
+    settings = current()
     return Store(settings.home), settings
 
 
@@ -67,7 +68,8 @@ def _row(j) -> dict:
     p = j.progress or {}
     return {"id": j.id, "status": j.status, "epoch": j.epochs_done, "epochs": p.get("epochs"), "kind": j.kind,
             "workspace": j.workspace, "label": j.label, "fraction": p.get("fraction"), "loss": p.get("loss"),
-            "error": j.error, "run_id": j.run_id, "submitted": j.submitted, "finished": j.finished}
+            "error": j.error, "run_id": j.run_id, "submitted": j.submitted, "finished": j.finished,
+            "progress": describe(j.progress, detail=False) if j.status == "running" else ""}
 
 
 def cmd_jobs(a) -> None:
@@ -79,7 +81,8 @@ def cmd_jobs(a) -> None:
         return
     for j in jobs:
         when = time.strftime("%H:%M:%S", time.localtime(j.submitted))
-        print(f"{j.id:>6}  {j.status:<11} epoch {j.epochs_done:<4} {when}  {j.workspace[:12]:<12}  {j.label}")
+        doing = f"  [{describe(j.progress, detail=False)}]" if j.status == "running" else ""
+        print(f"{j.id:>6}  {j.status:<11} epoch {j.epochs_done:<4} {when}  {j.workspace[:12]:<12}  {j.label}{doing}")
 
 
 def cmd_stop(a) -> None:

@@ -1,30 +1,57 @@
-"""The engine as the web app sees it: submit, look, stop, resume, kept runs and results, workers kept alive."""
+"""The engine's one door for the web pages: jobs, their results and progress, kept runs, uploads, workers kept alive."""
 
 from __future__ import annotations
 
+import secrets
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from .kinds import keep_run, load_ref, result_key
+from ..settings import Settings, current
+from . import kinds
+from .kinds import KindError, Params
 from .pool import ensure_workers
-from .settings import EngineSettings
-from .store import FINISHED, WARM_UP_WORKSPACE, RunEntry, Store, StoreError
+from .progress import JobProgress, describe
+from .refs import load_ref, ref_dataset, result_key
+from .store import FINISHED, WARM_UP_WORKSPACE, Job, RunEntry, Store, StoreError, new_token, valid_token
 from .submit import submit
+
+RESULTS_KEPT = 64  # finished results the web process keeps in memory
+
+__all__ = ["Engine", "Asked", "Job", "RunEntry", "JobProgress", "describe", "KindError", "StoreError", "FINISHED",
+           "new_token", "valid_token"]
+
+
+@dataclass
+class Asked:
+    """Where a result a page asks for stands: stored (`result`), being computed (`job`), or neither (`last`: the latest
+    try, e.g. a stopped one whose partial result is `partial`, or a failed one)."""
+
+    key: str
+    result: object = None  # the stored aecore.experiments.Result
+    job: Job | None = None  # the job computing it now (queued or running, of any workspace)
+    last: Job | None = None  # the newest finished try
+    partial: object = None  # what a stopped try kept
 
 
 @dataclass
 class Engine:
-    """One per web process: the store, the settings, and the worker processes it starts on demand."""
+    """One per web process: the job store (private: reach it only through these methods), the settings, and the
+    worker processes it starts on demand."""
 
-    settings: EngineSettings
-    store: Store
+    settings: Settings
+    _store: Store
     _checked: float = field(default=0.0, repr=False)
+    _results: OrderedDict = field(default_factory=OrderedDict, repr=False)  # finished results read lately, by key
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def open(cls, settings: EngineSettings | None = None, start_workers: bool = True) -> "Engine":
-        settings = settings or EngineSettings.from_env()
+    def open(cls, settings: Settings | None = None, start_workers: bool = True) -> "Engine":
+        settings = settings or current()
         eng = cls(settings, Store(settings.home))
-        eng.store.expire(settings.expire_days)
+        eng._store.expire(settings.expire_days)
         if start_workers:
             eng.warm_zoo()
             eng.keep_workers()  # queued jobs from before a restart run again at once
@@ -37,15 +64,14 @@ class Engine:
         n = 0
         for name in zoo_names():
             params = {"run": f"zoo:{name}"}
-            res, _ = self.result("codes", params)
-            if res is None:
-                submit(self.store, self.settings, WARM_UP_WORKSPACE, "codes", params, f"codes of zoo:{name}", None)
+            if self.ask("codes", params).result is None:
+                submit(self._store, self.settings, WARM_UP_WORKSPACE, "codes", params, f"codes of zoo:{name}")
                 n += 1
         return n
 
     def keep_workers(self) -> int:
         """Start workers if fewer than configured are alive (cheap; called on submit and while jobs wait)."""
-        return ensure_workers(self.store, self.settings)
+        return ensure_workers(self._store, self.settings)
 
     def housekeeping(self, every_s: float = 5.0) -> None:
         """Mark jobs of dead workers interrupted and restart workers when jobs wait (at most every few seconds)."""
@@ -53,62 +79,191 @@ class Engine:
         if now - self._checked < every_s:
             return
         self._checked = now
-        self.store.interrupt_stale(self.settings.stale_s)
-        if self.store.jobs(statuses=("queued",), limit=1):
+        self._store.interrupt_stale(self.settings.stale_s)
+        if self._store.jobs(statuses=("queued",), limit=1):
             self.keep_workers()
 
-    # ---- jobs ------------------------------------------------------------------------------------------
-    def submit(self, workspace: str, kind: str, params: dict, label: str, dataset, name: str | None = None,
-               teacher: bool = False):
-        job = submit(self.store, self.settings, workspace, kind, params, label, dataset, name=name, teacher=teacher)
+    # ---- workspaces ------------------------------------------------------------------------------------------
+    def touch_workspace(self, workspace: str) -> None:
+        self._store.touch_workspace(workspace)
+
+    # ---- jobs ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def label(kind: str, params: dict | Params, about: str = "") -> str:
+        """What a job is called on every screen: its kind's title, and the runs it reads."""
+        p = kinds.get(kind).parse(params)
+        about = about or ", ".join(p.run_refs())
+        return kinds.get(kind).title + (f" · {about}" if about else "")
+
+    def submit(self, workspace: str, kind: str, params: dict | Params, label: str | None = None, dataset=None,
+               name: str | None = None, teacher: bool = False) -> Job:
+        """Queue a job (KindError, ConfigError, DataError or StoreError say why not); the job computing the same
+        result already, if there is one."""
+        job = submit(self._store, self.settings, workspace, kind, params, label or self.label(kind, params), dataset,
+                     name=name, teacher=teacher)
         self.keep_workers()
         return job
 
-    def jobs(self, workspace: str):
-        self.housekeeping()
-        return self.store.jobs(workspace=workspace)
+    def job(self, job_id: int, workspace: str | None = None) -> Job:
+        return self._store.job(job_id, workspace)
 
-    def waiting_text(self, job) -> str:
+    def jobs(self, workspace: str) -> list[Job]:
+        """The workspace's jobs, newest first."""
+        self.housekeeping()
+        return self._store.jobs(workspace=workspace)
+
+    def all_jobs(self, limit: int = 300) -> list[Job]:
+        """Every workspace's jobs, newest first (the teacher view)."""
+        self.housekeeping()
+        return self._store.jobs(limit=limit)
+
+    def queue_places(self) -> dict[int, int]:
+        """job id -> 1-based place in the queue, for every queued job."""
+        return {j.id: i for i, j in enumerate(self._store.queue_order(), 1)}
+
+    def live_workers(self) -> int:
+        return len(self._store.live_workers())
+
+    def live_layout(self, job_id: int):
+        """A running job's live picture: a training job's reconstructions, a projection's layout so far."""
+        return self._store.preview(job_id)
+
+    def waiting_text(self, job: Job) -> str:
         """"place 3 in the queue, starts in about 40 s" for a queued job."""
-        pos, eta = self.store.waiting(job.id, self.settings.resolved_workers())
+        pos, eta = self._store.waiting(job.id, self.settings.resolved_workers())
         when = "" if eta is None else (", starts in about " + _duration(eta))
         return f"place {pos} in the queue{when}"
 
-    # ---- results -----------------------------------------------------------------------------------------
-    def result(self, kind: str, params: dict):
-        """(stored Result or None, its content key)."""
-        from ..experiments import ResultStore
+    def stop(self, job_id: int, workspace: str | None, teacher: bool = False) -> Job:
+        """Stop a job of `workspace` (None with `teacher`: any job; the student is told the teacher stopped it)."""
+        return self._store.request_stop(job_id, None if teacher else workspace, teacher=teacher)
 
-        key = result_key(self.store, kind, params)
-        return ResultStore(self.store.results_dir).get_key(key), key
+    def pause(self, job_id: int, workspace: str) -> Job:
+        return self._store.request_pause(job_id, workspace)
+
+    def resume(self, job_id: int, workspace: str, steps: int | None = None) -> Job:
+        """Go on with a paused, stopped or interrupted job (`steps`: that many steps, then pause again)."""
+        job = self._store.resume(job_id, workspace, per_workspace=self.settings.per_workspace, steps=steps)
+        self.keep_workers()
+        return job
+
+    # ---- results -----------------------------------------------------------------------------------------------
+    def ask(self, kind: str, params: dict | Params) -> Asked:
+        """Where the result of (kind, params) stands; KindError, StoreError or RunError when it cannot be asked."""
+        key = self.result_key(kind, params)
+        asked = Asked(key, result=self.result_by_key(key))
+        if asked.result is None:
+            asked.job = self._store.find_active(key)
+            if asked.job is None:
+                asked.last = self._store.latest(key)
+                if asked.last is not None and asked.last.status == "stopped" and asked.last.result_key:
+                    asked.partial = self.result_by_key(asked.last.result_key)
+        return asked
+
+    def result_key(self, kind: str, params: dict | Params) -> str:
+        """The content key the result of (kind, params) is stored under."""
+        k = kinds.get(kind)
+        return result_key(self._store, k, k.parse(params))
+
+    def result(self, kind: str, params: dict | Params):
+        """(the stored result or None, its content key)."""
+        asked = self.ask(kind, params)
+        return asked.result, asked.key
 
     def result_by_key(self, key: str):
+        """A stored result by its content key, or None. Finished results never change under their key: the last
+        few read are kept in memory (pages ask on every rerun); a stopped job's partial one is read each time."""
         from ..experiments import ResultStore
 
-        return ResultStore(self.store.results_dir).get_key(key)
+        with self._lock:
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+        res = ResultStore(self._store.results_dir).get_key(key)
+        if res is not None and not key.endswith("-partial"):
+            with self._lock:
+                self._results[key] = res
+                while len(self._results) > RESULTS_KEPT:
+                    self._results.popitem(last=False)
+        return res
 
-    # ---- kept runs ---------------------------------------------------------------------------------------
-    def keep_upload(self, workspace: str, run, name: str) -> RunEntry:
-        """Keep an uploaded (already validated) run in the workspace."""
-        if self.settings.quota_mb and self.store.used_bytes(workspace) > self.settings.quota_mb * 2**20:
-            raise StoreError(f"your runs use more than this workspace's {self.settings.quota_mb:g} MB: delete some first")
-        return self.store.run(keep_run(self.store, workspace, run, name))
+    def has_result(self, key: str) -> bool:
+        return (self._store.results_dir / f"{key}.zip").is_file()
+
+    # ---- kept runs ---------------------------------------------------------------------------------------------
+    def runs(self, workspace: str) -> list[RunEntry]:
+        return self._store.runs(workspace)
+
+    def all_runs(self) -> list[RunEntry]:
+        """Every workspace's runs (the teacher view)."""
+        return self._store.runs()
 
     def visible_runs(self, workspace: str, teacher: bool = False) -> list[RunEntry]:
         """The workspace's own runs, then runs shared with the class (every run for a teacher)."""
-        mine = self.store.runs(workspace)
-        others = [r for r in (self.store.runs() if teacher else self.store.runs(shared=True)) if r.workspace != workspace]
+        mine = self._store.runs(workspace)
+        others = [r for r in (self._store.runs() if teacher else self._store.runs(shared=True)) if r.workspace != workspace]
         return mine + others
 
-    def load(self, ref: str):
-        return load_ref(self.store, ref)
+    def run_entry(self, run_id: str) -> RunEntry:
+        return self._store.run(run_id)
 
     def can_open(self, run_id: str, workspace: str, teacher: bool = False) -> bool:
         try:
-            r = self.store.run(run_id)
+            r = self._store.run(run_id)
         except StoreError:
             return False
         return teacher or r.shared or r.workspace == workspace
+
+    def load(self, ref: str):
+        """A run by reference ("zoo:NAME" or "run:ID")."""
+        return load_ref(self._store, ref)
+
+    def run_dataset(self, ref: str) -> str:
+        """The data set a run was trained on (its weights are not read)."""
+        return ref_dataset(self._store, ref)
+
+    def rename_run(self, run_id: str, name: str, workspace: str | None) -> RunEntry:
+        return self._store.rename_run(run_id, name, workspace)
+
+    def share_run(self, run_id: str, shared: bool, workspace: str | None) -> RunEntry:
+        """Share a run with the class or stop sharing it (workspace None: a teacher publishing any run)."""
+        return self._store.share_run(run_id, shared, workspace)
+
+    def delete_run(self, run_id: str, workspace: str) -> None:
+        self._store.delete_run(run_id, workspace)
+
+    def used_mb(self, workspace: str) -> float:
+        return self._store.used_bytes(workspace) / 2**20
+
+    def keep_upload(self, workspace: str, run, name: str) -> RunEntry:
+        """Keep an uploaded (already validated) run in the workspace."""
+        from .keep import keep_run
+
+        if self.settings.quota_mb and self._store.used_bytes(workspace) > self.settings.quota_mb * 2**20:
+            raise StoreError(f"your runs use more than this workspace's {self.settings.quota_mb:g} MB: delete some first")
+        return self._store.run(keep_run(self._store, workspace, run, name))
+
+    # ---- files the pages hand over or read -------------------------------------------------------------------
+    def save_upload(self, data: bytes | memoryview, suffix: str) -> str:
+        """Keep an uploaded file for a worker to read; returns its token (the job deletes the file when it ends)."""
+        folder = self._store.uploads_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        token = f"{secrets.token_hex(8)}{suffix if suffix in ('.zip', '.npz') else ''}"
+        (folder / token).write_bytes(data)
+        return token
+
+    def job_recording(self, job_id: int) -> Path:
+        """Where a training job records its watch-it-learn frames as it trains."""
+        from ..watch import WATCH_FILE
+
+        return self._store.checkpoint_dir(job_id).parent / WATCH_FILE
+
+    def run_recording(self, workspace: str, run_id: str) -> Path:
+        """Where a kept run's recording of its training is (the file may be absent)."""
+        from ..watch import WATCH_FILE
+
+        entry = self._store.run(run_id)
+        return self._store.run_dir(entry.workspace, run_id) / WATCH_FILE
 
 
 def _duration(s: float) -> str:
@@ -117,6 +272,3 @@ def _duration(s: float) -> str:
     if s < 3600:
         return f"{s / 60:.0f} min"
     return f"{s / 3600:.1f} h"
-
-
-__all__ = ["Engine", "FINISHED", "StoreError"]

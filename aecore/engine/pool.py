@@ -9,14 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from .settings import ROOT, EngineSettings
+from ..settings import ROOT, Settings
 from .store import Store
-from .worker import thread_env
+from .process import thread_env
 
 _children: list[subprocess.Popen] = []  # workers this process started (polled, so none stays a zombie)
 
 
-def ensure_workers(store: Store, settings: EngineSettings, idle_exit_s: float | None = None) -> int:
+def ensure_workers(store: Store, settings: Settings, idle_exit_s: float | None = None) -> int:
     """Start workers until `settings.resolved_workers()` are alive; returns how many were started.
 
     A lock file makes this safe to call from many sessions and app replicas at once.
@@ -50,11 +50,9 @@ def _starting(registered_pids: set[int], lane: str) -> int:
                and getattr(p, "lane", "all") == lane and time.time() - getattr(p, "started_at", 0) < 60)
 
 
-def spawn_worker(settings: EngineSettings, idle_exit_s: float = 0.0, lane: str = "all") -> subprocess.Popen:
+def spawn_worker(settings: Settings, idle_exit_s: float = 0.0, lane: str = "all") -> subprocess.Popen:
     """Start `python -m aecore worker` in the background, with capped threads, its output in the logs folder."""
-    env = dict(os.environ)
-    env.update(thread_env(1 if lane == "view" else settings.resolved_threads()))
-    env["AELAB_HOME"] = settings.home
+    env = settings.child_env(**thread_env(1 if lane == "view" else settings.resolved_threads()))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     log = open(Path(settings.home) / "logs" / f"worker-{int(time.time() * 1000)}.log", "ab")
     cmd = [sys.executable, "-m", "aecore", "worker"]

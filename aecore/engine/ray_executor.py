@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
-
-from .kinds import Context, Outcome
-from .settings import EngineSettings
+from ..settings import Settings
+from .context import Context
+from .kinds import Outcome
 from .store import Job, Store
 
 
 def _run_remote(home: str, job_id: int, time_limit_s: float, threads: int) -> dict:
-    """Body of the Ray task: the same job code a local worker runs, reporting into the same store."""
-    from .kinds import Context, run_job
+    """Body of the Ray task: the same job code a local worker runs, reporting into (and ending in) the same store."""
+    from ..settings import current, use
+    from .runner import record, run_job
     from .store import Store
-    from .worker import _dataset, limit_threads
+    from .process import limit_threads, load_dataset
 
+    use(current().with_(home=home))
     limit_threads(threads)
     store = Store(home)
     job = store.job(job_id)
-    out = run_job(store, job, Context(store, job, time_limit_s=time_limit_s), _dataset)
-    return dataclasses.asdict(out)
+    out = run_job(store, job, Context(store, job, time_limit_s=time_limit_s), load_dataset)
+    record(store, job, out)
+    return {"status": out.status, "error": out.error}
 
 
-def ray_execute(settings: EngineSettings):
+def ray_execute(settings: Settings):
     """An executor for Worker: each claimed job becomes one Ray task (a GPU per training job where there are GPUs).
 
-    Connects to RAY_ADDRESS when set (an existing cluster), else starts Ray locally. The task
-    writes progress into the store under AELAB_HOME, so every Ray node must see that folder
-    (a shared file system) -- see the README's notes on several machines.
+    Connects to the settings' `ray_address` (RAY_ADDRESS) when set (an existing cluster), else starts Ray locally.
+    The task writes progress into the store under the data home, so every Ray node must see that folder (a shared
+    file system) -- see the README's notes on several machines.
     """
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS") or None, include_dashboard=False, log_to_driver=False,
+        ray.init(address=settings.ray_address or None, include_dashboard=False, log_to_driver=False,
                  ignore_reinit_error=True)
     remote = ray.remote(max_retries=0)(_run_remote)
     gpus = ray.cluster_resources().get("GPU", 0)
@@ -45,7 +46,7 @@ def ray_execute(settings: EngineSettings):
             opts["num_gpus"] = 1
         ref = remote.options(**opts).remote(str(store.home), job.id, settings.time_limit_s, threads)
         try:
-            return Outcome(**ray.get(ref))
+            return Outcome(**ray.get(ref), recorded=True)
         except ray.exceptions.RayError as e:
             return Outcome("failed", f"the Ray task failed: {type(e).__name__}: {str(e)[:300]}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import AELabError
 import contextlib
 import io
 import json
@@ -22,25 +23,26 @@ QUEUED, RUNNING, DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED = (
 ACTIVE = (QUEUED, RUNNING)
 FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED)
 RESUMABLE = (INTERRUPTED, STOPPED, PAUSED)
-STOP, PAUSE = 1, 2  # the stop flag's values: end the job, or pause it (resumable exactly where it paused)
-VIEW_KINDS = ("codes", "projection", "probe", "anomaly", "ae_vs_pca", "noise_curve")  # short jobs a page waits for: served first
-_NOT_VIEW = f"kind NOT IN ({','.join('?' * len(VIEW_KINDS))})"  # SQL: the job limit counts training and experiments
+STOP, PAUSE, TEACHER_STOP = 1, 2, 3  # the stop flag: end the job, pause it (resumable where it paused), a teacher's stop
+LOST = -1  # what a report answers a worker whose hold on the job has ended (it was interrupted, then resumed)
 WARM_UP_WORKSPACE = "zoo-warm-up"  # where the app queues the zoo's codes at start (after anything a student asks)
 MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
 MAX_NAME = 80  # characters of a run name
 
+SCHEMA_VERSION = 2  # PRAGMA user_version of a store this code writes; older files are migrated on open
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workspaces(
-    id TEXT PRIMARY KEY, created REAL NOT NULL, seen REAL NOT NULL);
+    id TEXT PRIMARY KEY, created REAL NOT NULL, seen REAL NOT NULL, name TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS jobs(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, params TEXT NOT NULL,
     status TEXT NOT NULL, submitted REAL NOT NULL, started REAL, finished REAL, heartbeat REAL,
     worker TEXT, stop INTEGER NOT NULL DEFAULT 0, progress TEXT, curve TEXT, history TEXT, preview BLOB,
     error TEXT NOT NULL DEFAULT '', run_id TEXT, result_key TEXT, cost REAL NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0, name TEXT);
+    attempts INTEGER NOT NULL DEFAULT 0, name TEXT, lane TEXT NOT NULL DEFAULT 'train');
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE INDEX IF NOT EXISTS jobs_workspace ON jobs(workspace);
+CREATE INDEX IF NOT EXISTS jobs_result_key ON jobs(result_key);
 CREATE TABLE IF NOT EXISTS runs(
     id TEXT PRIMARY KEY, workspace TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
     shared INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, digest TEXT NOT NULL, bytes INTEGER NOT NULL,
@@ -52,8 +54,31 @@ CREATE TABLE IF NOT EXISTS workers(
 """
 
 
-class StoreError(ValueError):
+# What each schema version adds to the one before (version 1 is the store's first file, without a version number).
+MIGRATIONS = {
+    2: ["ALTER TABLE workspaces ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT 'train'",
+        "UPDATE jobs SET lane='view' WHERE kind IN ('codes', 'projection', 'probe', 'anomaly', 'ae_vs_pca', 'noise_curve')",
+        "CREATE INDEX IF NOT EXISTS jobs_result_key ON jobs(result_key)"],
+}
+
+
+class StoreError(AELabError):
     """A request the store refuses: not your job or run, a full queue, a limit reached, an unknown id."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A worker's hold on a running job: which worker claimed it and which attempt this is. Reports and the ending
+    count only while the job is still running under this very lease."""
+
+    job: int
+    worker: str
+    attempt: int
+
+    @classmethod
+    def of(cls, job: "Job") -> "Lease":
+        return cls(job.id, job.worker or "", job.attempts)
 
 
 @dataclass
@@ -81,10 +106,16 @@ class Job:
     cost: float = 0.0  # estimated images to process (the compute budget it uses)
     attempts: int = 0  # how often it was started (a resumed job counts again)
     name: str | None = None  # the run name asked for (training jobs)
+    lane: str = "train"  # "view": a short job a page waits for (served first, not counted against the job limit)
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def resumable(self) -> bool:
+        """Interrupted, stopped or paused: it can go on where it ended."""
+        return self.status in RESUMABLE
 
     @property
     def epochs_done(self) -> int:
@@ -123,8 +154,12 @@ class WorkerEntry:
 
 
 def new_token() -> str:
-    """A random, unguessable workspace id (URL-safe)."""
-    return secrets.token_urlsafe(12)
+    """A random, unguessable workspace id (URL-safe; never starting with '-', which a shell command would take for
+    an option)."""
+    token = secrets.token_urlsafe(12)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(12)
+    return token
 
 
 def valid_token(ws: str | None) -> bool:
@@ -168,7 +203,7 @@ class Store:
         self.path = self.home / "jobs.sqlite"
         self._pool: queue.LifoQueue = queue.LifoQueue()
         with self._use() as c:
-            c.executescript(SCHEMA)  # idempotent; executescript commits on its own
+            self._migrate(c)
 
     # ---- plumbing ----------------------------------------------------------------------------------
     # Connections are pooled, not tied to threads: Streamlit runs every script run on a new thread,
@@ -207,6 +242,33 @@ class Store:
     def _q(self, sql: str, args=()) -> list[sqlite3.Row]:
         with self._use() as c:
             return c.execute(sql, args).fetchall()
+
+    def _migrate(self, c: sqlite3.Connection) -> None:
+        """Create a new store, or bring an older file up to SCHEMA_VERSION (each step in its own transaction)."""
+        version = c.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            version = c.execute("PRAGMA user_version").fetchone()[0]  # another process may have done it meanwhile
+            existing = c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='jobs'").fetchone()
+            if not existing:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+            else:
+                for v in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS.get(v, []):
+                        c.execute(statement)
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._q("PRAGMA user_version")[0][0])
 
     def close(self) -> None:
         while True:
@@ -249,29 +311,32 @@ class Store:
         return [dict(r) for r in self._q("SELECT * FROM workspaces ORDER BY seen DESC")]
 
     def expire(self, days: float) -> list[str]:
-        """Delete workspaces unused for `days` (their unshared runs and finished jobs); returns their ids."""
+        """Delete workspaces unused for `days` (their unshared runs and finished jobs); returns their ids.
+
+        The choice and the deletion are one transaction (a student coming back at that moment, or a job queued
+        meanwhile, keeps the workspace); the files go after it commits."""
         cutoff = time.time() - days * 86400
-        old = [r["id"] for r in self._q("SELECT id FROM workspaces WHERE seen < ?", (cutoff,))]
-        gone = []
-        for ws in old:
-            if self._q("SELECT 1 FROM jobs WHERE workspace=? AND status IN (?,?)", (ws, *ACTIVE)):
-                continue
-            for r in self.runs(ws):
-                if not r.shared:
-                    self._delete_run_files(r)
-            for (job_id,) in self._q("SELECT id FROM jobs WHERE workspace=?", (ws,)):
-                shutil.rmtree(self.checkpoint_dir(job_id).parent, ignore_errors=True)  # resume states
-            with self._tx() as c:
+        with self._tx() as c:
+            gone = [r[0] for r in c.execute(
+                "SELECT id FROM workspaces WHERE seen < ? AND NOT EXISTS "
+                "(SELECT 1 FROM jobs WHERE jobs.workspace=workspaces.id AND status IN (?,?))", (cutoff, *ACTIVE))]
+            runs, jobs = [], []
+            for ws in gone:
+                runs += [_run(r) for r in c.execute("SELECT * FROM runs WHERE workspace=? AND shared=0", (ws,))]
+                jobs += [r[0] for r in c.execute("SELECT id FROM jobs WHERE workspace=?", (ws,))]
                 c.execute("DELETE FROM runs WHERE workspace=? AND shared=0", (ws,))
                 c.execute("DELETE FROM jobs WHERE workspace=?", (ws,))
                 c.execute("DELETE FROM workspaces WHERE id=?", (ws,))
-            gone.append(ws)
+        for r in runs:
+            self._delete_run_files(r)
+        for job_id in jobs:
+            shutil.rmtree(self.checkpoint_dir(job_id).parent, ignore_errors=True)  # resume states
         return gone
 
     # ---- jobs ----------------------------------------------------------------------------------------
     def submit(self, workspace: str, kind: str, params: dict, label: str, *, cost: float = 0.0,
                per_workspace: int | None = None, max_queue: int | None = None, name: str | None = None,
-               result_key: str | None = None) -> Job:
+               result_key: str | None = None, lane: str = "train") -> Job:
         """Queue a job; StoreError when the workspace has too many unfinished jobs or the queue is full."""
         if not valid_token(workspace):
             raise StoreError("a workspace id is 8-64 letters, digits, '-' or '_'")
@@ -281,8 +346,8 @@ class Store:
             c.execute("INSERT INTO workspaces(id, created, seen) VALUES(?,?,?) "
                       "ON CONFLICT(id) DO UPDATE SET seen=excluded.seen", (workspace, now, now))
             if per_workspace is not None:
-                mine = c.execute(f"SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?) AND {_NOT_VIEW}",
-                                 (workspace, *ACTIVE, *VIEW_KINDS)).fetchone()[0]
+                mine = c.execute("SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?) AND lane<>'view'",
+                                 (workspace, *ACTIVE)).fetchone()[0]
                 if mine >= per_workspace:
                     raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace}); "
                                      "wait for one to finish or stop it")
@@ -291,22 +356,22 @@ class Store:
                 if queued >= max_queue:
                     raise StoreError(f"the server's queue is full ({max_queue} jobs); try again in a minute")
             cur = c.execute(
-                "INSERT INTO jobs(workspace, kind, label, params, status, submitted, cost, name, result_key) "
-                "VALUES(?,?,?,?,?,?,?,?,?)",
-                (workspace, kind, label[:200], blob, QUEUED, now, float(cost), name, result_key))
+                "INSERT INTO jobs(workspace, kind, label, params, status, submitted, cost, name, result_key, lane) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?)",
+                (workspace, kind, label[:200], blob, QUEUED, now, float(cost), name, result_key, lane))
             job_id = cur.lastrowid
         return self.job(job_id)
 
     def job(self, job_id: int, workspace: str | None = None, with_preview: bool = False) -> Job:
-        """One job; with `workspace`, StoreError unless it belongs to that workspace."""
-        rows = self._q("SELECT * FROM jobs WHERE id=?", (int(job_id),))
+        """One job; with `workspace`, StoreError unless it belongs to that workspace (an id out of range: no job)."""
+        rows = self._q("SELECT * FROM jobs WHERE id=?", (_job_id(job_id),))
         if not rows or (workspace is not None and rows[0]["workspace"] != workspace):
             raise StoreError(f"no job {job_id} in your workspace")
         return _job(rows[0])
 
     def preview(self, job_id: int) -> np.ndarray | None:
         """A training job's latest reconstruction preview, or a projection job's latest layout [n, 2]."""
-        rows = self._q("SELECT preview FROM jobs WHERE id=?", (int(job_id),))
+        rows = self._q("SELECT preview FROM jobs WHERE id=?", (_job_id(job_id),))
         return preview_array(rows[0]["preview"]) if rows else None
 
     def jobs(self, workspace: str | None = None, statuses: tuple[str, ...] | None = None, limit: int = 200) -> list[Job]:
@@ -319,7 +384,7 @@ class Store:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(statuses)
         sql = ("SELECT id, workspace, kind, label, params, status, submitted, started, finished, heartbeat, worker, "
-               "stop, progress, curve, history, error, run_id, result_key, cost, attempts, name FROM jobs")
+               "stop, progress, curve, history, error, run_id, result_key, cost, attempts, name, lane FROM jobs")
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
@@ -379,13 +444,14 @@ class Store:
         rates = [r for r in rates if r > 0]
         return float(np.median(rates)) if rates else 3000.0
 
-    def claim(self, worker: str, kinds: tuple[str, ...] | None = None) -> Job | None:
-        """Atomically take the next queued job (fair order; only `kinds` if given) and mark it running."""
+    def claim(self, worker: str, lane: str | None = None) -> Job | None:
+        """Atomically take the next queued job (fair order; only jobs of `lane` if given) and mark it running; the
+        returned job's worker and attempt are the lease its reports and its ending must show (Lease.of(job))."""
         now = time.time()
         with self._tx() as c:
             queued = [_job(r) for r in c.execute("SELECT * FROM jobs WHERE status=? ORDER BY id", (QUEUED,)).fetchall()]
-            if kinds is not None:
-                queued = [j for j in queued if j.kind in kinds]
+            if lane is not None:
+                queued = [j for j in queued if j.lane == lane]
             if not queued:
                 return None
             running = {r[0]: r[1] for r in c.execute(
@@ -396,10 +462,11 @@ class Store:
             c.execute("UPDATE workers SET job=?, heartbeat=? WHERE id=?", (job.id, now, worker))
         return self.job(job.id)
 
-    def report(self, job_id: int, progress: dict | None = None, curve: list | None = None,
+    def report(self, lease: Lease, progress: dict | None = None, curve: list | None = None,
                history: list | None = None, preview: np.ndarray | None = None,
                layout: np.ndarray | None = None) -> int:
-        """A worker's progress report (also its heartbeat); returns the stop flag (0, STOP or PAUSE).
+        """A worker's progress report (also its heartbeat); returns the stop flag (0, STOP, PAUSE or TEACHER_STOP), or
+        LOST when the job no longer runs under this lease (nothing is written then).
 
         `preview`: a training job's reconstructions of the preview digits; `layout`: a projection
         job's current 2-D layout (both kept in the job's preview column).
@@ -418,66 +485,105 @@ class Store:
             sets.append("preview=?")
             args.append(preview_bytes(preview) if preview is not None else layout_bytes(layout))
         with self._tx() as c:
-            c.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id=?", (*args, int(job_id)))
-            row = c.execute("SELECT stop FROM jobs WHERE id=?", (int(job_id),)).fetchone()
+            cur = c.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id=? AND worker=? AND attempts=? AND status=?",
+                            (*args, lease.job, lease.worker, lease.attempt, RUNNING))
+            if cur.rowcount == 0:
+                return LOST
+            row = c.execute("SELECT stop FROM jobs WHERE id=?", (lease.job,)).fetchone()
         return int(row[0]) if row else 0
 
-    def finish(self, job_id: int, status: str, error: str = "", run_id: str | None = None,
-               result_key: str | None = None) -> None:
+    def finish(self, lease: Lease, status: str, error: str = "", result_key: str | None = None,
+               run: dict | None = None) -> bool:
+        """Record how a job ended, and register the run it kept (`run`: its row, see engine.keep.write_run, with
+        "name" and "share"), in one transaction: only while the job still runs under `lease`. Returns False (and
+        records nothing) when it does not: the job was interrupted meanwhile and belongs to a later attempt."""
+        now = time.time()
         with self._tx() as c:
+            held = c.execute("SELECT run_id FROM jobs WHERE id=? AND worker=? AND attempts=? AND status=?",
+                             (lease.job, lease.worker, lease.attempt, RUNNING)).fetchone()
+            if held is None:
+                return False
+            run_id = None
+            if run is not None:
+                run_id = run["id"]
+                if c.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone():  # a resumed job's own run
+                    c.execute("UPDATE runs SET status=?, digest=?, bytes=?, summary=? WHERE id=?",
+                              (run["status"], run["digest"], int(run["bytes"]), run["summary"], run_id))
+                else:
+                    c.execute("INSERT INTO runs(id, workspace, name, created, status, digest, bytes, job, summary) "
+                              "VALUES(?,?,?,?,?,?,?,?,?)",
+                              (run_id, run["workspace"], _free_name(c, run["workspace"], run["name"]), now,
+                               run["status"], run["digest"], int(run["bytes"]), lease.job, run["summary"]))
+                if run.get("share"):
+                    c.execute("UPDATE runs SET shared=1 WHERE id=?", (run_id,))
             c.execute("UPDATE jobs SET status=?, error=?, finished=?, run_id=COALESCE(?, run_id), "
                       "result_key=COALESCE(?, result_key) WHERE id=?",
-                      (status, error, time.time(), run_id, result_key, int(job_id)))
-            c.execute("UPDATE workers SET job=NULL WHERE job=?", (int(job_id),))
+                      (status, error, now, run_id, result_key, lease.job))
+            c.execute("UPDATE workers SET job=NULL WHERE job=?", (lease.job,))
+        return True
 
-    def request_stop(self, job_id: int, workspace: str | None = None) -> Job:
+    def request_stop(self, job_id: int, workspace: str | None = None, teacher: bool = False) -> Job:
         """Stop a job: a queued one is dropped at once, a running one stops within a step (weights kept).
 
-        With `workspace`, only that workspace's jobs (StoreError otherwise); None = a teacher.
+        With `workspace`, only that workspace's jobs (StoreError otherwise); None = a teacher or the shell.
+        `teacher`: the student is told that their teacher stopped it.
         """
         job = self.job(job_id, workspace)
+        who = "by the teacher " if teacher else ""
         with self._tx() as c:
-            if job.status == QUEUED:
-                c.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE id=? AND status=?",
-                          (STOPPED, "stopped before it started", time.time(), job.id, QUEUED))
-            c.execute("UPDATE jobs SET stop=? WHERE id=?", (STOP, job.id))
+            c.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE id=? AND status=?",
+                      (STOPPED, f"stopped {who}before it started", time.time(), job.id, QUEUED))
+            c.execute("UPDATE jobs SET stop=? WHERE id=? AND status IN (?,?)",
+                      (TEACHER_STOP if teacher else STOP, job.id, QUEUED, RUNNING))
         return self.job(job.id)
 
     def request_pause(self, job_id: int, workspace: str | None = None) -> Job:
         """Pause a running training job after its current step (a queued one is left waiting)."""
         job = self.job(job_id, workspace)
-        if job.kind != "train":
+        if job.kind != "train":  # the one kind that keeps its exact state where it pauses
             raise StoreError("only training jobs can be paused")
         with self._tx() as c:
             c.execute("UPDATE jobs SET stop=? WHERE id=? AND status=? AND stop=0", (PAUSE, job.id, RUNNING))
         return self.job(job.id)
 
-    def stop_flag(self, job_id: int) -> int:
-        """0 = go on, STOP or PAUSE."""
-        rows = self._q("SELECT stop FROM jobs WHERE id=?", (int(job_id),))
-        return int(rows[0][0]) if rows else 0
+    def stop_flag(self, lease: Lease) -> int:
+        """0 = go on, STOP, PAUSE or TEACHER_STOP; LOST when the job no longer runs under this lease (a read only)."""
+        rows = self._q("SELECT stop, worker, attempts, status FROM jobs WHERE id=?", (lease.job,))
+        if not rows or (rows[0]["worker"], rows[0]["attempts"], rows[0]["status"]) != (lease.worker, lease.attempt,
+                                                                                        RUNNING):
+            return LOST
+        return int(rows[0]["stop"])
 
     def resume(self, job_id: int, workspace: str | None = None, per_workspace: int | None = None,
                steps: int | None = None) -> Job:
         """Queue an interrupted, stopped or paused job again; training continues exactly where it ended
-        (or from its last finished epoch after a crash). `steps`: pause again after that many steps."""
-        job = self.job(job_id, workspace)
-        if job.status not in RESUMABLE:
-            raise StoreError(f"job {job.id} is {job.status}; only interrupted, stopped or paused jobs can be resumed")
-        if steps is not None and (job.kind != "train" or int(steps) < 1):
-            raise StoreError("step by step works for training jobs, at least one step at a time")
+        (or from its last finished epoch after a crash). `steps`: pause again after that many steps.
+
+        The check and the change are one statement in one transaction: of two resumes at once, one queues the job
+        and the other is told it is queued already."""
         with self._tx() as c:
+            row = c.execute("SELECT * FROM jobs WHERE id=?", (_job_id(job_id),)).fetchone()
+            if row is None or (workspace is not None and row["workspace"] != workspace):
+                raise StoreError(f"no job {job_id} in your workspace")
+            job = _job(row)
+            if job.status not in RESUMABLE:
+                raise StoreError(f"job {job.id} is {job.status}; only interrupted, stopped or paused jobs can be resumed")
+            if steps is not None and (job.kind != "train" or int(steps) < 1):
+                raise StoreError("step by step works for training jobs, at least one step at a time")
             if per_workspace is not None:
-                mine = c.execute(f"SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?) AND {_NOT_VIEW}",
-                                 (job.workspace, *ACTIVE, *VIEW_KINDS)).fetchone()[0]
+                mine = c.execute("SELECT COUNT(*) FROM jobs WHERE workspace=? AND status IN (?,?) AND lane<>'view'",
+                                 (job.workspace, *ACTIVE)).fetchone()[0]
                 if mine >= per_workspace:
                     raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace})")
             params = dict(job.params)
             params.pop("max_steps", None)
             if steps is not None:
                 params["max_steps"] = int(steps)
-            c.execute("UPDATE jobs SET status=?, stop=0, error='', finished=NULL, submitted=?, params=? WHERE id=?",
-                      (QUEUED, time.time(), json.dumps(params, sort_keys=True), job.id))
+            cur = c.execute(f"UPDATE jobs SET status=?, stop=0, error='', finished=NULL, submitted=?, params=? "
+                            f"WHERE id=? AND status IN ({','.join('?' * len(RESUMABLE))})",
+                            (QUEUED, time.time(), json.dumps(params, sort_keys=True), job.id, *RESUMABLE))
+            if cur.rowcount != 1:
+                raise StoreError(f"job {job.id} was resumed already")
         return self.job(job.id)
 
     def interrupt_stale(self, stale_s: float) -> list[int]:
@@ -491,15 +597,14 @@ class Store:
             dead = w is not None and w.host == host and not pid_alive(w.pid)
             silent = now - (j.heartbeat or j.started or now) > stale_s
             if dead or silent:
-                hit.append(j.id)
-        for job_id in hit:
-            j = self.job(job_id)
+                hit.append(j)
+        for j in hit:
             msg = (f"interrupted: its worker stopped after {j.epochs_done} finished epoch(s); "
                    "resume to continue from there")
-            with self._tx() as c:
-                c.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE id=? AND status=?",
-                          (INTERRUPTED, msg, now, job_id, RUNNING))
-        return hit
+            with self._tx() as c:  # only the attempt seen stale: a job resumed and claimed meanwhile is left alone
+                c.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE id=? AND status=? AND attempts=?",
+                          (INTERRUPTED, msg, now, j.id, RUNNING, j.attempts))
+        return [j.id for j in hit]
 
     # ---- workers -------------------------------------------------------------------------------------
     def register_worker(self, worker_id: str, pid: int) -> None:
@@ -536,12 +641,8 @@ class Store:
     def add_run(self, workspace: str, run_id: str, name: str, status: str, digest: str, nbytes: int,
                 job: int | None = None, summary: str = "") -> RunEntry:
         """Register a run whose files are in run_dir(workspace, run_id); a name already used gets " (2)", " (3)"…"""
-        name = clean_name(name)
         with self._tx() as c:
-            taken = {r[0] for r in c.execute("SELECT name FROM runs WHERE workspace=?", (workspace,)).fetchall()}
-            final, n = name, 2
-            while final in taken:
-                final, n = f"{name} ({n})", n + 1
+            final = _free_name(c, workspace, name)
             c.execute("INSERT INTO runs(id, workspace, name, created, status, digest, bytes, job, summary) "
                       "VALUES(?,?,?,?,?,?,?,?,?)",
                       (run_id, workspace, final, time.time(), status, digest, int(nbytes), job, summary))
@@ -623,6 +724,16 @@ class Store:
                       (workspace, int(job_id), WARM_UP_WORKSPACE, QUEUED))
 
 
+def _free_name(c: sqlite3.Connection, workspace: str, name: str) -> str:
+    """`name` made plain, with " (2)", " (3)"… when the workspace has a run of that name already."""
+    name = clean_name(name)
+    taken = {r[0] for r in c.execute("SELECT name FROM runs WHERE workspace=?", (workspace,)).fetchall()}
+    final, n = name, 2
+    while final in taken:
+        final, n = f"{name} ({n})", n + 1
+    return final
+
+
 def clean_name(name: str) -> str:
     """A run name as plain text: printable, single-line, at most MAX_NAME characters."""
     name = " ".join("".join(ch for ch in str(name) if ch.isprintable()).split())[:MAX_NAME]
@@ -644,13 +755,22 @@ def pid_alive(pid: int) -> bool:
         return True  # no /proc (not Linux): trust kill(0)
 
 
+def _job_id(job_id) -> int:
+    """A job id for SQL: ids beyond SQLite's integers name no job (rather than overflow)."""
+    try:
+        i = int(job_id)
+    except (TypeError, ValueError):
+        return -1
+    return i if -2**63 <= i < 2**63 else -1
+
+
 def _fair_order(queued: list[Job], running: dict[str, int]) -> list[Job]:
     """Short view jobs a page waits for first (a student's before the start-up warm-up of the zoo's codes),
     then round robin over workspaces, oldest first."""
     seen: dict[str, int] = {}
     keyed = []
     for j in queued:  # oldest first
-        if j.kind in VIEW_KINDS:
+        if j.lane == "view":
             keyed.append(((0, int(j.workspace == WARM_UP_WORKSPACE), j.submitted, j.id), j))
             continue
         n = seen.get(j.workspace, running.get(j.workspace, 0))
@@ -674,7 +794,7 @@ def _job(r: sqlite3.Row) -> Job:
         status=r["status"], submitted=r["submitted"], started=r["started"], finished=r["finished"],
         heartbeat=r["heartbeat"], worker=r["worker"], stop=bool(r["stop"]), progress=_loads(r["progress"], None),
         curve=_loads(r["curve"], []), history=_loads(r["history"], []), error=r["error"] or "", run_id=r["run_id"],
-        result_key=r["result_key"], cost=r["cost"] or 0.0, attempts=r["attempts"], name=r["name"],
+        result_key=r["result_key"], cost=r["cost"] or 0.0, attempts=r["attempts"], name=r["name"], lane=r["lane"],
     )
 
 

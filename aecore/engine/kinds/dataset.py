@@ -1,0 +1,65 @@
+"""Importing images into the data home as a named data set (an uploaded zip or .npz), or fetching a torchvision one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..progress import JobProgress
+from ..store import DONE
+from .base import JobKind, KindError, Outcome, Params, param
+
+
+@dataclass(frozen=True)
+class DatasetParams(Params):
+    kind = "dataset"
+    action: str = param(type="str", choices=("add", "fetch"))
+    name: str = param(type="str", doc="the new data set's name (add), or cifar10 / flowers102 (fetch)")
+    upload: str = param("", type="str", doc="the uploaded file's token in the uploads folder (add)")
+    file: str = param("", type="str", doc="the uploaded file's own name, as the student chose it")
+    size: int | None = param(None, type="int", lo=8, hi=256, optional=True)
+    grey: bool | None = param(None, type="bool", optional=True)
+    test_fraction: float = param(0.2, type="float", lo=0.05, hi=0.85)
+
+    def check(self) -> None:
+        from ...datasets import check_name
+
+        if self.action == "fetch":
+            from ...data import COLOUR_DATASETS
+
+            if self.name not in COLOUR_DATASETS:
+                raise KindError(f"dataset: the data sets to fetch are {', '.join(COLOUR_DATASETS)}")
+        else:
+            check_name(self.name)
+            if not self.upload or Path(self.upload).name != self.upload:
+                raise KindError("dataset: upload must name a file of the uploads folder")
+
+
+class DatasetImport(JobKind):
+    name, title, Params = "dataset", "Importing a data set", DatasetParams
+    keyed = False
+
+    def dataset_name(self, p, store) -> str:
+        return ""  # it makes a data set: there is none to read
+
+    def cost(self, p, dataset) -> float:
+        return 0.0
+
+    def run(self, p: DatasetParams, ctx, dataset) -> Outcome:
+        from ... import datasets
+
+        def on_progress(done: int, total: int) -> None:  # after every image: Stop and the time limit end it here
+            ctx.check()
+            ctx.report(JobProgress(phase="reading images", fraction=done / max(total, 1), done=int(done),
+                                   total=int(total)), force=done >= total)
+
+        if p.action == "fetch":
+            datasets.fetch(p.name, size=p.size, grey=bool(p.grey), on_progress=on_progress)
+            return Outcome(DONE)
+        upload = ctx.store.uploads_dir / p.upload  # only a file in the uploads folder, whatever is asked
+        try:
+            datasets.add(upload, p.name, size=p.size, grey=p.grey, test_fraction=p.test_fraction,
+                         on_progress=on_progress, about={"workspace": ctx.job.workspace, "file": p.file[:200]})
+        finally:
+            upload.unlink(missing_ok=True)
+        return Outcome(DONE)
