@@ -1,3 +1,4 @@
-"""aecore: autoencoders on MNIST — data, models, training, evaluation, projections, runs, jobs, experiments."""
+"""aecore: autoencoders on MNIST and your own images, in rooms: data, models, training, analysis, engine (jobs and
+workers), classroom; settings and errors at the top."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

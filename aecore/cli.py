@@ -99,7 +99,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
 def _config(a):
     """The TrainConfig of the training flags (imported here: torch is loaded only by commands that need it)."""
-    from .config import TrainConfig
+    from aecore.training.config import TrainConfig
 
     given = dict(
         model=a.model, latent=a.latent, epochs=a.epochs, batch_size=a.batch, lr=a.lr, schedule=a.schedule, loss=a.loss,
@@ -125,19 +125,19 @@ class _LazyChoices:
 
 
 def _ab_presets():
-    from .experiments import AB_PRESETS  # imports torch and scikit-learn: only for `compare`
+    from aecore.analysis.experiments import AB_PRESETS  # imports torch and scikit-learn: only for `compare`
 
     return list(AB_PRESETS)
 
 
 def _load(path: str):
-    from .runs import load_run
+    from aecore.training.runs import load_run
 
     return load_run(path)
 
 
 def cmd_models(a) -> None:
-    from .models import MODELS
+    from aecore.models.registry import MODELS
 
     for name, s in MODELS.items():
         k = f"k={s.latent} (1-256)" if s.latent is not None else f"latent {s.fixed_latent} fixed"
@@ -147,10 +147,10 @@ def cmd_models(a) -> None:
 
 
 def cmd_train(a) -> None:
-    from .data import load_dataset
-    from .evaluate import evaluate
-    from .runs import check_out_dir, save_run
-    from .train import TrainingDiverged, check_config, train
+    from aecore.data.catalog import load_dataset
+    from aecore.models.evaluate import evaluate
+    from aecore.training.runs import check_out_dir, save_run
+    from aecore.training.trainer import TrainingDiverged, check_config, train
 
     config = _config(a)
     a.out = str(check_out_dir(a.out))  # before any training: never lose work to a bad --out, never clobber files
@@ -182,17 +182,17 @@ def cmd_train(a) -> None:
 
 
 def cmd_eval(a) -> None:
-    from .data import load_dataset
-    from .evaluate import evaluate
+    from aecore.data.catalog import load_dataset
+    from aecore.models.evaluate import evaluate
 
     run = _load(a.dir)
     _emit(evaluate(run.model, load_dataset(run.config.dataset).test))
 
 
 def cmd_project(a) -> None:
-    from .data import load_dataset
-    from .evaluate import encode
-    from .projection import project, sample_indices
+    from aecore.analysis.projection import project, sample_indices
+    from aecore.data.catalog import load_dataset
+    from aecore.models.evaluate import encode
 
     _check_csv_out(a.out)
     run = _load(a.dir)
@@ -211,7 +211,7 @@ def cmd_project(a) -> None:
 
 
 def cmd_sweep(a) -> None:
-    from .experiments import latent_sweep
+    from aecore.analysis.experiments import latent_sweep
 
     base = _config(a)
     latents = _int_list(a.latents)
@@ -225,14 +225,14 @@ def cmd_sweep(a) -> None:
 
 
 def cmd_probe(a) -> None:
-    from .experiments import probe
+    from aecore.analysis.experiments import probe
 
     _emit(probe(_load(a.dir), labels=a.labels, seed=a.seed).summary)
 
 
 def cmd_anomaly(a) -> None:
-    from .data import parse_digits
-    from .experiments import anomaly
+    from aecore.analysis.experiments import anomaly
+    from aecore.data.dataset import parse_digits
 
     normal = parse_digits(a.normal) if a.normal is not None else None
     _emit(anomaly(_load(a.dir), normal).summary)
@@ -267,7 +267,7 @@ def _write_csv(path: str, text: str) -> None:
 
 
 def cmd_compare(a) -> None:
-    from .experiments import ab_configs, compare
+    from aecore.analysis.experiments import ab_configs, compare
 
     _check_csv_out(a.out)
     res = compare(ab_configs(a.preset, epochs=a.epochs, limit=a.limit, seed=a.seed, batch_size=a.batch, device=a.device))
@@ -277,7 +277,7 @@ def cmd_compare(a) -> None:
 
 
 def cmd_stacked(a) -> None:
-    from .experiments import stacked_vs_endtoend
+    from aecore.analysis.experiments import stacked_vs_endtoend
 
     config = _config(a)
     _check_csv_out(a.out)
@@ -288,7 +288,7 @@ def cmd_stacked(a) -> None:
 
 
 def cmd_pca(a) -> None:
-    from .experiments import ae_vs_pca
+    from aecore.analysis.experiments import ae_vs_pca
 
     _check_csv_out(a.out)
     res = ae_vs_pca(_load(a.dir), n_points=a.n)
@@ -298,13 +298,13 @@ def cmd_pca(a) -> None:
 
 
 def cmd_finetune(a) -> None:
-    from .experiments import finetune
+    from aecore.analysis.experiments import finetune
 
     _emit(finetune(_load(a.dir), labels=a.labels, epochs=a.epochs, seed=a.seed).summary)
 
 
 def cmd_data(a) -> None:
-    from . import datasets
+    from aecore.data import imported as datasets
 
     if a.action == "list":
         for r in datasets.listing():
@@ -342,8 +342,8 @@ def cmd_data(a) -> None:
 
 
 def cmd_flowers(a) -> None:
-    from .classify import tutorial_experiment
-    from .data import load_dataset
+    from aecore.analysis.classify import tutorial_experiment
+    from aecore.data.catalog import load_dataset
 
     _check_csv_out(a.out)
     variants = tuple(v.strip() for v in a.variants.split(",") if v.strip())
@@ -364,7 +364,7 @@ def cmd_flowers(a) -> None:
 
 
 def cmd_classify(a) -> None:
-    from .classify import classify_run
+    from aecore.analysis.classify import classify_run
 
     res = classify_run(_load(a.dir), epochs=a.epochs, labels=a.labels, seed=a.seed, freeze_encoder=a.freeze)
     for r in res["per_class"]:
@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--labels", type=_bounded(2, 10**7), default=None, help="labelled training images (default: all)")
     cl.add_argument("--freeze", action="store_true", help="train the head only (frozen encoder)")
     cl.add_argument("--seed", type=SEED, default=0)
-    from .engine.cli import add_commands
+    from aecore.engine.cli import add_commands
 
     add_commands(sub, _add_train_options)  # worker, submit, jobs, stop, pause, resume
     return p
@@ -474,7 +474,7 @@ COMMANDS = {"compare": cmd_compare, "stacked": cmd_stacked, "pca": cmd_pca, "fin
 
 def _engine(name: str):
     def run(a):
-        from .engine import cli as engine_cli
+        from aecore.engine import cli as engine_cli
 
         if name == "submit":
             return engine_cli.cmd_submit(a, _config(a))
@@ -504,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # a bug or an unforeseen input: one line, not a traceback (AELAB_DEBUG=1 shows it)
-        from .settings import current
+        from aecore.settings import current
 
         if current().debug:
             raise

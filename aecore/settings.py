@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 import os
 import threading
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+from aecore.errors import AELabError
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: the bundled data, the zoo and the default data home
 

@@ -23,11 +23,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aecore import classify, datasets  # noqa: E402
-from aecore.data import Dataset, Split, load_dataset  # noqa: E402
-from aecore.models import build_model  # noqa: E402
+from aecore.analysis import classify
+from aecore.data import imported as datasets  # noqa: E402
+from aecore.data.dataset import Dataset, Split
+from aecore.data.catalog import load_dataset  # noqa: E402
+from aecore.models.registry import build_model  # noqa: E402
 from aecore.settings import current, use  # noqa: E402
-from aecore.shapes import make_shapes  # noqa: E402
+from aecore.data.shapes import make_shapes  # noqa: E402
 
 
 def speed(images: int, size: int) -> dict:

@@ -4,10 +4,10 @@
 
 For each size n, the codes of n test images of a zoo model are laid out by both (2-D, perplexity 30,
 PCA start, the same threads): scikit-learn with 250 + 500 iterations at its default Barnes-Hut angle
-0.5, ours as the Latent page runs it (aecore.projection: TSNE_ITERATIONS, TSNE_THETA). Both print
+0.5, ours as the Latent page runs it (aecore.analysis.projection: TSNE_ITERATIONS, TSNE_THETA). Both print
 the final KL divergence, so the times compare layouts of the same quality. "first frame" is how long
 after the call our job has a layout to show (the page draws it while t-SNE converges).
-With `--device cuda` it also times the t-SNE the page runs on a GPU (TorchDR, aecore.tsne_gpu) and adds
+With `--device cuda` it also times the t-SNE the page runs on a GPU (TorchDR, aecore.analysis.tsne_gpu) and adds
 "gpu_s", "gpu_first_frame_s"; `--torchdr` times TorchDR on `--device` whatever it is (also the CPU). Every layout is also scored by how many of each point's 10 nearest codes
 stay among its 10 nearest points on the map ("kept10": 1 is perfect), which compares TorchDR (no KL
 reported) with the others. One line per size, then the JSON line of the largest size:
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aecore.data import load_mnist  # noqa: E402
-from aecore.evaluate import encode  # noqa: E402
-from aecore.projection import project, sample_indices  # noqa: E402
-from aecore.zoo import load_zoo  # noqa: E402
+from aecore.data.mnist import load_mnist  # noqa: E402
+from aecore.models.evaluate import encode  # noqa: E402
+from aecore.analysis.projection import project, sample_indices  # noqa: E402
+from aecore.training.zoo import load_zoo  # noqa: E402
 
 
 def sklearn_tsne(z: np.ndarray, threads: int) -> tuple[float, float, np.ndarray]:

@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aecore.config import TrainConfig  # noqa: E402
-from aecore.data import load_mnist  # noqa: E402
-from aecore.evaluate import evaluate  # noqa: E402
-from aecore.pca import pca_mse  # noqa: E402
-from aecore.train import train  # noqa: E402
-from aecore.zoo import RECIPE  # noqa: E402
+from aecore.training.config import TrainConfig  # noqa: E402
+from aecore.data.mnist import load_mnist  # noqa: E402
+from aecore.models.evaluate import evaluate  # noqa: E402
+from aecore.analysis.pca import pca_mse  # noqa: E402
+from aecore.training.trainer import train  # noqa: E402
+from aecore.training.zoo import RECIPE  # noqa: E402
 
 HINTON_MSE = 3.00 / 784  # squared error per test image / pixels
 TARGET_MSE = 2.50 / 784  # the bar this project sets itself: well below Hinton & Salakhutdinov

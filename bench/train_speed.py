@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aecore.config import TrainConfig  # noqa: E402
-from aecore.data import load_mnist  # noqa: E402
-from aecore.device import device_label, resolve_device  # noqa: E402
-from aecore.evaluate import codes_and_reconstructions  # noqa: E402
-from aecore.models import build_model  # noqa: E402
-from aecore.train import train  # noqa: E402
+from aecore.training.config import TrainConfig  # noqa: E402
+from aecore.data.mnist import load_mnist  # noqa: E402
+from aecore.training.device import device_label, resolve_device  # noqa: E402
+from aecore.models.evaluate import codes_and_reconstructions  # noqa: E402
+from aecore.models.registry import build_model  # noqa: E402
+from aecore.training.trainer import train  # noqa: E402
 
 
 def sync(device):
@@ -102,7 +102,7 @@ def ours(limit: int, batch: int, device: torch.device, ds, epochs: int = 1) -> f
 
 def inference_seconds(ds, device: torch.device, repeats: int = 5) -> tuple[float, str]:
     """Median seconds for codes + reconstructions of the 10,000 test images with a conv k=16 model."""
-    from aecore.zoo import load_zoo
+    from aecore.training.zoo import load_zoo
 
     try:
         model, what = load_zoo("conv-k16").model, "the zoo's conv-k16"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from aecore.drawing import CANVAS, DrawingError, strokes_to_mnist
-from aecore.images import to_png
+from aecore.data.drawing import CANVAS, DrawingError, strokes_to_mnist
+from aecore.data.images import to_png
 
 _HERE = Path(__file__).resolve().parent / "_components" / "draw"
 _canvas = st.components.v2.component(  # inline html/css/js read from pages/_components/draw (no network, no build)

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from aecore.latent import latent_grid, point_name, pool_images
+from aecore.analysis.latent import latent_grid, point_name, pool_images
 from pages import _ui
 
 COLOURS = {"digit": "digit", "error": "reconstruction error", "pred": "digit the probe reads off the code",
@@ -115,7 +115,7 @@ def error_figure(mse_shown: np.ndarray, mse_selected: np.ndarray) -> go.Figure:
 @st.cache_data(max_entries=4, show_spinner=False)
 def _point_codes(run_key: str, _run, idx: np.ndarray) -> np.ndarray:
     """The codes [n, k] of a map's points (encoded once per run and points, not on every rerun)."""
-    from aecore.evaluate import encode
+    from aecore.models.evaluate import encode
 
     return encode(_run.model, pool_images(_ui.dataset(_ui.run_data(run_key)), idx))
 
@@ -123,7 +123,7 @@ def _point_codes(run_key: str, _run, idx: np.ndarray) -> np.ndarray:
 @st.cache_data(max_entries=16, show_spinner=False)
 def plane(run_key: str, _run, x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> np.ndarray:
     """The decoded n x n grid over the 2-D code plane [n*n, 28, 28] ([n*n, H, W, 3] in colour; see
-    aecore.latent.latent_grid)."""
+    aecore.analysis.latent.latent_grid)."""
     return latent_grid(_run.model, x_range, y_range, n)
 
 
@@ -135,8 +135,8 @@ def place_digit(res, params: dict, run, image: np.ndarray, z: np.ndarray) -> tup
     UMAP: their own transform of the fitted layout, in a short worker job (cached per image). A layout
     that was stopped early was not kept: its neighbours' mean position stands in.
     """
-    from aecore.latent import place
-    from aecore.projection import Placer
+    from aecore.analysis.latent import place
+    from aecore.analysis.projection import Placer
 
     method, dims = params["method"], int(params.get("dims", 2))
     if method == "raw":

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from aecore.lessons import GLOBAL_CONTROLS, Lesson, PageSpec, load_lessons
+from aecore.classroom.lessons import GLOBAL_CONTROLS, Lesson, PageSpec, load_lessons
 from pages import _ui
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import runpy
 import threading
-from pathlib import Path
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -14,12 +14,14 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from aecore.data import DataError, load_dataset, load_mnist
+from aecore.data.catalog import load_dataset
+from aecore.data.dataset import DataError
+from aecore.data.images import rows_grid, to_png
+from aecore.data.mnist import load_mnist
 from aecore.engine.client import FINISHED, Engine, JobProgress, KindError, StoreError, describe, new_token, valid_token
-from aecore.evaluate import reconstruct
-from aecore.images import rows_grid, to_png
-from aecore.runs import Run, RunError
-from aecore.zoo import load_zoo, zoo_names
+from aecore.models.evaluate import reconstruct
+from aecore.training.runs import Run, RunError
+from aecore.training.zoo import load_zoo, zoo_names
 
 DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on every chart
 
@@ -40,7 +42,7 @@ def warm_imports() -> bool:
     import pandas  # noqa: F401
     import plotly.express  # noqa: F401
     import sklearn.decomposition  # noqa: F401
-    import torchvision.utils  # noqa: F401  (3 s the first time: aecore.images draws grids with it)
+    import torchvision.utils  # noqa: F401  (3 s the first time: aecore.data.images draws grids with it)
 
     return True
 
@@ -231,7 +233,7 @@ def reconstructions(run_key: str, run: Run, idx: tuple) -> np.ndarray:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _reconstructions(version: str, run_key: str, _run: Run, idx: tuple) -> np.ndarray:
-    from aecore.latent import pool_images
+    from aecore.analysis.latent import pool_images
 
     return reconstruct(_run.model, pool_images(dataset(run_data(run_key)), list(idx)))[1]
 
@@ -382,7 +384,7 @@ def job_progress(job_id: int):
 
 def live_layout_figure(params: dict, xy: np.ndarray):
     """A projection's layout while it converges [n, 2 or 3], coloured by digit (the points are the job's sample)."""
-    from aecore.latent import layout_points, pool_labels
+    from aecore.analysis.latent import layout_points, pool_labels
 
     ds = dataset(run_data(params["run"]))
     y = pool_labels(ds, params.get("source", "test"))
@@ -534,7 +536,7 @@ def kept(widget, label: str, *args, key: str, default, **kw):
 
 def copy_recipe() -> None:
     """The Train page's "copy the recipe of a zoo model": every setting of that model, into the page's widgets."""
-    from aecore.zoo import load_zoo
+    from aecore.training.zoo import load_zoo
 
     name = st.session_state.get("recipe")
     if not name:

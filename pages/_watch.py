@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from aecore.images import rows_grid, to_png
-from aecore.watch import Recording, WatchError
+from aecore.data.images import rows_grid, to_png
+from aecore.training.watch import Recording, WatchError
 from pages import _ui
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from aecore import datasets
-from aecore.data import DataError
+from aecore.data import imported as datasets
+from aecore.data.dataset import DataError
+from aecore.data.images import grid, to_png
 from aecore.engine.client import StoreError
-from aecore.images import grid, to_png
 from pages import _ui
 
 _ui.require_navigation()

@@ -7,12 +7,12 @@ import numpy as np
 import plotly.express as px
 import streamlit as st
 
-from aecore.config import TrainConfig
-from aecore.images import rows_grid, to_png
-from aecore.noise import NOISE_LIMITS, Noise
-from aecore.evaluate import reconstruct
-from aecore.projection import sample_indices
-from aecore.zoo import zoo_names
+from aecore.analysis.projection import sample_indices
+from aecore.data.images import rows_grid, to_png
+from aecore.data.noise import NOISE_LIMITS, Noise
+from aecore.models.evaluate import reconstruct
+from aecore.training.config import TrainConfig
+from aecore.training.zoo import zoo_names
 from pages import _ui
 
 _ui.require_navigation()

@@ -5,11 +5,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from aecore import datasets
-from aecore import experiments as ex
-from aecore.colour import VARIANT_TEXT, VARIANTS, check_tutorial_size
-from aecore.config import TrainConfig
-from aecore.images import rows_grid, to_png
+from aecore.analysis import experiments as ex
+from aecore.data import imported as datasets
+from aecore.data.images import rows_grid, to_png
+from aecore.models.colour import VARIANT_TEXT, VARIANTS, check_tutorial_size
+from aecore.training.config import TrainConfig
 from pages import _ui
 
 _ui.require_navigation()
@@ -20,7 +20,7 @@ st.caption("The comparisons the autoencoder tutorials make. The small defaults t
            "on the server.")
 
 # Wall seconds of the latent sweep's defaults (k = 1..10, 2 epochs, 10,000 images, batch 128) on this project's
-# 2-core CPU: aecore.experiments.latent_sweep timed whole (training, test error and PCA at each k).
+# 2-core CPU: aecore.analysis.experiments.latent_sweep timed whole (training, test error and PCA at each k).
 SWEEP_SECONDS = {"linear": 3.5, "dense": 3.4, "mlp-deep": 5.7, "conv": 44.1}
 
 
@@ -53,7 +53,7 @@ def training_settings(prefix: str, epochs: int = 2, limit: int = 10000):
 def _why_not_buildable(config: dict, image_shape: tuple) -> str | None:
     """build_model's objection to a resolved config on images of image_shape, or None (cached: the tabs ask on
     every rerun, and the stacked AE's MLPs take tens of milliseconds to build)."""
-    from aecore.models import build_model
+    from aecore.models.registry import build_model
 
     r = TrainConfig.from_dict(config)
     try:

@@ -4,11 +4,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from aecore.data import class_counts
-from aecore.evaluate import encode, reconstruct
-from aecore.images import grid, to_png
-from aecore.presets import PRESETS
-from aecore.zoo import zoo_names
+from aecore.classroom.presets import PRESETS
+from aecore.data.dataset import class_counts
+from aecore.data.images import grid, to_png
+from aecore.models.evaluate import encode, reconstruct
+from aecore.training.zoo import zoo_names
 from pages import _ui
 
 _ui.require_navigation()

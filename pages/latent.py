@@ -4,12 +4,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aecore.evaluate import codes_and_reconstructions, decode, encode
-from aecore.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
-from aecore.latent import (find_points, interpolate, plane_bounds, plane_pixel, point_name, pool_images, pool_labels,
-                           selected_indices)
-from aecore.projection import METHODS, ProjectionError, nearest_neighbours
-from pages import _latent_map as _latent, _ui
+from aecore.analysis.latent import (
+    find_points,
+    interpolate,
+    plane_bounds,
+    plane_pixel,
+    point_name,
+    pool_images,
+    pool_labels,
+    selected_indices,
+)
+from aecore.analysis.projection import METHODS, ProjectionError, nearest_neighbours
+from aecore.data.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
+from aecore.models.evaluate import codes_and_reconstructions, decode, encode
+from pages import _latent_map as _latent
+from pages import _ui
 
 _ui.require_navigation()
 

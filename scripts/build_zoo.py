@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aecore.data import load_mnist  # noqa: E402
-from aecore.evaluate import evaluate  # noqa: E402
-from aecore.runs import save_run  # noqa: E402
-from aecore.train import train  # noqa: E402
-from aecore.zoo import ZOO, zoo_dir  # noqa: E402
+from aecore.data.mnist import load_mnist  # noqa: E402
+from aecore.models.evaluate import evaluate  # noqa: E402
+from aecore.training.runs import save_run  # noqa: E402
+from aecore.training.trainer import train  # noqa: E402
+from aecore.training.zoo import ZOO, zoo_dir  # noqa: E402
 
 
 def main(names: list[str]) -> int:

@@ -31,7 +31,7 @@ def _stop_engine_workers():
 
 @pytest.fixture(scope="session")
 def mnist():
-    from aecore.data import load_mnist
+    from aecore.data.mnist import load_mnist
 
     return load_mnist()
 
@@ -39,7 +39,7 @@ def mnist():
 @pytest.fixture
 def tiny():
     """A config that trains in well under a second on the CPU."""
-    from aecore.config import TrainConfig
+    from aecore.training.config import TrainConfig
 
     def make(**kw):
         base = dict(model="dense", latent=8, epochs=2, limit=600, batch_size=50, lr=5e-3, seed=0, device="cpu", log_every=5)

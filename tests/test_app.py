@@ -250,7 +250,7 @@ def test_experiments_ab_runs_in_background_and_shows_result(tmp_path, monkeypatc
 
 def test_teacher_view_needs_the_key_and_shows_every_workspace(tiny, mnist):
     from aecore.engine.keep import keep_run
-    from aecore.train import train
+    from aecore.training.trainer import train
     from pages import _ui
 
     eng = _ui.engine()
@@ -273,7 +273,7 @@ def test_teacher_view_needs_the_key_and_shows_every_workspace(tiny, mnist):
 
 def test_another_workspaces_unshared_run_cannot_be_opened_from_a_link(tiny, mnist):
     from aecore.engine.keep import keep_run
-    from aecore.train import train
+    from aecore.training.trainer import train
     from pages import _ui
 
     run_id = keep_run(_ui.engine()._store, "not-your-workspace", train(tiny(), mnist), "private")
@@ -305,7 +305,7 @@ def test_train_page_copies_a_zoo_models_recipe_into_every_setting():
     at = app("pages/train.py")
     at.selectbox(key="recipe").set_value("conv-k16").run()
     assert not at.exception
-    config = __import__("aecore.zoo", fromlist=["load_zoo"]).load_zoo("conv-k16").config
+    config = __import__("aecore.training.zoo", fromlist=["load_zoo"]).load_zoo("conv-k16").config
     assert at.selectbox(key="model").value == "conv" and at.number_input(key="latent_conv").value == 16
     assert at.number_input(key="epochs").value == config.epochs and at.number_input(key="batch").value == config.batch_size
     assert at.selectbox(key="optimizer").value == config.optimizer and at.selectbox(key="schedule").value == config.schedule
@@ -321,8 +321,8 @@ def shapes_set(tmp_path):
     """A small imported colour data set (4 classes of generated shapes) in the data home the app reads."""
     import numpy as np
 
-    from aecore import datasets
-    from aecore.shapes import make_shapes
+    from aecore.data import imported as datasets
+    from aecore.data.shapes import make_shapes
 
     x, y, names = make_shapes(4, 20, 32, seed=0)
     np.savez(tmp_path / "s.npz", x=x, y=y, class_names=np.array(names))
@@ -364,9 +364,9 @@ def test_train_page_on_an_imported_set_offers_only_models_that_take_it(shapes_se
 def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_name(shapes_set):
     """A kept run trained on the shapes: the latent map is coloured by class name, Reconstructions and Denoising show it
     in colour, the Experiments page's run-based tabs name its classes."""
-    from aecore.config import TrainConfig
+    from aecore.training.config import TrainConfig
     from aecore.engine.keep import keep_run
-    from aecore.train import train
+    from aecore.training.trainer import train
     from pages import _ui
 
     ws = "apptest-shapes-ws"

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 from PIL import Image
 
-from aecore.shapes import write_shapes_folder
+from aecore.data.shapes import write_shapes_folder
 from browser_kit import ERRORS, SHOTS, settle, upload
 
 

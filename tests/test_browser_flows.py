@@ -241,7 +241,7 @@ def test_latent_select_by_click_box_and_lasso(server, page):
 def test_upload_a_digit(server, page, tmp_path):
     from PIL import Image
 
-    from aecore.data import load_mnist
+    from aecore.data.mnist import load_mnist
 
     url, _ = server
     x = load_mnist().test.x[3]  # a 0; uploaded as a photo would be: dark ink on white, larger

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from aecore.shapes import write_shapes_folder
+from aecore.data.shapes import write_shapes_folder
 from browser_kit import ERRORS, SHOTS, need_chromium, readme_app, settle, upload
 
 

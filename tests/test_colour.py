@@ -8,11 +8,13 @@ import pytest
 import torch
 from torch import nn
 
-from aecore import classify, datasets
-from aecore.colour import FlowersAE, FlowersHead, tutorial_variant
-from aecore.data import load_dataset
-from aecore.models import ModelError, build_model
-from aecore.shapes import make_shapes, write_shapes_folder
+from aecore.analysis import classify
+from aecore.data import imported as datasets
+from aecore.models.colour import FlowersAE, FlowersHead, tutorial_variant
+from aecore.data.catalog import load_dataset
+from aecore.models.autoencoders import ModelError
+from aecore.models.registry import build_model
+from aecore.data.shapes import make_shapes, write_shapes_folder
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +82,8 @@ def test_an_autoencoder_beats_pca_on_generated_colour_shapes(tmp_path):
     """The conv AE (k=8) through the main trainer, against PCA with 8 components, on held-out colour images."""
     from sklearn.decomposition import PCA
 
-    from aecore.config import TrainConfig
-    from aecore.train import train
+    from aecore.training.config import TrainConfig
+    from aecore.training.trainer import train
 
     ds = shapes_set(tmp_path, per_class=150)
     torch.manual_seed(0)

@@ -3,21 +3,22 @@
 import numpy as np
 import pytest
 
-from aecore import data
+from aecore.data import catalog, dataset
+from aecore.data import mnist as bundled
 
 
 def test_checksums_shapes_and_counts(mnist):
     assert mnist.train.x.shape == (60000, 28, 28) and mnist.train.x.dtype == np.uint8
     assert mnist.test.x.shape == (10000, 28, 28)
-    assert tuple(data.class_counts(mnist.train.y)) == data.MNIST_TRAIN_COUNTS
-    assert data.class_counts(mnist.test.y).sum() == 10000
+    assert tuple(dataset.class_counts(mnist.train.y)) == bundled.MNIST_TRAIN_COUNTS
+    assert dataset.class_counts(mnist.test.y).sum() == 10000
     x = mnist.train.x / 255.0
     assert round(float(x.mean()), 4) == 0.1307
     assert round(float(x.std()), 4) == 0.3081
 
 
 def test_loaded_once_and_read_only(mnist):
-    assert data.load_mnist() is mnist
+    assert bundled.load_mnist() is mnist
     with pytest.raises(ValueError):
         mnist.train.x[0, 0, 0] = 1
 
@@ -27,36 +28,36 @@ def test_altered_file_is_rejected(tmp_path, mnist):
     arrays["x_train"][0, 0, 0] = 255
     p = tmp_path / "mnist.npz"
     np.savez(p, **arrays)
-    with pytest.raises(data.DataError, match="checksum"):
-        data.load_mnist(p)
+    with pytest.raises(dataset.DataError, match="checksum"):
+        bundled.load_mnist(p)
 
 
 def test_missing_and_garbage_files(tmp_path):
-    with pytest.raises(data.DataError, match="not found"):
-        data.load_mnist(tmp_path / "nope.npz")
+    with pytest.raises(dataset.DataError, match="not found"):
+        bundled.load_mnist(tmp_path / "nope.npz")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(data.DataError, match="cannot read"):
-        data.load_mnist(bad)
+    with pytest.raises(dataset.DataError, match="cannot read"):
+        bundled.load_mnist(bad)
 
 
 def test_subsets_by_digit_limit_and_validation(mnist):
-    idx = data.subset_indices(mnist.train.y, digits=(0,))
+    idx = dataset.subset_indices(mnist.train.y, digits=(0,))
     assert len(idx) == 5923 and set(mnist.train.y[idx]) == {0}
-    idx = data.subset_indices(mnist.train.y, digits=(0, 1), limit=100, seed=3)
+    idx = dataset.subset_indices(mnist.train.y, digits=(0, 1), limit=100, seed=3)
     assert len(idx) == 100 and set(mnist.train.y[idx]) <= {0, 1}
-    assert np.array_equal(idx, data.subset_indices(mnist.train.y, digits=(0, 1), limit=100, seed=3))
-    tr, va = data.train_val_indices(idx, 0.1, seed=0)
+    assert np.array_equal(idx, dataset.subset_indices(mnist.train.y, digits=(0, 1), limit=100, seed=3))
+    tr, va = dataset.train_val_indices(idx, 0.1, seed=0)
     assert len(va) == 10 and len(tr) == 90 and not set(tr) & set(va)
 
 
 def test_parse_digits():
-    assert data.parse_digits("0, 1,6") == (0, 1, 6)
-    assert data.parse_digits("") is None
-    with pytest.raises(data.DataError):
-        data.parse_digits("1,x")
-    with pytest.raises(data.DataError):
-        data.parse_digits("12")
+    assert dataset.parse_digits("0, 1,6") == (0, 1, 6)
+    assert dataset.parse_digits("") is None
+    with pytest.raises(dataset.DataError):
+        dataset.parse_digits("1,x")
+    with pytest.raises(dataset.DataError):
+        dataset.parse_digits("12")
 
 
 def test_extra_dataset_offline_gives_clear_message(data_home, monkeypatch):
@@ -66,8 +67,8 @@ def test_extra_dataset_offline_gives_clear_message(data_home, monkeypatch):
         raise OSError("network unreachable")
 
     monkeypatch.setattr(tvd, "FashionMNIST", offline)
-    data._load_extra.cache_clear()
-    with pytest.raises(data.DataError, match="could not be downloaded"):
-        data.load_dataset("fashion-mnist")
-    with pytest.raises(data.DataError, match="unknown data set"):
-        data.load_dataset("cifar")
+    bundled._load_extra.cache_clear()
+    with pytest.raises(dataset.DataError, match="could not be downloaded"):
+        catalog.load_dataset("fashion-mnist")
+    with pytest.raises(dataset.DataError, match="unknown data set"):
+        catalog.load_dataset("cifar")

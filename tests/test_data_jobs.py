@@ -7,14 +7,14 @@ import zipfile
 import numpy as np
 import pytest
 
-from aecore import datasets
-from aecore.config import TrainConfig
-from aecore.data import load_dataset
+from aecore.data import imported as datasets
+from aecore.training.config import TrainConfig
+from aecore.data.catalog import load_dataset
 from aecore.engine.store import DONE, FAILED
 from aecore.engine.submit import submit
 from aecore.engine.worker import Worker
-from aecore.experiments import ResultStore
-from aecore.shapes import write_shapes_folder
+from aecore.analysis.results import ResultStore
+from aecore.data.shapes import write_shapes_folder
 
 WS = "workspace-data-1"
 
@@ -99,9 +99,9 @@ def test_the_tutorial_comparison_runs_as_a_job_on_any_data_set(store, settings, 
 
 def test_every_experiment_runs_on_an_imported_colour_set(home, tmp_path):
     """The Experiments page's comparisons on a small colour set: sweep, A/B, AE vs PCA, probe, fine-tuning, anomaly."""
-    from aecore import experiments as ex
-    from aecore.shapes import make_shapes
-    from aecore.train import train
+    from aecore.analysis import experiments as ex
+    from aecore.data.shapes import make_shapes
+    from aecore.training.trainer import train
 
     x, y, names = make_shapes(4, 30, 32, seed=0)
     np.savez(tmp_path / "s.npz", x=x, y=y, class_names=np.array(names))

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aecore import data, datasets
-from aecore.data import DataError
-from aecore.shapes import make_shapes, write_shapes_folder
+from aecore.data import catalog
+from aecore.data import dataset as data_set
+from aecore.data import imported as datasets
+from aecore.data.dataset import DataError
+from aecore.data.shapes import make_shapes, write_shapes_folder
 
 
 @pytest.fixture(autouse=True)
@@ -50,25 +52,25 @@ def test_folder_import_gives_a_colour_dataset_by_name(tmp_path, home):
     assert m["classes"] == ["circle", "cross", "square", "triangle"]  # sorted folder names (ImageFolder's order)
     assert (m["n_train"], m["n_test"], m["size"], m["channels"]) == (64, 16, 32, 3)
     assert m["counts_test"] == [4, 4, 4, 4]  # stratified 20% per class
-    ds = data.load_dataset("shapes")
+    ds = catalog.load_dataset("shapes")
     assert ds.image_shape == (3, 32, 32) and ds.class_names == tuple(m["classes"]) and ds.n_classes == 4
     assert ds.train.x.shape == (64, 32, 32, 3) and ds.train.x.dtype == np.uint8 and not ds.train.x.flags.writeable
-    assert data.float_images(ds.test.x[:5]).shape == (5, 3, 32, 32)
-    assert data.device_images(ds.train.x, "cpu").shape == (64, 3, 32, 32)
-    assert data.is_dataset_name("shapes") and not data.is_dataset_name("nope")
-    assert data.dataset_image_shape("shapes") == (3, 32, 32) and data.dataset_image_shape("mnist") == (1, 28, 28)
+    assert data_set.float_images(ds.test.x[:5]).shape == (5, 3, 32, 32)
+    assert data_set.device_images(ds.train.x, "cpu").shape == (64, 3, 32, 32)
+    assert catalog.is_dataset_name("shapes") and not catalog.is_dataset_name("nope")
+    assert catalog.dataset_image_shape("shapes") == (3, 32, 32) and catalog.dataset_image_shape("mnist") == (1, 28, 28)
     assert [r["name"] for r in datasets.listing()][-1] == "shapes"
     assert set(os.listdir(home)) == {"shapes"}  # no temporary folder left behind
     # grey and another size, kept as another data set; the first one is untouched
     g = datasets.add(tmp_path / "shapes", "shapes-grey", size=28, grey=True)
-    assert (g["size"], g["channels"]) == (28, 1) and data.load_dataset("shapes-grey").train.x.shape == (64, 28, 28)
+    assert (g["size"], g["channels"]) == (28, 1) and catalog.load_dataset("shapes-grey").train.x.shape == (64, 28, 28)
     assert datasets.names() == ["shapes", "shapes-grey"]
 
 
 def test_mnist_is_unchanged():
-    ds = data.load_dataset("mnist")
+    ds = catalog.load_dataset("mnist")
     assert ds.image_shape == (1, 28, 28) and ds.class_names == tuple("0123456789") and ds.classes == ()
-    assert data.float_images(ds.test.x[:3]).shape == (3, 1, 28, 28)
+    assert data_set.float_images(ds.test.x[:3]).shape == (3, 1, 28, 28)
 
 
 def test_zip_with_a_wrapping_folder_and_train_test_split(tmp_path):
@@ -92,7 +94,7 @@ def test_mixed_sizes_and_modes_are_converted(tmp_path):
     members["a/photo.jpg"] = png(rng.integers(0, 255, (400, 600, 3), dtype=np.uint8), "JPEG")
     m = datasets.add(make_zip(tmp_path / "mixed.zip", members), "mixed", size=28)
     assert m["n_train"] + m["n_test"] == 17 and m["notes"] == []
-    assert data.load_dataset("mixed").train.x.shape[1:] == (28, 28, 3)
+    assert catalog.load_dataset("mixed").train.x.shape[1:] == (28, 28, 3)
 
 
 def test_corrupt_and_non_image_files_are_skipped_and_named(tmp_path):
@@ -212,7 +214,7 @@ def test_names_and_bad_paths():
     with pytest.raises(DataError, match="does not exist"):
         datasets.add("/no/such/place", "x")
     with pytest.raises(DataError, match="unknown data set 'nope'"):
-        data.load_dataset("nope")
+        catalog.load_dataset("nope")
     with pytest.raises(DataError, match="image size must be a whole number from 8 to 256"):
         datasets.add(".", "x", size=1000)
 
@@ -223,7 +225,7 @@ def test_npz_arrays(tmp_path):
     np.savez(p, x=x, y=y, class_names=np.array(names))
     m = datasets.add(p, "arr")
     assert (m["kind"], m["size"], m["channels"], m["classes"]) == ("npz", 32, 3, ["circle", "square", "triangle"])
-    ds = data.load_dataset("arr")
+    ds = catalog.load_dataset("arr")
     assert len(ds.train) + len(ds.test) == 30 and ds.class_names == ("circle", "square", "triangle")
     np.savez(tmp_path / "b.npz", x_train=x[:20] / 255.0, y_train=y[:20], x_test=x[20:] / 255.0, y_test=y[20:])
     m = datasets.add(tmp_path / "b.npz", "arr2", size=16, grey=True)  # floats in [0, 1], resized, grey
@@ -256,7 +258,7 @@ def test_flowers102_layout(tmp_path):
     m = datasets.add(tmp_path, "fl", size=28)
     assert (m["kind"], m["n_train"], m["n_test"], m["size"]) == ("flowers102", 12, 18, 28)  # its own split
     assert m["classes"] == ["class 1", "class 2", "class 3"]  # Flowers102's names only when all 102 are there
-    assert data.load_dataset("fl").train.x.shape == (12, 28, 28, 3)
+    assert catalog.load_dataset("fl").train.x.shape == (12, 28, 28, 3)
 
 
 def test_torchvision_sets_offline_give_a_clear_message(monkeypatch):
@@ -270,7 +272,7 @@ def test_torchvision_sets_offline_give_a_clear_message(monkeypatch):
     for name in ("cifar10", "flowers102"):
         with pytest.raises(DataError, match=f"{name} is not here yet and could not be downloaded .OSError.; this "
                                             "machine may be offline"):
-            data.load_dataset(name)
+            catalog.load_dataset(name)
 
 
 def test_replace_and_remove(tmp_path):
@@ -279,6 +281,6 @@ def test_replace_and_remove(tmp_path):
     with pytest.raises(DataError, match="exists already"):
         datasets.add(folder, "s")
     assert datasets.add(folder, "s", size=16, replace=True)["size"] == 16
-    assert data.load_dataset("s").image_shape == (3, 16, 16)
+    assert catalog.load_dataset("s").image_shape == (3, 16, 16)
     datasets.remove("s")
     assert not datasets.exists("s") and datasets.names() == []

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from aecore.drawing import CANVAS, DrawingError, bitmap_to_mnist, render_strokes, strokes_to_mnist
-from aecore.images import ImageError, mnist_like
+from aecore.data.drawing import CANVAS, DrawingError, bitmap_to_mnist, render_strokes, strokes_to_mnist
+from aecore.data.images import ImageError, mnist_like
 
 ONE = [[[140, 40], [145, 240]]]  # one vertical stroke
 ZERO = [[[140 + 70 * math.sin(t), 140 - 100 * math.cos(t)] for t in np.linspace(0, 2 * math.pi, 60)]]

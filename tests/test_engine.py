@@ -177,7 +177,7 @@ def test_kill_9_a_worker_mid_job_then_resume_from_the_last_epoch(store, settings
     assert job.status == INTERRUPTED and "resume" in job.error
     ckpt = store.checkpoint_dir(job.id)
     assert (ckpt / "weights.pt").is_file()
-    from aecore.runs import load_run
+    from aecore.training.runs import load_run
 
     assert len(load_run(ckpt).history) >= done_before  # the last finished epoch's weights are kept
     assert store.resume(job.id, WS_A).status == QUEUED
@@ -366,7 +366,7 @@ def test_tsne_job_streams_its_layout_and_stop_keeps_it(store, settings, mnist):
     done = store.job(job.id)
     assert done.status == STOPPED and "layout so far is kept" in done.error
     assert layouts and all(xy.shape == (3000, 2) for _, xy in layouts)  # the page can draw every one of them
-    from aecore.experiments import ResultStore
+    from aecore.analysis.results import ResultStore
 
     partial = ResultStore(store.results_dir).get_key(done.result_key)
     assert partial.status == "stopped" and partial.summary["stopped_at"] >= 50 and partial.images["xy"].shape == (3000, 2)
@@ -375,7 +375,7 @@ def test_tsne_job_streams_its_layout_and_stop_keeps_it(store, settings, mnist):
 def test_pause_step_and_go_on_end_with_the_weights_of_a_run_that_never_paused(store, settings, mnist, tiny):
     import torch
 
-    from aecore.runs import load_run
+    from aecore.training.runs import load_run
 
     params = _train(tiny, model="conv", latent=4, epochs=2, limit=600, noise="gaussian:0.3", schedule="cosine")
     straight = submit(store, settings, WS_A, "train", params, "straight", mnist)
@@ -399,7 +399,7 @@ def test_pause_step_and_go_on_end_with_the_weights_of_a_run_that_never_paused(st
     b = load_run(store.run_dir(WS_B, done.run_id)).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)  # bit for bit the same model
     # watch it learn: both runs kept their recording; the stepped one has a frame at every pause
-    from aecore.watch import WATCH_FILE, Recording
+    from aecore.training.watch import WATCH_FILE, Recording
 
     ra = Recording.load(store.run_dir(WS_A, store.job(straight.id).run_id) / WATCH_FILE)
     rb = Recording.load(store.run_dir(WS_B, done.run_id) / WATCH_FILE)
@@ -431,7 +431,7 @@ def test_a_diverging_job_ends_diverged_with_its_last_good_weights_kept(store, se
     j = store.job(job.id)
     assert j.status == "diverged" and "lower the learning rate" in j.error
     assert store.run(j.run_id).status == "diverged"  # kept, with finite weights
-    from aecore.runs import load_run
+    from aecore.training.runs import load_run
 
     import torch
 
@@ -453,8 +453,8 @@ def test_view_jobs_do_not_use_up_the_job_limit_and_a_newer_ask_replaces_an_older
 
 
 def test_batch_of_one_is_refused_for_batchnorm_models(mnist, tiny):
-    from aecore.config import ConfigError
-    from aecore.train import check_config
+    from aecore.training.config import ConfigError
+    from aecore.training.trainer import check_config
 
     with pytest.raises(ConfigError, match="at least 2 images per step"):
         check_config(tiny(model="conv", batch_size=1), mnist)
@@ -478,7 +478,7 @@ def test_a_second_sigterm_while_the_first_is_handled_does_not_deadlock_the_worke
 
 def test_layer_wise_pretraining_is_costed_per_layer_pair_and_runs(store, settings, mnist, tiny):
     """Submitting a stacked (pretrained) job used to crash the page: the cost asked the model spec for a field it lacks."""
-    from aecore.models import MODELS, build_model
+    from aecore.models.registry import MODELS, build_model
 
     for name, spec in MODELS.items():  # the spec's layer count is the model's own
         if spec.stackable:

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from aecore import pca
-from aecore.evaluate import decode, encode, evaluate, per_image_errors, psnr, reconstruct
-from aecore.projection import TSNE_ITERATIONS, ProjectionError, nearest_neighbours, project, sample_indices
-from aecore.train import train
+from aecore.analysis import pca
+from aecore.models.evaluate import decode, encode, evaluate, per_image_errors, psnr, reconstruct
+from aecore.analysis.projection import TSNE_ITERATIONS, ProjectionError, nearest_neighbours, project, sample_indices
+from aecore.training.trainer import train
 
 
 @pytest.fixture(scope="module")
 def run2(mnist):
-    from aecore.config import TrainConfig
+    from aecore.training.config import TrainConfig
 
     return train(TrainConfig(model="dense", latent=2, hidden_act="none", epochs=3, limit=2000, batch_size=50, lr=5e-3, device="cpu"), mnist)
 

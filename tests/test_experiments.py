@@ -5,9 +5,10 @@ import threading
 import numpy as np
 import pytest
 
-from aecore import experiments as ex
-from aecore.config import TrainConfig
-from aecore.train import train
+from aecore.analysis import experiments as ex
+from aecore.analysis.results import Result, ResultStore
+from aecore.training.config import TrainConfig
+from aecore.training.trainer import train
 
 
 def small(**kw):
@@ -84,8 +85,8 @@ def test_stacked_vs_end_to_end(mnist):
 
 
 def test_result_store_round_trip(tmp_path, mnist):
-    store = ex.ResultStore(tmp_path)
-    res = ex.Result("demo", {"a": 1}, {"t": [{"x": 1.0}]}, {"img": np.zeros((2, 28, 28), np.float32)}, {"s": 1})
+    store = ResultStore(tmp_path)
+    res = Result("demo", {"a": 1}, {"t": [{"x": 1.0}]}, {"img": np.zeros((2, 28, 28), np.float32)}, {"s": 1})
     assert store.get("demo", {"a": 1}) is None
     store.put(res)
     back = store.get("demo", {"a": 1})

@@ -23,14 +23,14 @@ def test_a_worker_trains_on_the_gpu(mnist, tiny, tmp_path):
 
 
 def test_auto_picks_the_gpu(mnist, tiny):
-    from aecore.train import train
+    from aecore.training.trainer import train
 
     run = train(tiny(device="auto"), mnist)
     assert run.device.startswith("cuda")
 
 
 def test_mixed_precision_and_compiled_steps_learn_like_fp32(mnist, tiny):
-    from aecore.train import train
+    from aecore.training.trainer import train
 
     bf16 = train(tiny(model="conv", latent=8, device="cuda", epochs=2, batch_size=20), mnist)
     fp32 = train(tiny(model="conv", latent=8, device="cuda", epochs=2, batch_size=20, precision="fp32"), mnist)
@@ -40,7 +40,7 @@ def test_mixed_precision_and_compiled_steps_learn_like_fp32(mnist, tiny):
 
 
 def test_the_plain_gpu_loop_still_runs(mnist, tiny):
-    from aecore.train import train
+    from aecore.training.trainer import train
 
     run = train(tiny(model="conv-tutorial", device="cuda", epochs=1), mnist, fast=False)
     assert run.status == "done" and run.device.startswith("cuda")
@@ -49,8 +49,8 @@ def test_the_plain_gpu_loop_still_runs(mnist, tiny):
 def test_codes_and_reconstructions_on_the_gpu_match_the_cpu(mnist):
     import numpy as np
 
-    from aecore.evaluate import codes_and_reconstructions
-    from aecore.models import build_model
+    from aecore.models.evaluate import codes_and_reconstructions
+    from aecore.models.registry import build_model
 
     torch.manual_seed(0)
     model = build_model("conv", latent=6).eval()

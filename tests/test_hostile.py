@@ -17,8 +17,8 @@ import pytest
 from conftest import ROOT
 
 from aecore.cli import main
-from aecore.config import ConfigError, TrainConfig
-from aecore.runs import RunError, RunStore, load_run, run_from_bytes, run_to_bytes, save_run
+from aecore.training.config import ConfigError, TrainConfig
+from aecore.training.runs import RunError, RunStore, load_run, run_from_bytes, run_to_bytes, save_run
 
 ZOO = str(ROOT / "data" / "zoo" / "linear-k32")
 MARKDOWN_NAME = "[log in](http://evil.example) ![t](http://evil.example/track.png) <a href='http://evil.example'>x</a>"
@@ -26,7 +26,7 @@ MARKDOWN_NAME = "[log in](http://evil.example) ![t](http://evil.example/track.pn
 
 @pytest.fixture(scope="module")
 def good(mnist):
-    from aecore.train import train
+    from aecore.training.trainer import train
 
     return train(TrainConfig(model="dense", latent=4, epochs=1, limit=300, batch_size=50, device="cpu"), mnist)
 
@@ -135,7 +135,7 @@ def test_unwritable_out_fails_before_training(tmp_path, capsys):
 MEASURE = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from aecore.runs import RunError, load_run, run_from_bytes
+from aecore.training.runs import RunError, load_run, run_from_bytes
 import torch  # imported before any baseline is taken
 
 
@@ -358,7 +358,7 @@ def test_out_of_range_url_values_are_clamped_and_fixed(page, query, fixed):
 
 # ---- 8. a last batch of one image with BatchNorm --------------------------------------------------------
 def test_batchnorm_last_batch_of_one_is_merged(mnist):
-    from aecore.train import _split, train
+    from aecore.training.trainer import _split, train
 
     cfg = TrainConfig(model="conv", latent=4, epochs=1, limit=145, batch_size=65, device="cpu", log_every=1)
     tr, _ = _split(cfg.resolved(), mnist)
@@ -398,7 +398,7 @@ def test_empty_digits_mean_the_same_in_the_app_and_the_cli():
 
 
 def test_png_decompression_bomb_gets_the_pixel_limit_message():
-    from aecore.images import ImageError, preprocess_digit
+    from aecore.data.images import ImageError, preprocess_digit
 
     def chunk(tag, data):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from aecore.images import ImageError, grid, preprocess_digit, rows_grid, to_png
+from aecore.data.images import ImageError, grid, preprocess_digit, rows_grid, to_png
 
 
 def png(im: Image.Image, fmt="PNG") -> bytes:
@@ -80,7 +80,7 @@ def test_labelled_png_adds_text_around_the_grid():
 
     from PIL import Image
 
-    from aecore.images import labelled_png, rows_grid, to_png
+    from aecore.data.images import labelled_png, rows_grid, to_png
 
     g = rows_grid([np.zeros((4, 28, 28), np.uint8), np.full((4, 28, 28), 255, np.uint8)])
     plain = Image.open(io.BytesIO(to_png(g, scale=2)))

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from aecore.latent import interpolate, latent_grid, place, plane_bounds
-from aecore.train import train
+from aecore.analysis.latent import interpolate, latent_grid, place, plane_bounds
+from aecore.training.trainer import train
 
 
 @pytest.fixture(scope="module")
 def run2(mnist):
-    from aecore.config import TrainConfig
+    from aecore.training.config import TrainConfig
 
     return train(TrainConfig(model="dense", latent=2, hidden_act="none", epochs=1, limit=1000, batch_size=50, lr=5e-3, device="cpu"), mnist)
 
@@ -28,7 +28,7 @@ def test_plane_grid_and_interpolation(run2, mnist):
 
 
 def test_grid_needs_a_2d_code(mnist):
-    from aecore.models import build_model
+    from aecore.models.registry import build_model
 
     with pytest.raises(ValueError, match="2-D code"):
         latent_grid(build_model("dense", latent=3), (0, 1), (0, 1))
@@ -41,9 +41,9 @@ def test_place_lands_next_to_its_neighbours():
 
 
 def test_presets_point_at_real_things():
-    from aecore.models import MODELS
-    from aecore.presets import PRESETS
-    from aecore.zoo import ZOO
+    from aecore.models.registry import MODELS
+    from aecore.classroom.presets import PRESETS
+    from aecore.training.zoo import ZOO
 
     zoo = {e.name for e in ZOO}
     for p in PRESETS:
@@ -55,7 +55,7 @@ def test_presets_point_at_real_things():
 
 
 def test_zoo_is_committed_and_loads():
-    from aecore.zoo import ZOO, load_zoo, zoo_names
+    from aecore.training.zoo import ZOO, load_zoo, zoo_names
 
     assert zoo_names() == [e.name for e in ZOO]
     run = load_zoo("conv-k2")
@@ -63,7 +63,7 @@ def test_zoo_is_committed_and_loads():
 
 
 def test_selected_indices_reads_every_customdata_shape():
-    from aecore.latent import selected_indices
+    from aecore.analysis.latent import selected_indices
 
     points = [
         {"customdata": {"0": 71}, "x": 0.1},  # what the browser sends (the crash of issue 11)

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from aecore.evaluate import encode
-from aecore.projection import Placer, ProjectionError, project
+from aecore.models.evaluate import encode
+from aecore.analysis.projection import Placer, ProjectionError, project
 
 
 @pytest.fixture(scope="module")
 def codes(mnist):
-    from aecore.zoo import load_zoo
+    from aecore.training.zoo import load_zoo
 
     run = load_zoo("conv-k16")
     return run, encode(run.model, mnist.test.x[:400])  # [400, 16]
@@ -74,7 +74,7 @@ def one_thread():
 def test_gpu_tsne_path_streams_stops_repeats_and_places(codes, mnist, one_thread):
     # TorchDR is the t-SNE the page runs on a GPU; here it runs on the CPU, on 300 codes, through the same contract
     pytest.importorskip("torchdr")
-    from aecore.tsne_gpu import GPU_TSNE_ITERATIONS, gpu_tsne_available
+    from aecore.analysis.tsne_gpu import GPU_TSNE_ITERATIONS, gpu_tsne_available
 
     _, z = codes
     z, labels = z[:300], mnist.test.y[:300]
@@ -108,9 +108,9 @@ def test_gpu_tsne_keeps_repeated_codes_in_their_places(codes, monkeypatch, one_t
     # repeated codes (imported images, dead code units) must not turn the frames streamed, or the layout kept on
     # Stop, into a layout of the unique codes in sorted order (TorchDR's default)
     pytest.importorskip("torchdr")
-    import aecore.tsne_gpu
+    import aecore.analysis.tsne_gpu
 
-    monkeypatch.setattr(aecore.tsne_gpu, "GPU_TSNE_ITERATIONS", (50, 150))  # a short run is enough here
+    monkeypatch.setattr(aecore.analysis.tsne_gpu, "GPU_TSNE_ITERATIONS", (50, 150))  # a short run is enough here
     _, z = codes
     z = np.concatenate([z[:250], z[:50]])  # [300, 16]: points 250..299 repeat points 0..49
     frames = {}
@@ -125,7 +125,7 @@ def test_gpu_tsne_keeps_repeated_codes_in_their_places(codes, monkeypatch, one_t
 
 
 def test_gpu_tsne_is_chosen_only_on_a_cuda_device_with_room():
-    from aecore.tsne_gpu import GPU_TSNE_MAX, gpu_tsne_available, gpu_tsne_bytes
+    from aecore.analysis.tsne_gpu import GPU_TSNE_MAX, gpu_tsne_available, gpu_tsne_bytes
 
     assert not gpu_tsne_available("cpu", 300)
     assert not gpu_tsne_available("cuda", GPU_TSNE_MAX + 1)
@@ -136,13 +136,13 @@ def test_gpu_tsne_is_chosen_only_on_a_cuda_device_with_room():
                                    ValueError("[TorchDR] ERROR : NaNs in the embeddings"),
                                    ImportError("No module named 'matplotlib'")])
 def test_a_failing_gpu_tsne_falls_back_to_the_cpu(codes, monkeypatch, error):
-    import aecore.tsne_gpu
+    import aecore.analysis.tsne_gpu
 
     def fails(*a, **k):
         raise error
 
-    monkeypatch.setattr(aecore.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
-    monkeypatch.setattr(aecore.tsne_gpu, "tsne_torchdr", fails)
+    monkeypatch.setattr(aecore.analysis.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
+    monkeypatch.setattr(aecore.analysis.tsne_gpu, "tsne_torchdr", fails)
     _, z = codes
     p = project(z[:200], "tsne", seed=1, device="cuda", keep=True)
     assert "openTSNE" in p.info["backend"] and p.info["gpu_error"].startswith(f"{type(error).__name__}: {error}"[:40])
@@ -151,10 +151,10 @@ def test_a_failing_gpu_tsne_falls_back_to_the_cpu(codes, monkeypatch, error):
 
 def test_the_callers_own_error_is_not_taken_for_a_gpu_failure(codes, monkeypatch, one_thread):
     pytest.importorskip("torchdr")
-    import aecore.tsne_gpu
+    import aecore.analysis.tsne_gpu
 
-    monkeypatch.setattr(aecore.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
-    monkeypatch.setattr(aecore.tsne_gpu, "GPU_TSNE_ITERATIONS", (50, 150))
+    monkeypatch.setattr(aecore.analysis.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
+    monkeypatch.setattr(aecore.analysis.tsne_gpu, "GPU_TSNE_ITERATIONS", (50, 150))
 
     def store_fails(xy, done, total):
         if done >= 50:
@@ -173,7 +173,7 @@ def test_tsne_shows_a_first_frame_before_its_affinities(codes):
 
 
 def test_bad_dims_and_points_helpers(mnist):
-    from aecore.latent import layout_points, point_name, pool_images, pool_labels
+    from aecore.analysis.latent import layout_points, point_name, pool_images, pool_labels
 
     with pytest.raises(ProjectionError, match="2 or 3"):
         project(np.zeros((10, 4), np.float32), "pca", dims=4)
@@ -194,14 +194,14 @@ def test_bad_dims_and_points_helpers(mnist):
 def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, monkeypatch, method, one_thread):
     if method == "tsne-gpu":  # as on a CUDA machine, where TorchDR lays the map out (here it runs on the CPU)
         pytest.importorskip("torchdr")
-        import aecore.tsne_gpu
+        import aecore.analysis.tsne_gpu
 
-        monkeypatch.setattr(aecore.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
+        monkeypatch.setattr(aecore.analysis.tsne_gpu, "gpu_tsne_available", lambda device, n: True)
     from aecore.settings import Settings
     from aecore.engine.store import DONE, Store
     from aecore.engine.submit import submit
     from aecore.engine.worker import Worker
-    from aecore.experiments import ResultStore
+    from aecore.analysis.results import ResultStore
 
     store = Store(tmp_path / "home")
     settings = Settings(home=str(tmp_path / "home"), workers=1, threads=1, stale_s=60)
@@ -214,9 +214,9 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, mon
     res = ResultStore(store.results_dir).get_key(done.result_key)
     assert list(res.images["idx"]) == list(range(9950, 10250)) and res.images["xy"].shape == (300, 3)
     assert res.images["mse"].shape == res.images["pred"].shape == (300,)
-    from aecore.evaluate import per_image_errors
-    from aecore.latent import pool_images
-    from aecore.zoo import load_zoo
+    from aecore.models.evaluate import per_image_errors
+    from aecore.analysis.latent import pool_images
+    from aecore.training.zoo import load_zoo
 
     errors = per_image_errors(load_zoo("conv-k16").model, pool_images(mnist, np.arange(9950, 10250)))["mse"]
     assert np.allclose(res.images["mse"], errors, rtol=1e-4, atol=1e-7)  # each point's error, as on Reconstructions
@@ -234,7 +234,7 @@ def test_projection_job_keeps_fields_and_places_a_new_image(tmp_path, mnist, mon
 
 
 def test_find_points_by_number_or_digit():
-    from aecore.latent import find_points
+    from aecore.analysis.latent import find_points
 
     shown, labels = np.array([1, 5, 17, 42, 99]), np.array([3, 3, 7, 1, 0])
     assert find_points("17, 42", shown, labels) == ([17, 42], "")
@@ -246,7 +246,7 @@ def test_find_points_by_number_or_digit():
 
 
 def test_plane_pixel_puts_each_grid_code_at_the_centre_of_its_cell():
-    from aecore.latent import plane_pixel
+    from aecore.analysis.latent import plane_pixel
 
     n, xr, yr = 5, (-2.0, 6.0), (1.0, 3.0)
     xs, ys = np.linspace(*xr, n), np.linspace(*yr, n)[::-1]  # latent_grid's sample points, rows from high z2 down

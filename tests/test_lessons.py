@@ -4,8 +4,8 @@ import pytest
 
 from conftest import ROOT, ready_app_test
 
-from aecore.lessons import LessonError, parse_lesson
-from aecore.lessons import load_lessons
+from aecore.classroom.lessons import LessonError, parse_lesson
+from aecore.classroom.lessons import load_lessons
 from pages._lesson import LESSONS_DIR, PAGE_FILES, SPECS
 
 SHIPPED = {"linear-vs-conv", "latent-size", "latent-plane", "denoising", "ae-vs-pca", "features-classification",

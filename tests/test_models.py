@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from aecore.models import MODELS, ModelError, build_model, count_parameters
+from aecore.models.registry import MODELS, build_model
+from aecore.models.autoencoders import ModelError, count_parameters
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -59,7 +60,8 @@ def test_conv_sharp_refines_at_full_resolution():
     """conv-sharp: conv whose last upsampling gives 8 channels at 28x28, then a 3x3 conv makes the image."""
     import torch
 
-    from aecore.models import build_model, count_parameters
+    from aecore.models.registry import build_model
+    from aecore.models.autoencoders import count_parameters
 
     sharp, plain = build_model("conv-sharp", latent=30, width=48), build_model("conv", latent=30, width=48)
     x = torch.rand(3, 1, 28, 28)

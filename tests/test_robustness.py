@@ -19,7 +19,7 @@ def open_page(page, **query):
 def test_kept_run_deleted_while_in_use(mnist, tiny):
     from aecore.engine.keep import keep_run
     from aecore.engine.store import Store
-    from aecore.train import train
+    from aecore.training.trainer import train
 
     at = open_page("pages/train.py")
     ws = at.session_state["ws"]
@@ -42,8 +42,8 @@ def test_foreign_weights_upload_keeps_earlier_runs(mnist, tiny):
     import json
     import zipfile
 
-    from aecore.runs import run_to_bytes
-    from aecore.train import train
+    from aecore.training.runs import run_to_bytes
+    from aecore.training.trainer import train
 
     data = run_to_bytes(train(tiny(), mnist))
     with zipfile.ZipFile(io.BytesIO(data)) as z:

@@ -8,13 +8,13 @@ import zipfile
 import pytest
 import torch
 
-from aecore.runs import RunError, RunStore, load_run, run_from_bytes, run_to_bytes, sanitize_name, save_run
-from aecore.train import train
+from aecore.training.runs import RunError, RunStore, load_run, run_from_bytes, run_to_bytes, sanitize_name, save_run
+from aecore.training.trainer import train
 
 
 @pytest.fixture(scope="module")
 def run(mnist):
-    from aecore.config import TrainConfig
+    from aecore.training.config import TrainConfig
 
     return train(TrainConfig(model="dense", latent=4, epochs=1, limit=300, batch_size=50, device="cpu"), mnist)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from aecore.config import ConfigError, TrainConfig
-from aecore.evaluate import codes_and_reconstructions, encode, reconstruct
-from aecore.train import autocast_dtype, make_optimizer, make_schedule, train
+from aecore.training.config import ConfigError, TrainConfig
+from aecore.models.evaluate import codes_and_reconstructions, encode, reconstruct
+from aecore.training.trainer import autocast_dtype, make_optimizer, make_schedule, train
 
 
 def _weights(run):
@@ -88,7 +88,7 @@ def test_mixed_precision_on_the_cpu_only_when_asked(mnist, tiny):
 
 
 def test_codes_and_reconstructions_in_one_pass_match_the_separate_ones(mnist):
-    from aecore.models import build_model
+    from aecore.models.registry import build_model
 
     torch.manual_seed(0)
     model = build_model("conv", latent=6)
@@ -102,8 +102,9 @@ def test_codes_and_reconstructions_in_one_pass_match_the_separate_ones(mnist):
 
 
 def test_the_conv_models_width_is_a_setting_that_survives_a_save(mnist, tiny, tmp_path):
-    from aecore.models import ModelError, build_model, count_parameters
-    from aecore.runs import load_run, save_run
+    from aecore.models.autoencoders import ModelError, count_parameters
+    from aecore.models.registry import build_model
+    from aecore.training.runs import load_run, save_run
 
     assert count_parameters(build_model("conv", 8, width=16)) < count_parameters(build_model("conv", 8))
     with pytest.raises(ModelError, match="fixed width"):
@@ -119,7 +120,7 @@ def test_the_conv_models_width_is_a_setting_that_survives_a_save(mnist, tiny, tm
 
 
 def test_a_failed_compile_falls_back_to_the_plain_model(monkeypatch):
-    from aecore import train as train_mod
+    from aecore.training import trainer as train_mod
 
     def broken_compile(model, **kw):
         def call(x):
@@ -136,8 +137,8 @@ def test_a_failed_compile_falls_back_to_the_plain_model(monkeypatch):
 
 @pytest.mark.parametrize("name,wd,schedule", [("adam", 0.0, None), ("adamw", 1e-3, "onecycle"), ("adam", 1e-4, "cosine")])
 def test_the_lean_step_gives_torchs_fused_step_bit_for_bit_and_resumes(name, wd, schedule):
-    from aecore.fused_step import LeanStep
-    from aecore.models import build_model
+    from aecore.training.fused_step import LeanStep
+    from aecore.models.registry import build_model
 
     def setup():
         torch.manual_seed(0)
@@ -176,7 +177,7 @@ def test_the_lean_step_gives_torchs_fused_step_bit_for_bit_and_resumes(name, wd,
 
 
 def test_the_lean_step_hands_other_optimizers_to_torch():
-    from aecore.fused_step import LeanStep
+    from aecore.training.fused_step import LeanStep
 
     p = torch.nn.Parameter(torch.ones(3))
     for opt in (torch.optim.SGD([p], lr=0.1), torch.optim.Adam([p], lr=0.1, amsgrad=True, fused=True)):
@@ -190,7 +191,7 @@ def test_the_lean_step_hands_other_optimizers_to_torch():
 
 
 def test_the_lean_step_leaves_an_optimizer_with_step_hooks_to_torch():
-    from aecore.fused_step import LeanStep
+    from aecore.training.fused_step import LeanStep
 
     p = torch.nn.Parameter(torch.ones(3))
     opt = torch.optim.Adam([p], lr=0.1, fused=True)
@@ -207,7 +208,7 @@ def test_the_lean_step_leaves_an_optimizer_with_step_hooks_to_torch():
 @pytest.mark.parametrize("ci,co,k,bias", [(4, 16, 2, True), (16, 1, 2, True), (3, 5, 3, False)])
 @pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
 def test_the_patch_transposed_conv_gives_torchs_values_and_gradients(ci, co, k, bias, layout):
-    from aecore.patch_conv import PatchConvTranspose2d
+    from aecore.models.patch_conv import PatchConvTranspose2d
 
     torch.manual_seed(0)
     ref = torch.nn.ConvTranspose2d(ci, co, k, stride=k, bias=bias)
@@ -230,7 +231,7 @@ def test_the_patch_transposed_conv_gives_torchs_values_and_gradients(ci, co, k, 
 
 
 def test_the_patch_transposed_conv_leaves_other_cases_to_torch():
-    from aecore.patch_conv import PatchConvTranspose2d
+    from aecore.models.patch_conv import PatchConvTranspose2d
 
     torch.manual_seed(0)
     ours = PatchConvTranspose2d(4, 3, 2)
@@ -245,7 +246,7 @@ def test_the_patch_transposed_conv_leaves_other_cases_to_torch():
 
 
 def test_training_with_the_patch_transposed_conv_gives_the_weights_torchs_layer_gives(mnist, tiny, monkeypatch):
-    from aecore.patch_conv import PatchConvTranspose2d
+    from aecore.models.patch_conv import PatchConvTranspose2d
 
     cfg = tiny(model="conv-tutorial", latent=None, optimizer="sgd", lr=0.05, epochs=1, limit=300, batch_size=20, val_fraction=0.0)
     ours = _weights(train(cfg, mnist))

@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
-from aecore.config import ConfigError
-from aecore.noise import Noise, NoiseError, corrupt
-from aecore.train import TrainingDiverged, train
+from aecore.training.config import ConfigError
+from aecore.data.noise import Noise, NoiseError, corrupt
+from aecore.training.trainer import TrainingDiverged, train
 
 
 def test_tiny_run_lowers_the_loss(mnist, tiny):
@@ -141,9 +141,9 @@ MEAN_IMAGE_MSE, ZEROS_MSE = 0.0675, 0.114  # test MSE of predicting the training
 @pytest.mark.parametrize("model", ["linear", "dense", "conv-tutorial", "mlp-deep", "mlp-hinton", "conv-bn", "conv"])
 def test_fresh_models_start_at_the_mean_image(mnist, model):
     """The output layer's bias starts at the data mean's logit, so an untrained model draws the mean image, not grey."""
-    from aecore.config import TrainConfig
-    from aecore.data import to_float
-    from aecore.train import TrainData, mean_image, seeded_model, start_at_mean_image
+    from aecore.training.config import TrainConfig
+    from aecore.data.dataset import to_float
+    from aecore.training.trainer import TrainData, mean_image, seeded_model, start_at_mean_image
 
     cfg = TrainConfig(model=model, latent=8 if model not in ("conv-tutorial", "conv-bn") else None, limit=2000, device="cpu").resolved()
     data = TrainData.from_config(cfg, mnist, torch.device("cpu"))
@@ -163,8 +163,8 @@ def test_fresh_models_start_at_the_mean_image(mnist, model):
 @pytest.mark.parametrize("model", ["linear", "dense"])
 def test_short_classroom_run_beats_the_mean_image(mnist, model):
     """2 epochs on 10,000 images with the model's default learning rate (the sweep's defaults), k=2 and 16."""
-    from aecore.config import TrainConfig
-    from aecore.evaluate import evaluate
+    from aecore.training.config import TrainConfig
+    from aecore.models.evaluate import evaluate
 
     for k in (2, 16):
         run = train(TrainConfig(model=model, latent=k, epochs=2, limit=10000, device="cpu"), mnist)
@@ -173,8 +173,8 @@ def test_short_classroom_run_beats_the_mean_image(mnist, model):
 
 
 def test_learning_rate_defaults_to_the_models_own():
-    from aecore.config import TrainConfig
-    from aecore.models import MODELS
+    from aecore.training.config import TrainConfig
+    from aecore.models.registry import MODELS
 
     for name, spec in MODELS.items():
         assert TrainConfig(model=name).resolved().lr == spec.default_lr
@@ -183,8 +183,8 @@ def test_learning_rate_defaults_to_the_models_own():
 
 
 def test_a_config_left_at_the_models_learning_rate_survives_json():
-    from aecore.config import TrainConfig
-    from aecore.models import MODELS
+    from aecore.training.config import TrainConfig
+    from aecore.models.registry import MODELS
 
     c = TrainConfig(model="dense", epochs=1)  # lr None: the model's own default
     again = TrainConfig.from_dict(json.loads(json.dumps(c.to_dict())))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from aecore.train import train
-from aecore.watch import Recorder, Recording, WatchError, every_n_steps, to_plane, watch_indices
+from aecore.training.trainer import train
+from aecore.training.watch import Recorder, Recording, WatchError, every_n_steps, to_plane, watch_indices
 
 
 def _recorder(mnist, every=1):
@@ -63,8 +63,8 @@ def test_a_recording_survives_a_round_trip_and_a_bad_file_is_refused(tmp_path, m
 
 def test_a_diverging_model_records_no_frame(mnist):
     rec = _recorder(mnist)
-    model = __import__("aecore.train", fromlist=["seeded_model"]).seeded_model(
-        __import__("aecore.config", fromlist=["TrainConfig"]).TrainConfig(model="dense", latent=8))
+    model = __import__("aecore.training.trainer", fromlist=["seeded_model"]).seeded_model(
+        __import__("aecore.training.config", fromlist=["TrainConfig"]).TrainConfig(model="dense", latent=8))
     rec.record(model, 0)
     with torch.no_grad():
         for p in model.parameters():

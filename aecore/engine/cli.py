@@ -6,9 +6,9 @@ import json
 import sys
 import time
 
-from .progress import describe
-from ..settings import Settings, current
-from .store import Store
+from aecore.engine.progress import describe
+from aecore.engine.store import Store
+from aecore.settings import Settings, current
 
 CLI_WORKSPACE = "shell-jobs"  # where jobs queued from a shell go unless --workspace says otherwise
 
@@ -46,14 +46,14 @@ def _store() -> tuple[Store, Settings]:
 
 
 def cmd_worker(a) -> None:
-    from .worker import main
+    from aecore.engine.worker import main
 
     main(once=a.once, idle_exit_s=a.idle_exit, lane=a.lane)
 
 
 def cmd_submit(a, config) -> None:
-    from ..data import load_dataset
-    from .submit import submit
+    from aecore.data.catalog import load_dataset
+    from aecore.engine.submit import submit
 
     store, settings = _store()
     dataset = load_dataset(config.dataset)

@@ -9,14 +9,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..settings import Settings, current
-from . import kinds
-from .kinds import KindError, Params
-from .pool import ensure_workers
-from .progress import JobProgress, describe
-from .refs import load_ref, ref_dataset, result_key
-from .store import FINISHED, WARM_UP_WORKSPACE, Job, RunEntry, Store, StoreError, new_token, valid_token
-from .submit import submit
+from aecore.engine import kinds
+from aecore.engine.kinds import KindError, Params
+from aecore.engine.pool import ensure_workers
+from aecore.engine.progress import JobProgress, describe
+from aecore.engine.refs import load_ref, ref_dataset, result_key
+from aecore.engine.store import FINISHED, WARM_UP_WORKSPACE, Job, RunEntry, Store, StoreError, new_token, valid_token
+from aecore.engine.submit import submit
+from aecore.settings import Settings, current
 
 RESULTS_KEPT = 64  # finished results the web process keeps in memory
 
@@ -30,7 +30,7 @@ class Asked:
     try, e.g. a stopped one whose partial result is `partial`, or a failed one)."""
 
     key: str
-    result: object = None  # the stored aecore.experiments.Result
+    result: object = None  # the stored aecore.analysis.results.Result
     job: Job | None = None  # the job computing it now (queued or running, of any workspace)
     last: Job | None = None  # the newest finished try
     partial: object = None  # what a stopped try kept
@@ -59,7 +59,7 @@ class Engine:
 
     def warm_zoo(self) -> int:
         """Queue the test-set codes of every pretrained run not computed yet (pages need them first)."""
-        from ..zoo import zoo_names
+        from aecore.training.zoo import zoo_names
 
         n = 0
         for name in zoo_names():
@@ -173,7 +173,7 @@ class Engine:
     def result_by_key(self, key: str):
         """A stored result by its content key, or None. Finished results never change under their key: the last
         few read are kept in memory (pages ask on every rerun); a stopped job's partial one is read each time."""
-        from ..experiments import ResultStore
+        from aecore.analysis.results import ResultStore
 
         with self._lock:
             if key in self._results:
@@ -237,7 +237,7 @@ class Engine:
 
     def keep_upload(self, workspace: str, run, name: str) -> RunEntry:
         """Keep an uploaded (already validated) run in the workspace."""
-        from .keep import keep_run
+        from aecore.engine.keep import keep_run
 
         if self.settings.quota_mb and self._store.used_bytes(workspace) > self.settings.quota_mb * 2**20:
             raise StoreError(f"your runs use more than this workspace's {self.settings.quota_mb:g} MB: delete some first")
@@ -254,13 +254,13 @@ class Engine:
 
     def job_recording(self, job_id: int) -> Path:
         """Where a training job records its watch-it-learn frames as it trains."""
-        from ..watch import WATCH_FILE
+        from aecore.training.watch import WATCH_FILE
 
         return self._store.checkpoint_dir(job_id).parent / WATCH_FILE
 
     def run_recording(self, workspace: str, run_id: str) -> Path:
         """Where a kept run's recording of its training is (the file may be absent)."""
-        from ..watch import WATCH_FILE
+        from aecore.training.watch import WATCH_FILE
 
         entry = self._store.run(run_id)
         return self._store.run_dir(entry.workspace, run_id) / WATCH_FILE

@@ -6,9 +6,9 @@ import dataclasses
 import time
 from typing import Iterable, Iterator, TypeVar
 
-from ..errors import Stopped
-from .progress import JobProgress
-from .store import LOST, PAUSE, TEACHER_STOP, Job, Lease, Store
+from aecore.engine.progress import JobProgress
+from aecore.engine.store import LOST, PAUSE, TEACHER_STOP, Job, Lease, Store
+from aecore.errors import Stopped
 
 T = TypeVar("T")
 

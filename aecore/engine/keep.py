@@ -8,8 +8,8 @@ import shutil
 import time
 from pathlib import Path
 
-from .refs import file_digest
-from .store import RunEntry, Store
+from aecore.engine.refs import file_digest
+from aecore.engine.store import RunEntry, Store
 
 
 def new_run_id() -> str:
@@ -21,7 +21,7 @@ def write_run(store: Store, workspace: str, run, run_id: str, extras: dict[str, 
     """The run's files in runs/<workspace>/<id>/ (and `extras` beside them, e.g. {"watch.npz": path}); returns the
     row the store registers for it (id, digest, size, summary). Nothing is registered yet. `staged`: the run replaces
     one of that id (a resumed job's run keeps its identity): its files wait beside it until `install_run`."""
-    from ..runs import save_run
+    from aecore.training.runs import save_run
 
     final = store.run_dir(workspace, run_id)
     d = save_run(run, final.with_name(f".{run_id}.new-{secrets.token_hex(4)}") if staged else final)

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from ..settings import ROOT, Settings
-from .store import Store
-from .process import thread_env
+from aecore.engine.process import thread_env
+from aecore.engine.store import Store
+from aecore.settings import ROOT, Settings
 
 _children: list[subprocess.Popen] = []  # workers this process started (polled, so none stays a zombie)
 
@@ -71,7 +71,7 @@ def stop_workers(store: Store, timeout_s: float = 10.0) -> None:
     """Ask every worker on this host to finish (SIGTERM: a running job is left resumable), then wait."""
     import signal
 
-    from .store import pid_alive
+    from aecore.engine.store import pid_alive
 
     for w in store.workers():
         try:

@@ -42,6 +42,6 @@ def lower_priority(increment: int = 10) -> None:
 
 def load_dataset(name: str):
     """A data set by name (the loaders keep each one in memory once read, per file and version)."""
-    from ..data import load_dataset
+    from aecore.data.catalog import load_dataset
 
     return load_dataset(name)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from ..settings import Settings
-from .context import Context
-from .kinds import Outcome
-from .store import Job, Store
+from aecore.engine.context import Context
+from aecore.engine.kinds import Outcome
+from aecore.engine.store import Job, Store
+from aecore.settings import Settings
 
 
 def _run_remote(home: str, job_id: int, time_limit_s: float, threads: int) -> dict:
     """Body of the Ray task: the same job code a local worker runs, reporting into (and ending in) the same store."""
-    from ..settings import current, use
-    from .runner import record, run_job
-    from .store import Store
-    from .process import limit_threads, load_dataset
+    from aecore.engine.process import limit_threads, load_dataset
+    from aecore.engine.runner import record, run_job
+    from aecore.engine.store import Store
+    from aecore.settings import current, use
 
     use(current().with_(home=home))
     limit_threads(threads)

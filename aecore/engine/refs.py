@@ -7,8 +7,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import AELabError
-from .store import Store, StoreError
+from aecore.engine.store import Store, StoreError
+from aecore.errors import AELabError
 
 RESULTS_VERSION = 2  # bumped when results are computed differently for every kind (older ones are not reused)
 
@@ -27,7 +27,7 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 def ref_dir(store: Store, ref: str) -> Path:
     """The folder holding a referenced run's files (the zoo's, or this store's kept run)."""
-    from ..zoo import zoo_dir
+    from aecore.training.zoo import zoo_dir
 
     kind, name = parse_ref(ref)
     if kind == "zoo":
@@ -38,8 +38,8 @@ def ref_dir(store: Store, ref: str) -> Path:
 
 def load_ref(store: Store, ref: str):
     """A run named by a reference: "zoo:NAME" (the pretrained zoo) or "run:ID" (a kept run)."""
-    from ..runs import load_run
-    from ..zoo import load_zoo
+    from aecore.training.runs import load_run
+    from aecore.training.zoo import load_zoo
 
     kind, name = parse_ref(ref)
     if kind == "zoo":
@@ -52,7 +52,7 @@ def load_ref(store: Store, ref: str):
 
 def ref_dataset(store: Store, ref: str) -> str:
     """The data set a referenced run was trained on (from its config file; its weights are not loaded)."""
-    from ..runs import run_dataset
+    from aecore.training.runs import run_dataset
 
     return run_dataset(ref_dir(store, ref))
 
@@ -85,7 +85,7 @@ def _digest(path: str, mtime_ns: int, size: int) -> str:
 @lru_cache(maxsize=1)
 def backend() -> str:
     """What the workers compute on here ("cuda" or "cpu"): a GPU and a CPU may lay a map out differently."""
-    from ..device import resolve_device
+    from aecore.training.device import resolve_device
 
     return resolve_device("auto").type
 

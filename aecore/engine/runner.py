@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import AELabError, Stopped
-from . import kinds
-from .context import Context
-from .kinds import Outcome
-from .store import DIVERGED, FAILED, STOPPED, Job, Lease, Store
+from aecore.engine import kinds
+from aecore.engine.context import Context
+from aecore.engine.kinds import Outcome
+from aecore.engine.store import DIVERGED, FAILED, STOPPED, Job, Lease, Store
+from aecore.errors import AELabError, Stopped
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def run_job(store: Store, job: Job, ctx: Context, dataset_fn: Callable[[str], Any]) -> Outcome:
     """Run one job; a refusal (bad input, a limit) ends it "failed" with its own message, a bug with a short message
     for the student and the traceback, with the job's id, in the worker's log."""
-    from ..train import TrainingDiverged
+    from aecore.training.trainer import TrainingDiverged
 
     try:
         kind = kinds.get(job.kind)
@@ -53,7 +53,7 @@ def run_job(store: Store, job: Job, ctx: Context, dataset_fn: Callable[[str], An
 def record(store: Store, job: Job, out: Outcome) -> bool:
     """Write the run the job kept (if any) and record its ending with it in one transaction; False when the job no
     longer ran under this worker's lease (then nothing the job made is kept)."""
-    from .keep import install_run, new_run_id, write_run
+    from aecore.engine.keep import install_run, new_run_id, write_run
 
     lease = Lease.of(job)
     row = None
@@ -82,7 +82,7 @@ def record(store: Store, job: Job, out: Outcome) -> bool:
 
 
 def _exists(store: Store, run_id: str) -> bool:
-    from .store import StoreError
+    from aecore.engine.store import StoreError
 
     try:
         store.run(run_id)

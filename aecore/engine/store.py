@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from ..errors import AELabError
 import contextlib
 import io
 import json
 import os
+import queue
 import secrets
 import shutil
 import socket
-import queue
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from aecore.errors import AELabError
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED = (
     "queued", "running", "done", "stopped", "failed", "diverged", "interrupted", "paused")
@@ -97,7 +98,7 @@ class Job:
     heartbeat: float | None = None
     worker: str | None = None
     stop: bool = False
-    progress: dict | None = None  # the latest aecore.train.Progress as a dict (+ "fraction")
+    progress: dict | None = None  # the latest aecore.training.trainer.Progress as a dict (+ "fraction")
     curve: list = field(default_factory=list)  # [[epoch as a fraction, mean loss so far], …] per reported step
     history: list = field(default_factory=list)  # the finished epochs' rows (EpochStats dicts)
     error: str = ""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..settings import Settings
-from . import kinds
-from .refs import parse_ref, result_key
-from .store import WARM_UP_WORKSPACE, Job, Store, StoreError
+from aecore.engine import kinds
+from aecore.engine.refs import parse_ref, result_key
+from aecore.engine.store import WARM_UP_WORKSPACE, Job, Store, StoreError
+from aecore.settings import Settings
 
 
 def submit(store: Store, settings: Settings, workspace: str, kind: str, params, label: str, dataset=None,
@@ -27,7 +27,7 @@ def submit(store: Store, settings: Settings, workspace: str, kind: str, params, 
                 raise StoreError("that run belongs to another workspace and is not shared with the class")
     wanted = k.dataset_name(p, store)
     if wanted and (dataset is None or dataset.name != wanted):
-        from ..data import load_dataset
+        from aecore.data.catalog import load_dataset
 
         dataset = load_dataset(wanted)
     p = k.prepare(p, dataset)
@@ -59,7 +59,7 @@ def _check_device(p, settings: Settings) -> None:
     config = getattr(p, "config", None)
     if config is None or settings.executor != "process":
         return
-    from ..device import DeviceError, resolve_device
+    from aecore.training.device import DeviceError, resolve_device
 
     try:
         resolve_device(config.device)

@@ -11,12 +11,12 @@ import time
 import uuid
 from typing import Callable
 
-from ..settings import Settings, current, use
-from .context import Context
-from .kinds import Outcome
-from .process import limit_threads, load_dataset, lower_priority
-from .runner import record, run_job
-from .store import INTERRUPTED, Job, Lease, Store
+from aecore.engine.context import Context
+from aecore.engine.kinds import Outcome
+from aecore.engine.process import limit_threads, load_dataset, lower_priority
+from aecore.engine.runner import record, run_job
+from aecore.engine.store import INTERRUPTED, Job, Lease, Store
+from aecore.settings import Settings, current, use
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class Worker:
             if p.name not in busy and _older(p, stale):
                 log.info("removing %s, left by an import that did not finish", p.name)
                 p.unlink(missing_ok=True)
-        from ..datasets import home as datasets_home
+        from aecore.data.imported import home as datasets_home
 
         root = datasets_home()
         for p in list(root.glob(".tmp-*")) + list(root.glob(".old-*")) if root.is_dir() else []:
@@ -132,7 +132,7 @@ def main(home: str | None = None, once: bool = False, idle_exit_s: float | None 
     worker = Worker(store, settings, lane=lane)
     signal.signal(signal.SIGTERM, worker.request_quit)
     if settings.executor == "ray":
-        from .ray_executor import ray_execute
+        from aecore.engine.ray_executor import ray_execute
 
         worker.execute = ray_execute(settings)
     return worker.run(once=once, idle_exit_s=idle_exit_s)

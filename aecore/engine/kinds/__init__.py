@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from .ae_vs_pca import AeVsPca
-from .anomaly import Anomaly
-from .base import JobKind, KindError, Outcome, Params, train_cost
-from .classify import Classify
-from .codes import Codes
-from .compare import Compare
-from .dataset import DatasetImport
-from .finetune import Finetune
-from .noise_curve import NoiseCurve
-from .place import Place
-from .probe import Probe
-from .projection import Projection
-from .stacked import Stacked
-from .sweep import Sweep
-from .train import Train
-from .tutorial import Tutorial
+from aecore.engine.kinds.ae_vs_pca import AeVsPca
+from aecore.engine.kinds.anomaly import Anomaly
+from aecore.engine.kinds.base import JobKind, KindError, Outcome, Params, train_cost
+from aecore.engine.kinds.classify import Classify
+from aecore.engine.kinds.codes import Codes
+from aecore.engine.kinds.compare import Compare
+from aecore.engine.kinds.dataset import DatasetImport
+from aecore.engine.kinds.finetune import Finetune
+from aecore.engine.kinds.noise_curve import NoiseCurve
+from aecore.engine.kinds.place import Place
+from aecore.engine.kinds.probe import Probe
+from aecore.engine.kinds.projection import Projection
+from aecore.engine.kinds.stacked import Stacked
+from aecore.engine.kinds.sweep import Sweep
+from aecore.engine.kinds.train import Train
+from aecore.engine.kinds.tutorial import Tutorial
 
 REGISTRY: dict[str, JobKind] = {k.name: k for k in (
     Train(), Sweep(), Compare(), Stacked(), Finetune(), Classify(), Tutorial(), Probe(), Anomaly(), AeVsPca(), Codes(),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,6 @@ class AeVsPca(ResultKind):
     lane = "view"
 
     def compute(self, p, ctx, dataset):
-        from ...experiments import ae_vs_pca
+        from aecore.analysis.experiments import ae_vs_pca
 
         return ae_vs_pca(load_run(ctx, p.run), dataset, n_points=p.n_points, stop=ctx)

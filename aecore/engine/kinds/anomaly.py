@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,6 @@ class Anomaly(ResultKind):
     lane = "view"
 
     def compute(self, p, ctx, dataset):
-        from ...experiments import anomaly
+        from aecore.analysis.experiments import anomaly
 
         return anomaly(load_run(ctx, p.run), tuple(p.normal), dataset, stop=ctx)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ...errors import AELabError
 import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from aecore.errors import AELabError
+
 if TYPE_CHECKING:
-    from ..context import Context
+    from aecore.engine.context import Context
 
 
 class KindError(AELabError):
@@ -68,7 +69,7 @@ def _coerce(kind: str, name: str, v, meta):
         if not isinstance(v, str) or len(v) > 200:
             raise KindError(f"{kind}: {name} must be text of at most 200 characters")
         if t == "ref":
-            from ..refs import parse_ref
+            from aecore.engine.refs import parse_ref
 
             parse_ref(v)
         out = v
@@ -98,7 +99,7 @@ def _coerce(kind: str, name: str, v, meta):
 
 
 def _coerce_nested(kind: str, name: str, v, meta):
-    from ...config import ConfigError, TrainConfig
+    from aecore.training.config import ConfigError, TrainConfig
 
     if meta["type"] == "config":
         try:
@@ -118,7 +119,7 @@ def _coerce_nested(kind: str, name: str, v, meta):
 
 def _plain(v):
     """A parameter value as JSON (tuples as lists, configs as dicts)."""
-    from ...config import TrainConfig
+    from aecore.training.config import TrainConfig
 
     if isinstance(v, TrainConfig):
         return v.to_dict()
@@ -194,7 +195,7 @@ class JobKind:
 
     def dataset_name(self, p: Params, store) -> str:
         """The data set the job reads: its own, else the one its (first) run was trained on, else MNIST."""
-        from ..refs import ref_dataset
+        from aecore.engine.refs import ref_dataset
 
         own = getattr(p, "dataset", None) or getattr(getattr(p, "config", None), "dataset", None)
         if own:
@@ -216,14 +217,14 @@ class JobKind:
 
 def n_train(config, dataset) -> int:
     """Training images of a resolved config on its data set (after the subset, limit and validation share)."""
-    from ...train import _split
+    from aecore.training.trainer import _split
 
     return len(_split(config, dataset)[0])
 
 
 def train_cost(config, dataset) -> float:
     """Images a training run processes: epochs x training images, plus each layer pair's pretraining epochs."""
-    from ...models import get_spec
+    from aecore.models.registry import get_spec
 
     spec = get_spec(config.model)
     layers = spec.layers if config.pretrain_epochs and spec.stackable else 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class Classify(ResultKind):
     def compute(self, p, ctx, dataset):
         import numpy as np
 
-        from ...classify import classify_run
-        from ...experiments import Result
+        from aecore.analysis.classify import classify_run
+        from aecore.analysis.results import Result
 
         r = classify_run(load_run(ctx, p.run), dataset, epochs=p.epochs, labels=p.labels, seed=p.seed,
                          freeze_encoder=p.freeze, on_progress=ctx.progress, stop=ctx)

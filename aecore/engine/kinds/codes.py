@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 CHUNK = 2000  # test images per piece of work between two looks at Stop
 
@@ -23,8 +23,8 @@ class Codes(ResultKind):
     def compute(self, p, ctx, dataset):
         import numpy as np
 
-        from ...evaluate import codes_and_errors
-        from ...experiments import Result
+        from aecore.analysis.results import Result
+        from aecore.models.evaluate import codes_and_errors
 
         model = load_run(ctx, p.run).model
         x = dataset.test.x

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KindError, Params, param, train_cost
-from .results import ResultKind
+from aecore.engine.kinds.base import KindError, Params, param, train_cost
+from aecore.engine.kinds.results import ResultKind
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Compare(ResultKind):
         return next(iter(p.configs.values())).dataset
 
     def prepare(self, p, dataset):
-        from ...train import check_config
+        from aecore.training.trainer import check_config
 
         for c in p.configs.values():
             check_config(c, dataset)
@@ -38,6 +38,6 @@ class Compare(ResultKind):
         return sum(train_cost(c, dataset) for c in p.configs.values())
 
     def compute(self, p, ctx, dataset):
-        from ...experiments import compare
+        from aecore.analysis.experiments import compare
 
         return compare(dict(p.configs), dataset, ctx.progress, ctx)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..progress import JobProgress
-from ..store import DONE
-from .base import JobKind, KindError, Outcome, Params, param
+from aecore.engine.kinds.base import JobKind, KindError, Outcome, Params, param
+from aecore.engine.progress import JobProgress
+from aecore.engine.store import DONE
 
 
 @dataclass(frozen=True)
@@ -22,10 +22,10 @@ class DatasetParams(Params):
     test_fraction: float = param(0.2, type="float", lo=0.05, hi=0.85)
 
     def check(self) -> None:
-        from ...datasets import check_name
+        from aecore.data.imported import check_name
 
         if self.action == "fetch":
-            from ...data import COLOUR_DATASETS
+            from aecore.data.dataset import COLOUR_DATASETS
 
             if self.name not in COLOUR_DATASETS:
                 raise KindError(f"dataset: the data sets to fetch are {', '.join(COLOUR_DATASETS)}")
@@ -46,7 +46,7 @@ class DatasetImport(JobKind):
         return 0.0
 
     def run(self, p: DatasetParams, ctx, dataset) -> Outcome:
-        from ... import datasets
+        from aecore.data import imported as datasets
 
         def on_progress(done: int, total: int) -> None:  # after every image: Stop and the time limit end it here
             ctx.check()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Finetune(ResultKind):
     trains = True
 
     def prepare(self, p, dataset):
-        from ...experiments import ExperimentError
+        from aecore.analysis.experiments import ExperimentError
 
         if p.labels > len(dataset.train):
             raise ExperimentError(f"labels must be between 10 and {len(dataset.train)}, got {p.labels}")
@@ -31,6 +31,6 @@ class Finetune(ResultKind):
         return float(min(p.labels, len(dataset.train)) * p.epochs * 2)  # head alone, then head and encoder
 
     def compute(self, p, ctx, dataset):
-        from ...experiments import finetune
+        from aecore.analysis.experiments import finetune
 
         return finetune(load_run(ctx, p.run), p.labels, p.epochs, dataset, on_progress=ctx.progress, stop=ctx)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import KindError, Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import KindError, Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class NoiseCurveParams(Params):
     n: int = param(500, type="int", lo=10, hi=10_000, doc="test images per level")
 
     def check(self) -> None:
-        from ...noise import NOISE_LIMITS
+        from aecore.data.noise import NOISE_LIMITS
 
         hi = NOISE_LIMITS.get(self.noise, (0, 1))[1]
         if any(v > hi for v in self.levels):
@@ -29,7 +29,8 @@ class NoiseCurve(ResultKind):
     lane = "view"
 
     def compute(self, p, ctx, dataset):
-        from ...experiments import Result, noise_curve
+        from aecore.analysis.experiments import noise_curve
+        from aecore.analysis.results import Result
 
         runs = {label: load_run(ctx, ref) for label, ref in p.runs.items()}
         rows = noise_curve(runs, p.noise, list(p.levels), dataset, n=p.n, stop=ctx)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,11 @@ class Place(ResultKind):
     def compute(self, p, ctx, dataset):
         import numpy as np
 
-        from ...evaluate import encode
-        from ...experiments import Result
-        from ...projection import Placer, ProjectionError
-        from ..refs import result_key
-        from .projection import Projection
+        from aecore.analysis.projection import Placer, ProjectionError
+        from aecore.analysis.results import Result
+        from aecore.engine.kinds.projection import Projection
+        from aecore.engine.refs import result_key
+        from aecore.models.evaluate import encode
 
         layout = Projection().parse(dict(p.layout, run=p.run))
         path = ctx.store.results_dir / f"{result_key(ctx.store, Projection(), layout)}.placer.pkl"

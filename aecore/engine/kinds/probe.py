@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,6 @@ class Probe(ResultKind):
     lane = "view"
 
     def compute(self, p, ctx, dataset):
-        from ...experiments import probe
+        from aecore.analysis.experiments import probe
 
         return probe(load_run(ctx, p.run), p.labels, dataset, stop=ctx)

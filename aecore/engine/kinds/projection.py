@@ -7,8 +7,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind, load_run
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind, load_run
 
 METHODS = ("raw", "pca", "tsne", "umap")
 POINT_COST = {"raw": 0.5, "pca": 1, "tsne": 12, "umap": 10}  # images-equivalent per point: t-SNE of 10,000 ~40 s
@@ -47,12 +47,12 @@ def _projection(p: ProjectionParams, ctx, dataset):
     import numpy as np
     import torch
 
-    from ...device import resolve_device
-    from ...evaluate import codes_and_errors
-    from ...experiments import Result
-    from ...latent import layout_points, pool_images, pool_labels, probe_predictions, training_mask
-    from ...projection import project
-    from ..progress import JobProgress
+    from aecore.analysis.latent import layout_points, pool_images, pool_labels, probe_predictions, training_mask
+    from aecore.analysis.projection import project
+    from aecore.analysis.results import Result
+    from aecore.engine.progress import JobProgress
+    from aecore.models.evaluate import codes_and_errors
+    from aecore.training.device import resolve_device
 
     store = ctx.store
     run = load_run(ctx, p.run)

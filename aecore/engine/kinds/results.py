@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..store import DONE, STOPPED
-from .base import JobKind, Outcome
+from aecore.engine.kinds.base import JobKind, Outcome
+from aecore.engine.store import DONE, STOPPED
 
 
 class ResultKind(JobKind):
-    """A kind that computes an aecore.experiments.Result; the worker stores it under the job's content key (a
+    """A kind that computes an aecore.analysis.results.Result; the worker stores it under the job's content key (a
     stopped one under "<key>-partial", which the page shows as what finished)."""
 
     keyed = True
@@ -17,7 +17,7 @@ class ResultKind(JobKind):
         raise NotImplementedError
 
     def run(self, p, ctx, dataset) -> Outcome:
-        from ...experiments import ResultStore
+        from aecore.analysis.results import ResultStore
 
         res = self.compute(p, ctx, dataset)
         key = ctx.job.result_key
@@ -32,6 +32,6 @@ class ResultKind(JobKind):
 
 def load_run(ctx, ref: str):
     """The run a job reads (a zoo run or a kept run)."""
-    from ..refs import load_ref
+    from aecore.engine.refs import load_ref
 
     return load_ref(ctx.store, ref)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .base import KindError, Params, param, train_cost
-from .results import ResultKind
+from aecore.engine.kinds.base import KindError, Params, param, train_cost
+from aecore.engine.kinds.results import ResultKind
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class StackedParams(Params):
     pretrain: int = param(1, type="int", lo=1, hi=100, doc="pretraining epochs per layer pair")
 
     def check(self) -> None:
-        from ...models import get_spec
+        from aecore.models.registry import get_spec
 
         if not get_spec(self.base.model).stackable:
             raise KindError(f"stacked: layer-wise pretraining applies to the deep MLP models, not {self.base.model}")
@@ -33,7 +33,7 @@ class Stacked(ResultKind):
         return (dataclasses.replace(p.base, pretrain_epochs=0), dataclasses.replace(p.base, pretrain_epochs=p.pretrain))
 
     def prepare(self, p, dataset):
-        from ...train import check_config
+        from aecore.training.trainer import check_config
 
         for c in self._configs(p):
             check_config(c, dataset)
@@ -43,6 +43,6 @@ class Stacked(ResultKind):
         return sum(train_cost(c, dataset) for c in self._configs(p))
 
     def compute(self, p, ctx, dataset):
-        from ...experiments import stacked_vs_endtoend
+        from aecore.analysis.experiments import stacked_vs_endtoend
 
         return stacked_vs_endtoend(dataclasses.replace(p.base, pretrain_epochs=0), p.pretrain, dataset, ctx.progress, ctx)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .base import KindError, Params, param, train_cost
-from .results import ResultKind
+from aecore.engine.kinds.base import KindError, Params, param, train_cost
+from aecore.engine.kinds.results import ResultKind
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class SweepParams(Params):
     latents: tuple = param(type="ints", lo=1, hi=256, max_items=64, doc="the code sizes k to train")
 
     def check(self) -> None:
-        from ...models import get_spec
+        from aecore.models.registry import get_spec
 
         if get_spec(self.base.model).latent is None:
             raise KindError(f"sweep: {self.base.model} has a fixed latent size; sweep a dense model or 'conv'")
@@ -30,7 +30,7 @@ class Sweep(ResultKind):
         return p.base.dataset
 
     def prepare(self, p, dataset):
-        from ...train import check_config
+        from aecore.training.trainer import check_config
 
         for k in p.latents:
             check_config(dataclasses.replace(p.base, latent=k), dataset)
@@ -40,6 +40,6 @@ class Sweep(ResultKind):
         return sum(train_cost(dataclasses.replace(p.base, latent=k), dataset) for k in p.latents)
 
     def compute(self, p, ctx, dataset):
-        from ...experiments import latent_sweep
+        from aecore.analysis.experiments import latent_sweep
 
         return latent_sweep(p.base, list(p.latents), dataset, ctx.progress, ctx)

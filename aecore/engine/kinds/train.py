@@ -6,14 +6,14 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from ..store import DIVERGED, DONE, PAUSED, STOPPED
-from .base import JobKind, Outcome, Params, param, train_cost
+from aecore.engine.kinds.base import JobKind, Outcome, Params, param, train_cost
+from aecore.engine.store import DIVERGED, DONE, PAUSED, STOPPED
 
 
 @dataclass(frozen=True)
 class TrainParams(Params):
     kind = "train"
-    config: object = param(type="config", doc="the training configuration (aecore.config.TrainConfig)")
+    config: object = param(type="config", doc="the training configuration (aecore.training.config.TrainConfig)")
     share: bool = param(False, type="bool", doc="share the finished run with the class")
     max_steps: int | None = param(None, type="int", lo=1, hi=10**7, optional=True,
                                   doc="pause after this many steps (step by step)")
@@ -26,7 +26,7 @@ class Train(JobKind):
     trains, pausable, keyed, keeps_runs = True, True, False, True
 
     def prepare(self, p: TrainParams, dataset) -> TrainParams:
-        from ...train import check_config
+        from aecore.training.trainer import check_config
 
         return dataclasses.replace(p, config=check_config(p.config, dataset))
 
@@ -40,12 +40,28 @@ class Train(JobKind):
 def _train(p: TrainParams, ctx, dataset) -> Outcome:
     import numpy as np
 
-    from ...config import ConfigError
-    from ...data import preview_indices
-    from ...evaluate import reconstruct
-    from ...runs import Run, RunError, load_run, save_run
-    from ...train import TrainingDiverged, _split, check_state, load_state, save_state, steps_per_epoch, train
-    from ...watch import WATCH_FILE, Recorder, Recording, WatchConfig, WatchError, every_n_steps, watch_indices
+    from aecore.data.dataset import preview_indices
+    from aecore.models.evaluate import reconstruct
+    from aecore.training.config import ConfigError
+    from aecore.training.runs import Run, RunError, load_run, save_run
+    from aecore.training.trainer import (
+        TrainingDiverged,
+        _split,
+        check_state,
+        load_state,
+        save_state,
+        steps_per_epoch,
+        train,
+    )
+    from aecore.training.watch import (
+        WATCH_FILE,
+        Recorder,
+        Recording,
+        WatchConfig,
+        WatchError,
+        every_n_steps,
+        watch_indices,
+    )
 
     store, job = ctx.store, ctx.job
     config = p.config

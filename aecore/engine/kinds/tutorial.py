@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import Params, param
-from .results import ResultKind
+from aecore.engine.kinds.base import Params, param
+from aecore.engine.kinds.results import ResultKind
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class Tutorial(ResultKind):
         return p.dataset
 
     def prepare(self, p, dataset):
-        from ...classify import ClassifyError
-        from ...colour import tutorial_variant
+        from aecore.analysis.classify import ClassifyError
+        from aecore.models.colour import tutorial_variant
 
         c, s, _ = dataset.image_shape
         try:
@@ -47,7 +47,7 @@ class Tutorial(ResultKind):
         return float(len(p.variants) * per_variant)
 
     def compute(self, p, ctx, dataset):
-        from ...classify import tutorial_experiment
+        from aecore.analysis.classify import tutorial_experiment
 
         return tutorial_experiment(dataset, tuple(p.variants), ae_epochs=p.ae_epochs, clf_epochs=p.clf_epochs,
                                    seed=p.seed, limit=p.limit, labels=p.labels, on_progress=ctx.progress, stop=ctx)

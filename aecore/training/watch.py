@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 import math
 import os
 from dataclasses import dataclass
@@ -11,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .evaluate import encode, reconstruct
-
+from aecore.errors import AELabError
+from aecore.models.evaluate import encode, reconstruct
 
 WATCH_FILE = "watch.npz"  # a recording's file name, in a training job's folder and beside a kept run
 
@@ -109,7 +108,7 @@ class Recording:
 
 
 class Recorder:
-    """An `on_step(model, n)` callback for aecore.train: records a frame every `every` steps.
+    """An `on_step(model, n)` callback for aecore.training.trainer: records a frame every `every` steps.
 
     Each frame holds the codes of `x_points` in the plane (see to_plane) and the reconstructions of
     `x_preview`; recording puts the model in eval mode for a moment and back to training mode.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 import torch
+
+from aecore.errors import AELabError
 
 
 class DeviceError(AELabError):

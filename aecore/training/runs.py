@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 import io
 import json
 import math
@@ -17,8 +16,10 @@ from pathlib import Path
 
 import torch
 
-from .config import ConfigError, TrainConfig
-from .models import Autoencoder, ModelError, build_model, count_parameters
+from aecore.errors import AELabError
+from aecore.models.autoencoders import Autoencoder, ModelError, count_parameters
+from aecore.models.registry import build_model
+from aecore.training.config import ConfigError, TrainConfig
 
 FORMAT = "aelab-run"
 VERSION = 1
@@ -299,7 +300,8 @@ def run_from_files(files: dict[str, bytes]) -> Run:
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise RunError("weights.pt does not hold a dictionary of tensors")
     try:
-        from .data import DataError, dataset_image_shape
+        from aecore.data.catalog import dataset_image_shape
+        from aecore.data.dataset import DataError
 
         model = build_model(config.model, config.latent, config.hidden_act, config.out_act, config.upsample,
                             width=config.width, image_shape=dataset_image_shape(config.dataset))

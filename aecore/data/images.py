@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 import io
 
 import numpy as np
 import torch
+
+from aecore.errors import AELabError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # uploaded digit images larger than this are refused
 MAX_UPLOAD_PIXELS = 4096 * 4096  # and so are images with more pixels (decompression bombs)

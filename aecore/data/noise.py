@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 from dataclasses import dataclass
 
 import torch
+
+from aecore.errors import AELabError
 
 NOISE_KINDS = ("none", "masking", "gaussian", "saltpepper")
 NOISE_LIMITS = {"masking": (0.0, 1.0), "gaussian": (0.0, 2.0), "saltpepper": (0.0, 1.0)}

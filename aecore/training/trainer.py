@@ -14,14 +14,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ConfigError, TrainConfig
-from .data import Dataset, dataset_image_shape, load_dataset, subset_indices, train_val_indices, device_images, to_float, DataError
-from .device import DeviceError, resolve_device
-from .evaluate import EVAL_BATCH
-from .fused_step import LeanStep
-from .models import Autoencoder, MLPAutoencoder, build_model, ModelError
-from .noise import Noise, corrupt
-from .runs import Run, save_run
+from aecore.data.catalog import dataset_image_shape, load_dataset
+from aecore.data.dataset import DataError, Dataset, device_images, subset_indices, to_float, train_val_indices
+from aecore.data.noise import Noise, corrupt
+from aecore.models.autoencoders import Autoencoder, MLPAutoencoder, ModelError
+from aecore.models.evaluate import EVAL_BATCH
+from aecore.models.registry import build_model
+from aecore.training.config import ConfigError, TrainConfig
+from aecore.training.device import DeviceError, resolve_device
+from aecore.training.fused_step import LeanStep
+from aecore.training.runs import Run, save_run
 
 
 class StopFlag(Protocol):

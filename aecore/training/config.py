@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from .data import DATASETS, DataError, is_dataset_name, parse_digits
-from .models import ACTIVATIONS, LATENT_RANGE, MODELS, UPSAMPLES, WIDTH_RANGE, ModelError, get_spec
-from .noise import Noise, NoiseError
+from aecore.data.catalog import is_dataset_name
+from aecore.data.dataset import DATASETS, DataError, parse_digits
+from aecore.data.noise import Noise, NoiseError
+from aecore.errors import AELabError
+from aecore.models.autoencoders import ACTIVATIONS, LATENT_RANGE, UPSAMPLES, WIDTH_RANGE, ModelError
+from aecore.models.registry import MODELS, get_spec
 
 LOSSES = ("mse", "bce")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -28,7 +30,7 @@ class ConfigError(AELabError):
 class TrainConfig:
     """Everything that defines a training run; saved as config.json next to the weights."""
 
-    model: str = "conv"  # registry name, see aecore.models.MODELS
+    model: str = "conv"  # registry name, see aecore.models.registry.MODELS
     latent: int | None = None  # code size k; None = the model's default (fixed for conv-tutorial/conv-bn)
     hidden_act: str | None = None  # hidden/code activation where the model offers a choice; None = model default
     out_act: str = "sigmoid"  # decoder output activation: sigmoid keeps pixels in [0, 1]
@@ -36,7 +38,7 @@ class TrainConfig:
     width: int | None = None  # `conv`, `conv-sharp`: channels of the first conv layer (the second has twice as many); None = 32
     loss: str = "mse"  # "mse" or "bce" (bce needs a sigmoid output)
     optimizer: str = "adam"  # "adam", "adamw" (Adam with decoupled weight decay), "rmsprop" or "sgd"
-    lr: float | None = None  # learning rate; None = the model's default (aecore.models.MODELS[model].default_lr)
+    lr: float | None = None  # learning rate; None = the model's default (aecore.models.registry.MODELS[model].default_lr)
     schedule: str = "constant"  # learning rate over the run: "constant"; "cosine" (anneals to 0 by the last step);
     # "onecycle" (warms up to lr over the first 30% of the steps, then anneals to nearly 0)
     batch_size: int = 256  # images per step

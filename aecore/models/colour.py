@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from torch import nn
 import torch
+from torch import nn
 
-from .models import Autoencoder, ModelError, activation
+from aecore.models.autoencoders import Autoencoder, ModelError, activation
 
 VARIANTS = ("base", "bn", "bn-dropout", "upsample")  # the tutorial's experiment, in its order
 VARIANT_TEXT = {
@@ -143,7 +143,7 @@ class ConvAnyAE(Autoencoder):
     def __init__(self, latent: int = 16, channels: int = 3, size: int = 32, out_act: str = "sigmoid",
                  upsample: str = "transpose", width: int = 32):
         super().__init__()
-        from .models import _up
+        from aecore.models.autoencoders import _up
 
         if not 8 <= size <= 256:
             raise ModelError(f"the conv model needs an image side from 8 to 256, got {size}")
@@ -192,7 +192,7 @@ def tutorial_variant(variant: str, channels: int = 3, size: int = 100, n_classes
     return ae, head
 
 
-# The tutorial models by registry name (aecore.models.MODELS): name -> (batchnorm, decoder)
+# The tutorial models by registry name (aecore.models.registry.MODELS): name -> (batchnorm, decoder)
 TUTORIAL_MODELS = {"flowers-tutorial": (False, "conv"), "flowers-bn": (True, "conv"), "flowers-upsample": (True, "upsample")}
 
 

@@ -7,7 +7,8 @@ import functools
 import numpy as np
 from sklearn.decomposition import PCA
 
-from .data import Dataset, load_mnist
+from aecore.data.dataset import Dataset
+from aecore.data.mnist import load_mnist
 
 MAX_COMPONENTS = 256
 

@@ -3,7 +3,6 @@ accuracy overall and per class, and the conv-AE tutorial's Flowers102 experiment
 
 from __future__ import annotations
 
-from .errors import AELabError
 import copy
 import time
 from typing import Callable
@@ -13,11 +12,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .colour import VARIANT_TEXT, VARIANTS, FlowersAE, FlowersHead, tutorial_variant
-from .data import Dataset, DataError, as_nchw, device_images, load_dataset, show_images, subset_indices, to_float
-from .evaluate import model_device, reconstruct
-from .models import Autoencoder, Classifier
-from .train import Progress, _is_stopped
+from aecore.data.catalog import load_dataset
+from aecore.data.dataset import DataError, Dataset, as_nchw, device_images, show_images, subset_indices, to_float
+from aecore.errors import AELabError
+from aecore.models.autoencoders import Autoencoder, Classifier
+from aecore.models.colour import VARIANT_TEXT, VARIANTS, FlowersAE, FlowersHead, tutorial_variant
+from aecore.models.evaluate import model_device, reconstruct
+from aecore.training.trainer import Progress, _is_stopped
 
 MAX_EPOCHS = 500
 
@@ -192,13 +193,13 @@ def tutorial_experiment(dataset: Dataset | str, variants: tuple[str, ...] = VARI
     dropout -> upsampling decoder) train the autoencoder (MSE, Adam), then fine-tune its encoder with the
     variant's head (cross-entropy, Adam); an accuracy table, accuracy per class and reconstructions.
 
-    Returns an aecore.experiments.Result of kind "flowers": tables "accuracy" (variant, description, ae_test_mse,
+    Returns an aecore.analysis.results.Result of kind "flowers": tables "accuracy" (variant, description, ae_test_mse,
     train_acc, test_acc, gap, chance, seconds), "per_class" (variant, class, name, n_test, test_acc) and "history";
     images "originals" and "recon:<variant>" ([n,H,W] or [n,H,W,3] floats in [0, 1]); summary
     {variant: test accuracy, "chance": 1/classes}. The tutorial's own settings are 100 AE and 60 classifier
     epochs at 100x100 (reported: base about 15%, the upsampling decoder about 26% on Flowers102).
     """
-    from .experiments import Result
+    from aecore.analysis.results import Result
 
     ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
     bad = [v for v in variants if v not in VARIANTS]

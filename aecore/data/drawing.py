@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .images import ImageError, mnist_like
+from aecore.data.images import ImageError, mnist_like
 
 
 class DrawingError(ImageError):

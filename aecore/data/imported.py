@@ -19,8 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from .settings import current
-from .data import COLOUR_DATASETS, DATASETS, DataError, Dataset, Split
+from aecore.data.dataset import COLOUR_DATASETS, DATASETS, DataError, Dataset, Split
+from aecore.settings import current
 
 FORMAT = "aelab-dataset"
 VERSION = 1

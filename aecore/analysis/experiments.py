@@ -1,30 +1,27 @@
 """The tutorials' comparisons as functions: latent sweep, A/B, AE vs PCA, probes, anomaly detection, stacked AE."""
 
+
 from __future__ import annotations
 
-from .errors import AELabError
 import dataclasses
-import hashlib
-import io
-import json
-import os
-import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .config import TrainConfig
-from .errors import stop_point
-from .data import Dataset, as_nchw, load_dataset, subset_indices
-from .evaluate import encode, evaluate, per_image_errors, reconstruct, model_device
-from .pca import pca_codes, pca_mse, pca_reconstruct
-from .projection import project
-from .runs import Run
-from .train import Progress, train
+from aecore.analysis.pca import pca_codes, pca_mse, pca_reconstruct
+from aecore.analysis.projection import project
+from aecore.analysis.results import Result
+from aecore.data.catalog import load_dataset
+from aecore.data.dataset import Dataset, as_nchw, subset_indices
+from aecore.errors import AELabError, stop_point
+from aecore.models.evaluate import encode, evaluate, model_device, per_image_errors, reconstruct
+from aecore.training.config import TrainConfig
+from aecore.training.runs import Run
+from aecore.training.trainer import Progress, train
 
 N_SHOW = 8  # test images shown in reconstruction grids
+
+
 AB_PRESETS = {
     "linear vs conv": (dict(model="linear", latent=32), dict(model="conv-tutorial")),
     "ConvTranspose vs Upsample decoder": (dict(model="conv", upsample="transpose"), dict(model="conv", upsample="nearest")),
@@ -35,91 +32,6 @@ AB_PRESETS = {
 
 class ExperimentError(AELabError):
     """Invalid experiment parameters."""
-
-
-@dataclass
-class Result:
-    """An experiment's outcome: tables (lists of row dicts, exportable as CSV) and image arrays."""
-
-    kind: str
-    params: dict
-    tables: dict[str, list[dict]] = field(default_factory=dict)
-    images: dict[str, np.ndarray] = field(default_factory=dict)
-    summary: dict = field(default_factory=dict)  # the headline numbers (also the CLI's JSON line)
-    status: str = "done"  # "done" or "stopped" (partial tables)
-
-    def csv(self, table: str) -> str:
-        """A table as CSV text."""
-        rows = self.tables[table]
-        if not rows:
-            return ""
-        cols = list(rows[0].keys())
-        for r in rows[1:]:
-            cols += [c for c in r if c not in cols]
-        out = io.StringIO()
-        import csv
-
-        w = csv.DictWriter(out, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
-        return out.getvalue()
-
-    def to_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-            meta = {"kind": self.kind, "params": self.params, "tables": self.tables, "summary": self.summary, "status": self.status}
-            z.writestr("result.json", json.dumps(meta, default=float))
-            arrays = io.BytesIO()
-            np.savez_compressed(arrays, **self.images)
-            z.writestr("images.npz", arrays.getvalue())
-        return buf.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "Result":
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            meta = json.loads(z.read("result.json"))
-            with np.load(io.BytesIO(z.read("images.npz")), allow_pickle=False) as f:
-                images = {k: f[k] for k in f.files}
-        return cls(meta["kind"], meta["params"], meta["tables"], images, meta["summary"], meta.get("status", "done"))
-
-
-class ResultStore:
-    """Finished experiment results on disk, keyed by kind and parameters, so they are not recomputed."""
-
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
-
-    @staticmethod
-    def key(kind: str, params: dict) -> str:
-        blob = json.dumps({"kind": kind, "params": params}, sort_keys=True, default=str)
-        return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
-
-    def get(self, kind: str, params: dict) -> Result | None:
-        return self.get_key(self.key(kind, params))
-
-    def get_key(self, key: str) -> Result | None:
-        """The result stored under a content key, or None (a damaged entry counts as missing)."""
-        p = self.root / f"{key}.zip"
-        if not p.is_file():
-            return None
-        try:
-            return Result.from_bytes(p.read_bytes())
-        except Exception:
-            return None  # a damaged cache entry is recomputed
-
-    def put(self, result: Result) -> None:
-        if result.status == "done":
-            self.put_key(self.key(result.kind, result.params), result)
-
-    def put_key(self, key: str, result: Result, partial: bool = False) -> None:
-        """Store a result atomically under `key` (a stopped one only with partial=True)."""
-        if result.status != "done" and not partial:
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        p = self.root / f"{key}.zip"
-        tmp = p.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(result.to_bytes())
-        os.replace(tmp, p)
 
 
 def _staged(on_progress, stage: int, stages: int, label: str):
@@ -138,7 +50,7 @@ def _stopped(stop) -> bool:
 
 def _show_idx(dataset: Dataset, n: int = N_SHOW, seed: int = 0) -> np.ndarray:
     """n test images, one per digit (per class, taking the classes in turn) where possible (stable across experiments)."""
-    from .data import show_images
+    from aecore.data.dataset import show_images
 
     return show_images(dataset, n, seed, repeat=True)
 
@@ -160,7 +72,7 @@ def latent_sweep(
     latents = sorted(set(int(k) for k in latents))
     if not latents:
         raise ExperimentError("give at least one latent size")
-    from .models import get_spec
+    from aecore.models.registry import get_spec
 
     if get_spec(base.model).latent is None:
         raise ExperimentError(f"{base.model} has a fixed latent size; sweep a dense model or 'conv'")
@@ -336,10 +248,11 @@ def finetune(
     stop=None,
 ) -> Result:
     """Semi-supervised: a classifier head on the code, trained with the encoder frozen, then fine-tuned with it."""
-    from .models import Classifier
-    from .data import to_float
     import copy
     import time
+
+    from aecore.data.dataset import to_float
+    from aecore.models.autoencoders import Classifier
 
     dataset = dataset or load_dataset(run.config.dataset)
     if not 10 <= labels <= len(dataset.train):
@@ -385,7 +298,7 @@ def finetune(
 
 @torch.no_grad()
 def _accuracy(clf, dataset: Dataset) -> float:
-    from .evaluate import _batches
+    from aecore.models.evaluate import _batches
 
     clf.eval()
     dev = model_device(clf)
@@ -462,8 +375,8 @@ def noise_curve(runs: dict[str, Run], kind: str, levels: list[float], dataset: D
                 n: int = 1000, seed: int = 0, stop=None) -> list[dict]:
     """Test MSE against the clean images at each noise level: of the corrupted input and of each run's output
     (`stop`: looked at before each run at each level; Stopped ends it)."""
-    from .data import float_images
-    from .noise import Noise, corrupt
+    from aecore.data.dataset import float_images
+    from aecore.data.noise import Noise, corrupt
 
     if not runs:
         raise ExperimentError("give at least one run")

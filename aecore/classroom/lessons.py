@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+
+from aecore.errors import AELabError
 
 MAX_LESSON_BYTES = 64 * 1024  # a lesson file is a page of text, not data
 MAX_STEPS = 30

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from .errors import AELabError
 import contextlib
 import pickle
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from aecore.errors import AELabError
 
 # on_layout(xy [n, dims], iterations done, iterations in all) -> True to stop early (keeping xy)
 LayoutCallback = Callable[[np.ndarray, int, int], bool]
@@ -176,7 +177,7 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
           n_jobs: int, dims: int, keep: bool, device: str = "cpu", backend: str = "auto") -> Projection:
     from openTSNE.initialization import pca as pca_start
 
-    from .tsne_gpu import GPU_TSNE_ITERATIONS, LayoutCallbackError, gpu_tsne_available, tsne_torchdr
+    from aecore.analysis.tsne_gpu import GPU_TSNE_ITERATIONS, LayoutCallbackError, gpu_tsne_available, tsne_torchdr
 
     start = pca_start(z, dims, random_state=seed)  # [n, dims]: exactly openTSNE's initialization="pca"
     on_gpu = backend == "torchdr" or (backend == "auto" and gpu_tsne_available(device, len(z)))

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import Split, float_images
-from .models import Autoencoder
-from .noise import Noise, corrupt
+from aecore.data.dataset import Split, float_images
+from aecore.data.noise import Noise, corrupt
+from aecore.models.autoencoders import Autoencoder
 
 EVAL_BATCH = 512  # images per forward pass: small enough to stay in the CPU's cache (2048 was 2x slower)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import TrainConfig
-from .runs import Run, load_run
-from .settings import current
+from aecore.settings import current
+from aecore.training.config import TrainConfig
+from aecore.training.runs import Run, load_run
 
 
 @dataclass(frozen=True)

@@ -1,47 +1,38 @@
-"""Data sets by name: the bundled MNIST (checksum-verified), torchvision's and imported ones; subsets and device tensors."""
+"""A data set in memory: a train and a test split of uint8 images with class labels; subsets, and images as tensors."""
 
 from __future__ import annotations
 
-from .errors import AELabError
-import functools
-import hashlib
-import os
 import threading
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-# SHA-256 of each array's raw bytes (PRODUCT.md, "Data").
-MNIST_SHA256 = {
-    "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
-    "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
-    "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
-    "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
-}
-MNIST_TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+from aecore.errors import AELabError
+
 DIGITS = tuple(range(10))
+
+
 IMAGE_SHAPE = (1, 28, 28)
+
+
 N_PIXELS = 784
+
 
 # Data sets offered next to the bundled MNIST; they need torchvision and a download.
 EXTRA_DATASETS = {"fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
+
+
 DATASETS = ("mnist",) + tuple(EXTRA_DATASETS)
-# Colour data sets torchvision downloads; they are resized and kept in the data home (aecore.datasets).
+
+
+# Colour data sets torchvision downloads; they are resized and kept in the data home (aecore.data.imported).
 COLOUR_DATASETS = ("cifar10", "flowers102")
 
 
 class DataError(AELabError):
     """The data set is missing, altered, or cannot be fetched."""
-
-
-def default_path() -> Path:
-    """Where the bundled MNIST lives (the settings' `mnist`, AELAB_MNIST)."""
-    from .settings import current
-
-    return current().mnist_path
 
 
 @dataclass(frozen=True)
@@ -93,114 +84,6 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image as a model sees it, e.g. (1, 28, 28) for MNIST, (3, 32, 32) for CIFAR-10."""
         return (self.channels, int(self.train.x.shape[1]), int(self.train.x.shape[2]))
-
-
-def _sha256(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
-
-
-def verify_mnist_arrays(arrays: dict[str, np.ndarray]) -> None:
-    """Raise DataError unless the four arrays are exact MNIST."""
-    for key, digest in MNIST_SHA256.items():
-        if key not in arrays:
-            raise DataError(f"MNIST file lacks the array {key!r}")
-        a = arrays[key]
-        if a.dtype != np.uint8:
-            raise DataError(f"MNIST array {key!r} has dtype {a.dtype}, expected uint8")
-        if _sha256(a) != digest:
-            raise DataError(
-                f"MNIST array {key!r} does not match its SHA-256 checksum: the file is altered "
-                "or not MNIST; restore data/mnist.npz from the repository or rebuild it with "
-                "scripts/build_mnist.py"
-            )
-
-
-@functools.lru_cache(maxsize=2)
-def _load_mnist_cached(path: str) -> Dataset:
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(
-            f"MNIST not found at {p}: it ships with the repository as data/mnist.npz "
-            "(rebuild it with scripts/build_mnist.py)"
-        )
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except Exception as e:  # zip or npy format errors
-        raise DataError(f"cannot read MNIST file {p}: {e}") from e
-    verify_mnist_arrays(arrays)
-    for a in arrays.values():
-        a.setflags(write=False)
-    return Dataset(
-        "mnist",
-        Split(arrays["x_train"], arrays["y_train"]),
-        Split(arrays["x_test"], arrays["y_test"]),
-    )
-
-
-def load_mnist(path: str | os.PathLike | None = None) -> Dataset:
-    """Load and verify the bundled MNIST once per process (read-only arrays)."""
-    return _load_mnist_cached(str(Path(path) if path else default_path()))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_extra(name: str, root: str) -> Dataset:
-    try:
-        import torchvision.datasets as tvd
-    except Exception as e:
-        raise DataError(f"{name} needs torchvision, which does not import here: {e}") from e
-    cls = getattr(tvd, EXTRA_DATASETS[name])
-    try:
-        train = cls(root, train=True, download=True)
-        test = cls(root, train=False, download=True)
-    except Exception as e:
-        raise DataError(
-            f"{name} is not bundled and could not be downloaded ({type(e).__name__}); "
-            "this machine may be offline. MNIST is always available."
-        ) from e
-    return Dataset(
-        name,
-        Split(train.data.numpy().astype(np.uint8), train.targets.numpy().astype(np.uint8)),
-        Split(test.data.numpy().astype(np.uint8), test.targets.numpy().astype(np.uint8)),
-    )
-
-
-def load_dataset(name: str = "mnist") -> Dataset:
-    """Load a data set by name: bundled MNIST, Fashion-MNIST / KMNIST via torchvision, or one imported into the
-    data home (`python -m aecore data add`, aecore.datasets; CIFAR-10 and Flowers102 are fetched into it)."""
-    if name == "mnist":
-        return load_mnist()
-    if name in EXTRA_DATASETS:
-        from .settings import current
-
-        return _load_extra(name, str(current().downloads_dir))
-    from . import datasets
-
-    if datasets.exists(name):
-        return datasets.load(name)
-    if name in COLOUR_DATASETS:
-        return datasets.fetch(name)
-    known = DATASETS + COLOUR_DATASETS + tuple(n for n in datasets.names() if n not in COLOUR_DATASETS)
-    raise DataError(f"unknown data set {name!r}; choose one of {', '.join(known)} (or import your own with "
-                    "`python -m aecore data add PATH --name NAME`)")
-
-
-def is_dataset_name(name: str) -> bool:
-    """Whether `name` names a data set: a built-in one or one imported into the data home (no data is read)."""
-    if name in DATASETS or name in COLOUR_DATASETS:
-        return True
-    from . import datasets
-
-    return isinstance(name, str) and datasets.exists(name)
-
-
-def dataset_image_shape(name: str) -> tuple[int, int, int]:
-    """(C, H, W) of a data set's images without loading them (built-ins are (1, 28, 28) unless imported)."""
-    if name in DATASETS:
-        return IMAGE_SHAPE
-    from . import datasets
-
-    return datasets.image_shape(name)
 
 
 def class_counts(y: np.ndarray, n_classes: int = 10) -> np.ndarray:
@@ -264,10 +147,6 @@ def readonly_tensor(x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x))
 
 
-_device_cache: dict[tuple[int, str], torch.Tensor] = {}
-_device_lock = threading.Lock()
-
-
 def as_nchw(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 images [N, H, W] or [N, H, W, C] -> a tensor view [N, C, H, W] (no copy; colour ones channels-last)."""
     t = x if torch.is_tensor(x) else readonly_tensor(x)
@@ -276,6 +155,10 @@ def as_nchw(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     if t.dim() == 4:
         return t.permute(0, 3, 1, 2)  # [N, C, H, W], strides of channels-last
     raise DataError(f"images must be [N, H, W] or [N, H, W, C], got shape {tuple(t.shape)}")
+
+
+_device_cache: dict[tuple[int, str], torch.Tensor] = {}
+_device_lock = threading.Lock()
 
 
 def device_images(x: np.ndarray, device: torch.device | str) -> torch.Tensor:

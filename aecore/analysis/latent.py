@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .evaluate import decode, encode
-from .models import Autoencoder
+from aecore.models.autoencoders import Autoencoder
+from aecore.models.evaluate import decode, encode
 
 
 def plane_bounds(z: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -118,7 +118,7 @@ def point_name(i: int, n_test: int = 10000) -> str:
 def layout_points(params: dict, labels: np.ndarray) -> np.ndarray:
     """The point numbers a projection job lays out [n], sorted: its own list of points (only those of the
     digits shown), or a seeded sample of n of the digits shown."""
-    from .projection import ProjectionError, sample_indices
+    from aecore.analysis.projection import ProjectionError, sample_indices
 
     digits = params.get("digits") or None
     if params.get("indices"):
@@ -131,7 +131,7 @@ def layout_points(params: dict, labels: np.ndarray) -> np.ndarray:
 
 def training_mask(config, dataset) -> np.ndarray:
     """Which training images [60000] a run was trained on (its subset, without its validation images)."""
-    from .train import _split
+    from aecore.training.trainer import _split
 
     mask = np.zeros(len(dataset.train), bool)
     try:
@@ -148,7 +148,7 @@ def probe_predictions(model: Autoencoder, dataset, z: np.ndarray, labels: int = 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from .data import subset_indices
+    from aecore.data.dataset import subset_indices
 
     tr = subset_indices(dataset.train.y, limit=labels, seed=seed)
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed))

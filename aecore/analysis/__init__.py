@@ -1,0 +1,1 @@
+"""Analysis: PCA, projections of the latent space, the tutorials' experiments, classifiers on codes, results."""

@@ -1,0 +1,1 @@
+"""Training: the configuration, the trainer, devices, recordings of a model learning, kept runs and the zoo."""
