@@ -25,6 +25,7 @@ class Settings:
     home: str = str(ROOT / ".aelab")  # the data home: jobs, runs, results, data sets, uploads, logs (AELAB_HOME)
     mnist: str = str(ROOT / "data" / "mnist.npz")  # the bundled MNIST (AELAB_MNIST)
     zoo: str = str(ROOT / "data" / "zoo")  # the pretrained runs (AELAB_ZOO)
+    lessons: str = str(ROOT / "lessons")  # the lessons, one TOML file each (AELAB_LESSONS)
     workers: int = 0  # worker processes; 0 = 1 on a GPU or up to 2 cores, else cores // 2 (AELAB_WORKERS)
     threads: int = 0  # torch/BLAS/numba threads per worker; 0 = (cores - view workers) // workers (AELAB_WORKER_THREADS)
     view_workers: int = 1  # extra 1-thread workers for short jobs pages wait for (codes, projections) (AELAB_VIEW_WORKERS)
@@ -42,7 +43,8 @@ class Settings:
     debug: bool = False  # the command line shows a bug's whole traceback (AELAB_DEBUG)
 
     _ENV = {
-        "home": "AELAB_HOME", "mnist": "AELAB_MNIST", "zoo": "AELAB_ZOO", "workers": "AELAB_WORKERS",
+        "home": "AELAB_HOME", "mnist": "AELAB_MNIST", "zoo": "AELAB_ZOO", "lessons": "AELAB_LESSONS",
+        "workers": "AELAB_WORKERS",
         "threads": "AELAB_WORKER_THREADS", "view_workers": "AELAB_VIEW_WORKERS",
         "per_workspace": "AELAB_JOBS_PER_WORKSPACE", "max_queue": "AELAB_MAX_QUEUE",
         "budget_images": "AELAB_JOB_BUDGET_IMAGES", "time_limit_s": "AELAB_JOB_TIME_LIMIT_S",
@@ -120,6 +122,10 @@ class Settings:
     @property
     def zoo_dir(self) -> Path:
         return Path(self.zoo)
+
+    @property
+    def lessons_dir(self) -> Path:
+        return Path(self.lessons)
 
     # ---- workers ------------------------------------------------------------------------------------------
     def resolved_workers(self) -> int:

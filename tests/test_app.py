@@ -55,7 +55,7 @@ def test_home_preset_opens_latent_page_with_its_settings():
 
 
 def test_train_page_explains_invalid_settings():
-    at = app("pages/train.py")
+    at = app("app_pages/train.py")
     assert at.title[0].value == "Train an autoencoder"
     assert any("Training runs on" in c.value for c in at.caption)
     assert by_label(at.number_input, "Learning rate").min > 0  # the widget itself refuses 0
@@ -68,16 +68,16 @@ def test_train_page_explains_invalid_settings():
 
 
 def wait_for_jobs(at, timeout=120):
-    from pages import _ui
+    from app_pages.kit import session
 
     t = time.time()
-    while any(j.active for j in _ui.engine()._store.jobs(workspace=at.session_state["ws"])):
+    while any(j.active for j in session.engine()._store.jobs(workspace=at.session_state["ws"])):
         assert time.time() - t < timeout
         time.sleep(0.2)
 
 
 def test_train_page_tiny_run_finishes_and_appears_in_picker():
-    at = app("pages/train.py")
+    at = app("app_pages/train.py")
     by_label(at.selectbox, "Model").set_value("dense").run()
     by_label(at.number_input, "Latent size k").set_value(4)
     by_label(at.number_input, "Epochs").set_value(2)
@@ -97,16 +97,16 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
     step.set_value(0).run()
     assert not at.exception
     assert any("reconstructions at step 0" in c for i in at.get("image") for c in i.captions)
-    at.switch_page("pages/reconstructions.py").run()
+    at.switch_page("app_pages/reconstructions.py").run()
     picker = by_label(at.sidebar.selectbox, "Model run")
     assert any(o.startswith("yours ·") for o in picker.options)
 
 
 def test_layer_wise_pretraining_trains_from_the_train_page():
     """Train → mlp-deep → pretraining epochs 1 → Train crashed the page (issue 27, item 1)."""
-    from pages import _ui
+    from app_pages.kit import session
 
-    at = app("pages/train.py")
+    at = app("app_pages/train.py")
     by_label(at.selectbox, "Model").set_value("mlp-deep").run()
     by_label(at.number_input, "Epochs").set_value(1)
     by_label(at.number_input, "Batch size").set_value(50)
@@ -115,18 +115,18 @@ def test_layer_wise_pretraining_trains_from_the_train_page():
     at.run()
     by_label(at.button, "▶ Train").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    job = _ui.engine()._store.jobs(workspace=at.session_state["ws"])[0]
+    job = session.engine()._store.jobs(workspace=at.session_state["ws"])[0]
     assert job.kind == "train" and job.params["config"]["pretrain_epochs"] == 1
     wait_for_jobs(at)
     at.run()
     assert not at.exception
-    assert _ui.engine()._store.job(job.id).status == "done"
+    assert session.engine()._store.job(job.id).status == "done"
     assert any(e.label.replace("\\", "").startswith("mlp-deep k=") and e.label.endswith("— done") for e in at.expander)
 
 
 def test_stacked_ae_experiment_runs_from_its_tab():
     """Experiments → Stacked AE → Run experiment crashed the page (issue 27, item 1)."""
-    at = app("pages/experiments.py", tab="Stacked AE")
+    at = app("app_pages/experiments.py", tab="Stacked AE")
     by_label(at.number_input, "Training images (0 = all)").set_value(600)
     by_label(at.number_input, "Epochs").set_value(1)
     at.run()
@@ -138,14 +138,14 @@ def test_stacked_ae_experiment_runs_from_its_tab():
 
 
 def test_upload_rejects_a_file_that_is_not_a_run():
-    at = app("pages/train.py")
+    at = app("app_pages/train.py")
     at.file_uploader(key="upload_run").set_value(("evil.zip", b"\x89PNG\r\n\x1a\nnot really", "application/zip")).run()
     assert not at.exception
     assert any("not a usable run" in e.value for e in at.error)
 
 
 def test_reconstructions_modes_and_second_run():
-    at = app("pages/reconstructions.py", run="zoo:conv-k16")
+    at = app("app_pages/reconstructions.py", run="zoo:conv-k16")
     assert at.title[0].value == "Reconstructions"
     def shown(at):
         return [c for i in at.get("image") for c in i.captions if c.startswith("#")]
@@ -167,7 +167,7 @@ def test_reconstructions_modes_and_second_run():
 
 
 def test_latent_space_projection_switch_changes_chart():
-    at = app("pages/latent.py", run="zoo:conv-k2", method="raw")
+    at = app("app_pages/latent.py", run="zoo:conv-k2", method="raw")
     assert at.title[0].value == "Latent space"
     raw = charts(at)[0].proto.spec
     assert '"z1"' in raw
@@ -180,7 +180,7 @@ def test_latent_space_projection_switch_changes_chart():
 
 
 def test_latent_space_tsne_and_digit_filter():
-    at = app("pages/latent.py", run="zoo:conv-k16", method="tsne")
+    at = app("app_pages/latent.py", run="zoo:conv-k16", method="tsne")
     by_label(at.slider, "Points").set_value(300).run()
     by_label(at.multiselect, "Digits shown").set_value([0, 1]).run()
     assert not at.exception
@@ -197,7 +197,7 @@ def test_latent_space_upload_digit_and_bad_image():
     ImageDraw.Draw(img).line([(60, 15), (60, 105)], fill="black", width=12)  # a "1", colour file
     buf = io.BytesIO()
     img.save(buf, format="PNG")
-    at = app("pages/latent.py", run="zoo:conv-k16", method="pca")
+    at = app("app_pages/latent.py", run="zoo:conv-k16", method="pca")
     at.file_uploader(key="digit_upload").set_value(("one.png", buf.getvalue(), "image/png")).run()
     at.run()
     assert not at.exception
@@ -208,7 +208,7 @@ def test_latent_space_upload_digit_and_bad_image():
 
 
 def test_denoising_controls_change_the_numbers():
-    at = app("pages/denoising.py", run="zoo:conv-k16-denoise")
+    at = app("app_pages/denoising.py", run="zoo:conv-k16-denoise")
     assert at.title[0].value == "Denoising"
     before = by_label(at.metric, "MSE of the corrupted input").value
     after = by_label(at.metric, "MSE after the model").value
@@ -221,7 +221,7 @@ def test_denoising_controls_change_the_numbers():
 
 @pytest.mark.parametrize("tab", ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE"])
 def test_experiments_tabs_render(tab):
-    at = app("pages/experiments.py", run="zoo:linear-k32", tab=tab)
+    at = app("app_pages/experiments.py", run="zoo:linear-k32", tab=tab)
     assert at.title[0].value == "Experiments"
     if tab == "AE vs PCA":
         ae = float(by_label(at.metric, "Autoencoder test MSE (k=32)").value)
@@ -234,7 +234,7 @@ def test_experiments_tabs_render(tab):
 
 
 def test_experiments_ab_runs_in_background_and_shows_result(tmp_path, monkeypatch):
-    at = app("pages/experiments.py", run="zoo:linear-k32", tab="A/B")
+    at = app("app_pages/experiments.py", run="zoo:linear-k32", tab="A/B")
     by_label(at.selectbox, "Comparison").set_value("MSE vs BCE loss").run()
     by_label(at.number_input, "Epochs").set_value(1)
     by_label(at.number_input, "Training images (0 = all)").set_value(500)
@@ -251,9 +251,9 @@ def test_experiments_ab_runs_in_background_and_shows_result(tmp_path, monkeypatc
 def test_teacher_view_needs_the_key_and_shows_every_workspace(tiny, mnist):
     from aecore.engine.keep import keep_run
     from aecore.training.trainer import train
-    from pages import _ui
+    from app_pages.kit import session
 
-    eng = _ui.engine()
+    eng = session.engine()
     keep_run(eng._store, "someone-elses-ws", train(tiny(), mnist), "a student's run")
     eng.settings.teacher_key = "let-me-in"
     try:
@@ -262,7 +262,7 @@ def test_teacher_view_needs_the_key_and_shows_every_workspace(tiny, mnist):
         assert "Train" in links and "Teacher" not in links  # no key: no teacher page
         at = app(teacher="let-me-in")
         assert "Teacher" in [p.proto.label for p in at.sidebar.get("page_link")]
-        at.switch_page("pages/teacher.py").run()
+        at.switch_page("app_pages/teacher.py").run()
         assert not at.exception
         assert at.title[0].value == "Teacher view"
         assert any("a student's run" in c.value for c in at.caption)
@@ -274,35 +274,35 @@ def test_teacher_view_needs_the_key_and_shows_every_workspace(tiny, mnist):
 def test_another_workspaces_unshared_run_cannot_be_opened_from_a_link(tiny, mnist):
     from aecore.engine.keep import keep_run
     from aecore.training.trainer import train
-    from pages import _ui
+    from app_pages.kit import session
 
-    run_id = keep_run(_ui.engine()._store, "not-your-workspace", train(tiny(), mnist), "private")
-    at = app("pages/reconstructions.py", run=f"run:{run_id}")
+    run_id = keep_run(session.engine()._store, "not-your-workspace", train(tiny(), mnist), "private")
+    at = app("app_pages/reconstructions.py", run=f"run:{run_id}")
     assert not at.exception
     assert at.sidebar.selectbox[0].value != f"run:{run_id}" and f"run:{run_id}" not in at.sidebar.selectbox[0].options
 
 
 def test_denoising_says_what_the_model_was_trained_on():
-    at = app("pages/denoising.py", run="zoo:conv-k16-denoise")
+    at = app("app_pages/denoising.py", run="zoo:conv-k16-denoise")
     assert not at.warning and any("the same corruption as chosen here" in c.value for c in at.caption)
     by_label(at.selectbox, "Corruption").set_value("saltpepper").run()
     assert not at.exception
     assert any("trained on masking (pixels set to 0) at 0.5, but you chose salt and pepper" in w.value for w in at.warning)
-    plain = app("pages/denoising.py", run="zoo:conv-k16")
+    plain = app("app_pages/denoising.py", run="zoo:conv-k16")
     assert any("trained on clean images only" in i.value for i in plain.info)
 
 
 def test_one_digit_tab_warns_about_a_run_trained_on_every_digit():
-    at = app("pages/experiments.py", run="zoo:linear-k32", tab="One digit")
+    at = app("app_pages/experiments.py", run="zoo:linear-k32", tab="One digit")
     assert any("not on one digit only" in w.value for w in at.warning)
-    only1 = app("pages/experiments.py", run="zoo:conv-k16-only1", tab="One digit")
+    only1 = app("app_pages/experiments.py", run="zoo:conv-k16-only1", tab="One digit")
     assert not any("one digit only" in w.value or "only, but" in w.value for w in only1.warning)
     by_label(only1.multiselect, "Normal digits").set_value([7]).run()
     assert any("trained on the digit 1 only, but the normal digits picked here are 7" in w.value for w in only1.warning)
 
 
 def test_train_page_copies_a_zoo_models_recipe_into_every_setting():
-    at = app("pages/train.py")
+    at = app("app_pages/train.py")
     at.selectbox(key="recipe").set_value("conv-k16").run()
     assert not at.exception
     config = __import__("aecore.training.zoo", fromlist=["load_zoo"]).load_zoo("conv-k16").config
@@ -332,7 +332,7 @@ def shapes_set(tmp_path):
 
 
 def test_data_page_shows_each_set_its_classes_and_refuses_an_import_without_a_file(shapes_set):
-    at = app("pages/data.py")
+    at = app("app_pages/data.py")
     assert at.title[0].value == "Data sets"
     table = at.dataframe[0].value
     assert {"mnist", shapes_set} <= set(table["name"]) and list(table[table.name == "mnist"]["here"]) == ["yes"]
@@ -347,7 +347,7 @@ def test_data_page_shows_each_set_its_classes_and_refuses_an_import_without_a_fi
 
 
 def test_train_page_on_an_imported_set_offers_only_models_that_take_it(shapes_set):
-    at = app("pages/train.py", dataset=shapes_set)
+    at = app("app_pages/train.py", dataset=shapes_set)
     assert by_label(at.selectbox, "Data set").value == shapes_set
     models = by_label(at.selectbox, "Model").options
     assert any(o.startswith("conv —") for o in models) and not any(o.startswith("dense —") for o in models)
@@ -367,31 +367,31 @@ def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_nam
     from aecore.training.config import TrainConfig
     from aecore.engine.keep import keep_run
     from aecore.training.trainer import train
-    from pages import _ui
+    from app_pages.kit import session
 
     ws = "apptest-shapes-ws"
     run = train(TrainConfig(model="conv", latent=4, epochs=2, batch_size=16, dataset=shapes_set, device="cpu"))
-    run_id = keep_run(_ui.engine()._store, ws, run, "my shapes run")
+    run_id = keep_run(session.engine()._store, ws, run, "my shapes run")
     try:
-        at = app("pages/latent.py", ws=ws, run=f"run:{run_id}", method="pca")
+        at = app("app_pages/latent.py", ws=ws, run=f"run:{run_id}", method="pca")
         assert by_label(at.multiselect, "Classes shown").options == ["circle", "square", "triangle", "cross"]
         spec = charts(at)[0].proto.spec
         assert all(f'"name":"{c}"' in spec.replace(" ", "") for c in ("circle", "square", "triangle", "cross"))
         assert "of 16 test images" in spec and "Colour by" in labels(at.selectbox)
         assert by_label(at.selectbox, "Colour by").value == "digit" and "class" in by_label(at.selectbox, "Colour by").options[0]
-        at.switch_page("pages/reconstructions.py").run()
+        at.switch_page("app_pages/reconstructions.py").run()
         by_label(at.sidebar.selectbox, "Model run").set_value(f"run:{run_id}").run()
         assert not at.exception and any(s.value == "Error per class" for s in at.subheader)
-        at.switch_page("pages/denoising.py").run()
+        at.switch_page("app_pages/denoising.py").run()
         by_label(at.sidebar.selectbox, "Model run").set_value(f"run:{run_id}").run()
         assert not at.exception and any("coloured speckles" in c.value for c in at.caption)
-        ex = app("pages/experiments.py", ws=ws, run=f"run:{run_id}", tab="AE vs PCA")
+        ex = app("app_pages/experiments.py", ws=ws, run=f"run:{run_id}", tab="AE vs PCA")
         spec = charts(ex)[0].proto.spec.replace(" ", "")
         assert all(f'"name":"{c}"' in spec for c in ("circle", "square", "triangle", "cross"))  # both code maps by class
         assert any("middle: autoencoder · bottom: PCA" in c for i in ex.get("image") for c in i.captions)
         assert [m.label for m in ex.metric] == ["Autoencoder test MSE (k=4)", "PCA test MSE (k=4)"]
-        ex = app("pages/experiments.py", ws=ws, run=f"run:{run_id}", tab="One digit")
+        ex = app("app_pages/experiments.py", ws=ws, run=f"run:{run_id}", tab="One digit")
         assert any("trained on all 4 classes, not on one class only" in w.value for w in ex.warning)
         assert by_label(ex.multiselect, "Normal classes").options == ["circle", "square", "triangle", "cross"]
     finally:
-        _ui.engine()._store.delete_run(run_id, ws)
+        session.engine()._store.delete_run(run_id, ws)

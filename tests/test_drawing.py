@@ -103,7 +103,7 @@ def test_bad_bitmaps_and_brushes_are_refused_clearly():
     assert issubclass(DrawingError, ImageError)  # the pages catch both alike
 
 
-# ---- the canvas in a page (pages/_draw.py through the test harness) ------------------------------------
+# ---- the canvas in a page (app_pages/kit/draw.py through the test harness) ------------------------------------
 def test_the_page_shows_a_drawing_and_warns_about_a_payload_that_is_not_one():
     from streamlit.testing.v1 import AppTest
 

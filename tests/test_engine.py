@@ -561,7 +561,6 @@ def test_a_stale_worker_cannot_write_or_finish_a_job_resumed_by_another(store):
 def test_a_worker_killed_between_keeping_the_run_and_finishing_leaves_one_run(store, settings, home, mnist, tiny):
     """The run's files are written, then the worker dies before the ending is recorded: the run is not registered,
     the job is interrupted, and resuming it makes exactly one run (and a paused run keeps its identity)."""
-    from aecore.engine import runner
 
     job = submit(store, settings, WS_A, "train", _train(tiny, epochs=2, limit=600), "demo", mnist, name="demo")
 

@@ -311,7 +311,7 @@ def test_app_shows_names_as_plain_text_and_survives_a_crafted_run(good):
     at = ready_app_test(ROOT / "app.py", 120)
     at.query_params.update({"ws": ws})
     at.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception, [e.value for e in at.exception]
     labels = [e.label for e in at.expander]
     shown = next(lab for lab in labels if "log in" in lab)
@@ -319,7 +319,7 @@ def test_app_shows_names_as_plain_text_and_survives_a_crafted_run(good):
     assert any("This run cannot be opened: the run cannot be opened" in e.value for e in at.error)
     assert any("crafted" in lab for lab in labels) and len(labels) >= 2  # the other run is still there
 
-    at.switch_page("pages/reconstructions.py").run()
+    at.switch_page("app_pages/reconstructions.py").run()
     at.sidebar.selectbox[0].set_value(f"run:{named}").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.subheader[0].value.startswith("\\[log in\\]")
@@ -333,11 +333,11 @@ def test_app_shows_names_as_plain_text_and_survives_a_crafted_run(good):
 
 # ---- 7. out-of-range URL values are clamped, said, and fixed in the address ------------------------------
 @pytest.mark.parametrize("page,query,fixed", [
-    ("pages/train.py", {"latent": "0", "epochs": "0", "batch": "-1", "lr": "inf", "limit": "-5"},
+    ("app_pages/train.py", {"latent": "0", "epochs": "0", "batch": "-1", "lr": "inf", "limit": "-5"},
      {"latent": "1", "epochs": "1", "batch": "1", "limit": "0"}),
-    ("pages/train.py", {"model": "dense", "latent": "100000", "lr": "1e9"}, {"latent": "256", "lr": "10"}),
-    ("pages/denoising.py", {"level": "NaN"}, {"level": "0.5"}),
-    ("pages/latent.py", {"n": "-5", "run": "zoo:conv-k2", "method": "raw"}, {"n": "100"}),
+    ("app_pages/train.py", {"model": "dense", "latent": "100000", "lr": "1e9"}, {"latent": "256", "lr": "10"}),
+    ("app_pages/denoising.py", {"level": "NaN"}, {"level": "0.5"}),
+    ("app_pages/latent.py", {"n": "-5", "run": "zoo:conv-k2", "method": "raw"}, {"n": "100"}),
 ])
 def test_out_of_range_url_values_are_clamped_and_fixed(page, query, fixed):
     from conftest import ready_app_test

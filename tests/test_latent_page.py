@@ -7,7 +7,7 @@ def latent(**query):
     at = ready_app_test(ROOT / "app.py", 120)
     at.query_params.update(query)
     at.run()
-    at.switch_page("pages/latent.py").run()
+    at.switch_page("app_pages/latent.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -6,7 +6,7 @@ from conftest import ROOT, ready_app_test
 
 from aecore.classroom.lessons import LessonError, parse_lesson
 from aecore.classroom.lessons import load_lessons
-from pages._lesson import LESSONS_DIR, PAGE_FILES, SPECS
+from app_pages.kit.classroom import LESSONS_DIR, PAGE_FILES, SPECS
 
 SHIPPED = {"linear-vs-conv", "latent-size", "latent-plane", "denoising", "ae-vs-pca", "features-classification",
            "one-digit-anomalies", "stacked-ae"}
@@ -91,10 +91,11 @@ def test_every_control_a_link_can_hide_is_a_widget_key_of_its_page():
     """Guards renames: ?hide=name works only while the page still draws a widget with that key."""
     import re
 
-    from pages._lesson import CONTROLS
+    from app_pages.kit.classroom import CONTROLS
 
     for page, controls in CONTROLS.items():
-        source = (ROOT / PAGE_FILES[page]).read_text() + (ROOT / "pages" / "_ui.py").read_text()
+        source = (ROOT / PAGE_FILES[page]).read_text() + "".join(
+            p.read_text() for p in (ROOT / "app_pages" / "kit").glob("*.py"))
         keys = set(re.findall(r'key=f?"([A-Za-z0-9_]+)', source))
         for name, patterns in controls.items():
             for pattern in patterns:

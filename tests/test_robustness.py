@@ -21,11 +21,11 @@ def test_kept_run_deleted_while_in_use(mnist, tiny):
     from aecore.engine.store import Store
     from aecore.training.trainer import train
 
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     ws = at.session_state["ws"]
     store = Store(os.environ["AELAB_HOME"])
     run_id = keep_run(store, ws, train(tiny(), mnist), "class demo")
-    at.switch_page("pages/reconstructions.py").run()
+    at.switch_page("app_pages/reconstructions.py").run()
     at.sidebar.selectbox[0].set_value(f"run:{run_id}").run()
     assert not at.exception and at.sidebar.selectbox[0].value == f"run:{run_id}"
     shutil.rmtree(store.run_dir(ws, run_id))  # its files vanish (e.g. a disk clean-up) while it is open
@@ -55,7 +55,7 @@ def test_foreign_weights_upload_keeps_earlier_runs(mnist, tiny):
         for n, b in {**files, "config.json": json.dumps(cfg).encode()}.items():
             z.writestr(n, b)
 
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     at.file_uploader(key="upload_run").set_value(("good.zip", data, "application/zip")).run()
     assert not at.exception
     at.run()
@@ -69,11 +69,11 @@ def test_foreign_weights_upload_keeps_earlier_runs(mnist, tiny):
 
 
 def test_stop_during_first_step_from_the_page(mnist):
-    from pages import _ui
+    from app_pages.kit import session
 
-    at = open_page("pages/train.py", model="dense", latent="4", epochs="50", batch="50", limit="2000")
+    at = open_page("app_pages/train.py", model="dense", latent="4", epochs="50", batch="50", limit="2000")
     next(b for b in at.button if b.label == "▶ Train").click().run()
-    store = _ui.engine()._store
+    store = session.engine()._store
     job = store.jobs(workspace=at.session_state["ws"])[0]
     t = time.time()
     while store.job(job.id).status == "queued" and time.time() - t < 120:  # a worker process picks it up

@@ -2,17 +2,17 @@
 
 import plotly.graph_objects as go
 
-from pages import _ui
+from app_pages.kit import charts
 
 
 def test_epoch_axis_ticks_only_whole_epochs():
     fig = go.Figure(go.Scatter(x=[1, 2, 3], y=[0.3, 0.2, 0.1]))
-    xa = _ui.epoch_axis(fig).layout.xaxis
+    xa = charts.epoch_axis(fig).layout.xaxis
     assert list(xa.tickvals) == [1, 2, 3] and xa.tickmode == "array"
-    long = _ui.epoch_axis(go.Figure(go.Scatter(x=list(range(1, 41)), y=[0.1] * 40))).layout.xaxis
+    long = charts.epoch_axis(go.Figure(go.Scatter(x=list(range(1, 41)), y=[0.1] * 40))).layout.xaxis
     assert long.tickmode == "linear" and long.dtick == 4 and long.tickformat == "d"
 
 
 def test_digit_axis_lists_all_ten_digits():
-    fig = _ui.digit_axis(go.Figure(go.Bar(x=[str(d) for d in range(10)], y=list(range(10)))))
+    fig = charts.digit_axis(go.Figure(go.Bar(x=[str(d) for d in range(10)], y=list(range(10)))))
     assert fig.layout.xaxis.type == "category" and list(fig.layout.xaxis.categoryarray) == [str(d) for d in range(10)]

@@ -13,7 +13,7 @@ from aecore.data.mnist import load_mnist  # noqa: E402
 from aecore.models.evaluate import encode, reconstruct  # noqa: E402
 from aecore.data.images import to_png  # noqa: E402
 from aecore.training.zoo import load_zoo  # noqa: E402
-from pages._draw import draw_digit, drawn_strokes, show_prepared  # noqa: E402
+from app_pages.kit.draw import draw_digit, drawn_strokes, show_prepared  # noqa: E402
 
 N_POINTS = 1000  # test images on the scatter (enough to see the clusters, cheap to draw)
 

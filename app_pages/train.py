@@ -13,45 +13,43 @@ from aecore.training.device import device_label
 from aecore.training.runs import RunError, run_from_bytes, run_to_bytes, sanitize_name
 from aecore.training.trainer import check_config
 from aecore.training.zoo import zoo_names
-from pages import _ui, _watch
-
-_ui.require_navigation()
+from app_pages.kit import background, charts, picker, safe, session, url, watch, widgets
 
 st.title("Train an autoencoder")
-eng = _ui.engine()
-ws = _ui.workspace()
+eng = session.engine()
+ws = session.workspace()
 workers = eng.settings.resolved_workers()
 st.caption(f"Training runs on: **{device_label(threads=eng.settings.resolved_threads())}** per job · jobs from everyone "
            f"in the class share {workers} worker process{'es' if workers != 1 else ''} on this server · "
            "your runs are kept in this workspace: bookmark this page's address to come back to them")
-keep = _ui.kept  # every setting survives leaving the page and coming back
+keep = widgets.kept  # every setting survives leaving the page and coming back
 
 # ---- settings -----------------------------------------------------------------------------------
 here = ["mnist"] + datasets.names()  # the bundled MNIST and the sets imported on the Data sets page
-data_name = keep(st.selectbox, "Data set", here, key="dataset", default=_ui.query_choice("dataset", here, "mnist"),
+data_name = keep(st.selectbox, "Data set", here, key="dataset", default=url.query_choice("dataset", here, "mnist"),
                  help="Add your own images on the Data sets page")
-ds = _ui.dataset(data_name)
+ds = session.dataset(data_name)
 mnist = data_name == "mnist"
 if not mnist:
     c, h, w = ds.image_shape
-    st.caption(f"{_ui.plain(data_name)}: {h}×{w} {'colour' if c == 3 else 'grey'} images, {len(ds.train):,} for "
+    st.caption(f"{safe.plain(data_name)}: {h}×{w} {'colour' if c == 3 else 'grey'} images, {len(ds.train):,} for "
                f"training, {ds.n_classes} classes. Models that take only 28×28 grey digits are not offered.")
 names = [n for n in MODELS if mnist or MODELS[n].any_shape is not None]
-model = keep(st.selectbox, "Model", names, key="model", default=_ui.query_choice("model", names, "conv"),
+model = keep(st.selectbox, "Model", names, key="model", default=url.query_choice("model", names, "conv"),
              format_func=lambda n: f"{n} — {MODELS[n].summary}")
 spec = MODELS[model]
 c1, c2, c3, c4 = st.columns(4)
 if spec.latent is not None:
     latent = keep(c1.number_input, "Latent size k", LATENT_RANGE[0], LATENT_RANGE[1], key=f"latent_{model}",
-                  default=_ui.query_number("latent", spec.latent, *LATENT_RANGE), help="How many numbers the code has (1-256)")
+                  default=url.query_number("latent", spec.latent, *LATENT_RANGE), help="How many numbers the code has (1-256)")
 else:
     latent = None
     c1.number_input("Latent size k", value=spec.fixed_latent, disabled=True, help="Fixed by this architecture's code map",
                     key="latent_fixed")
-epochs = keep(c2.number_input, "Epochs", 1, 1000, key="epochs", default=_ui.query_number("epochs", 3, 1, 1000))
-batch = keep(c3.number_input, "Batch size", 1, 60000, key="batch", default=_ui.query_number("batch", 128, 1, 60000))
+epochs = keep(c2.number_input, "Epochs", 1, 1000, key="epochs", default=url.query_number("epochs", 3, 1, 1000))
+batch = keep(c3.number_input, "Batch size", 1, 60000, key="batch", default=url.query_number("batch", 128, 1, 60000))
 lr = keep(c4.number_input, "Learning rate", min_value=1e-6, max_value=10.0, key=f"lr_{model}",
-          default=_ui.query_number("lr", spec.default_lr, 1e-6, 10.0, float), format="%.5f", step=1e-4)
+          default=url.query_number("lr", spec.default_lr, 1e-6, 10.0, float), format="%.5f", step=1e-4)
 
 c1, c2, c3, c4 = st.columns(4)
 optimizer = keep(c1.selectbox, "Optimizer", OPTIMIZERS, key="optimizer", default=OPTIMIZERS[0])
@@ -88,17 +86,17 @@ else:
                   format_func=lambda i: ds.class_names[i], help="Train on a subset of the classes")
 c2, c3, c4 = st.columns(3)  # the digits have a row of their own: in a column their chips were cut off
 limit = keep(c2.number_input, "Training images (0 = all)", 0, 60000, key="limit",
-             default=_ui.query_number("limit", 0, 0, 60000), step=1000)
+             default=url.query_number("limit", 0, 0, 60000), step=1000)
 pretrain = keep(c3.number_input, "Layer-wise pretraining epochs", 0, 100, key=f"pretrain_{model}", default=0,
                 disabled=not spec.stackable, help="Stacked AE: train each layer pair greedily first (deep MLP models)")
-devices = _ui.available_devices()
+devices = widgets.available_devices()
 device = keep(c4.radio, "Device", devices, key="device", default="auto", horizontal=True,
               help="cuda appears when this server has a GPU")
 
 with st.expander("More settings: the learning-rate schedule, weight decay, validation share, width, precision"):
     if "flash_recipe" in st.session_state:
         st.info(st.session_state.pop("flash_recipe"))
-    st.selectbox("Copy the recipe of a zoo model", [""] + zoo_names(), key="recipe", on_change=_ui.copy_recipe,
+    st.selectbox("Copy the recipe of a zoo model", [""] + zoo_names(), key="recipe", on_change=widgets.copy_recipe,
                  format_func=lambda n: n or "(choose one to fill in every setting as it was trained)",
                  help="Every setting of that pretrained model, so you can train it again yourself and compare")
     c1, c2, c3, c4, c5 = st.columns(5)
@@ -147,7 +145,7 @@ run_name = n1.text_input("Name of the run", placeholder=config.describe(), max_c
 stepwise = n2.checkbox("Step by step", key="stepwise",
                        help="Pause after the first step; then step once, ten steps at a time, or go on")
 if n3.button("▶ Train", type="primary", disabled=problem is not None):
-    job = _ui.queue_training(config, name=run_name.strip() or config.describe(), max_steps=1 if stepwise else None)
+    job = background.queue_training(config, name=run_name.strip() or config.describe(), max_steps=1 if stepwise else None)
     if job is not None:
         st.toast(f"Queued job {job.id}: {config.describe()}")
 
@@ -155,7 +153,7 @@ if n3.button("▶ Train", type="primary", disabled=problem is not None):
 # ---- live jobs ----------------------------------------------------------------------------------
 @st.fragment(run_every=2.0)
 def live_jobs():
-    jobs = [j for j in _ui.my_jobs() if j.kind == "train"]  # other jobs show on their own pages and in the sidebar
+    jobs = [j for j in session.my_jobs() if j.kind == "train"]  # other jobs show on their own pages and in the sidebar
     active = [j for j in jobs if j.active]
     shown = st.session_state.setdefault("shown_finished", set())
     fresh = [j for j in jobs if not j.active and j.id not in shown and j.finished and j.attempts]
@@ -165,7 +163,7 @@ def live_jobs():
     for job in active:
         with st.container(border=True):
             top = st.columns([4, 1, 1])
-            top[0].markdown(f"**Job {job.id}** · {_ui.plain(job.label)}")
+            top[0].markdown(f"**Job {job.id}** · {safe.plain(job.label)}")
             in_main_phase = (job.progress or {}).get("phase") == "train"  # layer-wise pretraining cannot pause
             try:
                 if job.status == "running" and in_main_phase and top[1].button(
@@ -180,28 +178,28 @@ def live_jobs():
                 st.info(f"Waiting: {eng.waiting_text(job)}.")
                 continue
             p = JobProgress.from_dict(job.progress)
-            st.progress(p.share if p else 0.0, text=_ui.plain(describe(job.progress)))
+            st.progress(p.share if p else 0.0, text=safe.plain(describe(job.progress)))
             if p is None:
                 continue
             left, right = st.columns(2)
-            left.plotly_chart(_ui.live_loss_figure(job.curve, job.history, p.epochs), key=f"live_loss_{job.id}")
+            left.plotly_chart(charts.live_loss_figure(job.curve, job.history, p.epochs), key=f"live_loss_{job.id}")
             with right:  # watch it learn: the codes of 500 test images and 8 reconstructions, every few steps
-                _watch.live(job.id, key=f"live_codes_{job.id}", ds=_ui.dataset(job.params["config"]["dataset"]))
+                watch.live(job.id, key=f"live_codes_{job.id}", ds=session.dataset(job.params["config"]["dataset"]))
 
 
-st.session_state.setdefault("shown_finished", {j.id for j in _ui.my_jobs() if not j.active})
-if _ui.has_active_jobs():
+st.session_state.setdefault("shown_finished", {j.id for j in session.my_jobs() if not j.active})
+if session.has_active_jobs():
     live_jobs()  # polls every 2 s, only while this workspace has a job queued or running
 
 # ---- jobs that ended early ----------------------------------------------------------------------
-for job in _ui.my_jobs()[:10]:
+for job in session.my_jobs()[:10]:
     if job.active or not job.error or job.kind != "train" and (job.lane == "view" or job.kind == "dataset") \
             or st.session_state.get(f"dismissed_{job.id}"):
         continue  # imports, maps and codes say why they failed on their own pages
     box = st.info if job.status == "paused" else st.warning if job.status in ("stopped", "diverged", "interrupted") else st.error
     c1, c2, c3, c4, c5 = st.columns([6, 1, 1, 1, 1])
     with c1:
-        box(f"Job {job.id} ({_ui.plain(job.label)}): {_ui.plain(job.error)}")
+        box(f"Job {job.id} ({safe.plain(job.label)}): {safe.plain(job.error)}")
     if job.resumable and job.kind == "train" and job.epochs_done < job.params["config"]["epochs"]:
         go = c2.button("▶ Go on" if job.status == "paused" else "↻ Resume", key=f"resume_{job.id}",
                        help="Continue exactly where it ended (after a crash: from its last finished epoch)")
@@ -221,14 +219,14 @@ runs = eng.runs(ws)
 
 # ---- watch it learn -----------------------------------------------------------------------------
 st.subheader("Watch it learn")
-recorded = {e.id: e.name for e in runs if _watch.run_recording_path(e.id).is_file()}
+recorded = {e.id: e.name for e in runs if watch.run_recording_path(e.id).is_file()}
 if not recorded:
     st.caption("While a model trains, the codes of 500 test images and the reconstructions of 8 digits are recorded "
                "every few steps. Train a model: you see them move live above, then replay them here.")
 else:
     watch_id = st.selectbox("Replay the training of", list(recorded), format_func=recorded.get,
                             key="watch_run")
-    _watch.replay(_watch.run_recording_path(watch_id), key=f"watch_{watch_id}", ds=_ui.dataset(_ui.run_data(f"run:{watch_id}")))
+    watch.replay(watch.run_recording_path(watch_id), key=f"watch_{watch_id}", ds=session.dataset(picker.run_data(f"run:{watch_id}")))
 
 # ---- your runs ----------------------------------------------------------------------------------
 with st.container(key="train_runs"):  # a lesson can hide this section (?hide=runs)
@@ -242,20 +240,20 @@ with st.container(key="train_runs"):  # a lesson can hide this section (?hide=ru
     if runs:
         st.caption(f"{len(runs)} run(s), {used:.1f} of {eng.settings.quota_mb:g} MB used")
     for i, entry in enumerate(runs):
-        with st.expander(f"{_ui.plain(entry.name)} — {entry.status}" + (" · shared with the class" if entry.shared else ""),
+        with st.expander(f"{safe.plain(entry.name)} — {entry.status}" + (" · shared with the class" if entry.shared else ""),
                          expanded=i == 0):
             try:
-                run = _ui.kept_run(entry.id, entry.digest)
+                run = picker.kept_run(entry.id, entry.digest)
             except (RunError, OSError) as e:
-                st.error(f"This run cannot be opened: {_ui.plain(str(e))}")
+                st.error(f"This run cannot be opened: {safe.plain(str(e))}")
                 if st.button("Delete it", key=f"rm_bad_{entry.id}"):
                     eng.delete_run(entry.id, ws)
                     st.rerun()
                 continue
             left, right = st.columns([3, 2])
-            left.plotly_chart(_ui.epoch_axis(_ui.loss_figure(run.history)), key=f"loss_{entry.id}")
+            left.plotly_chart(charts.epoch_axis(charts.loss_figure(run.history)), key=f"loss_{entry.id}")
             with right:
-                st.caption(_ui.plain(entry.summary or run.config.describe()))
+                st.caption(safe.plain(entry.summary or run.config.describe()))
                 st.caption(f"{run.seconds:.1f} s on {run.device}")
                 name = st.text_input("Name", value=entry.name, key=f"name_{entry.id}", max_chars=80)
                 b1, b2, b3, b4 = st.columns(4)
@@ -273,15 +271,15 @@ with st.container(key="train_runs"):  # a lesson can hide this section (?hide=ru
                                    mime="application/zip", key=f"dl_{entry.id}")
                 if b4.button("Delete", key=f"rm_{entry.id}"):
                     eng.delete_run(entry.id, ws)
-                    st.session_state["flash"] = f"Deleted “{_ui.plain(entry.name)}”."
+                    st.session_state["flash"] = f"Deleted “{safe.plain(entry.name)}”."
                     st.rerun()
             try:  # test images of digits 0-7 (of the first classes of another data set), reconstructed by the run
-                on = _ui.dataset(run.config.dataset)
+                on = session.dataset(run.config.dataset)
                 shown = tuple(preview_indices(on))
-                _ui.image_rows([("originals", on.test.x[list(shown)]),
-                                ("reconstructions", _ui.reconstructions(f"run:{entry.id}", run, shown))], scale=2)
+                widgets.image_rows([("originals", on.test.x[list(shown)]),
+                                ("reconstructions", picker.reconstructions(f"run:{entry.id}", run, shown))], scale=2)
             except DataError as e:
-                st.caption(f"Its data set cannot be shown: {_ui.plain(str(e))}")
+                st.caption(f"Its data set cannot be shown: {safe.plain(str(e))}")
 
 with st.container(key="train_upload"):  # ?hide=upload
     st.subheader("Upload a run")
@@ -291,7 +289,7 @@ with st.container(key="train_upload"):  # ?hide=upload
         try:
             run = run_from_bytes(up.getvalue())
             entry = eng.keep_upload(ws, run, run.name or up.name.removesuffix(".zip"))
-            st.session_state["flash"] = f"Loaded “{_ui.plain(entry.name)}”: it is in your runs and in the run picker on every page."
+            st.session_state["flash"] = f"Loaded “{safe.plain(entry.name)}”: it is in your runs and in the run picker on every page."
             st.rerun()
         except (RunError, StoreError) as e:
-            st.error(f"That file is not a usable run: {_ui.plain(str(e))}")
+            st.error(f"That file is not a usable run: {safe.plain(str(e))}")

@@ -17,35 +17,32 @@ from aecore.analysis.latent import (
 from aecore.analysis.projection import METHODS, ProjectionError, nearest_neighbours
 from aecore.data.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
 from aecore.models.evaluate import codes_and_reconstructions, decode, encode
-from pages import _latent_map as _latent
-from pages import _ui
-
-_ui.require_navigation()
+from app_pages.kit import background, charts, latent_map, picker, safe, session, url, widgets
 
 st.title("Latent space")
-key, run = _ui.run_picker(data=None)  # runs of every data set
+key, run = picker.run_picker(data=None)  # runs of every data set
 if run is None:
     st.stop()
-ds = _ui.dataset(run.config.dataset)
+ds = session.dataset(run.config.dataset)
 mnist = ds.name == "mnist"
 names = None if mnist else ds.class_names  # MNIST's classes are the digits
 what = "digit" if mnist else "class"
-cls = (lambda d: str(d)) if mnist else (lambda d: _ui.plain(ds.class_names[d]))
+cls = (lambda d: str(d)) if mnist else (lambda d: safe.plain(ds.class_names[d]))
 k = run.model.latent_dim
 N_TEST = len(ds.test)
-st.caption(f"{_ui.plain(run.label())} · each image becomes a code of **{k}** numbers; here they are drawn in 2-D or 3-D.")
+st.caption(f"{safe.plain(run.label())} · each image becomes a code of **{k}** numbers; here they are drawn in 2-D or 3-D.")
 
 # ---- projection settings ------------------------------------------------------------------------
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 SOURCES = {"test": f"test set ({N_TEST:,})",
-           "all": f"all of {'MNIST' if mnist else _ui.plain(ds.name)} ({N_TEST + len(ds.train):,}: training + test)"}
+           "all": f"all of {'MNIST' if mnist else safe.plain(ds.name)} ({N_TEST + len(ds.train):,}: training + test)"}
 c1, c2, c3, c4 = st.columns([3, 1.2, 3, 1.2])
-method = c1.radio("Projection", METHODS, index=_ui.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
+method = c1.radio("Projection", METHODS, index=url.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
                   key="method", horizontal=True)
-view = c2.radio("View", ["2-D", "3-D"], index=_ui.query_index("view", ["2-D", "3-D"], "2-D"), key="view", horizontal=True,
+view = c2.radio("View", ["2-D", "3-D"], index=url.query_index("view", ["2-D", "3-D"], "2-D"), key="view", horizontal=True,
                 help="3-D: drag to rotate, scroll to zoom")
 dims = 3 if view == "3-D" else 2
-source = c3.radio("Images", list(SOURCES), index=_ui.query_index("images", list(SOURCES), "test"), format_func=SOURCES.get,
+source = c3.radio("Images", list(SOURCES), index=url.query_index("images", list(SOURCES), "test"), format_func=SOURCES.get,
                   key="source", horizontal=True)
 seed = c4.number_input("Seed", 0, 10**6, 0, key="proj_seed", help="Same seed, same sample and layout")
 labels_pool = pool_labels(ds, source)
@@ -53,7 +50,7 @@ cap = len(labels_pool)
 default_n = cap if method in ("raw", "pca") else 2000  # every image where it is instant
 lo = min(100, cap)  # a small imported set may have fewer test images than that
 if cap > lo:
-    n = st.slider("Points", lo, cap, _ui.query_number("n", default_n, lo, cap), step=100 if cap >= 1000 else 1,
+    n = st.slider("Points", lo, cap, url.query_number("n", default_n, lo, cap), step=100 if cap >= 1000 else 1,
                   key=f"n_{method}_{source}", help=f"images to show (all {cap:,} at most); t-SNE takes about 20 s for "
                                                   "10,000 on one core, and draws itself converging meanwhile")
 else:
@@ -90,10 +87,10 @@ if isolated:
         st.session_state.pop("isolated", None)
         st.rerun()
 
-params = _ui.projection_params(key, method, n, int(seed), tuple(digits), float(perplexity), int(n_neighbors), float(min_dist),
+params = background.projection_params(key, method, n, int(seed), tuple(digits), float(perplexity), int(n_neighbors), float(min_dist),
                                dims, source, tuple(isolated) if isolated else None)
 try:
-    res = _ui.computed("projection", params)
+    res = background.computed("projection", params)
 except ProjectionError as e:
     st.error(f"Cannot project: {e}")
     st.stop()
@@ -102,9 +99,9 @@ labels = labels_pool[idx]
 
 # ---- colour, size, search -----------------------------------------------------------------------
 f1, f2, f3 = st.columns([2, 2, 3])
-colour = f1.selectbox("Colour by", list(_latent.COLOURS), format_func=lambda f: _latent.colour_label(f, mnist), key="colour_by",
+colour = f1.selectbox("Colour by", list(latent_map.COLOURS), format_func=lambda f: latent_map.colour_label(f, mnist), key="colour_by",
                       help="the probe: a logistic regression fitted on 1,000 labelled training codes (as on the Experiments page)")
-size = f2.selectbox("Size by", list(_latent.SIZES), format_func=_latent.SIZES.get, key="size_by")
+size = f2.selectbox("Size by", list(latent_map.SIZES), format_func=latent_map.SIZES.get, key="size_by")
 query = f3.text_input("Find images", key="find", placeholder="test image numbers (17, 42) or a label (digit 3)",
                       help="selects them on the chart and shows them below")
 
@@ -130,7 +127,7 @@ axis = tuple(f"z{i + 1}" for i in range(dims)) if method == "raw" else tuple(f"{
 if "explained_variance" in info:
     ev = info["explained_variance"]
     axis = (f"PC1 ({ev[0]:.0%} of variance)",) + tuple(f"PC{i + 1} ({ev[i]:.0%})" for i in range(1, dims))
-fig = _latent.point_map(xy, idx, labels, res.images, axis, colour, size, selection, N_TEST, names=names)
+fig = latent_map.point_map(xy, idx, labels, res.images, axis, colour, size, selection, N_TEST, names=names)
 pool = int(info["pool"])  # images of the digits shown
 images = "test images" if source == "test" else "images (training + test)"
 shown = f"{len(idx):,} of {cap:,} {images}" + (f" ({what}s {', '.join(cls(d) for d in sorted(digits))})"
@@ -146,7 +143,7 @@ if "gpu_error" in info:
 # A plain click selects a point only in pan/zoom mode; box and lasso need their own drag modes (2-D only).
 PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}
 if dims == 2:
-    pick = st.radio("Pick points by", list(PICK), index=_ui.query_index("pick", list(PICK), "click"), key="pick", horizontal=True,
+    pick = st.radio("Pick points by", list(PICK), index=url.query_index("pick", list(PICK), "click"), key="pick", horizontal=True,
                     format_func=lambda m: {"click": "click (drag pans)", "box": "box (drag a rectangle)", "lasso": "lasso (draw around)"}[m],
                     help="How a click or a drag on the chart picks points; shift adds to the selection")
     st.query_params["pick"] = pick
@@ -157,7 +154,7 @@ else:
 mine = st.session_state.get("uploaded_digit") if mnist else None  # a 28x28 digit: for MNIST models only
 if mine is not None:
     my_code, my_rec = codes_and_reconstructions(run.model, mine[None])  # [1, k], [1, 28, 28]: one pass
-    pos, how = _latent.place_digit(res, params, run, mine, my_code)
+    pos, how = latent_map.place_digit(res, params, run, mine, my_code)
     if pos is not None:
         star = dict(x=[pos[0]], y=[pos[1]], mode="markers+text", text=["your digit"], textposition="top center",
                     marker=dict(symbol="star" if dims == 2 else "diamond", size=18 if dims == 2 else 8, color="black"),
@@ -173,7 +170,7 @@ st.download_button("Download coordinates (CSV)", lambda: pd.DataFrame(
      **{a: xy[:, j] for j, a in enumerate("xyz"[:dims])}, "error": res.images["mse"], "probe": res.images["pred"]}).to_csv(index=False),
     file_name=f"latent-{method}-{dims}d.csv", mime="text/csv")  # made only when clicked
 if mine is not None:  # next to its ★, not only at the bottom of the page
-    _ui.image_true_size(to_png(mine, scale=2), caption=f"★ your digit (more under “Your own digit” below) · {how}")
+    widgets.image_true_size(to_png(mine, scale=2), caption=f"★ your digit (more under “Your own digit” below) · {how}")
 
 # ---- selected points: linked views --------------------------------------------------------------
 st.subheader("Selected points")
@@ -188,21 +185,21 @@ else:
         st.session_state["selection"] = []
         st.rerun()
     show = selection[:16]
-    rec = _ui.reconstructions(key, run, tuple(show))
+    rec = picker.reconstructions(key, run, tuple(show))
     err = res.images["mse"][at[:16]]
-    _ui.image_true_size(to_png(rows_grid([pool_images(ds, show), rec]), scale=3),
+    widgets.image_true_size(to_png(rows_grid([pool_images(ds, show), rec]), scale=3),
                         caption=f"{len(selection)} selected{' (first 16 shown)' if len(selection) > 16 else ''} · top: originals · "
                                 "bottom: reconstructions · errors: " + ", ".join(f"{e:.3f}" for e in err))
-    z_all = _ui.test_codes(key)
+    z_all = background.test_codes(key)
     first = show[0]
     z_first = z_all[first:first + 1] if first < N_TEST else encode(run.model, pool_images(ds, [first]))
     nn = nearest_neighbours(z_all, z_first, k=10, exclude_self=first < N_TEST)[0]
-    _ui.image_true_size(to_png(grid(np.concatenate([pool_images(ds, [first]), ds.test.x[nn]]), 11), scale=3),
+    widgets.image_true_size(to_png(grid(np.concatenate([pool_images(ds, [first]), ds.test.x[nn]]), 11), scale=3),
                         caption=f"{point_name(first, N_TEST)} (left) and its 10 nearest neighbours in the {k}-D latent space "
                                 "(among the test images)")
     v1, v2 = st.columns(2)
-    v1.plotly_chart(_latent.selection_counts_figure(labels, labels[at], names), key="sel_counts")
-    v2.plotly_chart(_latent.error_figure(res.images["mse"], res.images["mse"][at]), key="sel_errors")
+    v1.plotly_chart(latent_map.selection_counts_figure(labels, labels[at], names), key="sel_counts")
+    v2.plotly_chart(latent_map.error_figure(res.images["mse"], res.images["mse"][at]), key="sel_errors")
     need = {"tsne": int(perplexity * 3) + 1, "umap": int(n_neighbors) + 2}.get(method, 2)
     if st.button("Isolate the selection and re-project only it", key="isolate",
                  help="a new layout made from the selected images alone (same method and settings)",
@@ -219,8 +216,8 @@ with left:
     st.subheader("Decoded latent plane")
     if k == 2:
         grid_n = st.slider("Grid size", 5, 25, 15, key="plane_n")
-        (x0, x1), (y0, y1) = plane_bounds(_ui.test_codes(key))
-        img = _latent.plane(key, run, (x0, x1), (y0, y1), grid_n)
+        (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
+        img = latent_map.plane(key, run, (x0, x1), (y0, y1), grid_n)
         png = to_png(grid(img, grid_n, padding=0), scale=2)
         st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] (bottom→top)")
         labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
@@ -246,14 +243,14 @@ st.subheader("Latent sliders")
 if k > 16:
     st.caption(f"Sliders are offered for codes of up to 16 numbers (this one has {k}).")
 else:
-    z_all = _ui.test_codes(key)
+    z_all = background.test_codes(key)
     start = st.number_input("Start from test image", 0, N_TEST - 1, 0, key="slider_start")
     lo, hi = z_all.min(0), z_all.max(0)
     z0 = z_all[start]
     cols = st.columns(min(k, 8))
     z = np.array([cols[j % len(cols)].slider(f"z{j + 1}", float(lo[j]), float(hi[j]), float(z0[j]), key=f"z_{key}_{start}_{j}")
                   for j in range(k)], np.float32)
-    _ui.image_true_size(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
+    widgets.image_true_size(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
 
 # ---- your own digit: upload a picture or draw one -------------------------------------------------
 st.subheader("Your own digit")
@@ -276,7 +273,7 @@ if own == "upload":
             st.session_state.pop("uploaded_digit", None)
             st.error(f"That image cannot be used: {e}")
 else:
-    from pages._draw import draw_digit
+    from app_pages.kit.draw import draw_digit
 
     st.session_state.pop("digit_file_id", None)
     drawn = draw_digit("latent_draw", interval_ms=800)
@@ -294,15 +291,15 @@ if st.session_state.get("uploaded_digit") is not None:
     code, rec = my_code[0], my_rec  # [k], [1, 28, 28]
     pics, bars, plane_col = st.columns([1, 2, 2])
     with pics:
-        _ui.image_true_size(to_png(rows_grid([mine[None], rec]), scale=4),
+        widgets.image_true_size(to_png(rows_grid([mine[None], rec]), scale=4),
                             caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE "
                                     f"{float(((rec[0] - mine / 255.0) ** 2).mean()):.4f} · the ★ on the chart shows where it lands")
-    bars.plotly_chart(_ui.code_bars(code, f"its code: {len(code)} numbers"), key="own_code")
+    bars.plotly_chart(charts.code_bars(code, f"its code: {len(code)} numbers"), key="own_code")
     if k == 2:  # beside the decoded grid of the plane: the ★ where its code falls
-        (x0, x1), (y0, y1) = plane_bounds(_ui.test_codes(key))
+        (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
         (x0, x1), (y0, y1) = (min(x0, code[0]), max(x1, code[0])), (min(y0, code[1]), max(y1, code[1]))
-        plane = grid(_latent.plane(key, run, (float(x0), float(x1)), (float(y0), float(y1)), 15), 15, padding=0)
-        plane_col.plotly_chart(_latent.plane_with_star(plane, plane_pixel(code, (x0, x1), (y0, y1), 15), (x0, x1), (y0, y1)),
+        plane = grid(latent_map.plane(key, run, (float(x0), float(x1)), (float(y0), float(y1)), 15), 15, padding=0)
+        plane_col.plotly_chart(latent_map.plane_with_star(plane, plane_pixel(code, (x0, x1), (y0, y1), 15), (x0, x1), (y0, y1)),
                                key="own_plane")
     else:
         plane_col.caption(f"With a 2-number code the ★ is also shown on the decoded plane (this code has {k}).")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
 
 from aecore.classroom.lessons import GLOBAL_CONTROLS, Lesson, PageSpec, load_lessons
-from pages import _ui
+from aecore.settings import current
+from app_pages.kit import safe, session
 
-LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
-PAGE_FILES = {"home": "pages/home.py", "train": "pages/train.py", "reconstructions": "pages/reconstructions.py",
-              "latent": "pages/latent.py", "denoising": "pages/denoising.py", "experiments": "pages/experiments.py"}
+LESSONS_DIR = current().lessons_dir
+PAGE_FILES = {"home": "app_pages/home.py", "train": "app_pages/train.py", "reconstructions": "app_pages/reconstructions.py",
+              "latent": "app_pages/latent.py", "denoising": "app_pages/denoising.py", "experiments": "app_pages/experiments.py"}
 URL_PATHS = {"home": "", "train": "train", "reconstructions": "reconstructions", "latent": "latent",
              "denoising": "denoising", "experiments": "experiments"}
 
@@ -68,7 +68,7 @@ def current() -> tuple[Lesson, int] | None:
     found = {lesson.name: lesson for lesson in lessons()[0]}
     lesson = found.get(name)
     if lesson is None:
-        st.warning(f"There is no lesson {_ui.plain(name[:60])!r} (see the Lessons page).")
+        st.warning(f"There is no lesson {safe.plain(name[:60])!r} (see the Lessons page).")
         return None
     try:
         i = int(st.query_params.get("step", "1")) - 1
@@ -79,7 +79,7 @@ def current() -> tuple[Lesson, int] | None:
 
 def step_params(lesson: Lesson, i: int) -> dict[str, str]:
     """The address of step i: its page's settings, the lesson and step, the workspace and the classroom view."""
-    q = dict(lesson.steps[i].params) | {"lesson": lesson.name, "step": str(i + 1), "ws": _ui.workspace()}
+    q = dict(lesson.steps[i].params) | {"lesson": lesson.name, "step": str(i + 1), "ws": session.workspace()}
     return q | {k: st.query_params[k] for k in VIEW_PARAMS if k in st.query_params}
 
 
@@ -132,7 +132,7 @@ def banner(lesson: Lesson, i: int) -> None:
             c2.page_link(PAGE_FILES[lesson.steps[i + 1].page], label="Next", icon=":material/arrow_forward:",
                          query_params=step_params(lesson, i + 1))
         else:
-            c2.page_link("pages/lessons.py", label="Finish", icon=":material/done_all:", query_params={"ws": _ui.workspace()})
+            c2.page_link("app_pages/lessons.py", label="Finish", icon=":material/done_all:", query_params={"ws": session.workspace()})
         c3.caption(f"This step's address: `{step_url(lesson, i)}`")
 
 

@@ -11,22 +11,20 @@ from aecore.data import imported as datasets
 from aecore.data.dataset import DataError
 from aecore.data.images import grid, to_png
 from aecore.engine.client import StoreError
-from pages import _ui
-
-_ui.require_navigation()
+from app_pages.kit import background, safe, session, url
 
 st.title("Data sets")
 st.caption("Train and explore on the bundled MNIST or on your own images: a zip with one folder per class (the "
            "ImageFolder layout), or an .npz of arrays. Imported data sets are shared with everyone on this server.")
-eng = _ui.engine()
-ws = _ui.workspace()
+eng = session.engine()
+ws = session.workspace()
 SHOWN_CLASSES = 12  # classes drawn in the sample grid (the class counts chart shows every class)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def sample_png(name: str, version: float) -> tuple[bytes, list[str]]:
     """Ten training images of each of the first classes, one row per class, and the row names."""
-    ds = _ui.dataset(name)
+    ds = session.dataset(name)
     y = np.asarray(ds.train.y)
     rows, names = [], []
     blank = np.full(ds.train.x.shape[1:], 255, np.uint8)
@@ -58,10 +56,10 @@ st.dataframe(
 
 # ---- look at one -------------------------------------------------------------------------------
 here = [r["name"] for r in rows if r["available"]]
-name = st.selectbox("Look at", here, index=_ui.query_index("dataset", here, "mnist"), key="data_pick")
+name = st.selectbox("Look at", here, index=url.query_index("dataset", here, "mnist"), key="data_pick")
 st.query_params["dataset"] = name
 try:
-    ds = _ui.dataset(name)
+    ds = session.dataset(name)
 except DataError as e:
     st.error(f"This data set cannot be read: {e}")
     st.stop()
@@ -74,24 +72,24 @@ m3.metric("Test images", f"{len(ds.test):,}")
 m4.metric("Classes", ds.n_classes)
 png, shown = sample_png(name, m.get("created", 0.0))
 more = f" (the first {SHOWN_CLASSES} of {ds.n_classes} classes)" if ds.n_classes > SHOWN_CLASSES else ""
-st.image(png, caption="One row per class, top to bottom: " + ", ".join(_ui.plain(s) for s in shown) + more)
+st.image(png, caption="One row per class, top to bottom: " + ", ".join(safe.plain(s) for s in shown) + more)
 counts = [np.bincount(np.asarray(s.y, np.int64), minlength=ds.n_classes) for s in (ds.train, ds.test)]
 fig = go.Figure([go.Bar(name=label, x=list(ds.class_names), y=cnt) for label, cnt in zip(("training", "test"), counts)])
 fig.update_layout(barmode="stack", height=300, margin=dict(l=10, r=10, t=30, b=10), title="Images per class",
                   xaxis_type="category")
 st.plotly_chart(fig, key="class_counts")
 for note in m.get("notes", []):
-    st.caption(f"Import note: {_ui.plain(note)}")
+    st.caption(f"Import note: {safe.plain(note)}")
 l1, l2 = st.columns([3, 2])
-l1.page_link("pages/train.py", label=f"Train a model on {name}", icon=":material/model_training:",
+l1.page_link("app_pages/train.py", label=f"Train a model on {name}", icon=":material/model_training:",
              query_params={"dataset": name})
 owner = (m.get("about") or {}).get("workspace")
-if m and (owner == ws or _ui.is_teacher()) and name not in ("cifar10", "flowers102"):
+if m and (owner == ws or session.is_teacher()) and name not in ("cifar10", "flowers102"):
     with l2.popover("Delete this data set", icon=":material/delete:"):
         st.caption("Runs trained on it stay, but cannot be shown again until it is imported again under this name.")
         if st.button(f"Delete {name}", type="primary", key="data_delete"):
             datasets.remove(name)
-            _ui.dataset.clear()
+            session.dataset.clear()
             st.query_params["dataset"] = "mnist"
             st.session_state.pop("data_pick", None)
             st.rerun()
@@ -133,13 +131,13 @@ job_id = st.session_state.get("import_job")
 if job_id is not None:
     job = eng.job(job_id)
     if job.active:
-        _ui.job_progress(job_id)
+        background.job_progress(job_id)
     elif job.status == "done":
-        st.success(f"Imported **{_ui.plain(job.params['name'])}**. Pick it above to look at it, or train on it.")
-        st.page_link("pages/train.py", label=f"Train a model on {job.params['name']}", icon=":material/model_training:",
+        st.success(f"Imported **{safe.plain(job.params['name'])}**. Pick it above to look at it, or train on it.")
+        st.page_link("app_pages/train.py", label=f"Train a model on {job.params['name']}", icon=":material/model_training:",
                      query_params={"dataset": job.params["name"]})
     else:
-        st.error(f"The import did not work: {_ui.plain(job.error)}")
+        st.error(f"The import did not work: {safe.plain(job.error)}")
 
 with st.expander("What an import accepts"):
     st.markdown(

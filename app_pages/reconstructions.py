@@ -9,15 +9,13 @@ import streamlit as st
 from aecore.analysis.projection import sample_indices
 from aecore.data.images import labelled_png, rows_grid, to_png
 from aecore.models.evaluate import per_digit
-from pages import _ui
-
-_ui.require_navigation()
+from app_pages.kit import background, charts, picker, safe, session, url
 
 st.title("Reconstructions")
-key, run = _ui.run_picker(data=None)  # runs of every data set
+key, run = picker.run_picker(data=None)  # runs of every data set
 if run is None:
     st.stop()
-ds = _ui.dataset(run.config.dataset)
+ds = session.dataset(run.config.dataset)
 mnist = ds.name == "mnist"
 names = None if mnist else ds.class_names  # MNIST's classes are the digits
 what = "digit" if mnist else "class"
@@ -25,14 +23,14 @@ what = "digit" if mnist else "class"
 MODES = {"random": "random test images", "digit": f"one chosen {what}", "worst": "worst reconstructed",
          "best": "best reconstructed"}
 c1, c2, c3, c4 = st.columns(4)
-mode = c1.radio("Show", list(MODES), format_func=MODES.get, index=_ui.query_index("mode", list(MODES), "random"), key="mode")
+mode = c1.radio("Show", list(MODES), format_func=MODES.get, index=url.query_index("mode", list(MODES), "random"), key="mode")
 n = c2.slider("How many", 4, 16, 10, key="n_recon")
 digit = c3.selectbox(what.capitalize(), list(range(ds.n_classes)), disabled=mode != "digit", key="recon_digit" if mnist else f"recon_digit_{ds.name}",
                      format_func=lambda d: str(d) if mnist else ds.class_names[d])
 seed = c4.number_input("Sample seed", 0, 10**6, 0, key="recon_seed", disabled=mode in ("worst", "best"))
 st.query_params["mode"] = mode
 
-errors = _ui.test_errors(key)
+errors = background.test_errors(key)
 if mode == "random":
     idx = sample_indices(len(ds.test), n, int(seed))
 elif mode == "digit":
@@ -41,8 +39,8 @@ else:
     order = np.argsort(errors)
     idx = order[::-1][:n] if mode == "worst" else order[:n]
 
-recon = _ui.reconstructions(key, run, tuple(int(i) for i in idx))
-st.subheader(f"{_ui.plain(run.label())}: {MODES[mode]}")
+recon = picker.reconstructions(key, run, tuple(int(i) for i in idx))
+st.subheader(f"{safe.plain(run.label())}: {MODES[mode]}")
 st.caption(f"In each column: the original on top, its reconstruction below, then the test index, the {what} and the MSE per pixel.")
 cols = st.columns(len(idx))
 for col, i, r in zip(cols, idx, recon):
@@ -67,15 +65,15 @@ series = {html.escape(run.label(), quote=False): per_digit(errors, ds.test.y, ds
 
 # ---- a second run side by side ------------------------------------------------------------------
 st.subheader("Compare with another run")
-other_key, other = _ui.run_picker("Second run", key="run_b", sidebar=False, avoid=key, data=(ds.name,))
+other_key, other = picker.run_picker("Second run", key="run_b", sidebar=False, avoid=key, data=(ds.name,))
 if other is not None and other_key != key:
-    other_err = _ui.test_errors(other_key)
+    other_err = background.test_errors(other_key)
     series[html.escape(other.label(), quote=False)] = per_digit(other_err, ds.test.y, ds.n_classes)
     left, right = st.columns(2)
-    left.image(png, caption=f"{_ui.plain(run.label())} · test MSE {mse:.5f}")
-    other_recon = _ui.reconstructions(other_key, other, tuple(int(i) for i in idx))
+    left.image(png, caption=f"{safe.plain(run.label())} · test MSE {mse:.5f}")
+    other_recon = picker.reconstructions(other_key, other, tuple(int(i) for i in idx))
     right.image(to_png(rows_grid([ds.test.x[idx], other_recon]), scale=3),
-                caption=f"{_ui.plain(other.label())} · test MSE {float(other_err.mean()):.5f}")
+                caption=f"{safe.plain(other.label())} · test MSE {float(other_err.mean()):.5f}")
 elif other_key == key:
     st.caption("Pick a different run to compare.")
-st.plotly_chart(_ui.per_digit_figure(series, f"Error per {what}", names), key="per_digit")
+st.plotly_chart(charts.per_digit_figure(series, f"Error per {what}", names), key="per_digit")

@@ -9,9 +9,7 @@ from aecore.data.dataset import class_counts
 from aecore.data.images import grid, to_png
 from aecore.models.evaluate import encode, reconstruct
 from aecore.training.zoo import zoo_names
-from pages import _ui
-
-_ui.require_navigation()
+from app_pages.kit import charts, picker, session
 
 st.title("AE Lab")
 st.markdown(
@@ -22,7 +20,7 @@ st.markdown(
     "the code space (the *latent space*) often sorts the digits by shape all by itself."
 )
 
-ds = _ui.dataset()
+ds = session.dataset()
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -37,7 +35,7 @@ def samples_png(seed: int) -> bytes:
 st.subheader("One digit through the network")
 available = zoo_names()
 if "conv-k16" in available:
-    run = _ui.zoo_run("conv-k16")
+    run = picker.zoo_run("conv-k16")
     i = st.slider("Test image", 0, len(ds.test) - 1, 7, help="Pick any of the 10,000 test digits", key="home_image")
     x = ds.test.x[i : i + 1]
     code = encode(run.model, x)[0]
@@ -45,7 +43,7 @@ if "conv-k16" in available:
     c1, a1, c2, a2, c3 = st.columns([2, 1, 3, 1, 2], vertical_alignment="center")
     c1.image(to_png(x[0], scale=6), caption=f"input: a {ds.test.y[i]} (784 pixels)")
     a1.markdown("**encoder →**")
-    c2.plotly_chart(_ui.code_bars(code, f"the code: {len(code)} numbers", height=240), key="code_bars")
+    c2.plotly_chart(charts.code_bars(code, f"the code: {len(code)} numbers", height=240), key="code_bars")
     a2.markdown("**→ decoder**")
     err = float(((out[0] - x[0] / 255.0) ** 2).mean())
     c3.image(to_png(out[0], scale=6), caption=f"reconstruction (MSE {err:.4f})")
@@ -64,19 +62,19 @@ with left:
 with right:
     which = st.radio("Split", ["train", "test"], horizontal=True, key="home_split")
     counts = class_counts(ds.split(which).y)
-    fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=counts, text=counts, marker_color=_ui.DIGIT_COLORS))
+    fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=counts, text=counts, marker_color=charts.DIGIT_COLORS))
     fig.update_layout(title=f"Images per digit ({which}: {counts.sum():,})", xaxis_title="digit",
                       yaxis_title="images", height=360, margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(_ui.digit_axis(fig), key="counts")
+    st.plotly_chart(charts.digit_axis(fig), key="counts")
 st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC BY-SA 3.0. "
            "60,000 training and 10,000 test images, 28×28 grey levels.")
 
 # ---- presets ------------------------------------------------------------------------------------
 st.subheader("Start here: presets for a class")
-st.page_link("pages/lessons.py", label="Or follow a whole tutorial step by step: the lessons", icon=":material/school:",
-             query_params={"ws": _ui.workspace()})
-PAGE_FILES = {"train": "pages/train.py", "latent": "pages/latent.py", "denoising": "pages/denoising.py",
-              "reconstructions": "pages/reconstructions.py", "experiments": "pages/experiments.py"}
+st.page_link("app_pages/lessons.py", label="Or follow a whole tutorial step by step: the lessons", icon=":material/school:",
+             query_params={"ws": session.workspace()})
+PAGE_FILES = {"train": "app_pages/train.py", "latent": "app_pages/latent.py", "denoising": "app_pages/denoising.py",
+              "reconstructions": "app_pages/reconstructions.py", "experiments": "app_pages/experiments.py"}
 cols = st.container(key="home_presets").columns(3)
 for n, p in enumerate(PRESETS):
     with cols[n % 3].container(border=True):

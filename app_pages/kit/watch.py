@@ -9,17 +9,17 @@ import streamlit as st
 
 from aecore.data.images import rows_grid, to_png
 from aecore.training.watch import Recording, WatchError
-from pages import _ui
+from app_pages.kit import charts, session
 
 
 def job_recording_path(job_id: int) -> Path:
     """Where a training job writes its recording while it runs."""
-    return _ui.engine().job_recording(job_id)
+    return session.engine().job_recording(job_id)
 
 
 def run_recording_path(run_id: str) -> Path:
     """Where a kept run's recording lies (runs trained before recordings existed have none)."""
-    return _ui.engine().run_recording(_ui.workspace(), run_id)
+    return session.engine().run_recording(session.workspace(), run_id)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -43,7 +43,7 @@ def figure(rec: Recording, i: int, ds, height: int = 420, title: str | None = No
     frame; `ds` is the data set the run trains on."""
     y = ds.test.y[rec.index]
     axis = ("z1", "z2") if rec.latent <= 2 else ("PC1 of the codes", "PC2 of the codes")
-    fig = _ui.digit_scatter(rec.xy[i], y, rec.index, axis, size=5, height=height,
+    fig = charts.digit_scatter(rec.xy[i], y, rec.index, axis, size=5, height=height,
                             names=None if ds.name == "mnist" else ds.class_names)
     (x0, x1), (y0, y1) = rec.bounds()
     fig.update_xaxes(range=[x0, x1])

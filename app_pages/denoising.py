@@ -13,27 +13,25 @@ from aecore.data.noise import NOISE_LIMITS, Noise
 from aecore.models.evaluate import reconstruct
 from aecore.training.config import TrainConfig
 from aecore.training.zoo import zoo_names
-from pages import _ui
-
-_ui.require_navigation()
+from app_pages.kit import background, picker, safe, session, url
 
 st.title("Denoising")
 st.markdown("A **denoising autoencoder** is trained on corrupted inputs but scored against the clean images, "
             "so it learns to undo the damage. Compare it with a plain autoencoder on the same corrupted images.")
-key, run = _ui.run_picker(default="zoo:conv-k16-denoise", data=None)  # runs of every data set
+key, run = picker.run_picker(default="zoo:conv-k16-denoise", data=None)  # runs of every data set
 if run is None:
     st.stop()
-ds = _ui.dataset(run.config.dataset)
+ds = session.dataset(run.config.dataset)
 mnist = ds.name == "mnist"
 if not mnist:
-    st.caption(f"On {_ui.plain(ds.name)}: the noise hits each colour channel of a pixel on its own, so it shows as "
+    st.caption(f"On {safe.plain(ds.name)}: the noise hits each colour channel of a pixel on its own, so it shows as "
                "coloured speckles.")
 
 KINDS = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise", "saltpepper": "salt and pepper"}
 c1, c2, c3 = st.columns(3)
-kind = c1.selectbox("Corruption", list(KINDS), index=_ui.query_index("noise", list(KINDS), "masking"), format_func=KINDS.get, key="noise")
+kind = c1.selectbox("Corruption", list(KINDS), index=url.query_index("noise", list(KINDS), "masking"), format_func=KINDS.get, key="noise")
 top = NOISE_LIMITS[kind][1] if kind != "gaussian" else 1.0
-level = c2.slider("Level", 0.0, min(top, 1.0), _ui.query_number("level", 0.5, 0.0, min(top, 1.0), float), 0.05, key=f"level_{kind}",
+level = c2.slider("Level", 0.0, min(top, 1.0), url.query_number("level", 0.5, 0.0, min(top, 1.0), float), 0.05, key=f"level_{kind}",
                   help="masking / salt and pepper: fraction of pixels hit; Gaussian: standard deviation")
 seed = c3.number_input("Noise seed", 0, 10**6, 0, key="noise_seed")
 st.query_params.update({"noise": kind, "level": f"{level:g}"})
@@ -41,7 +39,7 @@ st.query_params.update({"noise": kind, "level": f"{level:g}"})
 # ---- which corruption the model was trained on, and what a different one means ----------------------
 trained = run.config.noise_spec
 if not trained.active:
-    st.info(f"**{_ui.plain(run.label())} was trained on clean images only**: it is a plain autoencoder, not a denoiser. "
+    st.info(f"**{safe.plain(run.label())} was trained on clean images only**: it is a plain autoencoder, not a denoiser. "
             "It reconstructs what it has learnt images look like, so it removes some noise by accident at best. "
             + ("Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare." if mnist else
              "Train a denoising model on these images below to compare."))
@@ -59,7 +57,7 @@ idx = sample_indices(len(ds.test), 10, int(seed) + 1)
 noise = Noise(kind, level)
 corrupted, denoised = reconstruct(run.model, ds.test.x[idx], noise, int(seed))
 png = to_png(rows_grid([ds.test.x[idx], corrupted, denoised]), scale=3)
-st.image(png, caption=f"top: clean · middle: {KINDS[kind]} at {level:g} · bottom: {_ui.plain(run.label())}'s output")
+st.image(png, caption=f"top: clean · middle: {KINDS[kind]} at {level:g} · bottom: {safe.plain(run.label())}'s output")
 clean = ds.test.x[idx] / 255.0
 m1, m2 = st.columns(2)
 m1.metric("MSE of the corrupted input", f"{float(((corrupted - clean) ** 2).mean()):.4f}")
@@ -72,7 +70,7 @@ compare = {html.escape(run.label(), quote=False): key}  # a legend label: plotly
 if plain_key and plain_key != key:
     compare["plain conv AE (zoo conv-k16)"] = plain_key
 levels = [round(float(v), 3) for v in np.linspace(0, top, 6)]
-rows = _ui.computed("noise_curve", {"runs": compare, "noise": kind, "levels": levels, "n": 500}).tables["curve"]
+rows = background.computed("noise_curve", {"runs": compare, "noise": kind, "levels": levels, "n": 500}).tables["curve"]
 fig = px.line(rows, x="level", y="mse", color="model", markers=True, height=360,
               labels={"level": f"{KINDS[kind]} level", "mse": "MSE vs clean image"})
 fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))
@@ -87,6 +85,6 @@ limit = t3.number_input("Training images (0 = all)", 0, 60000, 20000, step=5000,
 if st.button("▶ Train denoising conv AE", type="primary"):
     cfg = TrainConfig(model="conv", latent=int(k), epochs=int(epochs), limit=int(limit) or None, noise=str(noise), lr=2e-3,
                       dataset=ds.name)
-    job = _ui.queue_training(cfg, name=f"denoising {cfg.describe()}")
+    job = background.queue_training(cfg, name=f"denoising {cfg.describe()}")
     if job is not None:
         st.success(f"Queued job {job.id}. Follow it on the Train page; when it finishes it appears in the run picker.")

@@ -5,15 +5,13 @@ import time
 import streamlit as st
 
 from aecore.engine.client import JobProgress, StoreError, describe
-from pages import _ui
-
-_ui.require_navigation()
+from app_pages.kit import safe, session
 
 st.title("Teacher view")
-if not _ui.is_teacher():
+if not session.is_teacher():
     st.error("This page needs the teacher key: open the app with ?teacher=<AELAB_TEACHER_KEY>.")
     st.stop()
-eng = _ui.engine()
+eng = session.engine()
 s = eng.settings
 st.caption(f"{s.resolved_workers()} worker(s) × {s.resolved_threads()} thread(s) · at most {s.per_workspace} "
            f"unfinished job(s) per workspace · budget {s.budget_images:,} images per job · time limit "
@@ -32,12 +30,12 @@ def class_jobs():
     order = eng.queue_places()
     for j in active:
         c1, c2, c3 = st.columns([5, 3, 1])
-        c1.markdown(f"**Job {j.id}** · `{j.workspace[:8]}` · {_ui.plain(j.label)}")
+        c1.markdown(f"**Job {j.id}** · `{j.workspace[:8]}` · {safe.plain(j.label)}")
         if j.status == "queued":
             c2.caption(f"queued, place {order.get(j.id, '?')}")
         else:
             p = JobProgress.from_dict(j.progress)
-            c2.progress(p.share if p else 0.0, text=_ui.plain(describe(j.progress)))
+            c2.progress(p.share if p else 0.0, text=safe.plain(describe(j.progress)))
         if c3.button("■ Stop", key=f"t_stop_{j.id}"):
             eng.stop(j.id, None, teacher=True)  # a teacher may stop any job; the student is told who stopped it
     if not active:
@@ -52,7 +50,7 @@ class_jobs()
 st.subheader("Runs of every workspace")
 for r in eng.all_runs()[:200]:
     c1, c2 = st.columns([6, 1])
-    c1.caption(f"{'🌐 ' if r.shared else ''}{_ui.plain(r.name)} · `{r.workspace[:8]}` · {_ui.plain(r.summary)}")
+    c1.caption(f"{'🌐 ' if r.shared else ''}{safe.plain(r.name)} · `{r.workspace[:8]}` · {safe.plain(r.summary)}")
     if c2.button("Unpublish" if r.shared else "Publish", key=f"t_pub_{r.id}"):
         try:
             eng.share_run(r.id, not r.shared, None)

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aecore.analysis.latent import latent_grid, point_name, pool_images
-from pages import _ui
+from app_pages.kit import background, charts, picker, safe, session
 
 COLOURS = {"digit": "digit", "error": "reconstruction error", "pred": "digit the probe reads off the code",
            "right": "probe right or wrong", "trained": "trained on or not"}
@@ -24,11 +24,11 @@ def colour_label(field: str, mnist: bool) -> str:
 def _groups(colour: str, labels, pred, trained, n_test: int, idx, names=None) -> list[tuple[str, np.ndarray, str]]:
     """(legend name, mask, colour) of each categorical group of points (classes named by `names`, else digits)."""
     n = 10 if names is None else len(names)
-    name = (lambda d: str(d)) if names is None else (lambda d: _ui.plain(names[d]))
+    name = (lambda d: str(d)) if names is None else (lambda d: safe.plain(names[d]))
     if colour == "digit":
-        return [(name(d), labels == d, _ui.class_colour(d, n)) for d in range(n)]
+        return [(name(d), labels == d, charts.class_colour(d, n)) for d in range(n)]
     if colour == "pred":
-        return [(f"reads {name(d)}", pred == d, _ui.class_colour(d, n)) for d in range(n)]
+        return [(f"reads {name(d)}", pred == d, charts.class_colour(d, n)) for d in range(n)]
     if colour == "right":
         return [("probe right", pred == labels, "#2ca02c"), ("probe wrong", pred != labels, "#d62728")]
     test = idx < n_test
@@ -48,7 +48,7 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
     mse, pred, trained = fields["mse"], fields["pred"], fields["trained"]
     base = 3 if len(xy) > 20000 else 5
     sizes = (base + 11 * np.argsort(np.argsort(mse)) / max(len(mse) - 1, 1)) if size == "error" else np.full(len(xy), base)
-    what, cls = ("digit", str) if names is None else ("class", lambda d: _ui.plain(names[d]))
+    what, cls = ("digit", str) if names is None else ("class", lambda d: safe.plain(names[d]))
     text = np.array([f"{point_name(int(i), n_test)} · {what} {cls(d)} · error {e:.4f} · probe reads {cls(p)}"
                      for i, d, e, p in zip(idx, labels, mse, pred)])
     fig = go.Figure()
@@ -83,18 +83,18 @@ def selection_counts_figure(labels_shown: np.ndarray, labels_selected: np.ndarra
     """Per digit (class, named by `names`): how many of the selected points are that digit (bars, numbers on them),
     beside its share of the map."""
     n = 10 if names is None else len(names)
-    x = [str(d) for d in range(n)] if names is None else [_ui.plain(c) for c in names]
+    x = [str(d) for d in range(n)] if names is None else [safe.plain(c) for c in names]
     counts = np.bincount(labels_selected.astype(int), minlength=n)[:n]
     expected = np.bincount(labels_shown.astype(int), minlength=n)[:n] / max(len(labels_shown), 1) * len(labels_selected)
     what = "digit" if names is None else "class"
     fig = go.Figure()
     fig.add_bar(x=x, y=counts, name="selected", text=counts, textposition="outside",
-                marker_color=[_ui.class_colour(d, n) for d in range(n)])
+                marker_color=[charts.class_colour(d, n) for d in range(n)])
     fig.add_scatter(x=x, y=expected, mode="markers", name="if picked at random",
                     marker=dict(symbol="line-ew-open", size=22, color="#555"))
     fig.update_layout(title=f"Selected points per {what}", height=280, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis_title=what, yaxis_title="points", legend=dict(orientation="h", y=-0.3))
-    _ui.digit_axis(fig, categories=x)  # every class, in label order
+    charts.digit_axis(fig, categories=x)  # every class, in label order
     return fig
 
 
@@ -117,7 +117,7 @@ def _point_codes(run_key: str, _run, idx: np.ndarray) -> np.ndarray:
     """The codes [n, k] of a map's points (encoded once per run and points, not on every rerun)."""
     from aecore.models.evaluate import encode
 
-    return encode(_run.model, pool_images(_ui.dataset(_ui.run_data(run_key)), idx))
+    return encode(_run.model, pool_images(session.dataset(picker.run_data(run_key)), idx))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -149,7 +149,7 @@ def place_digit(res, params: dict, run, image: np.ndarray, z: np.ndarray) -> tup
         codes = _point_codes(params["run"], run, res.images["idx"])
         return place(codes, res.images["xy"], z)[0], f"near its 5 nearest codes: the stopped {name} was not kept"
     job = {"run": params["run"], "place": image.astype(int).tolist(), "layout": {k: v for k, v in params.items() if k != "run"}}
-    placed = _ui.background_experiment("place", job, auto=True)
+    placed = background.background_experiment("place", job, auto=True)
     if placed is None:
         return None, f"{name} is placing it…"
     return placed.images["xy"][0], f"placed by {name}'s own transform of this layout"

@@ -10,8 +10,8 @@ import streamlit as st
 from aecore.data.drawing import CANVAS, DrawingError, strokes_to_mnist
 from aecore.data.images import to_png
 
-_HERE = Path(__file__).resolve().parent / "_components" / "draw"
-_canvas = st.components.v2.component(  # inline html/css/js read from pages/_components/draw (no network, no build)
+_HERE = Path(__file__).resolve().parent / "components" / "draw"
+_canvas = st.components.v2.component(  # inline html/css/js read from app_pages/kit/components/draw (no network, no build)
     "aelab.draw_digit",
     html=(_HERE / "draw.html").read_text(encoding="utf-8"),
     css=(_HERE / "draw.css").read_text(encoding="utf-8"),

@@ -10,9 +10,7 @@ from aecore.data import imported as datasets
 from aecore.data.images import rows_grid, to_png
 from aecore.models.colour import VARIANT_TEXT, VARIANTS, check_tutorial_size
 from aecore.training.config import TrainConfig
-from pages import _ui
-
-_ui.require_navigation()
+from app_pages.kit import background, charts, picker, safe, session, url, widgets
 
 st.title("Experiments")
 st.caption("The comparisons the autoencoder tutorials make. The small defaults take seconds (dense models) to about a "
@@ -30,8 +28,8 @@ def sweep_eta(model: str, n_latents: int, epochs: int, images: int | None) -> st
     return "a few seconds" if s < 5 else f"about {s:.0f} s" if s < 90 else f"about {s / 60:.0f} min"
 
 
-key, run = _ui.run_picker(data=None)  # runs of every data set: the run-based tabs read the run's own set
-rds = _ui.dataset(run.config.dataset) if run is not None else None
+key, run = picker.run_picker(data=None)  # runs of every data set: the run-based tabs read the run's own set
+rds = session.dataset(run.config.dataset) if run is not None else None
 mnist_run = rds is None or rds.name == "mnist"
 HERE = ["mnist"] + datasets.names()  # data sets a comparison can train on
 
@@ -70,7 +68,7 @@ def trainable(configs) -> str | None:
             r = c.resolved()
         except ValueError as e:
             return str(e)
-        why = _why_not_buildable(r.to_dict(), tuple(_ui.dataset(r.dataset).image_shape))
+        why = _why_not_buildable(r.to_dict(), tuple(session.dataset(r.dataset).image_shape))
         if why:
             return why
     return None
@@ -90,7 +88,7 @@ def curves_figure(curves: list[dict]) -> go.Figure:
         fig.add_scatter(x=[r["epoch"] for r in rs], y=[r["val_loss"] for r in rs], name=f"{label} · validation",
                         line=dict(color=color, dash="dash"))
     fig.update_layout(xaxis_title="epoch", yaxis_title="loss per pixel", height=360, margin=dict(l=10, r=10, t=30, b=10))
-    return _ui.epoch_axis(fig)
+    return charts.epoch_axis(fig)
 
 
 # ---- 1. latent size sweep -----------------------------------------------------------------------
@@ -109,7 +107,7 @@ if tabs[0].open:
                    "2-core CPU when the server is otherwise idle (measured; a GPU is faster, a busy class server slower).")
         params = {"base": base.to_dict(), "latents": latents}
         why = trainable([base])
-        res = None if why else _ui.background_experiment("sweep", params)
+        res = None if why else background.background_experiment("sweep", params)
         if why:
             st.info(f"Cannot sweep this model on {settings['dataset']}: {why}.")
         if res is not None and res.tables["sweep"]:
@@ -118,8 +116,8 @@ if tabs[0].open:
             for col, name in [("train_loss", "train loss"), ("test_mse", "test MSE"), ("pca_test_mse", "PCA test MSE")]:
                 fig.add_scatter(x=[r["latent"] for r in rows], y=[r[col] for r in rows], name=name, mode="lines+markers")
             fig.update_layout(xaxis_title="latent size k", yaxis_title="MSE per pixel", height=360, margin=dict(l=10, r=10, t=30, b=10))
-            st.plotly_chart(_ui.integer_axis(fig, [r["latent"] for r in rows]), key="sweep_chart")
-            _ui.result_table(res, "sweep")
+            st.plotly_chart(charts.integer_axis(fig, [r["latent"] for r in rows]), key="sweep_chart")
+            widgets.result_table(res, "sweep")
             ks = [r["latent"] for r in rows]
             st.image(to_png(rows_grid([res.images["originals"]] + list(res.images["recons"])), scale=3),
                      caption="top: originals · then one row per k: " + ", ".join(map(str, ks)))
@@ -133,13 +131,13 @@ if tabs[1].open:
         st.caption(" vs ".join(f"**{label}**: {c.describe()}" for label, c in configs.items()))
         params = {"configs": {label: c.to_dict() for label, c in configs.items()}}
         why = trainable(configs.values())
-        res = None if why else _ui.background_experiment("compare", params)
+        res = None if why else background.background_experiment("compare", params)
         if why:
             st.info(f"This comparison cannot train on {settings['dataset']}: {why}.")
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="ab_curves")
-            _ui.table_csv(res.tables["curves"], "compare-curves", key="csv_ab_curves")
-            _ui.result_table(res, "final")
+            widgets.table_csv(res.tables["curves"], "compare-curves", key="csv_ab_curves")
+            widgets.result_table(res, "final")
             recon_rows(res, list(configs))
 
 # ---- 3. AE vs PCA -------------------------------------------------------------------------------
@@ -150,28 +148,28 @@ if tabs[2].open:
         if run is None or run.model.latent_dim > 256:
             st.info("Pick a run with a code of at most 256 numbers in the sidebar.")
         else:
-            res = _ui.computed("ae_vs_pca", {"run": key, "n_points": 2000})
+            res = background.computed("ae_vs_pca", {"run": key, "n_points": 2000})
             s = res.summary
             m1, m2 = st.columns(2)
             m1.metric(f"Autoencoder test MSE (k={s['k']})", f"{s['ae_test_mse']:.5f}")
             m2.metric(f"PCA test MSE (k={s['k']})", f"{s['pca_test_mse']:.5f}",
                       delta=f"{s['pca_test_mse'] - s['ae_test_mse']:+.5f} vs AE", delta_color="off")
-            _ui.result_table(res, "errors")
+            widgets.result_table(res, "errors")
             st.image(to_png(rows_grid([res.images["originals"], res.images["ae"], res.images["pca"]]), scale=3),
                      caption="top: originals · middle: autoencoder · bottom: PCA")
             codes = res.tables["codes"]
             fig = make_subplots(1, 2, subplot_titles=[f"autoencoder codes ({s['ae_2d']})", "PCA, 2 components"])
             for d in range(rds.n_classes):
                 pts = [c for c in codes if c["digit"] == d]
-                label = str(d) if mnist_run else _ui.plain(rds.class_names[d])
+                label = str(d) if mnist_run else safe.plain(rds.class_names[d])
                 for col, (xk, yk) in enumerate([("ae_x", "ae_y"), ("pca_x", "pca_y")], 1):
                     fig.add_scatter(x=[p[xk] for p in pts], y=[p[yk] for p in pts], mode="markers", name=label,
                                     legendgroup=label, showlegend=col == 1,
-                                    marker=dict(size=4, color=_ui.class_colour(d, rds.n_classes)), row=1, col=col)
+                                    marker=dict(size=4, color=charts.class_colour(d, rds.n_classes)), row=1, col=col)
             fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10),
                               legend_title_text="digit" if mnist_run else "class")
             st.plotly_chart(fig, key="ae_pca_codes")
-            _ui.result_table(res, "codes")
+            widgets.result_table(res, "codes")
 
 # ---- 4. features for classification ------------------------------------------------------------
 if tabs[3].open:
@@ -183,7 +181,7 @@ if tabs[3].open:
         else:
             steps = [v for v in (100, 300, 1000, 3000, 10000) if v <= len(rds.train)] or [len(rds.train)]
             labels = st.select_slider("Labelled training images", steps, min(1000, steps[-1]), key=f"probe_labels_{rds.name}")
-            res = _ui.computed("probe", {"run": key, "labels": int(labels)})
+            res = background.computed("probe", {"run": key, "labels": int(labels)})
             rows = res.tables["probe"]
             fig = go.Figure()
             for col, name in [("logreg_acc", "logistic regression"), ("knn_acc", "5-NN")]:
@@ -192,7 +190,7 @@ if tabs[3].open:
             fig.update_layout(barmode="group", yaxis_title="test accuracy", yaxis_range=[0, 1], height=360,
                               margin=dict(l=10, r=10, t=30, b=10))
             st.plotly_chart(fig, key="probe_chart")
-            _ui.result_table(res, "probe", f"trained on {labels} labelled images, tested on {min(len(rds.test), 10000):,} "
+            widgets.result_table(res, "probe", f"trained on {labels} labelled images, tested on {min(len(rds.test), 10000):,} "
                                            f"test images; chance is {1 / rds.n_classes:.0%}")
             st.markdown("**Fine-tuning (semi-supervised):** a classifier head on the code, first with the encoder frozen, "
                         "then training encoder and head together.")
@@ -201,17 +199,17 @@ if tabs[3].open:
             ft_steps = [v for v in (100, 300, 1000, 3000) if v <= len(rds.train)] or [len(rds.train)]
             ft_labels = f2.select_slider("Labels", ft_steps, min(1000, ft_steps[-1]), key=f"ft_labels_{rds.name}")
             params = {"run": key, "labels": ft_labels, "epochs": int(ft_epochs)}
-            res = _ui.background_experiment("finetune", params, button="▶ Fine-tune")
+            res = background.background_experiment("finetune", params, button="▶ Fine-tune")
             if res is not None:
-                _ui.result_table(res, "finetune")
+                widgets.result_table(res, "finetune")
 
 # ---- 5. one digit only --------------------------------------------------------------------------
 if tabs[4].open:
     with tabs[4]:
         st.markdown("Train on one digit only, then reconstruct all of them: the model can only draw what it has seen, "
                     "so a high reconstruction error flags an *anomaly*. ROC AUC measures how well the error separates them.")
-        one_ds = rds or _ui.dataset()
-        cls = (lambda c: str(c)) if mnist_run else (lambda c: _ui.plain(one_ds.class_names[c]))
+        one_ds = rds or session.dataset()
+        cls = (lambda c: str(c)) if mnist_run else (lambda c: safe.plain(one_ds.class_names[c]))
         with st.expander("Train a model on one digit" if mnist_run else f"Train a model on one class of {one_ds.name}"):
             t1, t2, t3 = st.columns(3)
             d = t1.selectbox("Digit" if mnist_run else "Class", list(range(one_ds.n_classes)), key=f"one_digit_{one_ds.name}",
@@ -220,7 +218,7 @@ if tabs[4].open:
             if t3.button("▶ Train", key="one_train"):
                 cfg = TrainConfig(model="conv", latent=16, epochs=int(e), digits=(d,), lr=2e-3, dataset=one_ds.name,
                                   batch_size=256 if mnist_run else 16)
-                if _ui.queue_training(cfg, name=f"only {d}: {cfg.describe()}"):
+                if background.queue_training(cfg, name=f"only {d}: {cfg.describe()}"):
                     st.success("Queued: follow it on the Train page; it then appears in the run picker.")
         if run is None:
             st.info("Pick a run in the sidebar.")
@@ -236,31 +234,31 @@ if tabs[4].open:
                 if len(trained) != 1:
                     which = (("all ten digits" if mnist_run else f"all {rds.n_classes} classes")
                              if len(trained) == rds.n_classes else f"{units} " + ", ".join(cls(c) for c in trained))
-                    st.warning(f"**{_ui.plain(run.label())} was trained on {which}, not on one {unit} only.** Every {unit} "
+                    st.warning(f"**{safe.plain(run.label())} was trained on {which}, not on one {unit} only.** Every {unit} "
                                f"it saw is “normal” to it, so the AUC below does not measure anomaly detection: it only says "
                                f"how much better this model happens to reconstruct the {units} picked as normal than the "
                                "others. " + ("Pick a one-digit run in the sidebar (e.g. zoo · conv-k16-only1) or train one "
                                              "above." if mnist_run else "Train a one-class run above and pick it."))
                 elif set(normal) != set(trained):
-                    st.warning(f"{_ui.plain(run.label())} was trained on the {unit} {cls(trained[0])} only, but the normal "
+                    st.warning(f"{safe.plain(run.label())} was trained on the {unit} {cls(trained[0])} only, but the normal "
                                f"{units} picked here are {', '.join(cls(c) for c in normal)}. The AUC then scores {units} the "
                                f"model never saw as “normal”; pick {cls(trained[0])} as the normal {unit} to test anomaly "
                                "detection.")
-                res = _ui.computed("anomaly", {"run": key, "normal": sorted(int(d) for d in normal)})
+                res = background.computed("anomaly", {"run": key, "normal": sorted(int(d) for d in normal)})
                 st.metric(f"ROC AUC: normal vs all other {'digits' if mnist_run else 'classes'}", f"{res.summary['auc']:.3f}")
                 st.image(to_png(rows_grid([res.images["originals"], res.images["recons"]]), scale=3),
                          caption=f"one test image of each {unit} (top) and its reconstruction (bottom)")
                 errs = res.tables["errors"]
                 order = [cls(c) for c in range(rds.n_classes)]
                 fig = px.box([{"digit": cls(r["digit"]), "mse": r["mse"]} for r in errs], x="digit", y="mse", color="digit",
-                             color_discrete_map={cls(c): _ui.class_colour(c, rds.n_classes) for c in range(rds.n_classes)},
+                             color_discrete_map={cls(c): charts.class_colour(c, rds.n_classes) for c in range(rds.n_classes)},
                              category_orders={"digit": order}, points=False, height=380,
                              labels={"mse": "reconstruction MSE", "digit": "digit" if mnist_run else "class"})
                 fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=30, b=10))
-                _ui.digit_axis(fig, categories=order)
+                charts.digit_axis(fig, categories=order)
                 st.plotly_chart(fig, key="anomaly_box")
-                _ui.result_table(res, "per_digit")
-                _ui.table_csv(errs, "anomaly-errors-per-image", key="csv_anomaly_errors")
+                widgets.result_table(res, "per_digit")
+                widgets.table_csv(errs, "anomaly-errors-per-image", key="csv_anomaly_errors")
 
 # ---- 6. stacked AE ------------------------------------------------------------------------------
 if tabs[5].open:
@@ -275,13 +273,13 @@ if tabs[5].open:
         base = TrainConfig(model=model, latent=int(k), **settings)
         params = {"base": base.to_dict(), "pretrain": int(pre)}
         why = trainable([base])
-        res = None if why else _ui.background_experiment("stacked", params)
+        res = None if why else background.background_experiment("stacked", params)
         if why:
             st.info(f"The stacked AE's deep MLPs cannot train on {settings['dataset']}: {why}.")
         if res is not None and res.tables["final"]:
             st.plotly_chart(curves_figure(res.tables["curves"]), key="stack_curves")
-            _ui.table_csv(res.tables["curves"], "stacked-curves", key="csv_stack_curves")
-            _ui.result_table(res, "final")
+            widgets.table_csv(res.tables["curves"], "stacked-curves", key="csv_stack_curves")
+            widgets.result_table(res, "final")
             recon_rows(res, [r["model"] for r in res.tables["final"]])
 
 # ---- 7. your images: classes from a run's code, the conv-AE tutorial's comparison ----------------
@@ -291,16 +289,16 @@ if tabs[6].open:
                     "fine-tuned with its encoder (accuracy overall and per class), and the conv-AE tutorial's Flowers102 "
                     "experiment as one comparison.")
         st.subheader("Classify with a run's encoder")
-        ckey, crun = _ui.run_picker("Run", key="run_cls", sidebar=False, data=None)
+        ckey, crun = picker.run_picker("Run", key="run_cls", sidebar=False, data=None)
         if crun is not None:
-            cds = _ui.dataset(crun.config.dataset)
+            cds = session.dataset(crun.config.dataset)
             f1, f2, f3 = st.columns(3)
             c_epochs = f1.number_input("Epochs", 1, 100, 5, key="cls_epochs")
             c_labels = f2.select_slider("Labelled training images", [100, 300, 1000, 3000, 0], 0, key="cls_labels",
                                         format_func=lambda n: "all" if n == 0 else f"{n:,}")
             freeze = f3.checkbox("Encoder frozen (train the head only)", key="cls_freeze")
             params = {"run": ckey, "epochs": int(c_epochs), "labels": int(c_labels) or None, "seed": 0, "freeze": bool(freeze)}
-            res = _ui.background_experiment("classify", params, button="▶ Fine-tune a classifier")
+            res = background.background_experiment("classify", params, button="▶ Fine-tune a classifier")
             if res is not None:
                 r = res.tables["accuracy"][0]
                 m1, m2, m3 = st.columns(3)
@@ -308,7 +306,7 @@ if tabs[6].open:
                 m2.metric("Training accuracy", f"{r['train_acc']:.1%}")
                 m3.metric("Chance", f"{r['chance']:.1%}", help=f"one class in {cds.n_classes}")
                 per = res.tables["per_class"]
-                names = [_ui.plain(p["name"]) for p in per]
+                names = [safe.plain(p["name"]) for p in per]
                 fig = go.Figure(go.Bar(x=names, y=[p["test_acc"] for p in per],
                                        text=[f"{p['test_acc']:.0%}" if p["test_acc"] is not None else "" for p in per]))
                 fig.add_hline(y=r["chance"], line_dash="dot", annotation_text="chance")
@@ -321,7 +319,7 @@ if tabs[6].open:
                                  title="Which class each test image was given")
                 heat.update_layout(margin=dict(l=10, r=10, t=40, b=10))
                 st.plotly_chart(heat, key="cls_confusion")
-                _ui.result_table(res, "per_class")
+                widgets.result_table(res, "per_class")
 
         st.subheader("The conv-AE tutorial's comparison")
         st.caption("Four versions of the tutorial's colour autoencoder, each trained, then fine-tuned with its "
@@ -329,14 +327,14 @@ if tabs[6].open:
                    "tutorial reports about 15% for the base network and about 26% with the upsampling decoder on "
                    "Flowers102 (100 + 60 epochs at 100×100).")
         t0, t1, t2, t3 = st.columns(4)
-        tname = t0.selectbox("Data set", HERE, index=_ui.query_index("dataset", HERE, HERE[-1]), key="tut_data")
+        tname = t0.selectbox("Data set", HERE, index=url.query_index("dataset", HERE, HERE[-1]), key="tut_data")
         ae_ep = t1.number_input("Autoencoder epochs", 1, 200, 3, key="tut_ae")
         clf_ep = t2.number_input("Classifier epochs", 1, 200, 3, key="tut_clf")
         lim = t3.number_input("Training images (0 = all)", 0, 60000, 2000 if tname == "mnist" else 0, step=500,
                               key=f"tut_limit_{tname}")
         picked = st.multiselect("Variants", list(VARIANTS), default=list(VARIANTS), key="tut_variants",
                                 format_func=lambda v: f"{v}: {VARIANT_TEXT[v]}")
-        size = _ui.dataset(tname).image_shape[1]
+        size = session.dataset(tname).image_shape[1]
         try:
             check_tutorial_size(size)  # the tutorial's models take this image size: say so before anything is queued
             ok = bool(picked)
@@ -346,7 +344,7 @@ if tabs[6].open:
         if ok:
             params = {"dataset": tname, "variants": [v for v in VARIANTS if v in picked], "ae_epochs": int(ae_ep),
                       "clf_epochs": int(clf_ep), "seed": 0, "limit": int(lim) or None, "labels": None}
-            res = _ui.background_experiment("tutorial", params)
+            res = background.background_experiment("tutorial", params)
             if res is not None and res.tables["accuracy"]:
                 rows = res.tables["accuracy"]
                 fig = go.Figure(go.Bar(x=[r["variant"] for r in rows], y=[r["test_acc"] for r in rows],
@@ -357,6 +355,6 @@ if tabs[6].open:
                 fig.update_layout(yaxis_title="accuracy", yaxis_range=[0, 1], height=340, xaxis_type="category",
                                   margin=dict(l=10, r=10, t=30, b=10))
                 st.plotly_chart(fig, key="tut_chart")
-                _ui.result_table(res, "accuracy")
-                _ui.table_csv(res.tables["per_class"], "tutorial-per-class", key="csv_tut_per_class")
+                widgets.result_table(res, "accuracy")
+                widgets.table_csv(res.tables["per_class"], "tutorial-per-class", key="csv_tut_per_class")
                 recon_rows(res, [r["variant"] for r in rows])

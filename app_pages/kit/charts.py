@@ -1,0 +1,118 @@
+"""Charts every page draws the same way: class colours, scatters of codes, loss curves, bars, readable axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+
+from app_pages.kit.safe import plain
+
+DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on every chart
+
+
+def code_bars(code: np.ndarray, title: str, height: int = 260) -> go.Figure:
+    """A code [k] as one bar per number."""
+    fig = go.Figure(go.Bar(x=[f"z{j + 1}" for j in range(len(code))], y=code, marker_color="#4C6EF5"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title=title)
+    return fig
+
+
+def loss_figure(history: list[dict], title: str = "Loss per epoch") -> go.Figure:
+    rows = [r for r in history if r.get("phase", "train") == "train"]
+    fig = go.Figure()
+    if rows:
+        ep = [r["epoch"] for r in rows]
+        fig.add_scatter(x=ep, y=[r["train_loss"] for r in rows], name="train", mode="lines+markers")
+        if any(r.get("val_loss") is not None for r in rows):
+            fig.add_scatter(x=ep, y=[r.get("val_loss") for r in rows], name="validation", mode="lines+markers")
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss per pixel", height=320,
+                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
+    return fig
+
+
+def per_digit_figure(values: dict[str, list], title: str = "Error per digit", names: tuple[str, ...] | None = None) -> go.Figure:
+    """One group of bars per digit (per class, named by `names`), one bar per run."""
+    fig = go.Figure()
+    x = [str(d) for d in range(10)] if names is None else [plain(n) for n in names]
+    for name, vals in values.items():
+        fig.add_bar(x=x, y=vals, name=name)
+    fig.update_layout(title=title, xaxis_title="digit" if names is None else "class", xaxis_type="category",
+                      yaxis_title="test MSE per pixel", barmode="group",
+                      height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
+    return fig
+
+
+def class_colour(label: int, n_classes: int = 10) -> str:
+    """The colour of a digit (of a class among n_classes), the same on every chart."""
+    palette = DIGIT_COLORS if n_classes <= 10 else px.colors.qualitative.Alphabet
+    return palette[label % len(palette)]
+
+
+def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tuple, size: int = 5,
+                  height: int = 560, names: tuple[str, ...] | None = None) -> go.Figure:
+    """Points [n, 2] (or [n, 3]: a 3-D cloud to rotate) coloured by digit (by class, named by `names`, on another data
+    set), one WebGL trace per class, each point's index in customdata (plotly selections report it). Built from
+    arrays directly: a page draws it on every rerun."""
+    fig = go.Figure()
+    three = xy.shape[1] == 3
+    what = "digit" if names is None else "class"
+    n = 10 if names is None else len(names)
+    for d in range(n):
+        m = digits == d
+        if m.any():
+            label = str(d) if names is None else plain(names[d])
+            kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, customdata=idx[m],
+                      hovertemplate="test image #%{customdata}<extra>" + f"{what} {label}" + "</extra>",
+                      marker=dict(size=size * (0.6 if three else 1), color=class_colour(d, n), opacity=0.75))
+            fig.add_trace(go.Scatter3d(z=xy[m, 2], **kw) if three else go.Scattergl(**kw))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=what)
+    if three:
+        fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
+    else:
+        fig.update_layout(xaxis_title=axis[0], yaxis_title=axis[1])
+    return fig
+
+
+def live_loss_figure(curve: list, history: list, epochs: int | None = None) -> go.Figure:
+    """The loss per step as training goes (x in epochs), with each finished epoch's validation loss."""
+    fig = go.Figure()
+    if curve:
+        fig.add_scatter(x=[p[0] for p in curve], y=[p[1] for p in curve], name="train (running mean)", mode="lines")
+    rows = [r for r in history if r.get("phase", "train") == "train"]
+    if rows and any(r.get("val_loss") is not None for r in rows):
+        fig.add_scatter(x=[r["epoch"] for r in rows], y=[r.get("val_loss") for r in rows], name="validation",
+                        mode="markers", marker=dict(size=9, symbol="diamond"))
+    top = max([epochs or 0] + [p[0] for p in curve] + [1])
+    fig.update_layout(title="Live loss", xaxis_title="epoch", yaxis_title="loss per pixel", height=320,
+                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"),
+                      xaxis=dict(range=[0, top * 1.02], dtick=max(1, round(top / 10))))
+    return fig
+
+
+# ---- added for issue 11: chart axes a student can read, CSV for every table --------------------
+def integer_axis(fig: go.Figure, values, axis: str = "x") -> go.Figure:
+    """Ticks only at whole numbers (epochs, latent sizes): at most ~10 of them, never 1.2 or 2.5."""
+    vals = sorted({int(v) for v in values if v is not None}) if values is not None else []
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    if vals and len(vals) <= 12:
+        update(tickmode="array", tickvals=vals, ticktext=[str(v) for v in vals])
+    elif vals:
+        step = max(1, -(-(vals[-1] - vals[0]) // 10))
+        update(tickmode="linear", tick0=vals[0], dtick=step, tickformat="d")
+    return fig
+
+
+def epoch_axis(fig: go.Figure) -> go.Figure:
+    """Whole-number epoch ticks for a loss-per-epoch figure (read from its traces' x values)."""
+    xs = [x for trace in fig.data for x in (trace.x or []) if x is not None]
+    return integer_axis(fig, xs)
+
+
+def digit_axis(fig: go.Figure, axis: str = "x", categories=None) -> go.Figure:
+    """A class axis with every class as a category, in label order: the ten digits 0..9 unless `categories` are
+    given (plotly would show only 0 and 5)."""
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(type="category", categoryorder="array",
+           categoryarray=list(categories) if categories is not None else [str(d) for d in range(10)])
+    return fig

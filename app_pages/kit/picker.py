@@ -1,0 +1,118 @@
+"""Runs on a page: the zoo, the workspace's kept runs and the class's, the run picker, cached reconstructions."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from aecore.data.dataset import DataError
+from aecore.engine.client import KindError, StoreError
+from aecore.models.evaluate import reconstruct
+from aecore.training.runs import Run, RunError
+from aecore.training.zoo import load_zoo, zoo_names
+from app_pages.kit.session import dataset, engine, is_teacher, workspace
+from app_pages.kit.safe import plain
+
+
+@st.cache_resource(show_spinner="Loading a pretrained model…")
+def zoo_run(name: str) -> Run:
+    return load_zoo(name)
+
+
+@st.cache_resource(max_entries=32, show_spinner="Loading the run…")
+def kept_run(run_id: str, digest: str) -> Run:
+    """A kept run by id and the hash of its weights (a paused run that goes on keeps its id, not its weights; a rename
+    only changes the name in the store)."""
+    run = engine().load(f"run:{run_id}")
+    run.version = f"run:{run_id}@{digest[:16]}"
+    return run
+
+
+def run_version(run_key: str, run: Run) -> str:
+    """A cache key for what a run computes: its reference, and for a kept run the hash of its weights."""
+    return getattr(run, "version", run_key)
+
+
+# ---- runs: the zoo, the workspace's kept runs, runs shared with the class ----------------------
+def run_options(data: tuple[str, ...] | None = ("mnist",)) -> dict[str, str]:
+    """run key -> label, for every run this workspace can open that was trained on one of `data` (None: any)."""
+    ws = workspace()
+    opts = {f"zoo:{n}": f"zoo · {n}" for n in zoo_names()} if data is None or "mnist" in data else {}
+    for r in engine().visible_runs(ws, teacher=is_teacher()):
+        on = run_data(f"run:{r.id}")
+        if data is not None and on not in data:
+            continue
+        whose = "yours" if r.workspace == ws else "class"
+        opts[f"run:{r.id}"] = (f"{whose} · {r.name}" + (f" · on {on}" if on != "mnist" and f"on {on}" not in r.name else "")
+                               + (" 🌐" if r.shared and r.workspace == ws else ""))
+    return opts
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def run_data(key: str) -> str:
+    """The name of the data set the run `key` was trained on (a run's files never change under one key)."""
+    try:
+        return engine().run_dataset(key)
+    except (StoreError, KindError, RunError):
+        return "mnist"
+
+
+def get_run(key: str) -> Run:
+    kind, _, name = key.partition(":")
+    if kind == "zoo":
+        return zoo_run(name)
+    if kind == "run":
+        if not engine().can_open(name, workspace(), is_teacher()):
+            raise RunError("this run is not in your workspace or shared with the class")
+        entry = engine().run_entry(name)
+        run = kept_run(name, entry.digest)
+        run.name = entry.name
+        return run
+    raise RunError(f"unknown run {key!r}")
+
+
+def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True, default: str | None = None,
+               avoid: str | None = None, data: tuple[str, ...] | None = ("mnist",)):
+    """A select box over the runs trained on one of `data` (None: any data set; the choice lives in the URL as
+    ?run=); returns (cache key, Run) or (None, None).
+
+    The run key names the run for st.cache_data (kept runs never change under one id). `avoid`
+    (a run key) is not chosen by default, e.g. for a second run to compare with the first. A page that
+    shows MNIST only keeps the default `data`, so it never offers a run it cannot show.
+    """
+    opts = run_options(data)
+    if not opts:
+        where = "" if data is None else f" on {' or '.join(data)}"
+        (st.sidebar if sidebar else st).info(f"No runs{where} yet: train one on the Train page.")
+        return None, None
+    qp = st.query_params.get(key)
+    if key not in st.session_state or st.session_state[key] not in opts:
+        fallback = next((o for o in opts if o != avoid), next(iter(opts)))
+        st.session_state[key] = qp if qp in opts else (default if default in opts else fallback)
+    where = st.sidebar if sidebar else st
+    choice = where.selectbox(label, list(opts), format_func=opts.get, key=key)
+    st.query_params[key] = choice
+    try:
+        run = get_run(choice)
+        dataset(run.config.dataset)  # the page shows the run on its data set: it must still be here
+    except (RunError, StoreError, KeyError, OSError, DataError) as e:
+        where.error(f"This run cannot be opened: {plain(str(e))}. Pick another one.")
+        return None, None
+    with where.expander("About this run", expanded=False):
+        st.caption(run.config.describe())
+        if run.final_val_loss is not None:
+            st.caption(f"final val loss {run.final_val_loss:.5f} · {run.status}")
+    return choice, run
+
+
+def reconstructions(run_key: str, run: Run, idx: tuple) -> np.ndarray:
+    """The run's reconstructions [n, 28, 28] ([n, H, W, 3] in colour) of points of its data set (test images first,
+    then training images)."""
+    return _reconstructions(run_version(run_key, run), run_key, run, tuple(idx))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _reconstructions(version: str, run_key: str, _run: Run, idx: tuple) -> np.ndarray:
+    from aecore.analysis.latent import pool_images
+
+    return reconstruct(_run.model, pool_images(dataset(run_data(run_key)), list(idx)))[1]
