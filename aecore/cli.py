@@ -194,7 +194,7 @@ def cmd_project(a) -> None:
     from aecore.data.catalog import load_dataset
     from aecore.models.evaluate import encode
 
-    _check_csv_out(a.out)
+    _check_csv_out(a.out, CSV_HEADERS["project"], a.force)
     run = _load(a.dir)
     ds = load_dataset(run.config.dataset)
     idx = sample_indices(len(ds.test), a.n, a.seed)
@@ -204,7 +204,7 @@ def cmd_project(a) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["index", "digit", "x", "y"])
+        w.writerow(CSV_HEADERS["project"].split(","))
         for i, (x, y) in zip(idx, proj.xy):
             w.writerow([int(i), int(ds.test.y[i]), f"{x:.6g}", f"{y:.6g}"])
     _emit({"method": a.method, "n": len(idx), "out": str(out), **proj.info})
@@ -215,7 +215,7 @@ def cmd_sweep(a) -> None:
 
     base = _config(a)
     latents = _int_list(a.latents)
-    _check_csv_out(a.out)
+    _check_csv_out(a.out, CSV_HEADERS["sweep"], a.force)
     res = latent_sweep(base, latents, on_progress=None)
     for r in res.tables["sweep"]:
         print(f"k={r['latent']}: train_loss {r['train_loss']:.5f} test_mse {r['test_mse']:.5f} pca_test_mse {r['pca_test_mse']:.5f}", flush=True)
@@ -238,8 +238,25 @@ def cmd_anomaly(a) -> None:
     _emit(anomaly(_load(a.dir), normal).summary)
 
 
-def _check_csv_out(path: str | None) -> None:
-    """Refuse a CSV --out that cannot be written, before any work is done."""
+# The first line each command writes to its --out CSV: an existing file is replaced only when it starts so (a
+# CSV the same command wrote before) or with --force.
+CSV_HEADERS = {
+    "project": "index,digit,x,y",
+    "pca": "index,digit,ae_x,ae_y,pca_x,pca_y",
+    "sweep": "latent,",
+    "compare": "model,config,",  # compare and stacked
+    "flowers": "variant,description,",
+    "flowers-per-class": "variant,class,",
+}
+
+
+def _per_class_path(out: str) -> str:
+    return str(Path(out).with_suffix("")) + "-per-class.csv"
+
+
+def _check_csv_out(path: str | None, header: str | None = None, force: bool = False) -> None:
+    """Refuse a CSV --out that cannot be written, before any work is done; and one that exists, unless it is a CSV
+    this command wrote (its first line starts with `header`) or `force`: --out precious.txt must not destroy it."""
     import os
 
     if path is None:
@@ -247,6 +264,18 @@ def _check_csv_out(path: str | None) -> None:
     p = Path(os.path.abspath(os.path.expanduser(path)))
     if not path.strip() or p.is_dir():
         raise CliError(f"--out {path!r} is a folder; name a .csv file, e.g. {Path(path or '.') / 'out.csv'}")
+    if (p.exists() or p.is_symlink()) and not force:
+        if p.is_symlink() or not p.is_file():
+            raise CliError(f"--out {path} exists and is not a plain file: refusing to replace it; pick a new file name "
+                           "(or add --force)")
+        try:
+            with open(p, "rb") as f:
+                first = f.read(4096).split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+        except OSError as e:
+            raise CliError(f"--out {path} exists and cannot be read ({e.strerror}): refusing to replace it") from None
+        if header is None or not first.startswith(header):
+            raise CliError(f"--out {path} exists and is not a CSV this command wrote: refusing to overwrite it; pick "
+                           "a new file name (or add --force to replace it)")
     parent = p.parent
     while not parent.exists() and parent.parent != parent:
         parent = parent.parent
@@ -269,7 +298,7 @@ def _write_csv(path: str, text: str) -> None:
 def cmd_compare(a) -> None:
     from aecore.analysis.experiments import ab_configs, compare
 
-    _check_csv_out(a.out)
+    _check_csv_out(a.out, CSV_HEADERS["compare"], a.force)
     res = compare(ab_configs(a.preset, epochs=a.epochs, limit=a.limit, seed=a.seed, batch_size=a.batch, device=a.device))
     if a.out:
         _write_csv(a.out, res.csv("final"))
@@ -279,8 +308,10 @@ def cmd_compare(a) -> None:
 def cmd_stacked(a) -> None:
     from aecore.analysis.experiments import stacked_vs_endtoend
 
+    if a.model is None:  # layer-wise pretraining needs a deep MLP; TrainConfig's default (conv) has no layers to stack
+        a.model = "mlp-deep"
     config = _config(a)
-    _check_csv_out(a.out)
+    _check_csv_out(a.out, CSV_HEADERS["compare"], a.force)
     res = stacked_vs_endtoend(config, a.pretrain_per_layer)
     if a.out:
         _write_csv(a.out, res.csv("final"))
@@ -290,7 +321,7 @@ def cmd_stacked(a) -> None:
 def cmd_pca(a) -> None:
     from aecore.analysis.experiments import ae_vs_pca
 
-    _check_csv_out(a.out)
+    _check_csv_out(a.out, CSV_HEADERS["pca"], a.force)
     res = ae_vs_pca(_load(a.dir), n_points=a.n)
     if a.out:
         _write_csv(a.out, res.csv("codes"))
@@ -327,11 +358,11 @@ def cmd_data(a) -> None:
                "classes": len(ds.class_names)})
         return
     # add
-    shown = [time.monotonic()]
+    shown = [time.monotonic(), -1]
 
-    def progress(done, total):  # called after every image: a line every few seconds
-        if total >= 1000 and (done == total or time.monotonic() - shown[0] > 3):
-            shown[0] = time.monotonic()
+    def progress(done, total):  # after every image, and while headers are read or the set written: a line every 3 s
+        if total >= 1000 and done != shown[1] and (done == total or time.monotonic() - shown[0] > 3):
+            shown[:] = [time.monotonic(), done]
             print(f"decoded {done:,} of {total:,} images", file=sys.stderr, flush=True)
 
     m = datasets.add(a.path, a.name, size=a.size, grey=True if a.grey else None, test_fraction=a.test_fraction,
@@ -345,7 +376,9 @@ def cmd_flowers(a) -> None:
     from aecore.analysis.classify import tutorial_experiment
     from aecore.data.catalog import load_dataset
 
-    _check_csv_out(a.out)
+    _check_csv_out(a.out, CSV_HEADERS["flowers"], a.force)
+    if a.out:
+        _check_csv_out(_per_class_path(a.out), CSV_HEADERS["flowers-per-class"], a.force)
     variants = tuple(v.strip() for v in a.variants.split(",") if v.strip())
     ds = load_dataset(a.dataset)
 
@@ -359,7 +392,7 @@ def cmd_flowers(a) -> None:
               f"AE test MSE {r['ae_test_mse']:.4f}  ({r['description']}, {r['seconds']:.0f}s)", flush=True)
     if a.out:
         _write_csv(a.out, res.csv("accuracy"))
-        _write_csv(str(Path(a.out).with_suffix("")) + "-per-class.csv", res.csv("per_class"))
+        _write_csv(_per_class_path(a.out), res.csv("per_class"))
     _emit({"dataset": ds.name, "chance": res.summary["chance"], "accuracy": res.tables["accuracy"]})
 
 
@@ -391,10 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--n-neighbors", type=_bounded(2, 200), default=15)
     pr.add_argument("--min-dist", type=_bounded(0, 1, float), default=0.1)
     pr.add_argument("--out", required=True)
+    pr.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
     s = sub.add_parser("sweep", help="latent size sweep to CSV (with PCA at the same k)")
     _add_train_options(s)
     s.add_argument("--latents", "--latent-list", dest="latents", default="2,8,32")
     s.add_argument("--out", required=True)
+    s.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
     pb = sub.add_parser("probe", help="classification accuracy on codes vs PCA vs pixels")
     pb.add_argument("dir")
     pb.add_argument("--labels", type=_bounded(10, 60000), default=1000)
@@ -411,14 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=SEED, default=0)
     c.add_argument("--device", default="auto")
     c.add_argument("--out", default=None, help="CSV of the final numbers")
-    st = sub.add_parser("stacked", help="layer-wise pretraining vs end-to-end training of a deep MLP")
+    c.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
+    st = sub.add_parser("stacked", help="layer-wise pretraining vs end-to-end training of a deep MLP (default "
+                                        "--model mlp-deep)")
     _add_train_options(st)
     st.add_argument("--pretrain-per-layer", type=_bounded(1, 1000), default=1)
     st.add_argument("--out", default=None)
+    st.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
     pc = sub.add_parser("pca", help="a saved run against PCA at the same k (error and 2-D codes)")
     pc.add_argument("dir")
     pc.add_argument("--n", type=_bounded(1, 10000), default=2000, help="test images in the code maps (1-10000)")
     pc.add_argument("--out", default=None, help="CSV of both 2-D code maps")
+    pc.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
     ft = sub.add_parser("finetune", help="classifier head on the code: frozen encoder, then fine-tuned")
     ft.add_argument("dir")
     ft.add_argument("--labels", type=_bounded(10, 60000), default=1000)
@@ -455,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     fl.add_argument("--seed", type=SEED, default=0)
     fl.add_argument("--device", default="cpu")
     fl.add_argument("--out", default=None, help="CSV of the accuracy table (and NAME-per-class.csv)")
+    fl.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
     cl = sub.add_parser("classify", help="a classifier head on a run's code, fine-tuned: accuracy overall and per class")
     cl.add_argument("dir")
     cl.add_argument("--epochs", type=_bounded(1, 500), default=5)

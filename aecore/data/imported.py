@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -30,6 +31,8 @@ DEFAULT_SIZE = 32
 FETCH_SIZES = {"cifar10": 32, "flowers102": 64}  # the size a torchvision colour set is kept at unless asked otherwise
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 _IGNORED = ("__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini")
+HEADER_BYTES = 64 * 1024  # read to find an image's size; a header further in (a JPEG after a large EXIF) reads it all
+PROGRESS_EVERY_S = 0.1  # on_progress is called at least this often during the phases that are not per image
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,20 @@ class Limits:
     max_total_bytes: int = 2 * 2**30  # everything a zip or .npz unpacks to (as declared and as read)
     max_ratio: int = 200  # a zip member that inflates more than this (and to over 1 MiB) is taken for a zip bomb
     max_pixels: int = 40_000_000  # one image's width x height, read from its header before it is decoded
+    # All images' width x height together, read from their headers before any image is decoded. Decoding and
+    # resizing cost 5-20 ns a pixel on one core (PNG and JPEG, measured), so 5 G pixels are 0.5-2 minutes of work,
+    # well inside a job's time limit. It admits 70,000 images of 256x256 (4.6 G), Flowers102 at full size (8,189
+    # photos of about 500x600, ~2.5 G), MNIST (55 M) and CIFAR-10 (61 M); a zip of a few thousand 40-megapixel
+    # single-colour PNGs (hours of decoding from a few MB) is refused before the first one is decoded.
+    max_total_pixels: int = 5_000_000_000
     max_array_bytes: int = 1 * 2**30  # the imported uint8 arrays: images x size x size x channels
     max_classes: int = 1000
+    max_class_name_chars: int = 1000  # one entry of an .npz's class_names, checked in its header before it is read
+    # Disk the imported data sets may take, checked from the arrays' shapes before anything is written: all the
+    # sets imported from one workspace (the app's `about={"workspace": ...}`; the command line has none), and all
+    # the data home's sets (and downloads) together. A set being replaced does not count.
+    max_workspace_bytes: int = 1 * 2**30  # one workspace: one set of the largest size, or five CIFAR-10-sized ones
+    max_server_bytes: int = 10 * 2**30  # the whole server
 
 
 LIMITS = Limits()
@@ -253,6 +268,12 @@ class _Source:
         if len(infos) > lim.max_members:
             raise DataError(f"the zip holds {len(infos):,} entries, more than the limit of {lim.max_members:,}; "
                             "import a smaller selection")
+        seen: set[str] = set()
+        for zi in infos:  # one file listed many times would be decoded many times (and which copy would count?)
+            if zi.filename in seen:
+                raise DataError(f"the zip lists {zi.filename[:80]!r} more than once: it is damaged or crafted; "
+                                "refusing the whole archive (nothing was written)")
+            seen.add(zi.filename)
         out, total = [], 0
         for zi in infos:
             why = _bad_member_name(zi.filename)
@@ -275,18 +296,37 @@ class _Source:
             out.append((zi.filename, zi.file_size))
         return out
 
-    def read(self, rel: str) -> bytes:
-        """One file's bytes, at most max_file_bytes (counted as read; DataError beyond)."""
+    def _bytes(self, rel: str, n: int) -> bytes:
+        """The first `n` bytes of a file; _Skip when it cannot be read (a damaged zip entry: a wrong CRC, a header
+        that lies about its size, an unknown compression or a password; a folder's file that is not a plain file)."""
+        try:
+            if self.zip is not None:
+                with self.zip.open(rel) as f:
+                    return f.read(n)
+            fd = os.open(self.path / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # never blocks on a pipe
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    raise _Skip("is not a plain file any more")
+                return f.read(n)
+        except (_Skip, DataError, MemoryError):
+            raise
+        except Exception as e:  # BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError, ...
+            where = "from the zip" if self.zip is not None else "from the folder"
+            raise _Skip(f"cannot be read {where} (damaged: {type(e).__name__})") from None
+
+    def head(self, rel: str) -> bytes:
+        """The start of a file: enough for an image header (PIL reads only the header when it opens an image)."""
+        return self._bytes(rel, HEADER_BYTES)
+
+    def read(self, rel: str, count: bool = True) -> bytes:
+        """One file's bytes, at most max_file_bytes (counted as read unless `count` is False; DataError beyond)."""
         lim = self.limits
         cap = lim.max_file_bytes
-        if self.zip is not None:
-            with self.zip.open(rel) as f:
-                data = f.read(cap + 1)
-        else:
-            with open(self.path / rel, "rb") as f:
-                data = f.read(cap + 1)
+        data = self._bytes(rel, cap + 1)
         if len(data) > cap:
             raise _Skip(f"is larger than {cap / 2**20:g} MiB")
+        if not count:
+            return data
         self.read_total += len(data)
         if self.read_total > lim.max_total_bytes:
             raise DataError(f"the images unpack to more than {lim.max_total_bytes / 2**30:g} GiB, the limit; refused")
@@ -295,6 +335,51 @@ class _Source:
 
 class _Skip(Exception):
     """One file is not a usable image (the import goes on without it and says so)."""
+
+
+class _Ticker:
+    """on_progress for the phases that are not one image each (headers, checks, writing): called at most every
+    PROGRESS_EVERY_S, so that the worker's Stop and time limit are looked at there too, without a report per step."""
+
+    def __init__(self, on_progress: Callable[[int, int], None] | None):
+        self.on_progress, self.last = on_progress, 0.0
+
+    def __call__(self, done: int, total: int, force: bool = False) -> None:
+        if self.on_progress is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            self.on_progress(done, total)
+
+
+def _image_pixels(src: _Source, rel: str, limits: Limits) -> int:
+    """An image file's width x height, from its header alone (nothing is decoded); _Skip when it is not a usable
+    image or has more than max_pixels."""
+    import warnings
+
+    from PIL import Image
+
+    data, whole = src.head(rel), False
+    while True:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as im:
+                    w, h = im.size
+            break
+        except Image.DecompressionBombError:
+            raise _Skip(f"has more than {limits.max_pixels:,} pixels") from None
+        except Exception as e:  # PIL's errors on a file it cannot parse are many (OSError, SyntaxError, ...)
+            if not whole and len(data) == HEADER_BYTES:  # the header may lie further in (after a large EXIF)
+                data, whole = src.read(rel, count=False), True
+                continue
+            raise _Skip(f"cannot be read as an image ({type(e).__name__})") from None
+    if w < 1 or h < 1:
+        raise _Skip("is empty")
+    if w * h > limits.max_pixels:
+        raise _Skip(f"is {w:,}x{h:,} pixels, more than the limit of {limits.max_pixels:,}")
+    return w * h
 
 
 def fit_image(im, size: int, grey: bool) -> np.ndarray:
@@ -406,21 +491,44 @@ def _check_size(size: int) -> int:
 
 
 def _decode_all(src: _Source, paths: list[str], size: int, grey: bool, limits: Limits,
-                on_progress: Callable[[int, int], None] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Decode files into one preallocated array; returns (images, kept mask, notes on skipped files)."""
-    c = 1 if grey else 3
-    _check_count(len(paths), size, c, limits)
-    x = np.zeros((len(paths), size, size) + (() if grey else (3,)), np.uint8)
-    ok = np.zeros(len(paths), bool)
-    skipped: list[str] = []
+                on_progress: Callable[[int, int], None] | None,
+                quota: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Decode files into one preallocated array; returns (images, kept mask, notes on skipped files).
+
+    Every file's header is read first: the total pixel count (what decoding costs) is checked against
+    max_total_pixels before the first image is decoded. `quota(bytes)`: checks the disk the set will need."""
+    c, n = 1 if grey else 3, len(paths)
+    _check_count(n, size, c, limits)
+    if quota is not None:
+        quota(_disk_bytes(n * size * size * c, n))
+    tick = _Ticker(on_progress)
+    tick(0, n, force=True)
+    unusable: dict[int, str] = {}
+    total = 0
     for i, rel in enumerate(paths):
         try:
-            x[i] = decode_image(src.read(rel), size, grey, limits)
-            ok[i] = True
+            total += _image_pixels(src, rel, limits)
         except _Skip as e:
-            skipped.append(f"{rel[:60]} {e}")
+            unusable[i] = f"{rel[:60]} {e}"
+        if total > limits.max_total_pixels:
+            raise DataError(f"the images hold more than {limits.max_total_pixels:,} pixels in all, the limit (counted "
+                            f"from their headers before decoding: the first {i + 1:,} of {n:,} already hold "
+                            f"{total:,}); decoding them would take too long: import fewer or smaller images")
+        tick(0, n)  # Stop and the time limit work while the headers are read, too
+    x = np.zeros((n, size, size) + (() if grey else (3,)), np.uint8)
+    ok = np.zeros(n, bool)
+    skipped: list[str] = []
+    for i, rel in enumerate(paths):
+        if i in unusable:
+            skipped.append(unusable[i])
+        else:
+            try:
+                x[i] = decode_image(src.read(rel), size, grey, limits)
+                ok[i] = True
+            except _Skip as e:
+                skipped.append(f"{rel[:60]} {e}")
         if on_progress is not None:  # after every image: the callback may raise to end the import
-            on_progress(i + 1, len(paths))
+            on_progress(i + 1, n)
     notes = [f"skipped {len(skipped)} unreadable file(s): {_few(skipped)}"] if skipped else []
     return x, ok, notes
 
@@ -478,7 +586,7 @@ def _finish_labels(x, labels_text, ok, splits, classes_order, test_fraction, see
 
 
 def _from_image_folder(path: Path, size: int, grey: bool, test_fraction: float, seed: int, limits: Limits,
-                       on_progress) -> _Imported:
+                       on_progress, quota=None) -> _Imported:
     with _Source(path, limits) as src:
         entries, notes = _entries(src.files())
         classes = sorted({e.label for e in entries})
@@ -487,7 +595,7 @@ def _from_image_folder(path: Path, size: int, grey: bool, test_fraction: float, 
         if len(classes) < 2:
             raise DataError(f"only one class folder ({classes[0]!r}): a classifier needs at least 2 class folders "
                             "(one sub-folder per class)")
-        x, ok, more = _decode_all(src, [e.path for e in entries], size, grey, limits, on_progress)
+        x, ok, more = _decode_all(src, [e.path for e in entries], size, grey, limits, on_progress, quota)
     imp = _finish_labels(x, [e.label for e in entries], ok, [e.split for e in entries], classes, test_fraction, seed,
                          notes + more)
     imp.kind = "zip" if src.zip is not None else "folder"
@@ -502,7 +610,7 @@ def _flowers_root(path: Path) -> Path | None:
     return None
 
 
-def _from_flowers(root: Path, size: int, grey: bool, limits: Limits, on_progress) -> _Imported:
+def _from_flowers(root: Path, size: int, grey: bool, limits: Limits, on_progress, quota=None) -> _Imported:
     """Oxford Flowers 102 as torchvision downloads it: train+val for training, its own 6,149-image test split."""
     from scipy.io import loadmat
 
@@ -527,7 +635,7 @@ def _from_flowers(root: Path, size: int, grey: bool, limits: Limits, on_progress
     if missing:
         raise DataError(f"{len(missing)} image(s) listed in setid.mat are missing or links: {_few(missing)}")
     with _Source(root, limits) as src:
-        x, ok, notes = _decode_all(src, paths, size, grey, limits, on_progress)
+        x, ok, notes = _decode_all(src, paths, size, grey, limits, on_progress, quota)
     names = _flower_names(n_cls)
     text = [names[labels[i - 1]] for i in all_ids]
     splits = ["train"] * len(train_ids) + ["test"] * len(test_ids)
@@ -546,122 +654,370 @@ def _flower_names(n: int) -> list[str]:
     return names if len(names) == n else [f"class {i + 1}" for i in range(n)]
 
 
-def _from_npz(path: Path, size: int | None, grey: bool | None, test_fraction: float, seed: int, limits: Limits,
-              on_progress) -> _Imported:
-    """Arrays: x_train, y_train, x_test, y_test (or x, y split here), optional class_names; uint8 or floats in [0, 1]."""
+# ---- .npz arrays: every header checked before any data is read ------------------------------------
+NPZ_MAX_ARRAYS = 16
+CHUNK_BYTES = 8 * 2**20  # an array is read and converted this much at a time, never whole
+
+
+@dataclass
+class _Npy:
+    """One array of an .npz as its header describes it (none of its data read)."""
+
+    key: str
+    info: zipfile.ZipInfo
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    fortran: bool
+    nbytes: int
+
+
+def _npy_header(f) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) from the start of an .npy stream; only the header is read."""
+    from numpy.lib import format as npf
+
+    version = npf.read_magic(f)
+    if version == (1, 0):
+        return npf.read_array_header_1_0(f)
+    if version == (2, 0):
+        return npf.read_array_header_2_0(f)
+    raise ValueError(f".npy format version {version} is not supported")
+
+
+def _npz_arrays(path: Path, limits: Limits) -> tuple[zipfile.ZipFile, dict[str, _Npy]]:
+    """The open .npz and its arrays as their headers describe them: dtype, shape, and a data size that matches the
+    size the zip declares (a header that lies is refused). Nothing but headers is read."""
+    n = _zip_entry_count(path)
+    if n is not None and n > NPZ_MAX_ARRAYS:
+        raise DataError(f"{path.name} holds {n:,} arrays; expected x_train/y_train/x_test/y_test or x/y")
     try:
-        with zipfile.ZipFile(path) as z:
-            infos = z.infolist()
-    except (zipfile.BadZipFile, OSError) as e:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise DataError(f"{path.name} is not a readable .npz file ({e})") from None
-    if len(infos) > 16:
-        raise DataError(f"{path.name} holds {len(infos)} arrays; expected x_train/y_train/x_test/y_test or x/y")
-    declared = sum(zi.file_size for zi in infos)
-    if declared > limits.max_total_bytes:
-        raise DataError(f"{path.name} unpacks to {declared / 2**30:.1f} GiB, more than the limit of "
-                        f"{limits.max_total_bytes / 2**30:g} GiB")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
-            if {"x_train", "y_train", "x_test", "y_test"} <= keys:
-                parts = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-            elif {"x", "y"} <= keys:
-                parts = {"x": f["x"], "y": f["y"]}
-            else:
-                raise DataError(f"{path.name} holds {', '.join(sorted(keys)) or 'nothing'}; it needs arrays x_train, "
-                                "y_train, x_test, y_test (or x and y)")
-            names = None
-            for key in ("class_names", "classes"):
-                if key in keys:
-                    names = [str(s)[:64] for s in np.asarray(f[key]).ravel()]
+        infos = z.infolist()
+        if len(infos) > NPZ_MAX_ARRAYS:
+            raise DataError(f"{path.name} holds {len(infos)} arrays; expected x_train/y_train/x_test/y_test or x/y")
+        declared = sum(zi.file_size for zi in infos)
+        if declared > limits.max_total_bytes:
+            raise DataError(f"{path.name} unpacks to {declared / 2**30:.1f} GiB, more than the limit of "
+                            f"{limits.max_total_bytes / 2**30:g} GiB")
+        arrays: dict[str, _Npy] = {}
+        for zi in infos:
+            if not zi.filename.endswith(".npy"):
+                continue  # not an array (np.load would hand it over as bytes): never read
+            key = zi.filename[:-4]
+            if key in arrays:
+                raise DataError(f"{path.name} lists the array {key[:40]!r} more than once: it is damaged or crafted")
+            try:
+                with z.open(zi) as f:
+                    shape, fortran, dtype = _npy_header(f)
+                    offset = f.tell()
+            except Exception as e:  # BadZipFile, zlib.error, a header numpy cannot parse, ...
+                raise DataError(f"{path.name}: the array {key[:40]!r} cannot be read ({type(e).__name__}); the file is "
+                                "damaged or was not written by numpy") from None
+            if dtype.hasobject:
+                raise DataError(f"{path.name} cannot be read without unpickling (object arrays are refused): "
+                                f"{key[:40]!r} is an object array; save text as a string array (np.array(names))")
+            if any(d < 0 for d in shape):
+                raise DataError(f"{path.name}: the array {key[:40]!r} has the impossible shape {shape}")
+            nbytes = math.prod(shape) * dtype.itemsize
+            if offset + nbytes != zi.file_size:
+                raise DataError(f"{path.name}: the array {key[:40]!r} is damaged or crafted: its header says "
+                                f"{nbytes:,} bytes of data, the zip says {zi.file_size - offset:,}")
+            arrays[key] = _Npy(key, zi, dtype, tuple(shape), bool(fortran), nbytes)
+    except BaseException:
+        z.close()
+        raise
+    return z, arrays
+
+
+def _check_ratio(path: Path, a: _Npy, limits: Limits) -> None:
+    zi = a.info
+    if zi.file_size > 2**20 and zi.file_size > limits.max_ratio * max(zi.compress_size, 1):
+        times = zi.file_size // max(zi.compress_size, 1)
+        raise DataError(f"the array {a.key!r} of {path.name} would inflate {times:,} times (to "
+                        f"{zi.file_size / 2**20:,.0f} MiB): this looks like a zip bomb; refused")
+
+
+def _npy_read(z: zipfile.ZipFile, a: _Npy, path: Path) -> np.ndarray:
+    """A whole array, read from its member (only arrays whose header says they are small: labels, class names,
+    or images in Fortran order, which cannot be read a row at a time)."""
+    try:
+        with z.open(a.info) as f:
+            _npy_header(f)
+            data = f.read(a.nbytes + 1)  # to the end: the zip checks the CRC
+        if len(data) != a.nbytes:
+            raise EOFError("the array ends early")
+        return np.frombuffer(data, a.dtype, count=math.prod(a.shape)).reshape(a.shape, order="F" if a.fortran else "C")
+    except Exception as e:  # BadZipFile (a wrong CRC), zlib.error, EOFError, ValueError, ...
+        raise DataError(f"{path.name}: the array {a.key[:40]!r} cannot be read ({type(e).__name__}); the file is "
+                        "damaged") from None
+
+
+def _npy_chunks(z: zipfile.ZipFile, a: _Npy, path: Path):
+    """(first row, rows) of an array, CHUNK_BYTES at a time (one row at least; a Fortran-ordered one is read whole)."""
+    if a.fortran:
+        whole = np.ascontiguousarray(_npy_read(z, a, path))
+        step = max(1, CHUNK_BYTES // max(whole[:1].nbytes, 1))
+        for i in range(0, len(whole), step):
+            yield i, whole[i:i + step]
+        return
+    row_bytes = math.prod(a.shape[1:]) * a.dtype.itemsize
+    step = max(1, CHUNK_BYTES // max(row_bytes, 1))
+    n = a.shape[0]
+    try:
+        with z.open(a.info) as f:
+            _npy_header(f)
+            for i in range(0, n, step):
+                k = min(step, n - i)
+                data = f.read(k * row_bytes)
+                if len(data) != k * row_bytes:
+                    raise EOFError("the array ends early")
+                if i + k == n:
+                    f.read(1)  # at the end: the zip checks the CRC now
+                yield i, np.frombuffer(data, a.dtype).reshape((k,) + a.shape[1:])
     except DataError:
         raise
-    except ValueError as e:  # object arrays need pickles: refused
-        raise DataError(f"{path.name} cannot be read without unpickling (object arrays are refused): {e}") from None
     except Exception as e:
-        raise DataError(f"{path.name} cannot be read ({type(e).__name__}: {e})") from None
+        raise DataError(f"{path.name}: the array {a.key[:40]!r} cannot be read ({type(e).__name__}); the file is "
+                        "damaged") from None
 
-    def images(a: np.ndarray, key: str) -> np.ndarray:
-        if a.ndim == 4 and a.shape[1] in (1, 3) and a.shape[3] not in (1, 3, 4):
-            a = np.moveaxis(a, 1, 3)  # [N,C,H,W] -> [N,H,W,C]
-        if a.ndim == 4 and a.shape[3] == 1:
-            a = a[..., 0]
-        if not (a.ndim == 3 or (a.ndim == 4 and a.shape[3] in (3, 4))):
-            raise DataError(f"{key} must be images [N,H,W] or [N,H,W,3], got shape {a.shape}")
-        if a.ndim == 4 and a.shape[3] == 4:
-            a = a[..., :3]
-        if a.dtype != np.uint8:
-            if not np.issubdtype(a.dtype, np.number):
-                raise DataError(f"{key} must hold numbers, got {a.dtype}")
-            a = a.astype(np.float32)
-            if not np.isfinite(a).all() or a.min(initial=0) < 0:
-                raise DataError(f"{key} holds values outside 0..1 or 0..255")
-            a = a * 255.0 if a.max(initial=0) <= 1.0 else a
-            if a.max(initial=0) > 255:
-                raise DataError(f"{key} holds values above 255")
-            a = np.rint(a).astype(np.uint8)
-        return a
 
-    def labels(a: np.ndarray, key: str, n: int) -> np.ndarray:
-        a = np.asarray(a).ravel()
-        if not np.issubdtype(a.dtype, np.integer):
-            if np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
-                a = a.astype(np.int64)
-            else:
-                raise DataError(f"{key} must be whole class numbers 0, 1, 2, ...")
-        if len(a) != n:
-            raise DataError(f"{key} has {len(a)} labels for {n} images")
-        if a.min(initial=0) < 0:
-            raise DataError(f"{key} has negative labels")
+@dataclass
+class _Layout:
+    """How an image array's rows become [H,W] or [H,W,3] images."""
+
+    n: int
+    h: int
+    w: int
+    colour: bool
+    channels_first: bool
+
+    def images(self, rows: np.ndarray) -> np.ndarray:
+        if self.channels_first:
+            rows = np.moveaxis(rows, 1, 3)  # [k,C,H,W] -> [k,H,W,C]
+        if rows.ndim == 4 and rows.shape[3] == 1:
+            rows = rows[..., 0]
+        elif rows.ndim == 4 and rows.shape[3] == 4:
+            rows = rows[..., :3]  # RGBA: the alpha channel is dropped
+        return rows
+
+    def described(self) -> str:
+        return f"{self.h}x{self.w}{'x3' if self.colour else ''}"
+
+
+def _image_layout(a: _Npy, limits: Limits) -> _Layout:
+    """An image array's layout from its header: [N,H,W], [N,H,W,1|3|4] or [N,1|3,H,W] of numbers, within the limits."""
+    key, s = a.key, a.shape
+    if a.dtype.kind not in "uif":
+        raise DataError(f"{key} must hold numbers (uint8, or integers or floats in 0..1 or 0..255), got {a.dtype}")
+    channels_first = len(s) == 4 and s[1] in (1, 3) and s[3] not in (1, 3, 4)
+    hwc = (s[0], s[2], s[3], s[1]) if channels_first else s
+    if not (len(hwc) == 3 or (len(hwc) == 4 and hwc[3] in (1, 3, 4))):
+        raise DataError(f"{key} must be images [N,H,W] or [N,H,W,3], got shape {s}")
+    n, h, w = hwc[:3]
+    if h < 1 or w < 1:
+        raise DataError(f"{key}'s images are {h}x{w} pixels: there is nothing in them")
+    if h * w > limits.max_pixels:
+        raise DataError(f"{key}'s images are {w:,}x{h:,} pixels, more than the limit of {limits.max_pixels:,} pixels "
+                        "an image; resize them first")
+    return _Layout(n, h, w, len(hwc) == 4 and hwc[3] in (3, 4), channels_first)
+
+
+def _labels(a: np.ndarray, key: str, n_names: int | None, limits: Limits) -> np.ndarray:
+    """Class numbers checked in their own dtype (a uint64 2**63 must not wrap to a negative int64 and pass),
+    then as int64."""
+    a = a.ravel()
+    if a.dtype.kind == "b":
+        raise DataError(f"{key} holds true/false values; it must hold class numbers 0, 1, 2, ...")
+    if a.dtype.kind == "f":
+        if not np.isfinite(a).all() or not np.array_equal(a, np.floor(a)):
+            raise DataError(f"{key} must be whole class numbers 0, 1, 2, ...")
+    elif a.dtype.kind not in "iu":
+        raise DataError(f"{key} must be whole class numbers 0, 1, 2, ..., got {a.dtype}")
+    if not len(a):
         return a.astype(np.int64)
+    lo, hi = a.min(), a.max()
+    lo, hi = (int(lo), int(hi))  # exact: floats are whole here, Python ints do not wrap
+    if lo < 0:
+        raise DataError(f"{key} has negative labels (down to {lo:,}): labels are class numbers 0, 1, 2, ...")
+    if n_names is not None and hi >= n_names:
+        raise DataError(f"{key} has the label {hi:,}, but class_names names {n_names:,} classes (labels 0 to "
+                        f"{n_names - 1:,})")
+    if hi >= limits.max_classes:
+        raise DataError(f"{key} has the label {hi:,}: {hi + 1:,} classes are more than the limit of "
+                        f"{limits.max_classes:,}")
+    return a.astype(np.int64)
 
-    if "x" in parts:
-        x, y = images(parts["x"], "x"), labels(parts["y"], "y", len(parts["x"]))
-        tr, te = _split_seeded(y, test_fraction, seed)
-        xs = {"train": x[tr], "test": x[te]}
-        ys = {"train": y[tr], "test": y[te]}
+
+def _check_class_names(a: _Npy, limits: Limits) -> None:
+    """class_names bounded in count and length from its header, before it is read (20 million names, a few hundred
+    KB compressed, would otherwise become a list of 20 million strings)."""
+    count = math.prod(a.shape)
+    if count > limits.max_classes:
+        raise DataError(f"{a.key} has {count:,} entries, more than the limit of {limits.max_classes:,} classes")
+    if a.dtype.kind == "U":
+        chars = a.dtype.itemsize // 4
+    elif a.dtype.kind == "S":
+        chars = a.dtype.itemsize
+    elif a.dtype.kind in "biuf":
+        chars = 0
     else:
-        xs = {s: images(parts[f"x_{s}"], f"x_{s}") for s in ("train", "test")}
-        ys = {s: labels(parts[f"y_{s}"], f"y_{s}", len(xs[s])) for s in ("train", "test")}
-        if xs["train"].shape[1:] != xs["test"].shape[1:]:
-            raise DataError(f"x_train's images are {xs['train'].shape[1:]} but x_test's are {xs['test'].shape[1:]}")
-    n_cls = int(max(ys["train"].max(initial=0), ys["test"].max(initial=0))) + 1
-    if n_cls > limits.max_classes:
-        raise DataError(f"{n_cls:,} classes are more than the limit of {limits.max_classes:,}")
-    if len(np.unique(np.concatenate([ys["train"], ys["test"]]))) < 2:
-        raise DataError("the labels name only one class: a classifier needs at least 2")
-    if names is not None and len(names) != n_cls:
-        raise DataError(f"class_names has {len(names)} names but the labels go from 0 to {n_cls - 1}")
-    names = names or [str(i) for i in range(n_cls)]
-    colour_in = xs["train"].ndim == 4
-    grey = (not colour_in) if grey is None else grey
-    h, w = xs["train"].shape[1:3]
-    size = size or (h if h == w else DEFAULT_SIZE)
-    _check_size(size)
-    n = len(xs["train"]) + len(xs["test"])
-    _check_count(n, size, 1 if grey else 3, limits)
-    notes: list[str] = []
-    if (h, w) != (size, size) or grey == colour_in:
-        from PIL import Image
+        raise DataError(f"{a.key} must hold text (e.g. np.array(['cat', 'dog'])), got {a.dtype}")
+    if chars > limits.max_class_name_chars:
+        raise DataError(f"{a.key} holds names of up to {chars:,} characters, more than the limit of "
+                        f"{limits.max_class_name_chars:,}")
 
-        done = [0]
 
-        if h * w > limits.max_pixels:
-            raise _Skip(f"is {w:,}x{h:,} pixels, more than the limit of {limits.max_pixels:,}")
+def _class_names(z: zipfile.ZipFile, a: _Npy, path: Path) -> list[str]:
+    """class_names as text (checked by _check_class_names first)."""
+    count = math.prod(a.shape)
+    if a.dtype.itemsize == 0:
+        return [""] * count
+    raw = _npy_read(z, a, path).ravel()
+    return [(s.decode("utf-8", "replace") if isinstance(s, bytes) else str(s))[:64] for s in raw.tolist()]
 
-        def convert(a: np.ndarray) -> np.ndarray:
-            out = np.zeros((len(a), size, size) + (() if grey else (3,)), np.uint8)
-            for i, img in enumerate(a):
-                out[i] = fit_image(Image.fromarray(img), size, grey)
-                done[0] += 1
-                if on_progress is not None:
-                    on_progress(done[0], n)
-            return out
 
-        xs = {s: convert(a) for s, a in xs.items()}
-        notes.append(f"images converted from {h}x{w}{'x3' if colour_in else ''} to {size}x{size}{'' if grey else 'x3'}")
+def _value_scale(z: zipfile.ZipFile, a: _Npy, path: Path, tick: _Ticker, done: int, n: int) -> float:
+    """For images that are not uint8: the values checked (finite, 0..1 or 0..255) a chunk at a time; the factor that
+    takes them to 0..255 (255 when they all lie in 0..1)."""
+    hi = 0
+    for _, rows in _npy_chunks(z, a, path):
+        if rows.size:
+            if a.dtype.kind == "f" and not np.isfinite(rows).all():
+                raise DataError(f"{a.key} holds values outside 0..1 or 0..255")
+            lo_c, hi_c = rows.min(), rows.max()
+            if lo_c < 0:
+                raise DataError(f"{a.key} holds values outside 0..1 or 0..255")
+            if hi_c > 255:
+                raise DataError(f"{a.key} holds values above 255")
+            hi = max(hi, hi_c)
+        tick(done, n)
+    return 255.0 if hi <= 1 else 1.0
+
+
+def _as_uint8(rows: np.ndarray, scale: float) -> np.ndarray:
+    if rows.dtype == np.uint8:
+        return rows
+    a = rows.astype(np.float32)
+    if scale != 1.0:
+        a *= scale
+    return np.rint(a).astype(np.uint8)
+
+
+def _from_npz(path: Path, size: int | None, grey: bool | None, test_fraction: float, seed: int, limits: Limits,
+              on_progress, quota=None) -> _Imported:
+    """Arrays: x_train, y_train, x_test, y_test (or x, y split here), optional class_names; uint8 or numbers in 0..1
+    or 0..255. Every array's header (dtype, shape, declared and compressed size) is checked against the limits
+    before any data is read; the labels are read next, then the images a few MB at a time, converted as they come."""
+    from PIL import Image
+
+    z, arrays = _npz_arrays(path, limits)
+    with z:
+        keys = set(arrays)
+        if {"x_train", "y_train", "x_test", "y_test"} <= keys:
+            parts = {"train": ("x_train", "y_train"), "test": ("x_test", "y_test")}
+        elif {"x", "y"} <= keys:
+            parts = {"all": ("x", "y")}
+        else:
+            raise DataError(f"{path.name} holds {', '.join(sorted(keys)) or 'nothing'}; it needs arrays x_train, "
+                            "y_train, x_test, y_test (or x and y)")
+        names_key = next((k for k in ("class_names", "classes") if k in arrays), None)
+        if names_key:
+            _check_class_names(arrays[names_key], limits)
+        layouts = {}
+        for xk, yk in parts.values():
+            lay = layouts[xk] = _image_layout(arrays[xk], limits)
+            n_labels = math.prod(arrays[yk].shape)
+            if n_labels != lay.n:
+                raise DataError(f"{yk} has {n_labels:,} labels for {lay.n:,} images")
+        if "all" in parts:
+            if layouts["x"].n == 0:
+                raise DataError("x holds no images")
+        else:
+            tr, te = layouts["x_train"], layouts["x_test"]
+            if tr.n == 0:
+                raise DataError("x_train holds no images: a data set needs training images")
+            if te.n == 0:
+                raise DataError("x_test holds no images: a data set needs test images (or give x and y, and a part "
+                                "of them is held out for testing)")
+            if (tr.h, tr.w, tr.colour) != (te.h, te.w, te.colour):
+                raise DataError(f"x_train's images are {tr.described()} but x_test's are {te.described()}")
+        first = next(iter(layouts.values()))
+        colour_in, h, w = first.colour, first.h, first.w
+        grey = (not colour_in) if grey is None else grey
+        size = size or (h if h == w else DEFAULT_SIZE)
+        _check_size(size)
+        n = sum(lay.n for lay in layouts.values())
+        c = 1 if grey else 3
+        _check_count(n, size, c, limits)
+        if n * h * w > limits.max_total_pixels:
+            raise DataError(f"the images hold {n * h * w:,} pixels in all, more than the limit of "
+                            f"{limits.max_total_pixels:,}; import fewer or smaller images")
+        if quota is not None:
+            quota(_disk_bytes(n * size * size * c, n))
+        used = [k for pair in parts.values() for k in pair] + ([names_key] if names_key else [])
+        for k in used:
+            _check_ratio(path, arrays[k], limits)
+
+        # the small arrays: class names, then the labels, checked in their own dtype
+        names = _class_names(z, arrays[names_key], path) if names_key else None
+        ys = {part: _labels(_npy_read(z, arrays[yk], path), yk, len(names) if names is not None else None, limits)
+              for part, (_, yk) in parts.items()}
+        all_y = np.concatenate(list(ys.values()))
+        n_cls = int(all_y.max(initial=0)) + 1
+        if len(np.unique(all_y)) < 2:
+            raise DataError("the labels name only one class: a classifier needs at least 2")
+        if names is not None and len(names) != n_cls:
+            raise DataError(f"class_names has {len(names)} names but the labels go from 0 to {n_cls - 1}")
+        names = names or [str(i) for i in range(n_cls)]
+
+        # where each image goes: (split, row) for every row of each image array
+        if "all" in parts:
+            tr_idx, te_idx = _split_seeded(ys["all"], test_fraction, seed)
+            if len(te_idx) == 0:
+                raise DataError("no test images: every class has a single image; add more images per class")
+            dest = np.zeros(n, np.int8)
+            dest[te_idx] = 1
+            pos = np.empty(n, np.int64)
+            pos[tr_idx], pos[te_idx] = np.arange(len(tr_idx)), np.arange(len(te_idx))
+            y_out = {"train": ys["all"][tr_idx], "test": ys["all"][te_idx]}
+            sources = [("x", dest, pos)]
+        else:
+            y_out = ys
+            sources = [(xk, np.full(layouts[xk].n, i, np.int8), np.arange(layouts[xk].n))
+                       for i, (xk, _) in enumerate(parts.values())]
+        shape = (size, size) + (() if grey else (3,))
+        out = [np.zeros((len(y_out["train"]),) + shape, np.uint8), np.zeros((len(y_out["test"]),) + shape, np.uint8)]
+        convert = (h, w) != (size, size) or grey == colour_in
+        tick = _Ticker(on_progress)
+        done = 0
+        tick(done, n, force=True)
+        for xk, dest, pos in sources:
+            a = arrays[xk]
+            scale = 1.0 if a.dtype == np.uint8 else _value_scale(z, a, path, tick, done, n)
+            for i0, rows in _npy_chunks(z, a, path):
+                imgs = layouts[xk].images(_as_uint8(rows, scale))
+                k = len(imgs)
+                if convert:
+                    fitted = np.empty((k,) + shape, np.uint8)
+                    for j, img in enumerate(imgs):
+                        fitted[j] = fit_image(Image.fromarray(img), size, grey)
+                        if on_progress is not None:  # after every image: the callback may raise to end the import
+                            on_progress(done + j + 1, n)
+                    imgs = fitted
+                d, p = dest[i0:i0 + k], pos[i0:i0 + k]
+                for s in (0, 1):
+                    m = d == s
+                    if m.any():
+                        out[s][p[m]] = imgs[m]
+                done += k
+                if not convert and on_progress is not None:
+                    on_progress(done, n)
+    notes = [f"images converted from {h}x{w}{'x3' if colour_in else ''} to {size}x{size}{'' if grey else 'x3'}"] \
+        if convert else []
     dtype = np.uint8 if n_cls <= 256 else np.int16
-    return _Imported(xs["train"], ys["train"].astype(dtype), xs["test"], ys["test"].astype(dtype), names, "npz", notes)
+    return _Imported(out[0], y_out["train"].astype(dtype), out[1], y_out["test"].astype(dtype), names, "npz", notes)
 
 
 # ---- adding a data set ------------------------------------------------------------------------
@@ -674,10 +1030,12 @@ def add(path: str | os.PathLike, name: str, size: int | None = None, grey: bool 
     test/), an .npz of arrays, or a folder in Flowers102's layout (jpg/, imagelabels.mat, setid.mat). Images are
     centre-cropped to squares of `size` (default 32; an .npz keeps its own size), grey when `grey` (default:
     colour, an .npz keeps its own). Without train/ and test/ folders `test_fraction` of each class is held out.
-    `on_progress(done, total)` is called after every image read; an exception it raises ends the import (a worker
-    raises one when Stop is pressed or the time limit is reached).
-    Nothing is written outside the data home, and nothing at all unless the import succeeds. `about`: kept in the
-    manifest as is (e.g. who imported it: {"workspace": ..., "file": ...}).
+    `on_progress(done, total)` is called after every image read, and at least every PROGRESS_EVERY_S during the
+    other phases (reading headers, checking values, writing); an exception it raises ends the import and leaves
+    nothing behind (a worker raises one when Stop is pressed or the time limit is reached).
+    Nothing is written outside the data home, and nothing at all unless the import succeeds and fits the disk
+    quotas (Limits). `about`: kept in the manifest as is (e.g. who imported it: {"workspace": ..., "file": ...});
+    its "workspace" is the one whose quota the set counts against.
     """
     check_name(name)
     if exists(name) and not replace:
@@ -685,35 +1043,144 @@ def add(path: str | os.PathLike, name: str, size: int | None = None, grey: bool 
     if not 0.0 < test_fraction < 0.9:
         raise DataError(f"test fraction must be between 0 and 0.9, got {test_fraction}")
     src = Path(os.path.expanduser(str(path)))
-    if not src.exists():
-        raise DataError(f"{path} does not exist")
+    try:
+        mode = os.stat(src).st_mode
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist") from None
+    except OSError as e:
+        raise DataError(f"{path} cannot be read ({e.strerror or type(e).__name__})") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # /dev/zero never ends, a pipe may never answer
+        raise DataError(f"{path} is {_file_kind(mode)}, not a file or a folder: only a folder, a zip or an .npz "
+                        "file is imported")
     if size is not None:
         _check_size(size)
+
+    def quota(nbytes: int) -> None:  # checked by the importers once they know the set's shape, before decoding
+        _check_quota(nbytes, name, about, limits)
+
     flowers = _flowers_root(src) if src.is_dir() else None
     if flowers is not None:
-        imp = _from_flowers(flowers, size or FETCH_SIZES["flowers102"], bool(grey), limits, on_progress)
+        imp = _from_flowers(flowers, size or FETCH_SIZES["flowers102"], bool(grey), limits, on_progress, quota)
     elif src.is_dir():
-        imp = _from_image_folder(src, size or DEFAULT_SIZE, bool(grey), test_fraction, seed, limits, on_progress)
+        imp = _from_image_folder(src, size or DEFAULT_SIZE, bool(grey), test_fraction, seed, limits, on_progress,
+                                 quota)
     elif src.suffix.lower() == ".npz":
-        imp = _from_npz(src, size, grey, test_fraction, seed, limits, on_progress)
+        imp = _from_npz(src, size, grey, test_fraction, seed, limits, on_progress, quota)
     elif zipfile.is_zipfile(src):
-        imp = _from_image_folder(src, size or DEFAULT_SIZE, bool(grey), test_fraction, seed, limits, on_progress)
+        imp = _from_image_folder(src, size or DEFAULT_SIZE, bool(grey), test_fraction, seed, limits, on_progress,
+                                 quota)
     else:
         raise DataError(f"{src.name} is neither a folder, a zip nor an .npz file")
-    return _write(name, imp, src.name, replace, about)
+    return _write(name, imp, src.name, replace, about, limits, on_progress)
 
 
-def _write(name: str, imp: _Imported, source: str, replace: bool, about: dict | None = None) -> dict:
-    """Write the arrays and manifest into a temporary folder of the data home, then rename it into place."""
+def _file_kind(mode: int) -> str:
+    for test, what in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+# ---- disk quotas -----------------------------------------------------------------------------------
+def _tree_bytes(p: Path) -> int:
+    """Bytes of the files under a folder (links not followed)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(p, followlinks=False):
+        for fn in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, fn)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def usage(workspace: str | None = None) -> int:
+    """Bytes on disk of the data home's data sets: all of them (and downloads, and imports under way), or only those
+    imported from `workspace`."""
+    if workspace is None:
+        return _tree_bytes(home()) if home().is_dir() else 0
+    total = 0
+    for n in names():
+        try:
+            about = info(n).get("about")
+        except DataError:
+            continue
+        if isinstance(about, dict) and about.get("workspace") == workspace:
+            total += _tree_bytes(_dir(n))
+    return total
+
+
+def _disk_bytes(image_bytes: int, n_images: int) -> int:
+    """What a set of `n_images` whose images take `image_bytes` takes on disk (at most): the images, the labels
+    (int16 at most), the .npy and zip headers and the manifest."""
+    return image_bytes + 2 * n_images + 8 * 2**10
+
+
+def _size_text(n: int) -> str:
+    if n < 2**20:
+        return f"{n / 2**10:,.0f} KiB"
+    if n < 2**30:
+        return f"{n / 2**20:,.1f} MiB"
+    return f"{n / 2**30:,.2f} GiB"
+
+
+def _check_quota(need: int, name: str, about: dict | None, limits: Limits) -> None:
+    """Refuse a set of `need` bytes that would take its workspace's data sets, or the server's, over their quota;
+    the set of the same name (to be replaced) does not count."""
+    replaced = _tree_bytes(_dir(name)) if exists(name) else 0
+    workspace = about.get("workspace") if isinstance(about, dict) else None
+    if workspace is not None:
+        mine = usage(workspace)
+        old_about = info(name).get("about") if exists(name) else None
+        if isinstance(old_about, dict) and old_about.get("workspace") == workspace:
+            mine -= replaced
+        if mine + need > limits.max_workspace_bytes:
+            raise DataError(f"this data set needs {_size_text(need)} on disk, but the data sets imported from your "
+                            f"workspace already use {_size_text(mine)} of its "
+                            f"{_size_text(limits.max_workspace_bytes)}; remove one of them first, or import fewer or "
+                            "smaller images")
+    everyone = usage() - replaced
+    if everyone + need > limits.max_server_bytes:
+        raise DataError(f"this data set needs {_size_text(need)} on disk, but the server's data sets already use "
+                        f"{_size_text(everyone)} of the {_size_text(limits.max_server_bytes)} it allows; ask your "
+                        "teacher to remove some, or import fewer or smaller images")
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray], tick: _Ticker, n: int) -> None:
+    """np.savez's format (one uncompressed .npy member per array), written a few MB at a time with `tick` between
+    (so a Stop is seen while a large set is written)."""
+    from numpy.lib import format as npf
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, a in arrays.items():
+            a = np.ascontiguousarray(a)
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as f:
+                npf.write_array_header_1_0(f, npf.header_data_from_array_1_0(a))
+                flat = a.reshape(-1).view(np.uint8)
+                for i in range(0, len(flat), CHUNK_BYTES):
+                    f.write(flat[i:i + CHUNK_BYTES].data)
+                    tick(n, n)
+
+
+def _write(name: str, imp: _Imported, source: str, replace: bool, about: dict | None = None,
+           limits: Limits = LIMITS, on_progress: Callable[[int, int], None] | None = None) -> dict:
+    """Check the quotas, then write the arrays and manifest into a temporary folder of the data home
+    (`.tmp-NAME-TOKEN`, which a worker that starts deletes when a killed import left it) and rename it into place.
+    An exception from on_progress, or any other, leaves nothing behind."""
+    if len(imp.x_train) == 0:
+        raise DataError("no training images: add more images per class")
     if len(imp.x_test) == 0:
         raise DataError("no test images: every class has a single image; add more images per class")
+    arrays = {"x_train": imp.x_train, "y_train": imp.y_train, "x_test": imp.x_test, "y_test": imp.y_test}
+    n = len(imp.x_train) + len(imp.x_test)
+    _check_quota(_disk_bytes(imp.x_train.nbytes + imp.x_test.nbytes, n), name, about, limits)
     h = home()
     h.mkdir(parents=True, exist_ok=True)
     tmp = h / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        with open(tmp / "images.npz", "wb") as f:
-            np.savez(f, x_train=imp.x_train, y_train=imp.y_train, x_test=imp.x_test, y_test=imp.y_test)
+        _save_npz(tmp / "images.npz", arrays, _Ticker(on_progress), n)
         n_cls = len(imp.classes)
         manifest = {
             "format": FORMAT, "version": VERSION, "name": name, "kind": imp.kind, "source": source[:200],
@@ -721,7 +1188,7 @@ def _write(name: str, imp: _Imported, source: str, replace: bool, about: dict | 
             "n_train": int(len(imp.x_train)), "n_test": int(len(imp.x_test)), "classes": list(imp.classes),
             "counts_train": np.bincount(imp.y_train.astype(np.int64), minlength=n_cls).tolist(),
             "counts_test": np.bincount(imp.y_test.astype(np.int64), minlength=n_cls).tolist(),
-            "notes": imp.notes[:20], "created": time.time(), "limits": asdict(LIMITS), "about": dict(about or {}),
+            "notes": imp.notes[:20], "created": time.time(), "limits": asdict(limits), "about": dict(about or {}),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         dest = _dir(name)
@@ -789,5 +1256,5 @@ def fetch(name: str, size: int | None = None, grey: bool = False, on_progress=No
             xs[key] = (a, np.asarray(ds.targets, np.uint8))
         imp = _Imported(xs["train"][0], xs["train"][1], xs["test"][0], xs["test"][1], list(train.classes), "cifar10", [])
     imp.kind = f"torchvision {name}"
-    _write(target, imp, name, replace=True)
+    _write(target, imp, name, replace=True, on_progress=on_progress)
     return load(target)

@@ -30,6 +30,11 @@ FILE_LIMITS = {"meta.json": 64 * 1024, "config.json": 64 * 1024, "history.json":
                "weights.pt": MAX_RUN_BYTES}
 MAX_ZIP_ENTRIES = 16  # a run zip has 4 files; a few extras (e.g. a README a teacher added) are tolerated
 MAX_HISTORY_ROWS = 6000  # 4 pretraining layers + training, 1000 epochs each, is 5000 rows
+# An uploaded run is run once on plain images (black and mid-grey) before it is accepted: finite weights can still
+# be crafted (e.g. scaled x1e30) so that every page using the run fails later. A trained model's codes are within
+# tens and its outputs within 0..1 (sigmoid) or -1..1 (tanh); these bounds are far outside that.
+SANE_CODE = 1e6  # |code| of a plain image
+SANE_OUTPUT = 1e3  # |output| of a plain image
 STATUSES = ("done", "stopped", "paused", "diverged", "checkpoint")
 _PHASE_RE = re.compile(r"train|pretrain layer [0-9]{1,2}/[0-9]{1,2}")
 _NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -321,6 +326,32 @@ def run_from_files(files: dict[str, bytes]) -> Run:
     return Run(config=config, model=model.eval(), history=history, **meta)
 
 
+def check_behaviour(run: Run) -> None:
+    """Run the model once (CPU, no gradients) on a black and a mid-grey image of its data set's shape: RunError
+    unless its codes and outputs are finite and within SANE_CODE and SANE_OUTPUT. In eval mode every image is
+    computed alone, so one of each says what four of each would. It costs what the model costs on two images:
+    milliseconds for every model at 28x28 and 64x64 (a conv AE on 256x256 colour images: ~30 ms; only the Flowers
+    tutorial's large-kernel AEs at 256x256 take seconds, as each use of them does)."""
+    from aecore.data.catalog import dataset_image_shape
+
+    model = run.model.eval()
+    try:
+        shape = tuple(dataset_image_shape(run.config.dataset))
+        x = torch.stack([torch.zeros(shape), torch.full(shape, 0.5)])
+        with torch.no_grad():
+            z = model.encode(x)
+            out = model.decode(z)
+    except Exception as e:  # a model that cannot run on an image of its own data set's shape
+        raise RunError(f"the run cannot be opened: its model fails on a test image ({type(e).__name__})") from None
+    if not bool(torch.isfinite(z).all()) or float(z.abs().max()) >= SANE_CODE:
+        raise RunError("the run cannot be opened: its weights turn plain images (black, mid-grey) into codes that are "
+                       f"not finite or far too large (beyond {SANE_CODE:g}): they are damaged or crafted")
+    if not bool(torch.isfinite(out).all()) or float(out.abs().max()) > SANE_OUTPUT:
+        raise RunError("the run cannot be opened: its weights turn plain images (black, mid-grey) into outputs that "
+                       f"are not finite or far outside the image range (beyond {SANE_OUTPUT:g}): they are damaged or "
+                       "crafted")
+
+
 def load_run(directory: str | os.PathLike) -> Run:
     """Load a run directory written by save_run; RunError if it is missing or not valid."""
     d = Path(directory)
@@ -373,7 +404,8 @@ def run_from_bytes(data: bytes, max_bytes: int = MAX_RUN_BYTES) -> Run:
     """Load a run from an uploaded zip; RunError with a clear message for anything else.
 
     Zip bombs are bounded: at most MAX_ZIP_ENTRIES entries, no name twice, and each file is
-    inflated step by step up to its limit in FILE_LIMITS (whatever its header claims).
+    inflated step by step up to its limit in FILE_LIMITS (whatever its header claims). The model is run once on
+    plain images (check_behaviour): weights that give non-finite or absurd codes or outputs are refused.
     """
     if not data:
         raise RunError("the file is empty")
@@ -404,7 +436,9 @@ def run_from_bytes(data: bytes, max_bytes: int = MAX_RUN_BYTES) -> Run:
             except Exception as e:  # BadZipFile (bad CRC), zlib/lzma/bz2 errors, encrypted entries, ...
                 raise RunError(f"the run file is damaged ({type(e).__name__}): {info.filename} cannot be read") from None
             total += len(files[info.filename])
-    return run_from_files(files)
+    run = run_from_files(files)
+    check_behaviour(run)  # finite weights can still make every page fail (e.g. scaled x1e30)
+    return run
 
 
 class RunStore:
