@@ -1,17 +1,25 @@
-"""t-SNE speed: scikit-learn's TSNE against ours (openTSNE, as the Latent page's jobs run it), in the same run.
+"""Latent-map speed and quality: t-SNE (and UMAP) as the Latent page's jobs make them, against the CPU's, in one run.
 
-    python bench/projection_speed.py [--model conv-k16] [--sizes 2000,10000] [--threads 2] [--device cuda] [--torchdr]
+    python bench/projection_speed.py [--model conv-k16] [--sizes 2000,10000] [--threads 2] [--device cpu|cuda]
+                                     [--sklearn-max 10000] [--cpu-max 70000] [--bh-max 10000] [--umap]
+                                     [--umap-cpu-max 10000] [--torchdr]
 
-For each size n, the codes of n test images of a zoo model are laid out by both (2-D, perplexity 30,
-PCA start, the same threads): scikit-learn with 250 + 500 iterations at its default Barnes-Hut angle
-0.5, ours as the Latent page runs it (aecore.analysis.projection: TSNE_ITERATIONS, TSNE_THETA). Both print
-the final KL divergence, so the times compare layouts of the same quality. "first frame" is how long
-after the call our job has a layout to show (the page draws it while t-SNE converges).
-With `--device cuda` it also times the t-SNE the page runs on a GPU (TorchDR, aecore.analysis.tsne_gpu) and adds
-"gpu_s", "gpu_first_frame_s"; `--torchdr` times TorchDR on `--device` whatever it is (also the CPU). Every layout is also scored by how many of each point's 10 nearest codes
-stay among its 10 nearest points on the map ("kept10": 1 is perfect), which compares TorchDR (no KL
-reported) with the others. One line per size, then the JSON line of the largest size:
-    {"n": 10000, "sklearn_s": X, "ours_s": X, "first_frame_s": X, "sklearn_kl": X, "ours_kl": X, ...}
+For each size n, the codes of n images of a zoo model are laid out (2-D, perplexity 30, PCA start, `--threads`
+threads): up to 10,000 a seeded sample of the test images; above, a seeded sample of all 70,000 MNIST images (the
+10,000 test images first, then the 60,000 training images, as the page's "all" source), so `--sizes 30000,70000`
+means 30,000 and all 70,000 codes. Layouts of each n:
+  - "ours": openTSNE as the page runs it on the CPU (aecore.analysis.projection: TSNE_ITERATIONS, TSNE_THETA,
+    Barnes-Hut) up to --bh-max points; above, openTSNE's own default for large n (FFT-accelerated gradients,
+    250 + 500 iterations), which is faster there ("cpu_method" says which);
+  - "sklearn": scikit-learn's TSNE (250 + 500 iterations, Barnes-Hut 0.5), for n <= --sklearn-max;
+  - "gpu" (with --device cuda): what the page runs on a GPU, our exact t-SNE (aecore.analysis.tsne_gpu.tsne_exact);
+  - "torchdr" (with --torchdr): TorchDR's exact t-SNE on --device (also the CPU), n <= 30,000.
+The CPU layouts run only for n <= --cpu-max. Each is scored by its time, the time to its first frame (how long
+after the call the page has a layout to draw), the final KL divergence where the method reports it, and "kept10":
+the share of each point's 10 nearest codes that stay among its 10 nearest points on the map (1 is perfect).
+With --umap, UMAP too: umap-learn on the CPU (n <= --umap-cpu-max) and, on a GPU, ours in torch
+(aecore.analysis.tsne_gpu.umap_torch). One line per size, one JSON line per figure ({"figure": ...}, each a ratio
+against a baseline measured in this run), then the JSON list of all rows.
 """
 
 from __future__ import annotations
@@ -25,9 +33,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from aecore.analysis.latent import pool_images  # noqa: E402
+from aecore.analysis.projection import project, sample_indices  # noqa: E402
 from aecore.data.mnist import load_mnist  # noqa: E402
 from aecore.models.evaluate import encode  # noqa: E402
-from aecore.analysis.projection import project, sample_indices  # noqa: E402
 from aecore.training.zoo import load_zoo  # noqa: E402
 
 
@@ -40,7 +49,7 @@ def sklearn_tsne(z: np.ndarray, threads: int) -> tuple[float, float, np.ndarray]
     return time.perf_counter() - t, float(tsne.kl_divergence_), xy
 
 
-def our_tsne(z: np.ndarray, threads: int, device: str = "cpu", backend: str = "auto"):
+def timed(z: np.ndarray, method: str, threads: int, device: str = "cpu", **backend):
     """Seconds, seconds to the first frame, the projection (as the page's job runs it on `device`)."""
     t, first = time.perf_counter(), []
 
@@ -49,8 +58,7 @@ def our_tsne(z: np.ndarray, threads: int, device: str = "cpu", backend: str = "a
             first.append(time.perf_counter() - t)
         return False
 
-    p = project(z, "tsne", seed=0, perplexity=30.0, on_layout=on_layout, n_jobs=threads, device=device,
-                tsne_backend=backend)
+    p = project(z, method, seed=0, perplexity=30.0, on_layout=on_layout, n_jobs=threads, device=device, **backend)
     if device == "cuda":
         import torch
 
@@ -58,13 +66,45 @@ def our_tsne(z: np.ndarray, threads: int, device: str = "cpu", backend: str = "a
     return time.perf_counter() - t, first[0], p
 
 
-def kept10(z: np.ndarray, xy: np.ndarray) -> float:
-    """Mean share of each point's 10 nearest codes that are among its 10 nearest points on the map."""
+def opentsne_fft(z: np.ndarray, threads: int):
+    """openTSNE with its defaults for large n (FFT gradients): seconds, seconds to the first frame (its PCA start,
+    which the page would draw before the affinities), KL divergence, layout."""
+    from openTSNE import TSNE
+
+    t = time.perf_counter()
+    embedding = TSNE(n_components=2, perplexity=30.0, n_jobs=threads, random_state=0, negative_gradient_method="fft",
+                     verbose=False).fit(z)
+    return time.perf_counter() - t, float(embedding.kl_divergence), np.asarray(embedding, np.float32)
+
+
+_NEAREST: list = [None, None]  # the code array last scored and its points' 10 nearest codes (found once per size)
+
+
+def nearest10(x: np.ndarray) -> np.ndarray:
+    """Each row's 10 nearest other rows [n, 10] (Euclidean; all cores)."""
     from sklearn.neighbors import NearestNeighbors
 
-    a = NearestNeighbors(n_neighbors=11).fit(z).kneighbors(z, return_distance=False)[:, 1:]  # [n, 10]
-    b = NearestNeighbors(n_neighbors=11).fit(xy).kneighbors(xy, return_distance=False)[:, 1:]
-    return float(np.mean([len(set(p) & set(q)) for p, q in zip(a, b)]) / 10)
+    return NearestNeighbors(n_neighbors=11, n_jobs=-1).fit(x).kneighbors(x, return_distance=False)[:, 1:]
+
+
+def kept10(z: np.ndarray, xy: np.ndarray) -> float:
+    """Mean share of each point's 10 nearest codes that are among its 10 nearest points on the map."""
+    if _NEAREST[0] is not z:
+        _NEAREST[:] = [z, nearest10(z)]
+    a, b = _NEAREST[1], nearest10(xy)
+    return float((a[:, :, None] == b[:, None, :]).any(2).mean())
+
+
+def codes(model, ds, n: int) -> np.ndarray:
+    """Codes [n, k] of n images: a seeded sample of the test set up to its size, else of all 70,000 images."""
+    if n <= len(ds.test):
+        return encode(model, ds.test.x[sample_indices(len(ds.test), n, seed=0)])
+    idx = sample_indices(len(ds.test) + len(ds.train), n, seed=0)  # point numbers: test first, then training
+    return np.concatenate([encode(model, pool_images(ds, idx[i:i + 5000])) for i in range(0, len(idx), 5000)])
+
+
+def figure(name: str, value, **more) -> None:
+    print(json.dumps({"figure": name, "value": value, **more}), flush=True)
 
 
 def main() -> None:
@@ -72,36 +112,103 @@ def main() -> None:
     ap.add_argument("--model", default="conv-k16")
     ap.add_argument("--sizes", default="2000,10000")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu", help="cuda: also time the GPU t-SNE (TorchDR)")
-    ap.add_argument("--torchdr", action="store_true", help="time TorchDR's t-SNE on --device (also the CPU)")
+    ap.add_argument("--device", default="cpu", help="cuda: also the GPU's t-SNE (and UMAP with --umap)")
+    ap.add_argument("--sklearn-max", type=int, default=10000, help="scikit-learn's t-SNE up to this many points")
+    ap.add_argument("--cpu-max", type=int, default=70000, help="openTSNE on the CPU up to this many points")
+    ap.add_argument("--bh-max", type=int, default=10000, help="openTSNE as the page runs it (Barnes-Hut) up to this "
+                    "many points, its FFT gradients above")
+    ap.add_argument("--umap", action="store_true", help="UMAP too")
+    ap.add_argument("--umap-cpu-max", type=int, default=10000, help="umap-learn up to this many points")
+    ap.add_argument("--torchdr", action="store_true", help="TorchDR's t-SNE on --device (also the CPU)")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
+    gpu = args.device == "cuda"
     ds = load_mnist()
     model = load_zoo(args.model).model
-    project(encode(model, ds.test.x[:200]), "tsne", perplexity=10.0)  # warm-up: imports and compiled code
-    if args.device == "cuda":
-        project(encode(model, ds.test.x[:200]), "tsne", perplexity=10.0, device="cuda")  # CUDA start-up
-    row = {}
+    warm = encode(model, ds.test.x[:2000])
+    project(warm[:200], "tsne", perplexity=10.0)  # warm-up: imports and compiled code
+    if gpu:  # CUDA's start-up and the kernels' compilation, outside the timings
+        model = model.to("cuda")  # the codes of up to 70,000 images in a moment
+        project(warm, "tsne", device="cuda", tsne_backend="exact")
+        if args.umap:
+            project(warm, "umap", device="cuda", umap_backend="torch")
+    rows = []
+    umap_cpu_ref = None  # (n, seconds) of the largest umap-learn run, the baseline of larger GPU-only sizes
     for n in [int(s) for s in args.sizes.split(",")]:
-        z = encode(model, ds.test.x[sample_indices(len(ds.test), n, seed=0)])  # [n, k]
-        ours, first, p = our_tsne(z, args.threads)
-        kl = p.info["kl_divergence"]
-        theirs, their_kl, their_xy = sklearn_tsne(z, args.threads)
-        row = {"n": n, "sklearn_s": round(theirs, 2), "ours_s": round(ours, 2), "first_frame_s": round(first, 2),
-               "sklearn_kl": round(their_kl, 3), "ours_kl": round(kl, 3),
-               "sklearn_kept10": round(kept10(z, their_xy), 3), "ours_kept10": round(kept10(z, p.xy), 3)}
-        print(f"n={n}: sklearn {theirs:.1f} s (KL {their_kl:.3f}), ours {ours:.1f} s (KL {kl:.3f}), "
-              f"{ours / theirs:.2f}x the time; first frame after {first:.2f} s; neighbours kept: sklearn "
-              f"{row['sklearn_kept10']:.3f}, ours {row['ours_kept10']:.3f}", flush=True)
-        if args.device == "cuda" or args.torchdr:
-            gpu, gpu_first, g = our_tsne(z, args.threads, device=args.device, backend="torchdr" if args.torchdr else "auto")
-            row.update(gpu_s=round(gpu, 2), gpu_first_frame_s=round(gpu_first, 2), gpu_kept10=round(kept10(z, g.xy), 3),
-                       gpu_backend=g.info.get("backend"))
-            print(f"        {g.info.get('backend')}: {gpu:.1f} s, {gpu / ours:.2f}x openTSNE's time, first frame after "
-                  f"{gpu_first:.2f} s; neighbours kept {row['gpu_kept10']:.3f}", flush=True)
-    print(json.dumps(row))
+        z = codes(model, ds, n)  # [n, k]
+        row: dict = {"n": n}
+        line = [f"n={n}:"]
+        if n <= args.cpu_max and n <= args.bh_max:
+            ours, first, p = timed(z, "tsne", args.threads, tsne_backend="opentsne")
+            row.update(cpu_method="openTSNE Barnes-Hut (the page's)", ours_s=round(ours, 2), first_frame_s=round(first, 2),
+                       ours_kl=round(p.info["kl_divergence"], 3), ours_kept10=round(kept10(z, p.xy), 3))
+        elif n <= args.cpu_max:
+            ours, kl, xy = opentsne_fft(z, args.threads)
+            row.update(cpu_method="openTSNE FFT", ours_s=round(ours, 2), first_frame_s=0.0, ours_kl=round(kl, 3),
+                       ours_kept10=round(kept10(z, xy), 3))
+        if "ours_s" in row:
+            line.append(f"{row['cpu_method']} {row['ours_s']:.1f} s (KL {row['ours_kl']:.3f}, kept10 "
+                        f"{row['ours_kept10']:.3f}, first frame {row['first_frame_s']:.2f} s)")
+        if n <= args.sklearn_max:
+            theirs, their_kl, their_xy = sklearn_tsne(z, args.threads)
+            row.update(sklearn_s=round(theirs, 2), sklearn_kl=round(their_kl, 3),
+                       sklearn_kept10=round(kept10(z, their_xy), 3))
+            line.append(f"sklearn {theirs:.1f} s (KL {their_kl:.3f}, kept10 {row['sklearn_kept10']:.3f})")
+            if "ours_s" in row:
+                figure(f"tsne_{n}_opentsne_vs_sklearn", round(row["ours_s"] / theirs, 2), opentsne_s=row["ours_s"],
+                       sklearn_s=row["sklearn_s"])
+        if gpu:
+            g_s, g_first, g = timed(z, "tsne", args.threads, device="cuda", tsne_backend="exact")
+            row.update(gpu_s=round(g_s, 2), gpu_first_frame_s=round(g_first, 3), gpu_kept10=round(kept10(z, g.xy), 3),
+                       gpu_kl=round(g.info.get("kl_divergence", float("nan")), 3), gpu_backend=g.info.get("backend"))
+            line.append(f"{row['gpu_backend']} {g_s:.2f} s (KL {row['gpu_kl']:.3f}, kept10 {row['gpu_kept10']:.3f}, "
+                        f"first frame {g_first:.3f} s)")
+            target = 1.0 if n <= 10000 else 5.0
+            if "ours_s" in row:
+                faster, as_good = g_s < row["ours_s"], row["gpu_kept10"] >= row["ours_kept10"]
+                row["prefer_gpu"] = bool(faster and as_good)
+                figure(f"tsne_{n}_gpu_speedup_vs_opentsne", round(row["ours_s"] / g_s, 2), gpu_s=row["gpu_s"],
+                       opentsne_s=row["ours_s"], target_gpu_s=target, meets_target=g_s <= target)
+                figure(f"tsne_{n}_gpu_kept10_vs_opentsne", round(row["gpu_kept10"] / row["ours_kept10"], 3),
+                       gpu_kept10=row["gpu_kept10"], opentsne_kept10=row["ours_kept10"], as_good=as_good)
+                if row["cpu_method"].startswith("openTSNE Barnes-Hut"):
+                    figure(f"tsne_{n}_gpu_first_frame_vs_opentsne", round(g_first / max(row["first_frame_s"], 1e-3), 2),
+                           gpu_first_frame_s=row["gpu_first_frame_s"], opentsne_first_frame_s=row["first_frame_s"],
+                           target_s=0.5, meets_target=g_first <= 0.5)
+            figure(f"tsne_{n}_gpu_first_frame_share_of_gpu_map", round(g_first / g_s, 3),
+                   gpu_first_frame_s=row["gpu_first_frame_s"], gpu_s=row["gpu_s"], target_s=0.5,
+                   meets_target=g_first <= 0.5)
+        if args.torchdr and n <= 30000:
+            d_s, d_first, d = timed(z, "tsne", args.threads, device=args.device, tsne_backend="torchdr")
+            row.update(torchdr_s=round(d_s, 2), torchdr_kept10=round(kept10(z, d.xy), 3))
+            line.append(f"TorchDR {d_s:.1f} s (kept10 {row['torchdr_kept10']:.3f})")
+        if args.umap:
+            if n <= args.umap_cpu_max:
+                u_s, u_first, u = timed(z, "umap", args.threads, umap_backend="umap-learn")
+                row.update(umap_cpu_s=round(u_s, 2), umap_cpu_kept10=round(kept10(z, u.xy), 3))
+                line.append(f"umap-learn {u_s:.1f} s (kept10 {row['umap_cpu_kept10']:.3f})")
+                umap_cpu_ref = (n, u_s)
+            if gpu:
+                v_s, v_first, v = timed(z, "umap", args.threads, device="cuda", umap_backend="torch")
+                row.update(umap_gpu_s=round(v_s, 2), umap_gpu_first_frame_s=round(v_first, 3),
+                           umap_gpu_kept10=round(kept10(z, v.xy), 3))
+                line.append(f"UMAP on the GPU {v_s:.2f} s (kept10 {row['umap_gpu_kept10']:.3f})")
+                if "umap_cpu_s" in row:
+                    row["prefer_gpu_umap"] = bool(v_s < row["umap_cpu_s"] and
+                                                  row["umap_gpu_kept10"] >= row["umap_cpu_kept10"] - 0.01)
+                    figure(f"umap_{n}_gpu_speedup_vs_umap_learn", round(row["umap_cpu_s"] / v_s, 2),
+                           gpu_s=row["umap_gpu_s"], umap_learn_s=row["umap_cpu_s"], gpu_kept10=row["umap_gpu_kept10"],
+                           umap_learn_kept10=row["umap_cpu_kept10"], target_gpu_s=5.0 if n > 10000 else None)
+                elif umap_cpu_ref is not None:  # no umap-learn at this size: against its largest run here
+                    figure(f"umap_{n}_gpu_speedup_vs_umap_learn_at_{umap_cpu_ref[0]}",
+                           round(umap_cpu_ref[1] / v_s, 2), gpu_s=row["umap_gpu_s"],
+                           umap_learn_s_at_smaller_n=round(umap_cpu_ref[1], 2), target_gpu_s=5.0,
+                           meets_target=v_s <= 5.0, gpu_kept10=row["umap_gpu_kept10"])
+        print(" ".join(line[:1]) + " " + "; ".join(line[1:]), flush=True)
+        rows.append(row)
+    print(json.dumps(rows))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ TSNE_ITERATIONS = (150, 350)  # early exaggeration, then the normal phase: with 
 TSNE_THETA = 0.8  # Barnes-Hut's accuracy/speed trade-off (0.5: openTSNE's and scikit-learn's default)
 
 METHODS = ("raw", "pca", "tsne", "umap")
-TSNE_BACKENDS = ("auto", "opentsne", "torchdr")  # auto: TorchDR on a GPU, openTSNE on the CPU
+# auto: our exact t-SNE on a GPU where it is faster and as good (aecore.analysis.tsne_gpu.gpu_tsne_available), openTSNE
+# on the CPU otherwise; "exact" runs ours on `device` whatever it is (also the CPU: the tests), "torchdr" TorchDR's
+TSNE_BACKENDS = ("auto", "opentsne", "exact", "torchdr")
+UMAP_BACKENDS = ("auto", "umap-learn", "torch")  # auto: ours in torch on a GPU (gpu_umap_available), else umap-learn
 DIMS = (2, 3)  # a flat map or a cloud to rotate
 # Most points each method is run on: the whole of MNIST (60,000 training + 10,000 test images).
 MAX_POINTS = {"raw": 70000, "pca": 70000, "tsne": 70000, "umap": 70000}
@@ -106,6 +109,7 @@ def project(
     keep: bool = False,
     device: str = "cpu",
     tsne_backend: str = "auto",
+    umap_backend: str = "auto",
 ) -> Projection:
     """Project codes [n, k] to [n, dims] (dims 2 or 3). raw: the first dims latent axes (missing ones are 0).
 
@@ -116,9 +120,12 @@ def project(
     iterations). The same seed gives the same layout. With `keep`, the result's placer holds the
     fitted embedding, so new codes can be placed exactly where the method puts them.
 
-    t-SNE runs on `device`'s GPU with TorchDR (exact gradients) when `device` is "cuda", TorchDR is installed
-    and n <= GPU_TSNE_MAX; otherwise with openTSNE on the CPU. `tsne_backend` "opentsne" or "torchdr" forces
-    one (TorchDR then runs on `device`, also the CPU). info["backend"] names what made the layout.
+    t-SNE runs on `device`'s GPU by our exact t-SNE (aecore.analysis.tsne_gpu) when `device` is "cuda" with room
+    and GPU_TSNE_MIN <= n <= GPU_TSNE_MAX; otherwise with openTSNE on the CPU. `tsne_backend` "opentsne", "exact" or
+    "torchdr" forces one (the last two then run on `device`, also the CPU). UMAP likewise runs ours in torch on a
+    GPU (gpu_umap_available) and umap-learn otherwise; `umap_backend` "umap-learn" or "torch" forces one. Any
+    failure of a GPU path makes the map on the CPU instead, with info["gpu_error"] saying why. info["backend"]
+    names what made the layout.
     """
     z = np.asarray(z, dtype=np.float32)
     if z.ndim != 2 or len(z) == 0:
@@ -162,7 +169,10 @@ def project(
         raise ProjectionError(f"min_dist must be between 0 and 1, got {min_dist}")
     if n <= n_neighbors + 1:
         raise ProjectionError(f"UMAP with n_neighbors={n_neighbors} needs more than {n_neighbors + 1} points, got {n}")
-    return _umap(z, int(n_neighbors), float(min_dist), seed, on_layout, max(1, every // 5), dims, keep)
+    if umap_backend not in UMAP_BACKENDS:
+        raise ProjectionError(f"unknown UMAP backend {umap_backend!r}; choose one of {', '.join(UMAP_BACKENDS)}")
+    return _umap_any(z, int(n_neighbors), float(min_dist), seed, on_layout, max(1, every // 5), dims, keep, device,
+                     umap_backend)
 
 
 def _pad(xy: np.ndarray, dims: int) -> np.ndarray:
@@ -173,49 +183,96 @@ def _pad(xy: np.ndarray, dims: int) -> np.ndarray:
     return xy
 
 
+def _tsne_guess(backend: str, device: str, n: int) -> str:
+    """_tsne_impl's likely answer without touching the GPU (a first CUDA call can take a second: the first frame does
+    not wait for it)."""
+    from aecore.analysis import tsne_gpu
+
+    if backend != "auto":
+        return backend
+    on_gpu = str(device).startswith("cuda") and tsne_gpu.GPU_TSNE_MIN <= n <= tsne_gpu.GPU_TSNE_MAX
+    return "exact" if on_gpu else "opentsne"
+
+
+def _tsne_impl(backend: str, device: str, n: int) -> str:
+    """Which t-SNE makes a map of n points: "opentsne", "exact" (ours) or "torchdr"."""
+    from aecore.analysis import tsne_gpu
+
+    if backend != "auto":
+        return backend
+    if not tsne_gpu.gpu_tsne_available(device, n):
+        return "opentsne"
+    # ours wherever it applies (a CUDA device, at least GPU_TSNE_MIN points); TorchDR only where the GPU path was
+    # asked for outside that (a forced availability on the CPU or for few points: how the tests run it)
+    ours = str(device).startswith("cuda") and tsne_gpu._cuda_free(device) > 0 and n >= tsne_gpu.GPU_TSNE_MIN
+    return "exact" if ours else "torchdr"
+
+
 def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback | None, every: int,
           n_jobs: int, dims: int, keep: bool, device: str = "cpu", backend: str = "auto") -> Projection:
     from openTSNE.initialization import pca as pca_start
 
-    from aecore.analysis.tsne_gpu import GPU_TSNE_ITERATIONS, LayoutCallbackError, gpu_tsne_available, tsne_torchdr
+    from aecore.analysis import tsne_gpu
 
     start = pca_start(z, dims, random_state=seed)  # [n, dims]: exactly openTSNE's initialization="pca"
-    on_gpu = backend == "torchdr" or (backend == "auto" and gpu_tsne_available(device, len(z)))
-    total = sum(GPU_TSNE_ITERATIONS if on_gpu else TSNE_ITERATIONS)
+
+    def iterations(impl: str) -> int:
+        return sum({"exact": tsne_gpu.EXACT_TSNE_ITERATIONS, "torchdr": tsne_gpu.GPU_TSNE_ITERATIONS}.get(impl,
+                                                                                                       TSNE_ITERATIONS))
+
+    total = iterations(_tsne_guess(backend, device, len(z)))
     if on_layout is not None and on_layout(np.asarray(start, np.float32), 0, total):  # a first frame at once
         return Projection(np.asarray(start, np.float32), "tsne", {"perplexity": perplexity, "iterations": total,
                                                                   "stopped_at": 0})
-    if not on_gpu:
+    impl = _tsne_impl(backend, device, len(z))
+    total = iterations(impl)
+    if impl == "opentsne":
         return _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
     failed = ""
+    run = tsne_gpu.tsne_exact if impl == "exact" else tsne_gpu.tsne_torchdr
     try:
-        xy, info = tsne_torchdr(z, start, perplexity, seed, on_layout, every, device)
-    except LayoutCallbackError as e:  # the caller's own failure (e.g. its store), not the GPU's
+        xy, info = run(z, start, perplexity, seed, on_layout, every, device)
+    except tsne_gpu.LayoutCallbackError as e:  # the caller's own failure (e.g. its store), not the GPU's
         raise e.__cause__ from None
     except Exception as e:  # out of GPU memory, NaNs, a broken install...: the CPU still makes the map
-        if backend == "torchdr":
+        if backend != "auto":
             raise
         failed = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
     if failed:  # outside the except: its traceback (and the GPU tensors its frames hold) is gone by now
         cpu = _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
         cpu.info["gpu_error"] = failed
         return cpu
+    neighbours = info.pop("neighbours", None)  # arrays: for the placer, not for the job's summary
     info = dict(info, perplexity=perplexity)
     if "stopped_at" in info:
         return Projection(xy, "tsne", info)
     if on_layout is not None:
         on_layout(xy, total, total)  # the final layout, exactly as returned
-    placer = _tsne_placer(z, xy, perplexity, seed, n_jobs, dims) if keep else None
+    placer = _tsne_placer(z, xy, perplexity, seed, n_jobs, dims, neighbours) if keep else None
     return Projection(xy, "tsne", info, placer)
 
 
-def _tsne_placer(z: np.ndarray, xy: np.ndarray, perplexity: float, seed: int, n_jobs: int, dims: int) -> Placer:
+def _tsne_placer(z: np.ndarray, xy: np.ndarray, perplexity: float, seed: int, n_jobs: int, dims: int,
+                 neighbours: tuple | None = None) -> Placer:
     """openTSNE's embedding object around a layout made elsewhere (the GPU): its transform places new codes
-    against that fixed layout exactly as it would against its own (neighbours' affinities, then optimisation)."""
+    against that fixed layout exactly as it would against its own (neighbours' affinities, then optimisation).
+    `neighbours`: each code's exact nearest neighbours (indices [n, k], distances [n, k]) when already known."""
     from openTSNE import TSNEEmbedding
     from openTSNE.affinity import PerplexityBasedNN
 
-    affinities = PerplexityBasedNN(z, perplexity=perplexity, random_state=seed, n_jobs=n_jobs)
+    if neighbours is not None:  # scikit-learn's index for new codes, without searching the known ones again
+        from openTSNE.nearest_neighbors import Sklearn
+        from sklearn.neighbors import NearestNeighbors
+
+        data = np.asarray(z, np.float32)
+        known = (np.asarray(neighbours[0]), np.asarray(neighbours[1], np.float64))
+        index = Sklearn(data, known[0].shape[1], metric="euclidean", n_jobs=n_jobs)
+        index.index = NearestNeighbors(metric="euclidean", n_jobs=n_jobs).fit(data)
+        index.build = lambda: known  # what PerplexityBasedNN asks for once
+        affinities = PerplexityBasedNN(perplexity=perplexity, knn_index=index, n_jobs=n_jobs)
+        del index.build  # back to the class's own (the placer is pickled)
+    else:
+        affinities = PerplexityBasedNN(z, perplexity=perplexity, random_state=seed, n_jobs=n_jobs)
     embedding = TSNEEmbedding(np.asarray(xy, np.float64), affinities, random_state=seed, n_jobs=n_jobs,
                               negative_gradient_method="bh", theta=TSNE_THETA)
     return Placer("tsne", dims, {"first": np.asarray(xy[0], np.float32).copy()}, fitted=embedding)
@@ -290,6 +347,44 @@ def _umap_epoch_hook(on_epoch: Callable[[np.ndarray, int, int], bool]):
         umap_.optimize_layout_euclidean, layouts.tqdm = optimise, tqdm
 
 
+def _umap_any(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_layout: LayoutCallback | None,
+              every: int, dims: int, keep: bool, device: str, backend: str) -> Projection:
+    """UMAP by ours in torch (on a GPU, or where asked for) or umap-learn; a failing GPU run is made by umap-learn."""
+    from aecore.analysis import tsne_gpu
+
+    n = len(z)
+    likely = backend == "torch" or (backend == "auto" and str(device).startswith("cuda")
+                                    and tsne_gpu.GPU_UMAP_MIN <= n <= tsne_gpu.GPU_TSNE_MAX)
+    if not likely:
+        return _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep)
+    epochs = umap_epochs(n)
+    start = tsne_gpu.umap_start(z, dims, seed)
+    if on_layout is not None and on_layout(start.copy(), 0, epochs):  # a first frame at once, before any CUDA call
+        return Projection(start, "umap", {"n_neighbors": n_neighbors, "min_dist": min_dist, "iterations": epochs,
+                                          "stopped_at": 0})
+    if backend == "auto" and not tsne_gpu.gpu_umap_available(device, n):  # no room on the GPU after all
+        return _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep)
+    failed = ""
+    try:
+        xy, info, fitted = tsne_gpu.umap_torch(z, start, n_neighbors, min_dist, seed, on_layout, every, device, epochs)
+    except tsne_gpu.LayoutCallbackError as e:
+        raise e.__cause__ from None
+    except Exception as e:  # out of GPU memory, a broken install...: umap-learn still makes the map
+        if backend != "auto":
+            raise
+        failed = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+    if failed:
+        cpu = _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep)
+        cpu.info["gpu_error"] = failed
+        return cpu
+    info = dict(info, n_neighbors=n_neighbors, min_dist=min_dist)
+    if "stopped_at" in info:
+        return Projection(xy, "umap", info)
+    if on_layout is not None:
+        on_layout(xy, epochs, epochs)
+    return Projection(xy, "umap", info, Placer("umap", dims, fitted=fitted) if keep else None)
+
+
 def _umap(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_layout: LayoutCallback | None,
           every: int, dims: int, keep: bool) -> Projection:
     import warnings
@@ -300,7 +395,7 @@ def _umap(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_layout
     epochs = umap_epochs(len(z))
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_components=dims,
                         n_epochs=epochs)
-    info = {"n_neighbors": n_neighbors, "min_dist": min_dist, "iterations": epochs}
+    info = {"n_neighbors": n_neighbors, "min_dist": min_dist, "iterations": epochs, "backend": "umap-learn on the CPU"}
     if on_layout is None:
         xy = np.asarray(reducer.fit_transform(z), np.float32)
         return Projection(xy, "umap", info, Placer("umap", dims, fitted=reducer) if keep else None)
@@ -325,3 +420,13 @@ def nearest_neighbours(z: np.ndarray, query: np.ndarray, k: int = 8, exclude_sel
     nn = NearestNeighbors(n_neighbors=k_eff).fit(z)
     _, idx = nn.kneighbors(np.asarray(query, np.float32))
     return idx[:, 1 : k + 1] if exclude_self else idx[:, :k]
+
+
+def min_points(method: str, perplexity: float = 30.0, n_neighbors: int = 15) -> int:
+    """The fewest points a layout method takes: t-SNE more than 3 x perplexity, UMAP more than n_neighbors + 1, PCA 2
+    (what `project` checks, for a page to say so before it asks)."""
+    if method == "tsne":
+        return int(perplexity * 3) + 1
+    if method == "umap":
+        return int(n_neighbors) + 2
+    return 2 if method == "pca" else 1

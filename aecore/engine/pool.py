@@ -50,9 +50,21 @@ def _starting(registered_pids: set[int], lane: str) -> int:
                and getattr(p, "lane", "all") == lane and time.time() - getattr(p, "started_at", 0) < 60)
 
 
+def gpu_share(settings: Settings) -> float:
+    """The share of the GPU's memory each worker process may take: Settings.gpu_memory_fraction if set, else 0.9
+    split over all the workers (training and view lanes) on a machine with CUDA, 0 (no cap) without one."""
+    if settings.gpu_memory_fraction:
+        return settings.gpu_memory_fraction
+    from aecore.settings import _has_cuda
+
+    return round(0.9 / (settings.resolved_workers() + settings.view_workers), 4) if _has_cuda() else 0.0
+
+
 def spawn_worker(settings: Settings, idle_exit_s: float = 0.0, lane: str = "all") -> subprocess.Popen:
-    """Start `python -m aecore worker` in the background, with capped threads, its output in the logs folder."""
-    env = settings.child_env(**thread_env(1 if lane == "view" else settings.resolved_threads()))
+    """Start `python -m aecore worker` in the background, with capped threads and, on a GPU, its share of the card's
+    memory (several workers train side by side on one GPU), its output in the logs folder."""
+    env = settings.with_(gpu_memory_fraction=gpu_share(settings)).child_env(
+        **thread_env(1 if lane == "view" else settings.resolved_threads()))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     log = open(Path(settings.home) / "logs" / f"worker-{int(time.time() * 1000)}.log", "ab")
     cmd = [sys.executable, "-m", "aecore", "worker"]

@@ -65,6 +65,20 @@ class LeanStep:
         if not self.fused or any(g is None for g in grads) or self._hooked():
             self.opt.step()
             return
+        self.step_in_place()
+
+    def graph_safe(self) -> bool:
+        """Whether `step_in_place` applies: the fused kernel and no step hooks (what a CUDA graph can capture)."""
+        return self.fused and not self._hooked()
+
+    @torch.no_grad()
+    def step_in_place(self, lr: float | torch.Tensor | None = None) -> None:
+        """The fused update from the gradients the parameters hold now, with nothing read back to the host: the
+        step counters live on the device, so a CUDA graph can capture it and replay it step after step.
+
+        `lr`: the group's rate now (a float, baked into a captured graph) or a 0-d float32 tensor on the
+        parameters' device that the caller refills before each replay (a schedule); the same update as
+        `step()` with a float rate (a tensor rate is that rate rounded to float32)."""
         if self.lists is None:
             self.lists = self._state_lists()
             self.opt._opt_called = True  # what opt.step() tells a learning-rate schedule: it has stepped
@@ -72,6 +86,6 @@ class LeanStep:
         g = self.opt.param_groups[0]
         beta1, beta2 = g["betas"]
         torch._foreach_add_(steps, 1)
-        self.kernel(self.params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=g["lr"],
-                    beta1=float(beta1), beta2=float(beta2), weight_decay=g["weight_decay"], eps=g["eps"],
-                    maximize=False, grad_scale=None, found_inf=None)
+        self.kernel(self.params, [p.grad for p in self.params], exp_avgs, exp_avg_sqs, [], steps, amsgrad=False,
+                    lr=g["lr"] if lr is None else lr, beta1=float(beta1), beta2=float(beta2),
+                    weight_decay=g["weight_decay"], eps=g["eps"], maximize=False, grad_scale=None, found_inf=None)

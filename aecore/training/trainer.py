@@ -179,6 +179,115 @@ def autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | N
     return None
 
 
+# How a training step runs on a GPU (bench/train_speed.py --device cuda times these against a bare loop):
+GRAPH_STEP = "auto"  # "auto": on a GPU, each step of a full batch is one replay of a CUDA graph that holds the whole
+# step (batch gather, forward, loss, backward, fused Adam, loss sum) when the run qualifies (_graph_mode); "eager":
+# that same step function run without capture, on any device (how the CPU tests check it against the plain loop);
+# "off": never (the loop of before: the model compiled with CUDA graphs for batches up to 512)
+GRAPH_WARMUP = 3  # eager steps before the capture (cuDNN/cuBLAS set-up, the optimizer's state), on a side stream
+GRAPH_MIN_STEPS = 20  # runs shorter than this stay eager (a capture costs tens of milliseconds)
+CUDA_CHANNELS_LAST = True  # conv models in channels-last memory on a GPU as on the CPU (False: torch's default layout)
+
+
+def _graph_mode(fast: bool, dev: torch.device, encode_fn, noise: Noise, stepper: LeanStep, model: torch.nn.Module,
+                n: int, bs: int, total_steps: int) -> str | None:
+    """"graph", "eager" or None: whether full-batch steps run as _GraphStep (captured or not) or as the plain loop.
+
+    It qualifies when its step is a function of device tensors alone: the fast loop, clean inputs (noise draws
+    random numbers), no pretraining pair (encode_fn), the fused Adam/AdamW step without hooks, no dropout, and at
+    least one full batch."""
+    if not fast or GRAPH_STEP == "off" or encode_fn is not None or noise.active or n // bs < 1:
+        return None
+    if not stepper.graph_safe() or any(isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in model.modules()):
+        return None
+    if GRAPH_STEP == "eager":
+        return "eager"
+    return "graph" if dev.type == "cuda" and total_steps >= GRAPH_MIN_STEPS else None
+
+
+class _GraphStep:
+    """A training step of exactly `bs` images as a function of device tensors alone, so one CUDA graph holds all of
+    it and a step costs one launch (a batch-20 step is ~50 tiny kernels: launching them one by one from Python is
+    what bounds small batches on a GPU).
+
+    The epoch's order lives in a fixed buffer (`perm`, viewed as rows of `bs` indices) and the next row's number
+    in a device counter (`at`) that the step itself advances; the loss sum is a fixed device scalar. The step
+    sets the gradients to None, gathers the batch, runs forward (in autocast without its weight cache, which a
+    capture cannot hold), the loss and backward, then LeanStep.step_in_place: the same operations in the same order
+    as the plain loop, so run eagerly (GRAPH_STEP "eager") it gives bit for bit the plain loop's weights. With a
+    schedule, the learning rate is a device scalar refilled before each step (rounded to float32 there).
+    The first GRAPH_WARMUP steps run eagerly on a side stream, then the step is captured (capturing runs
+    nothing) and replayed; if capturing fails, the steps stay eager."""
+
+    def __init__(self, model: torch.nn.Module, stepper: LeanStep, images: torch.Tensor, n: int, bs: int,
+                 amp: torch.dtype | None, loss_name: str, scheduled: bool, capture: bool):
+        dev = images.device
+        self.model, self.stepper, self.images, self.amp, self.loss_name, self.bs = model, stepper, images, amp, loss_name, bs
+        self.perm = torch.zeros(n, dtype=torch.long, device=dev)  # [n] the epoch's order
+        self.rows = self.perm[: (n // bs) * bs].view(n // bs, bs)  # [full batches, bs] a view of it
+        self.at = torch.zeros(1, dtype=torch.long, device=dev)  # [1] the next step's row
+        self.loss_sum = torch.zeros((), device=dev)
+        self.lr = torch.zeros((), dtype=torch.float32, device=dev) if scheduled else None
+        self.capture = capture and dev.type == "cuda"
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.warm = 0
+        self.capture_error = ""
+
+    def begin_epoch(self, perm: torch.Tensor, first_row: int, loss_sum: float) -> None:
+        self.perm.copy_(perm)
+        self.at.fill_(first_row)
+        self.loss_sum.fill_(loss_sum)
+
+    def _body(self) -> None:
+        for p in self.stepper.params:
+            p.grad = None  # backward writes the gradients (in a capture: into the graph's own memory)
+        idx = self.rows.index_select(0, self.at).view(-1)  # [bs] this step's images
+        self.at.add_(1)
+        x = to_float(self.images.index_select(0, idx))  # [bs, C, H, W] in [0, 1]
+        if self.amp is None:
+            out = self.model(x)
+        else:
+            with torch.autocast(x.device.type, dtype=self.amp, cache_enabled=False):
+                out = self.model(x)
+            out = out.float()  # the loss in fp32
+        loss = reconstruction_loss(out, x, self.loss_name)
+        loss.backward()
+        self.stepper.step_in_place(self.lr)
+        self.loss_sum.add_(loss.detach(), alpha=self.bs)
+
+    def step(self, lr: float) -> None:
+        """One step of `bs` images at learning rate `lr` (used when scheduled)."""
+        if self.lr is not None:
+            self.lr.fill_(lr)
+        if self.graph is not None:
+            self.graph.replay()
+            return
+        if not self.capture:
+            self._body()
+            return
+        dev = self.images.device
+        here = torch.cuda.current_stream(dev)
+        if self.warm < GRAPH_WARMUP:  # as torch's docs do before a capture: warm up on a side stream
+            side = torch.cuda.Stream(dev)
+            side.wait_stream(here)
+            with torch.cuda.stream(side):
+                self._body()
+            here.wait_stream(side)
+            self.warm += 1
+            return
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                self._body()
+        except Exception as e:  # an op that cannot be captured: eager steps from here on
+            self.capture, self.capture_error = False, f"{type(e).__name__}: {e}"[:300]
+            torch.cuda.synchronize(dev)
+            self._body()
+            return
+        self.graph = graph
+        graph.replay()
+
+
 class _GPUStep:
     """On a GPU, small batches spend their time launching kernels: the model is compiled with CUDA graphs
     (torch.compile mode "reduce-overhead") and falls back to the plain model if compiling fails. Runs of
@@ -200,6 +309,22 @@ class _GPUStep:
             except Exception:  # a failed compile raises on the first call, before any gradient exists
                 self.compiled = None
         return self.model(x)
+
+
+_capped: set = set()  # devices whose memory this process has capped
+
+
+def cap_gpu_memory(device: torch.device) -> None:
+    """Hold this process to its share of the GPU's memory (Settings.gpu_memory_fraction, which the app sets for the
+    workers it starts so that several can train on one card; 0 = no cap), once per process and device. A job that
+    needs more fails with CUDA's out-of-memory error instead of starving the others."""
+    from aecore.settings import current
+
+    frac = current().gpu_memory_fraction
+    if device.type != "cuda" or not frac or str(device) in _capped:
+        return
+    torch.cuda.set_per_process_memory_fraction(min(float(frac), 1.0), device)
+    _capped.add(str(device))
 
 
 @dataclass
@@ -366,7 +491,7 @@ def _run_epochs(
     """
     noise = config.noise_spec if noise is None else noise
     dev = data.images.device
-    if fast:
+    if fast and (dev.type != "cuda" or CUDA_CHANNELS_LAST):
         fast_layout(model)  # before the optimizer sees the parameters (same Parameter objects, new strides)
     opt = make_optimizer(config.optimizer, params, config.lr, config.weight_decay, fast=fast)
     n = len(data.train_idx)
@@ -374,7 +499,6 @@ def _run_epochs(
     steps = steps_per_epoch(n, bs)
     sched = make_schedule(config.schedule, opt, epochs * steps)
     amp = autocast_dtype(config, dev) if fast else None
-    forward = _GPUStep(model, bs, epochs * steps) if fast and dev.type == "cuda" and encode_fn is None else model
     rows: list[EpochStats] = []
     first_epoch, first_step = 1, 0
     if state is not None:
@@ -385,6 +509,11 @@ def _run_epochs(
         generator.set_state(state["generator"])
         first_epoch, first_step = int(state["epoch"]), int(state["step"])
     stepper = LeanStep(opt)  # after loading a state: it holds the state's tensors
+    mode = _graph_mode(fast, dev, encode_fn, noise, stepper, model, n, bs, epochs * steps)
+    graph = (_GraphStep(model, stepper, data.images, n, bs, amp, loss_name, sched is not None, mode == "graph")
+             if mode else None)
+    small_gpu = fast and dev.type == "cuda" and encode_fn is None and graph is None
+    forward = _GPUStep(model, bs, epochs * steps) if small_gpu else model
 
     def snapshot(epoch: int, step: int, perm, loss_sum, seen: int, elapsed: float) -> dict:
         return {"version": STATE_VERSION, "phase": phase, "epoch": epoch, "step": step,
@@ -404,9 +533,14 @@ def _run_epochs(
             perm = state["perm"].to(dev)  # [n] the epoch's order, drawn before it stopped
         else:
             perm = data.train_idx[torch.randperm(n, generator=generator, device=dev)]  # [n] int64
-        loss_sum = torch.tensor(float(state["loss_sum"]) if resumed else 0.0, device=dev)
+        first = first_step if resumed else 0
+        if graph is not None:
+            loss_sum = graph.loss_sum  # the graph adds to this very tensor
+            graph.begin_epoch(perm, first, float(state["loss_sum"]) if resumed else 0.0)
+        else:
+            loss_sum = torch.tensor(float(state["loss_sum"]) if resumed else 0.0, device=dev)
         seen = int(state["seen"]) if resumed else 0
-        for step in range(first_step + 1 if resumed else 1, steps + 1):
+        for step in range(first + 1, steps + 1):
             stopped = _is_stopped(stop)
             if stopped or (max_steps is not None and taken >= max_steps):
                 if on_state is not None:
@@ -414,26 +548,31 @@ def _run_epochs(
                 return rows, "stopped" if stopped else "paused"
             taken += 1
             end = step * bs if step < steps else n  # the last batch takes what is left (bs + 1 at most)
-            # index_select: the same rows as images[...] in a quarter of the time (6 us a step at batch 20)
-            x = to_float(data.images.index_select(0, perm[(step - 1) * bs : end]))  # [b,1,28,28] in [0,1]
-            if encode_fn is not None:
-                with torch.no_grad():
-                    x = encode_fn(x)  # [b, d] codes of the layers below
-            x_in = corrupt(x, noise, generator)
-            if amp is None:
-                out = forward(x_in)
+            if graph is not None and end - (step - 1) * bs == bs:  # a full batch: the step function (one launch)
+                graph.step(opt.param_groups[0]["lr"])
+                b = bs
             else:
-                with torch.autocast(dev.type, dtype=amp):
+                # index_select: the same rows as images[...] in a quarter of the time (6 us a step at batch 20)
+                x = to_float(data.images.index_select(0, perm[(step - 1) * bs : end]))  # [b,1,28,28] in [0,1]
+                if encode_fn is not None:
+                    with torch.no_grad():
+                        x = encode_fn(x)  # [b, d] codes of the layers below
+                x_in = corrupt(x, noise, generator)
+                if amp is None:
                     out = forward(x_in)
-                out = out.float()  # the loss in fp32
-            loss = reconstruction_loss(out, x, loss_name)
-            stepper.zero_grad()
-            loss.backward()
-            stepper.step()
+                else:
+                    with torch.autocast(dev.type, dtype=amp):
+                        out = forward(x_in)
+                    out = out.float()  # the loss in fp32
+                loss = reconstruction_loss(out, x, loss_name)
+                stepper.zero_grad()
+                loss.backward()
+                stepper.step()
+                loss_sum.add_(loss.detach(), alpha=len(x))  # stays on the device: no sync per step
+                b = len(x)
             if sched is not None:
                 sched.step()
-            loss_sum.add_(loss.detach(), alpha=len(x))  # stays on the device: no sync per step
-            seen += len(x)
+            seen += b
             if on_step is not None:
                 on_step(model, (epoch - 1) * steps + step)
             if on_progress is not None and (step % config.log_every == 0 or step == steps):
@@ -499,6 +638,7 @@ def train(
         device = resolve_device(config.device)
     except DeviceError as e:
         raise ConfigError(str(e)) from None
+    cap_gpu_memory(device)
     data = TrainData.from_config(config, dataset, device)
     if resume is not None:
         check_state(resume, config)
