@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.kit import background, classroom, navigation, session
+from app_pages.kit import background, classroom, navigation, session, url
 
 # A local image: an emoji or :material/…: icon makes the browser fetch the favicon from a CDN (fails offline).
 st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().parent / "data" / "favicon.png"), layout="wide")
@@ -12,7 +12,7 @@ st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().p
 session.warm_imports()
 pages = navigation.navigation_pages()
 # our own links below carry the workspace (?ws=) to every page; /home is an alias of /
-page = st.navigation(pages + [navigation.home_alias(pages[0])], position="hidden")
+page = st.navigation(pages + [navigation.home_alias(pages[0])] + navigation.teacher_gate(pages), position="hidden")
 ws = session.workspace()
 with st.sidebar:
     for p in pages:
@@ -25,5 +25,8 @@ at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and it
 classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
 if at is not None:
     classroom.banner(*at)  # the lesson step's text and question, above the page
-page.run()
-classroom.presenter_exit(page)
+try:
+    page.run()
+    classroom.presenter_exit(page)
+finally:
+    url.sync()  # the browser's address is the one this run ends with

@@ -26,31 +26,44 @@ class Settings:
     mnist: str = str(ROOT / "data" / "mnist.npz")  # the bundled MNIST (AELAB_MNIST)
     zoo: str = str(ROOT / "data" / "zoo")  # the pretrained runs (AELAB_ZOO)
     lessons: str = str(ROOT / "lessons")  # the lessons, one TOML file each (AELAB_LESSONS)
-    workers: int = 0  # worker processes; 0 = 1 on a GPU or up to 2 cores, else cores // 2 (AELAB_WORKERS)
+    workers: int = 0  # worker processes; 0 = gpu_workers on a GPU, 1 up to 2 cores, else cores // 2 (AELAB_WORKERS)
     threads: int = 0  # torch/BLAS/numba threads per worker; 0 = (cores - view workers) // workers (AELAB_WORKER_THREADS)
     view_workers: int = 1  # extra 1-thread workers for short jobs pages wait for (codes, projections) (AELAB_VIEW_WORKERS)
     per_workspace: int = 2  # unfinished (queued or running) jobs one workspace may have (AELAB_JOBS_PER_WORKSPACE)
     max_queue: int = 200  # queued jobs over all workspaces (AELAB_MAX_QUEUE)
+    view_per_workspace: int = 4  # view jobs a workspace may have waiting; 0 = no cap (AELAB_VIEW_JOBS_PER_WORKSPACE)
+    # a view job costing more (images-equivalent: a t-SNE of 10,000 points costs 120,000) is taken by the training
+    # workers, never by the view lane every page waits on; 0 = every view job stays in the view lane
+    view_max_cost: float = 50_000.0  # (AELAB_VIEW_MAX_COST)
+    # workspaces the server issues to one client (its IP address; on localhost, its browser session) per hour; 0 = no cap
+    client_workspaces: int = 30  # (AELAB_CLIENT_WORKSPACES_PER_HOUR)
+    client_jobs: int = 12  # queued jobs one client may have over all its workspaces; 0 = no cap (AELAB_CLIENT_QUEUED_JOBS)
     budget_images: int = 3_000_000  # compute budget per job that trains: images it processes (AELAB_JOB_BUDGET_IMAGES)
     time_limit_s: float = 1800.0  # wall-clock limit per job; it is stopped (work kept) after this (AELAB_JOB_TIME_LIMIT_S)
     stale_s: float = 20.0  # a running job whose worker has not reported for this long is "interrupted" (AELAB_STALE_S)
     idle_exit_s: float = 600.0  # app-started workers exit after this long with nothing to do (AELAB_WORKER_IDLE_S)
     expire_days: float = 14.0  # anonymous workspaces unused for this many days are deleted (AELAB_EXPIRE_DAYS)
     quota_mb: float = 200.0  # disk a workspace's runs may use (AELAB_WORKSPACE_QUOTA_MB)
+    gpu_memory_fraction: float = 0.0  # share of the GPU's memory each training worker may take; 0 = no cap (AELAB_GPU_MEMORY_FRACTION)
     executor: str = "process"  # "process" (local worker processes) or "ray" (AELAB_EXECUTOR)
     ray_address: str = ""  # an existing Ray cluster; empty = start Ray locally (RAY_ADDRESS)
     teacher_key: str = ""  # opens the teacher view (?teacher=KEY); empty = no teacher view (AELAB_TEACHER_KEY)
     debug: bool = False  # the command line shows a bug's whole traceback (AELAB_DEBUG)
+    gpu_workers: int = 0  # worker processes on a machine with a GPU (when AELAB_WORKERS is unset), all training on
+    # the one card at once; 0 = one per core left after the view workers, at most 16 (AELAB_GPU_WORKERS)
 
     _ENV = {
         "home": "AELAB_HOME", "mnist": "AELAB_MNIST", "zoo": "AELAB_ZOO", "lessons": "AELAB_LESSONS",
         "workers": "AELAB_WORKERS",
         "threads": "AELAB_WORKER_THREADS", "view_workers": "AELAB_VIEW_WORKERS",
         "per_workspace": "AELAB_JOBS_PER_WORKSPACE", "max_queue": "AELAB_MAX_QUEUE",
+        "view_per_workspace": "AELAB_VIEW_JOBS_PER_WORKSPACE", "view_max_cost": "AELAB_VIEW_MAX_COST",
+        "client_workspaces": "AELAB_CLIENT_WORKSPACES_PER_HOUR", "client_jobs": "AELAB_CLIENT_QUEUED_JOBS",
         "budget_images": "AELAB_JOB_BUDGET_IMAGES", "time_limit_s": "AELAB_JOB_TIME_LIMIT_S",
         "stale_s": "AELAB_STALE_S", "idle_exit_s": "AELAB_WORKER_IDLE_S", "expire_days": "AELAB_EXPIRE_DAYS",
-        "quota_mb": "AELAB_WORKSPACE_QUOTA_MB", "executor": "AELAB_EXECUTOR", "ray_address": "RAY_ADDRESS",
-        "teacher_key": "AELAB_TEACHER_KEY", "debug": "AELAB_DEBUG",
+        "quota_mb": "AELAB_WORKSPACE_QUOTA_MB", "gpu_memory_fraction": "AELAB_GPU_MEMORY_FRACTION",
+        "executor": "AELAB_EXECUTOR", "ray_address": "RAY_ADDRESS",
+        "teacher_key": "AELAB_TEACHER_KEY", "debug": "AELAB_DEBUG", "gpu_workers": "AELAB_GPU_WORKERS",
     }
 
     @classmethod
@@ -129,11 +142,14 @@ class Settings:
 
     # ---- workers ------------------------------------------------------------------------------------------
     def resolved_workers(self) -> int:
+        """Training/experiment worker processes: AELAB_WORKERS if set; on a GPU several at once (a class's small jobs
+        are launch- and CPU-bound, so one card runs many side by side, each in its own share of the memory);
+        on a CPU one per two cores."""
         if self.workers > 0:
             return self.workers
         cores = os.cpu_count() or 2
         if _has_cuda():
-            return 1
+            return self.gpu_workers if self.gpu_workers > 0 else max(1, min(16, cores - self.view_workers))
         return max(1, cores // 2) if cores > 2 else 1
 
     def resolved_threads(self) -> int:

@@ -159,17 +159,47 @@ def _spawn_worker(home):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def test_kill_9_a_worker_mid_job_then_resume_from_the_last_epoch(store, settings, home, mnist, tiny):
+def test_kill_9_a_worker_mid_job_then_resume_from_the_last_epoch(store, settings, home, mnist, tiny, tmp_path):
+    # The worker is a real `aecore worker` process whose trainer is held at the first step of epoch 3 until it is
+    # killed, so the test finds it mid-job with exactly two finished epochs however fast or slow an epoch runs here
+    # (on a GPU machine epochs ran at another pace than fixed timings assumed). One thread, as a worker of a small
+    # machine (AELAB_WORKER_THREADS; OMP_NUM_THREADS alone is overridden by the worker's own cap).
     job = submit(store, settings, WS_A, "train", _train(tiny, model="conv", epochs=6, limit=1500, batch_size=32), "crash",
                  mnist)
-    proc = _spawn_worker(home)
+    held = ("import sys, time\n"
+            "from aecore.engine.context import Context\n"
+            "report = Context.progress\n"
+            "def progress(self, p):\n"
+            "    report(self, p)\n"
+            "    if p.phase == 'train' and p.epoch >= 3:\n"
+            "        time.sleep(3600)  # held mid-job: the test kills this process\n"
+            "Context.progress = progress\n"
+            "from aecore.engine.worker import main\n"
+            "sys.exit(main())\n")
+    env = dict(os.environ, AELAB_HOME=str(home), AELAB_STALE_S="3", AELAB_WORKER_THREADS="1", OMP_NUM_THREADS="1")
+    log = open(tmp_path / "worker.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-c", held], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: store.job(job.id).epochs_done >= 2, timeout=180, what="two finished epochs")
+        def two_epochs():
+            if proc.poll() is not None:  # a worker that died cannot be killed mid-job: say why at once
+                raise AssertionError("the worker exited: " + (tmp_path / "worker.log").read_text()[-2000:])
+            return store.job(job.id).epochs_done >= 2
+
+        try:
+            _wait(two_epochs, timeout=600, what="two finished epochs")
+        except AssertionError as e:  # say where the job stood and what the worker wrote
+            j = store.job(job.id)
+            raise AssertionError(f"{e}: the job is {j.status} after {j.epochs_done} epoch(s), progress {j.progress}, "
+                                 f"error {j.error!r}; the worker's log ends: "
+                                 + (tmp_path / "worker.log").read_text()[-2000:]) from None
+        time.sleep(0.5)  # the held step's report is in the store: the job is mid-epoch 3
+        assert store.job(job.id).epochs_done == 2
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
         if proc.poll() is None:
             proc.kill()
+        log.close()
     done_before = store.job(job.id).epochs_done
     assert store.job(job.id).status == RUNNING  # nobody has noticed yet
     assert store.interrupt_stale(settings.stale_s) == [job.id]  # its worker's process is gone
@@ -595,12 +625,16 @@ def test_a_paused_run_keeps_its_id_and_name_when_it_goes_on(store, settings, mni
     paused = store.job(job.id)
     assert paused.status == "paused" and paused.run_id
     first = store.run(paused.run_id)
+    from aecore.engine.refs import load_ref
+
+    seconds_paused = load_ref(store, f"run:{paused.run_id}").seconds
     store.resume(job.id, WS_A)
     Worker(store, settings).run(once=True)
     done = store.job(job.id)
     assert done.status == DONE and done.run_id == paused.run_id  # a link to the run still works
     run = store.run(done.run_id)
     assert run.name == "stepwise" and run.digest != first.digest and len(store.runs(WS_A)) == 1
+    assert load_ref(store, f"run:{done.run_id}").seconds > seconds_paused > 0  # the time before the pause counts
 
 
 def test_an_older_store_is_migrated_in_place(tmp_path):

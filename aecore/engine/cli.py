@@ -7,10 +7,10 @@ import sys
 import time
 
 from aecore.engine.progress import describe
-from aecore.engine.store import Store
+from aecore.engine.store import SHELL_WORKSPACE, Store
 from aecore.settings import Settings, current
 
-CLI_WORKSPACE = "shell-jobs"  # where jobs queued from a shell go unless --workspace says otherwise
+CLI_WORKSPACE = SHELL_WORKSPACE  # where jobs queued from a shell go unless --workspace says otherwise (no browser's)
 
 
 def add_commands(sub, add_train_options) -> None:

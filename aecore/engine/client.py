@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
 import threading
 import time
@@ -14,14 +16,32 @@ from aecore.engine.kinds import KindError, Params
 from aecore.engine.pool import ensure_workers
 from aecore.engine.progress import JobProgress, describe
 from aecore.engine.refs import load_ref, ref_dataset, result_key
-from aecore.engine.store import FINISHED, WARM_UP_WORKSPACE, Job, RunEntry, Store, StoreError, new_token, valid_token
+from aecore.engine.store import (FINISHED, RESERVED_WORKSPACES, WARM_UP_WORKSPACE, Job, RunEntry, Store, StoreError,
+                                  StoreUnavailable, new_token, signed_token, unavailable, valid_token)
 from aecore.engine.submit import submit
 from aecore.settings import Settings, current
 
 RESULTS_KEPT = 64  # finished results the web process keeps in memory
+log = logging.getLogger(__name__)
 
-__all__ = ["Engine", "Asked", "Job", "RunEntry", "JobProgress", "describe", "KindError", "StoreError", "FINISHED",
-           "new_token", "valid_token"]
+__all__ = ["Engine", "Asked", "Job", "RunEntry", "JobProgress", "describe", "KindError", "StoreError",
+           "StoreUnavailable", "FINISHED", "new_token", "valid_token"]
+
+
+@contextlib.contextmanager
+def _door(where):
+    """A file the engine could not read or write (a full disk, a read-only folder) leaves the door as a
+    StoreUnavailable with a plain message, never as an OSError for the page to crash on."""
+    try:
+        yield
+    except OSError as e:
+        raise unavailable(e, where) from e
+
+
+def _yours(workspace: str | None) -> None:
+    """The pages' workspaces are never the shell's or the warm-up's (StoreError)."""
+    if workspace in RESERVED_WORKSPACES:
+        raise StoreError("that workspace belongs to the server, not to a browser")
 
 
 @dataclass
@@ -49,11 +69,18 @@ class Engine:
 
     @classmethod
     def open(cls, settings: Settings | None = None, start_workers: bool = True) -> "Engine":
+        """The engine on the settings' data home; StoreUnavailable when its store cannot even be opened. What it
+        writes at start (expiring old workspaces, queueing the zoo's codes) waits when the store cannot be written
+        (a full disk, a read-only store): the pages still open and say why."""
         settings = settings or current()
         eng = cls(settings, Store(settings.home))
-        eng._store.expire(settings.expire_days)
+        try:
+            eng._store.expire(settings.expire_days)
+            if start_workers:
+                eng.warm_zoo()
+        except StoreError as e:
+            log.warning("the engine started without writing to its store: %s", e)
         if start_workers:
-            eng.warm_zoo()
             eng.keep_workers()  # queued jobs from before a restart run again at once
         return eng
 
@@ -70,8 +97,13 @@ class Engine:
         return n
 
     def keep_workers(self) -> int:
-        """Start workers if fewer than configured are alive (cheap; called on submit and while jobs wait)."""
-        return ensure_workers(self._store, self.settings)
+        """Start workers if fewer than configured are alive (cheap; called on submit and while jobs wait). When they
+        cannot be started (a full disk, a read-only data home) the jobs wait; it is logged and tried again later."""
+        try:
+            return ensure_workers(self._store, self.settings)
+        except (StoreError, OSError) as e:
+            log.warning("workers could not be started: %s", e)
+            return 0
 
     def housekeeping(self, every_s: float = 5.0) -> None:
         """Mark jobs of dead workers interrupted and restart workers when jobs wait (at most every few seconds)."""
@@ -79,13 +111,41 @@ class Engine:
         if now - self._checked < every_s:
             return
         self._checked = now
-        self._store.interrupt_stale(self.settings.stale_s)
-        if self._store.jobs(statuses=("queued",), limit=1):
-            self.keep_workers()
+        try:
+            self._store.interrupt_stale(self.settings.stale_s)
+            if self._store.jobs(statuses=("queued",), limit=1):
+                self.keep_workers()
+        except StoreError as e:  # a full disk or a read-only store: the page still shows what there is
+            log.warning("housekeeping skipped: %s", e)
 
     # ---- workspaces ------------------------------------------------------------------------------------------
+    # A browser's workspace id is issued by the server: random, signed with the server's secret (<home>/secret),
+    # so a reload or a bookmark keeps working (also after a restart), and one made up or guessed (?ws=shell-jobs) is
+    # never accepted. Each client (what the server sees of a browser: its IP address, or its session) gets at most
+    # `client_workspaces` new ones an hour, and its workspaces together at most `client_jobs` waiting jobs.
+    def accepts_workspace(self, workspace: str | None) -> bool:
+        """Whether a browser may use this workspace id: one this server issued (never the shell's or the warm-up's)."""
+        try:
+            return self._store.issued(workspace)
+        except StoreError:
+            return False
+
+    def issue_workspace(self, client: str) -> str:
+        """A new workspace for `client`; StoreError when the client had `client_workspaces` in the last hour, or when
+        there is no secret to sign it with (StoreUnavailable). When the store cannot be written (a full disk) the id is
+        still issued, unnoted (it is noted when the workspace is first used with room on the disk)."""
+        secret = self._store.secret
+        try:
+            return self._store.issue_workspace(client, self.settings.client_workspaces)
+        except StoreUnavailable as e:
+            log.warning("a workspace was issued without noting it in the store: %s", e)
+            return signed_token(secret)
+
     def touch_workspace(self, workspace: str) -> None:
-        self._store.touch_workspace(workspace)
+        """Note that the workspace was used now (StoreUnavailable when the store cannot be written)."""
+        _yours(workspace)
+        with _door(self._store.home):
+            self._store.touch_workspace(workspace)
 
     # ---- jobs ------------------------------------------------------------------------------------------------
     @staticmethod
@@ -99,8 +159,10 @@ class Engine:
                name: str | None = None, teacher: bool = False) -> Job:
         """Queue a job (KindError, ConfigError, DataError or StoreError say why not); the job computing the same
         result already, if there is one."""
-        job = submit(self._store, self.settings, workspace, kind, params, label or self.label(kind, params), dataset,
-                     name=name, teacher=teacher)
+        _yours(workspace)
+        with _door(self._store.home):
+            job = submit(self._store, self.settings, workspace, kind, params, label or self.label(kind, params),
+                         dataset, name=name, teacher=teacher)
         self.keep_workers()
         return job
 
@@ -128,6 +190,16 @@ class Engine:
         """A running job's live picture: a training job's reconstructions, a projection's layout so far."""
         return self._store.preview(job_id)
 
+    def estimate_s(self, kind: str, params: dict | Params) -> float:
+        """About how long a job of (kind, params) computes once a worker takes it: its cost in images over the
+        images per second recent jobs reached here (the same model as the queue's waiting times)."""
+        k = kinds.get(kind)
+        p = k.parse(params)
+        name = k.dataset_name(p, self._store)
+        from aecore.data.catalog import load_dataset
+
+        return k.cost(p, load_dataset(name) if name else None) / self._store.throughput()
+
     def waiting_text(self, job: Job) -> str:
         """"place 3 in the queue, starts in about 40 s" for a queued job."""
         pos, eta = self._store.waiting(job.id, self.settings.resolved_workers())
@@ -136,14 +208,19 @@ class Engine:
 
     def stop(self, job_id: int, workspace: str | None, teacher: bool = False) -> Job:
         """Stop a job of `workspace` (None with `teacher`: any job; the student is told the teacher stopped it)."""
+        if not teacher:
+            _yours(workspace)
         return self._store.request_stop(job_id, None if teacher else workspace, teacher=teacher)
 
     def pause(self, job_id: int, workspace: str) -> Job:
+        _yours(workspace)
         return self._store.request_pause(job_id, workspace)
 
     def resume(self, job_id: int, workspace: str, steps: int | None = None) -> Job:
         """Go on with a paused, stopped or interrupted job (`steps`: that many steps, then pause again)."""
-        job = self._store.resume(job_id, workspace, per_workspace=self.settings.per_workspace, steps=steps)
+        _yours(workspace)
+        job = self._store.resume(job_id, workspace, per_workspace=self.settings.per_workspace, steps=steps,
+                                 per_client=self.settings.client_jobs or None)
         self.keep_workers()
         return job
 
@@ -223,13 +300,16 @@ class Engine:
         return ref_dataset(self._store, ref)
 
     def rename_run(self, run_id: str, name: str, workspace: str | None) -> RunEntry:
+        _yours(workspace)
         return self._store.rename_run(run_id, name, workspace)
 
     def share_run(self, run_id: str, shared: bool, workspace: str | None) -> RunEntry:
         """Share a run with the class or stop sharing it (workspace None: a teacher publishing any run)."""
+        _yours(workspace)
         return self._store.share_run(run_id, shared, workspace)
 
     def delete_run(self, run_id: str, workspace: str) -> None:
+        _yours(workspace)
         self._store.delete_run(run_id, workspace)
 
     def used_mb(self, workspace: str) -> float:
@@ -239,17 +319,24 @@ class Engine:
         """Keep an uploaded (already validated) run in the workspace."""
         from aecore.engine.keep import keep_run
 
+        _yours(workspace)
         if self.settings.quota_mb and self._store.used_bytes(workspace) > self.settings.quota_mb * 2**20:
             raise StoreError(f"your runs use more than this workspace's {self.settings.quota_mb:g} MB: delete some first")
-        return self._store.run(keep_run(self._store, workspace, run, name))
+        with _door(self._store.home / "runs"):
+            return self._store.run(keep_run(self._store, workspace, run, name))
 
     # ---- files the pages hand over or read -------------------------------------------------------------------
     def save_upload(self, data: bytes | memoryview, suffix: str) -> str:
         """Keep an uploaded file for a worker to read; returns its token (the job deletes the file when it ends)."""
         folder = self._store.uploads_dir
-        folder.mkdir(parents=True, exist_ok=True)
         token = f"{secrets.token_hex(8)}{suffix if suffix in ('.zip', '.npz') else ''}"
-        (folder / token).write_bytes(data)
+        with _door(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                (folder / token).write_bytes(data)
+            except OSError:
+                (folder / token).unlink(missing_ok=True)  # half a file is no upload
+                raise
         return token
 
     def job_recording(self, job_id: int) -> Path:

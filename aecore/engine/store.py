@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import errno
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -27,13 +31,17 @@ RESUMABLE = (INTERRUPTED, STOPPED, PAUSED)
 STOP, PAUSE, TEACHER_STOP = 1, 2, 3  # the stop flag: end the job, pause it (resumable where it paused), a teacher's stop
 LOST = -1  # what a report answers a worker whose hold on the job has ended (it was interrupted, then resumed)
 WARM_UP_WORKSPACE = "zoo-warm-up"  # where the app queues the zoo's codes at start (after anything a student asks)
+SHELL_WORKSPACE = "shell-jobs"  # where jobs queued from a shell go unless told otherwise (the command line's default)
+RESERVED_WORKSPACES = frozenset({WARM_UP_WORKSPACE, SHELL_WORKSPACE})  # never reachable from a browser's address
 MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
 MAX_NAME = 80  # characters of a run name
 
-SCHEMA_VERSION = 2  # PRAGMA user_version of a store this code writes; older files are migrated on open
+SCHEMA_VERSION = 3  # PRAGMA user_version of a store this code writes; older files are migrated on open
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workspaces(
-    id TEXT PRIMARY KEY, created REAL NOT NULL, seen REAL NOT NULL, name TEXT NOT NULL DEFAULT '');
+    id TEXT PRIMARY KEY, created REAL NOT NULL, seen REAL NOT NULL, name TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS workspaces_client ON workspaces(client);
 CREATE TABLE IF NOT EXISTS jobs(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, params TEXT NOT NULL,
@@ -61,11 +69,64 @@ MIGRATIONS = {
         "ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT 'train'",
         "UPDATE jobs SET lane='view' WHERE kind IN ('codes', 'projection', 'probe', 'anomaly', 'ae_vs_pca', 'noise_curve')",
         "CREATE INDEX IF NOT EXISTS jobs_result_key ON jobs(result_key)"],
+    3: ["ALTER TABLE workspaces ADD COLUMN client TEXT NOT NULL DEFAULT ''",  # who the server issued it to
+        "CREATE INDEX IF NOT EXISTS workspaces_client ON workspaces(client)"],
 }
 
 
 class StoreError(AELabError):
     """A request the store refuses: not your job or run, a full queue, a limit reached, an unknown id."""
+
+
+class StoreUnavailable(StoreError):
+    """The store itself cannot do it: the disk is full, the store is read-only, busy or damaged. The message says
+    what happened and whom to ask; trying again once that is mended works."""
+
+
+_SQLITE_FULL, _SQLITE_READONLY, _SQLITE_BUSY, _SQLITE_LOCKED = 13, 8, 5, 6
+_SQLITE_CANTOPEN, _SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_PERM, _SQLITE_AUTH = 14, 11, 26, 3, 23
+
+
+def unavailable(e: BaseException, where: str | os.PathLike) -> StoreUnavailable:
+    """A failure of the disk or of SQLite (sqlite3.Error, OSError) as a StoreUnavailable with a message for a person.
+
+    `where`: the file or folder it happened to (named in the message: the person who runs the server needs it)."""
+    if isinstance(e, StoreUnavailable):
+        return e
+    text = str(e).lower()
+    code = getattr(e, "sqlite_errorcode", None)
+    code = code & 0xFF if isinstance(code, int) else None  # extended result codes keep the primary one in the low byte
+    if isinstance(e, OSError):
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        readonly = e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+        busy = damaged = False
+    else:
+        full = code == _SQLITE_FULL or "disk is full" in text
+        readonly = code in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_AUTH) or "readonly" in text or "read-only" in text
+        busy = code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text
+        damaged = code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text or "not a database" in text
+        if not (full or readonly or busy or damaged) and (code == _SQLITE_CANTOPEN or "unable to open" in text):
+            return StoreUnavailable(f"the job store ({where}) cannot be opened ({e}): is its folder there and "
+                                    "writable? Ask the person who runs the server")
+    if full:
+        return StoreUnavailable(f"the disk is full: the server cannot save anything in {where}; ask the person who "
+                                "runs the server to free some space, then try again")
+    if readonly:
+        return StoreUnavailable(f"the job store ({where}) is read-only: nothing can be saved or queued; ask the person "
+                                "who runs the server")
+    if busy:
+        return StoreUnavailable(f"the job store ({where}) is busy (another program holds it); try again in a minute")
+    if damaged:
+        return StoreUnavailable(f"the job store ({where}) is damaged ({e}); ask the person who runs the server")
+    if isinstance(e, OSError):
+        return StoreUnavailable(f"the server could not read or write {where} ({e.strerror or type(e).__name__}); "
+                                "ask the person who runs the server")
+    return StoreUnavailable(f"the job store ({where}) cannot be used ({e}); ask the person who runs the server")
+
+
+def _store_failure(e: BaseException) -> bool:
+    """A failure of the database or the disk (translated into StoreUnavailable), not a mistake in a query (a bug)."""
+    return isinstance(e, (sqlite3.OperationalError, OSError)) or type(e) is sqlite3.DatabaseError
 
 
 @dataclass(frozen=True)
@@ -154,17 +215,73 @@ class WorkerEntry:
     job: int | None
 
 
-def new_token() -> str:
-    """A random, unguessable workspace id (URL-safe; never starting with '-', which a shell command would take for
-    an option)."""
+def _random_part() -> str:
+    """16 random URL-safe characters (never starting with '-', which a shell command would take for an option)."""
     token = secrets.token_urlsafe(12)
     while token.startswith("-"):
         token = secrets.token_urlsafe(12)
     return token
 
 
+def _mac(secret: bytes, random_part: str) -> str:
+    digest = hmac.new(secret, b"aelab-workspace:" + random_part.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:16]  # 96 bits
+
+
+def signed_token(secret: bytes) -> str:
+    """A new workspace id the server will accept: 16 random characters and their HMAC under the server's secret
+    (32 URL-safe characters)."""
+    r = _random_part()
+    return r + _mac(secret, r)
+
+
+def is_signed(ws: str | None, secret: bytes) -> bool:
+    """Whether `ws` is a workspace id this server issued (its HMAC checks out; compared in constant time)."""
+    if not isinstance(ws, str) or len(ws) != 32 or not valid_token(ws):
+        return False
+    return hmac.compare_digest(_mac(secret, ws[:16]), ws[16:])
+
+
+def read_secret(home: str | os.PathLike) -> bytes:
+    """The server's secret that signs workspace ids: `<home>/secret` (mode 0600), made once, the first time it is
+    needed (so a link the server issued keeps working after a restart). Two processes making it at once agree: it
+    is written beside and linked into place, which only the first one does."""
+    path = Path(home) / "secret"
+    with contextlib.suppress(FileNotFoundError):
+        text = path.read_text().strip()
+        if len(text) >= 32:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+            return text.encode()
+    tmp = path.with_name(f".secret-{secrets.token_hex(6)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # made by another process meanwhile, or unusable (empty): then ours replaces it
+            if len(path.read_text().strip()) < 32:
+                os.replace(tmp, path)
+        return path.read_text().strip().encode()
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def new_token(home: str | os.PathLike | None = None) -> str:
+    """A new workspace id signed with the secret of the data home `home` (None: this process's settings' home), so
+    the server accepts it in an address (?ws=)."""
+    if home is None:
+        from aecore.settings import current
+
+        home = current().home
+    return signed_token(read_secret(home))
+
+
 def valid_token(ws: str | None) -> bool:
-    return bool(ws) and 8 <= len(ws) <= 64 and all(c.isalnum() or c in "-_" for c in ws)
+    """Whether `ws` can name a workspace in the store (8-64 letters, digits, '-' or '_'); a browser's address must
+    also hold one the server signed (see is_signed)."""
+    return isinstance(ws, str) and 8 <= len(ws) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in ws)
 
 
 def preview_bytes(images: np.ndarray) -> bytes:
@@ -200,9 +317,13 @@ class Store:
 
     def __init__(self, home: str | os.PathLike):
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "jobs.sqlite"
         self._pool: queue.LifoQueue = queue.LifoQueue()
+        self._secret: bytes | None = None
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise unavailable(e, self.home) from e
         with self._use() as c:
             self._migrate(c)
 
@@ -211,34 +332,59 @@ class Store:
     # and opening a connection (with its PRAGMAs) per page run costs more than the query.
     def _open(self) -> sqlite3.Connection:
         c = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        c.row_factory = sqlite3.Row
-        c.execute("PRAGMA journal_mode=WAL")
-        c.execute("PRAGMA synchronous=NORMAL")
-        c.execute("PRAGMA busy_timeout=30000")
+        try:
+            c.row_factory = sqlite3.Row
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA busy_timeout=30000")
+        except BaseException:
+            c.close()
+            raise
         return c
 
     @contextlib.contextmanager
     def _use(self):
+        """A pooled connection. A failure of the disk or the database (full, read-only, busy, damaged) leaves as a
+        StoreUnavailable with a plain message (the connection is dropped: it may be mid-transaction); a StoreError
+        of the store's own checks passes through."""
         try:
             c = self._pool.get_nowait()
         except queue.Empty:
-            c = self._open()
+            try:
+                c = self._open()
+            except Exception as e:
+                if _store_failure(e):
+                    raise unavailable(e, self.path) from e
+                raise
         try:
             yield c
-        finally:
+        except Exception as e:
+            if not _store_failure(e):
+                self._pool.put(c)
+                raise
+            with contextlib.suppress(Exception):
+                c.close()
+            raise unavailable(e, self.path) from e
+        except BaseException:
+            self._pool.put(c)
+            raise
+        else:
             self._pool.put(c)
 
     @contextlib.contextmanager
     def _tx(self):
-        """A write transaction (BEGIN IMMEDIATE: one writer at a time, others wait)."""
+        """A write transaction (BEGIN IMMEDIATE: one writer at a time, others wait). A failed statement or COMMIT
+        rolls it back (SQLite may have done so itself: a full disk ends the transaction)."""
         with self._use() as c:
             c.execute("BEGIN IMMEDIATE")
             try:
                 yield c
+                c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                if c.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        c.execute("ROLLBACK")
                 raise
-            c.execute("COMMIT")
 
     def _q(self, sql: str, args=()) -> list[sqlite3.Row]:
         with self._use() as c:
@@ -262,10 +408,12 @@ class Store:
                     for statement in MIGRATIONS.get(v, []):
                         c.execute(statement)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    c.execute("ROLLBACK")
             raise
-        c.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
@@ -299,6 +447,36 @@ class Store:
         return self.home / "logs"
 
     # ---- workspaces --------------------------------------------------------------------------------
+    @property
+    def secret(self) -> bytes:
+        """The server's secret that signs the workspace ids it issues (read_secret)."""
+        if self._secret is None:
+            try:
+                self._secret = read_secret(self.home)
+            except OSError as e:
+                raise unavailable(e, self.home / "secret") from e
+        return self._secret
+
+    def issued(self, ws: str | None) -> bool:
+        """Whether a browser may use `ws`: an id this server signed (never a reserved one: the shell's, the warm-up's)."""
+        return is_signed(ws, self.secret) and ws not in RESERVED_WORKSPACES
+
+    def issue_workspace(self, client: str = "", per_hour: int = 0) -> str:
+        """A new workspace for `client` (what the server sees of a browser: its address, or its session); StoreError
+        when `per_hour` workspaces were issued to that client in the last hour already (0: no cap)."""
+        token = signed_token(self.secret)
+        now, client = time.time(), str(client)[:100]
+        with self._tx() as c:
+            if per_hour and client:
+                n = c.execute("SELECT COUNT(*) FROM workspaces WHERE client=? AND created>?",
+                              (client, now - 3600)).fetchone()[0]
+                if n >= per_hour:
+                    raise StoreError(f"your computer was given {n} new workspaces in the last hour, the most one "
+                                     "computer may have (so that no one can fill the class's queue): open the link "
+                                     "of a workspace you have (with ?ws=…), or try again later")
+            c.execute("INSERT INTO workspaces(id, created, seen, client) VALUES(?,?,?,?)", (token, now, now, client))
+        return token
+
     def touch_workspace(self, ws: str) -> None:
         """Create the workspace if new and note that it was used now."""
         if not valid_token(ws):
@@ -337,8 +515,11 @@ class Store:
     # ---- jobs ----------------------------------------------------------------------------------------
     def submit(self, workspace: str, kind: str, params: dict, label: str, *, cost: float = 0.0,
                per_workspace: int | None = None, max_queue: int | None = None, name: str | None = None,
-               result_key: str | None = None, lane: str = "train") -> Job:
-        """Queue a job; StoreError when the workspace has too many unfinished jobs or the queue is full."""
+               result_key: str | None = None, lane: str = "train", view_per_workspace: int | None = None,
+               per_client: int | None = None) -> Job:
+        """Queue a job; StoreError when the workspace has too many unfinished jobs (`per_workspace`, not counting
+        view jobs) or waiting view jobs (`view_per_workspace`), when the workspace's client (the browser the server
+        issued it to) has `per_client` jobs waiting over all its workspaces, or when the queue is full."""
         if not valid_token(workspace):
             raise StoreError("a workspace id is 8-64 letters, digits, '-' or '_'")
         blob = json.dumps(params, sort_keys=True)
@@ -352,6 +533,13 @@ class Store:
                 if mine >= per_workspace:
                     raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace}); "
                                      "wait for one to finish or stop it")
+            if view_per_workspace is not None and lane == "view":
+                waiting = c.execute("SELECT COUNT(*) FROM jobs WHERE workspace=? AND status=? AND lane='view'",
+                                    (workspace, QUEUED)).fetchone()[0]
+                if waiting >= view_per_workspace:
+                    raise StoreError(f"{waiting} of your results are waiting to be computed already (the limit is "
+                                     f"{view_per_workspace}); wait for them, or stop one")
+            _check_client(c, workspace, per_client)
             if max_queue is not None:
                 queued = c.execute("SELECT COUNT(*) FROM jobs WHERE status=?", (QUEUED,)).fetchone()[0]
                 if queued >= max_queue:
@@ -409,12 +597,9 @@ class Store:
         A workspace's n-th waiting job goes after every other workspace's (n-1)-th, counting its
         running jobs first, so one student's ten jobs never starve the others.
         """
-        return _fair_order([_job(r) for r in self._q("SELECT * FROM jobs WHERE status=? ORDER BY id", (QUEUED,))],
-                           self._running_counts())
-
-    def _running_counts(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self._q("SELECT workspace, COUNT(*) FROM jobs WHERE status=? GROUP BY workspace",
-                                            (RUNNING,))}
+        with self._use() as c:
+            return _fair_order([_job(r) for r in c.execute("SELECT * FROM jobs WHERE status=? ORDER BY id", (QUEUED,))],
+                               _running_counts(c))
 
     def position(self, job_id: int) -> int:
         """1-based place in the queue (0 when the job is not waiting)."""
@@ -455,9 +640,7 @@ class Store:
                 queued = [j for j in queued if j.lane == lane]
             if not queued:
                 return None
-            running = {r[0]: r[1] for r in c.execute(
-                "SELECT workspace, COUNT(*) FROM jobs WHERE status=? GROUP BY workspace", (RUNNING,)).fetchall()}
-            job = _fair_order(queued, running)[0]
+            job = _fair_order(queued, _running_counts(c))[0]
             c.execute("UPDATE jobs SET status=?, started=?, heartbeat=?, worker=?, attempts=attempts+1 WHERE id=?",
                       (RUNNING, now, now, worker, job.id))
             c.execute("UPDATE workers SET job=?, heartbeat=? WHERE id=?", (job.id, now, worker))
@@ -556,7 +739,7 @@ class Store:
         return int(rows[0]["stop"])
 
     def resume(self, job_id: int, workspace: str | None = None, per_workspace: int | None = None,
-               steps: int | None = None) -> Job:
+               steps: int | None = None, per_client: int | None = None) -> Job:
         """Queue an interrupted, stopped or paused job again; training continues exactly where it ended
         (or from its last finished epoch after a crash). `steps`: pause again after that many steps.
 
@@ -576,6 +759,7 @@ class Store:
                                  (job.workspace, *ACTIVE)).fetchone()[0]
                 if mine >= per_workspace:
                     raise StoreError(f"you already have {mine} job(s) queued or running (the limit is {per_workspace})")
+            _check_client(c, job.workspace, per_client)
             params = dict(job.params)
             params.pop("max_steps", None)
             if steps is not None:
@@ -765,18 +949,39 @@ def _job_id(job_id) -> int:
     return i if -2**63 <= i < 2**63 else -1
 
 
-def _fair_order(queued: list[Job], running: dict[str, int]) -> list[Job]:
-    """Short view jobs a page waits for first (a student's before the start-up warm-up of the zoo's codes),
-    then round robin over workspaces, oldest first."""
-    seen: dict[str, int] = {}
+def _check_client(c: sqlite3.Connection, workspace: str, per_client: int | None) -> None:
+    """StoreError when the client the workspace was issued to has `per_client` jobs waiting over all its workspaces
+    (one person with many workspaces cannot fill the class's queue); workspaces made elsewhere have no client."""
+    if not per_client:
+        return
+    row = c.execute("SELECT client FROM workspaces WHERE id=?", (workspace,)).fetchone()
+    if row is None or not row[0]:
+        return
+    waiting = c.execute("SELECT COUNT(*) FROM jobs WHERE status=? AND workspace IN "
+                        "(SELECT id FROM workspaces WHERE client=?)", (QUEUED, row[0])).fetchone()[0]
+    if waiting >= per_client:
+        raise StoreError(f"{waiting} jobs from your computer wait in the queue already, over all its workspaces (the "
+                         f"limit is {per_client}, so that everyone in the class gets a turn): wait for some to start")
+
+
+def _running_counts(c: sqlite3.Connection) -> dict[tuple[str, bool], int]:
+    """Running jobs per (workspace, in the view lane)."""
+    return {(r[0], r[1] == "view"): r[2] for r in c.execute(
+        "SELECT workspace, lane, COUNT(*) FROM jobs WHERE status=? GROUP BY workspace, lane", (RUNNING,)).fetchall()}
+
+
+def _fair_order(queued: list[Job], running: dict[tuple[str, bool], int]) -> list[Job]:
+    """Short view jobs a page waits for first, then the rest; within each, round robin over workspaces (a
+    workspace's n-th waiting job goes after every other workspace's (n-1)-th, counting its running jobs of that lane
+    first), oldest first. The start-up warm-up of the zoo's codes comes after every student's view job."""
+    seen: dict[tuple[str, bool], int] = {}
     keyed = []
     for j in queued:  # oldest first
-        if j.lane == "view":
-            keyed.append(((0, int(j.workspace == WARM_UP_WORKSPACE), j.submitted, j.id), j))
-            continue
-        n = seen.get(j.workspace, running.get(j.workspace, 0))
-        seen[j.workspace] = n + 1
-        keyed.append(((1, n, j.submitted, j.id), j))
+        view = j.lane == "view"
+        slot = (j.workspace, view)
+        n = seen.get(slot, running.get(slot, 0))
+        seen[slot] = n + 1
+        keyed.append(((0 if view else 1, int(view and j.workspace == WARM_UP_WORKSPACE), n, j.submitted, j.id), j))
     return [j for _, j in sorted(keyed, key=lambda t: t[0])]
 
 

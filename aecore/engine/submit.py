@@ -15,7 +15,8 @@ def submit(store: Store, settings: Settings, workspace: str, kind: str, params, 
     `params`: the kind's Params or a JSON object of them; `dataset`: the data set it reads, when the caller has it
     loaded (else it is loaded here). A result that some job (of any workspace) is computing already is not queued
     twice: that job is returned, and everyone who asked sees its progress. Short view jobs (codes, projections,
-    probes) do not count against the workspace's job limit.
+    probes) do not count against the workspace's job limit, but against its cap on waiting view jobs; every job
+    counts against the cap on waiting jobs of the client its workspace was issued to.
     """
     k = kinds.get(kind)
     p = k.parse(params)
@@ -49,9 +50,26 @@ def submit(store: Store, settings: Settings, workspace: str, kind: str, params, 
             return running
     if k.lane == "view" and workspace != WARM_UP_WORKSPACE:
         store.drop_queued(workspace, k.name)
+    lane = job_lane(k, cost, settings)
     return store.submit(workspace, k.name, p.to_dict(), label, cost=cost,
-                        per_workspace=None if k.lane == "view" else settings.per_workspace,
-                        max_queue=settings.max_queue, name=name, result_key=key, lane=k.lane)
+                        per_workspace=None if lane == "view" else settings.per_workspace,
+                        view_per_workspace=(settings.view_per_workspace or None) if workspace != WARM_UP_WORKSPACE else None,
+                        per_client=settings.client_jobs or None,
+                        max_queue=settings.max_queue, name=name, result_key=key, lane=lane)
+
+
+def job_lane(k, cost: float, settings: Settings) -> str:
+    """The lane a job waits in: its kind's, except that a view job costing more than `settings.view_max_cost` (a
+    t-SNE of 70,000 points from a link: minutes of work) goes to the training lane.
+
+    Why a lane and not a second view worker: every page waits on the view lane, and a view worker busy for minutes
+    holds up every other workspace's short job (codes, a small projection), whichever worker count; a second view
+    worker would only take two such links to block it again. In the training lane the long projection is taken by
+    the training workers (more threads), in their round robin over workspaces, and it counts as one of the
+    workspace's unfinished jobs, like any other long job; the view worker only ever runs jobs of seconds."""
+    if k.lane == "view" and settings.view_max_cost and cost > settings.view_max_cost:
+        return "train"
+    return k.lane
 
 
 def _check_device(p, settings: Settings) -> None:

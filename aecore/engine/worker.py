@@ -15,10 +15,11 @@ from aecore.engine.context import Context
 from aecore.engine.kinds import Outcome
 from aecore.engine.process import limit_threads, load_dataset, lower_priority
 from aecore.engine.runner import record, run_job
-from aecore.engine.store import INTERRUPTED, Job, Lease, Store
+from aecore.engine.store import FAILED, INTERRUPTED, Job, Lease, Store, StoreError, StoreUnavailable
 from aecore.settings import Settings, current, use
 
 log = logging.getLogger(__name__)
+RETRY_S = (1.0, 30.0)  # how soon, then at most how seldom, a worker tries the store again while it cannot write
 
 
 class Worker:
@@ -33,6 +34,7 @@ class Worker:
         self.current: Job | None = None
         self._quit = threading.Event()
         self._quitting = False  # set by the first quit request (a signal handler)
+        self._trouble: str | None = None  # why the store cannot be written now (said once in the log, not each try)
 
     def request_quit(self, *_):
         if self._quitting:  # a second SIGTERM while the first is being handled: Event.set is not re-entrant
@@ -52,17 +54,31 @@ class Worker:
 
     def run(self, once: bool = False, idle_exit_s: float | None = None, poll_s: float = 0.5) -> int:
         """Work until quit; returns how many jobs it ran."""
-        self.store.register_worker(self.id, os.getpid())
+        try:
+            self.store.register_worker(self.id, os.getpid())
+        except StoreError as e:  # a read-only store, a full disk: said in one line of the worker's log
+            log.error("worker %s cannot start: %s", self.id, e)
+            return 0
         log.info("worker %s started (lane %s, pid %s, home %s)", self.id, self.lane or "all", os.getpid(),
                  self.store.home)
         self.clean_up_after_the_dead()
         beat = threading.Thread(target=self._beat, name="aelab-heartbeat", daemon=True)
         beat.start()
-        ran, idle_since = 0, time.time()
+        ran, idle_since, wait = 0, time.time(), RETRY_S[0]
         try:
             while not self._quit.is_set():
-                self.store.interrupt_stale(self.settings.stale_s)
-                job = self.store.claim(self.id, self.lane)
+                try:
+                    self.store.interrupt_stale(self.settings.stale_s)
+                    job = self.store.claim(self.id, self.lane)
+                except StoreUnavailable as e:  # a full disk, a read-only store: wait for it to be mended, then go on
+                    self._cannot_write(e)
+                    if once:
+                        break
+                    self._quit.wait(wait)
+                    wait = min(wait * 2, RETRY_S[1])
+                    continue
+                self._can_write()
+                wait = RETRY_S[0]
                 if job is None:
                     if once or (idle_exit_s and time.time() - idle_since > idle_exit_s):
                         break
@@ -73,8 +89,9 @@ class Worker:
                 t0 = time.time()
                 ctx = Context(self.store, job, time_limit_s=self.settings.time_limit_s)
                 out = self.execute(self.store, job, ctx)
-                if not out.recorded:
-                    record(self.store, job, out)
+                out = self._end(job, out)
+                if out is None:  # told to quit while the store could not record the ending
+                    break
                 log.info("job %s (%s) ended %s after %.1f s%s", job.id, job.kind, out.status, time.time() - t0,
                          f": {out.error}" if out.error else "")
                 self.current = None
@@ -83,11 +100,54 @@ class Worker:
         finally:
             if self.current is not None:  # shut down mid-job: leave it resumable
                 log.info("job %s interrupted: the worker is shutting down", self.current.id)
-                self.store.finish(Lease.of(self.current), INTERRUPTED,
-                                  "interrupted: its worker was shut down; resume to continue from the last finished epoch")
+                try:
+                    self.store.finish(Lease.of(self.current), INTERRUPTED, "interrupted: its worker was shut down; "
+                                      "resume to continue from the last finished epoch")
+                except StoreError as e:  # another worker or page marks it interrupted once its heartbeat is old
+                    log.error("job %s could not be marked interrupted: %s", self.current.id, e)
             self._quit.set()
-            self.store.unregister_worker(self.id)
+            try:
+                self.store.unregister_worker(self.id)
+            except StoreError as e:  # it counts as gone once its heartbeat is old
+                log.error("worker %s could not unregister: %s", self.id, e)
         return ran
+
+    def _end(self, job: Job, out: Outcome) -> Outcome | None:
+        """Record how the job ended. When the store cannot record it (a full disk, a read-only store), the job ends
+        "failed" with the store's message as soon as it can: the worker tries again, ever more seldom, until the
+        ending is written (or the job was taken from it), so it never stays "running" for nothing, and the worker
+        lives on for the next job."""
+        if out.recorded:
+            return out
+        try:
+            record(self.store, job, out)
+            return out
+        except StoreUnavailable as e:
+            self._cannot_write(e)
+            if out.status != FAILED:  # (a job that failed keeps its own message: "the disk is full" for one)
+                out = Outcome(FAILED, str(e))
+        out = Outcome(out.status, out.error)  # nothing it made is kept: record() dropped it
+        wait = RETRY_S[0]
+        while True:
+            if self._quit.wait(wait):  # shutting down: run()'s ending marks it interrupted if it still can
+                return None
+            wait = min(wait * 2, RETRY_S[1])
+            try:
+                self.store.finish(Lease.of(job), out.status, out.error)
+                self._can_write()
+                return out
+            except StoreUnavailable as e:
+                self._cannot_write(e)
+
+    def _cannot_write(self, e: StoreError) -> None:
+        if str(e) != self._trouble:
+            log.error("worker %s cannot use the store: %s (trying again)", self.id, e)
+            self._trouble = str(e)
+
+    def _can_write(self) -> None:
+        if self._trouble is not None:
+            log.info("worker %s can use the store again", self.id)
+            self._trouble = None
 
 
     def clean_up_after_the_dead(self) -> None:
@@ -128,7 +188,11 @@ def main(home: str | None = None, once: bool = False, idle_exit_s: float | None 
     use(settings)  # the library reads the data home (data sets, the zoo) from these
     lower_priority()
     limit_threads(1 if lane == "view" else settings.resolved_threads())
-    store = Store(settings.home)
+    try:
+        store = Store(settings.home)
+    except StoreError as e:  # a read-only store, a full disk: said in one line of the worker's log
+        log.error("the worker cannot start: %s", e)
+        return 0
     worker = Worker(store, settings, lane=lane)
     signal.signal(signal.SIGTERM, worker.request_quit)
     if settings.executor == "ray":

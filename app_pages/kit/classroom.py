@@ -8,7 +8,7 @@ import streamlit as st
 
 from aecore.classroom.lessons import GLOBAL_CONTROLS, Lesson, PageSpec, load_lessons
 from aecore.settings import current
-from app_pages.kit import safe, session
+from app_pages.kit import safe, session, url
 
 LESSONS_DIR = current().lessons_dir
 PAGE_FILES = {"home": "app_pages/home.py", "train": "app_pages/train.py", "reconstructions": "app_pages/reconstructions.py",
@@ -19,18 +19,19 @@ URL_PATHS = {"home": "", "train": "train", "reconstructions": "reconstructions",
 # The address parameters each page reads (a lesson step sets them) ...
 PARAMS = {
     "home": (),
-    "train": ("model", "latent", "epochs", "batch", "lr", "limit", "dataset"),
+    "train": ("model", "latent", "epochs", "batch", "lr", "limit", "dataset", "noise", "level", "digits", "pretrain"),
     "reconstructions": ("run", "mode"),
-    "latent": ("run", "method", "n", "pick", "view", "images"),
+    "latent": ("run", "method", "n", "pick", "view", "images", "seed", "colour"),
     "denoising": ("run", "noise", "level"),
-    "experiments": ("run", "tab", "ab_preset", "sweep_model", "sweep_range"),
+    "experiments": ("run", "tab", "ab_preset", "sweep_model", "sweep_range", "data", "epochs", "limit", "batch",
+                    "dataset"),
 }
 # ... and the controls each page can hide (?hide=name,name): a name stands for widget keys; "x_*" is every key
 # starting with "x_" (e.g. the latent size of each model); "key selector" is an element inside that widget.
 # "sidebar" and "run" work on every page.
 CONTROLS: dict[str, dict[str, tuple[str, ...]]] = {
     "home": {"image": ("home_image",), "samples": ("home_samples",), "split": ("home_split",), "presets": ("home_presets",)},
-    "train": {"dataset": ("dataset",), "model": ("model",), "latent": ("latent_*",), "epochs": ("epochs",), "batch": ("batch",), "lr": ("lr_*",),
+    "train": {"dataset": ("dataset",), "model": ("model",), "latent": ("latent_*",), "epochs": ("epochs",), "batch": ("batch_*",), "lr": ("lr_*",),
               "optimizer": ("optimizer",), "loss": ("loss",), "output": ("out_act",), "hidden": ("hidden_*",),
               "upsample": ("upsample_*",), "noise": ("noise_kind", "noise_level_*"), "seed": ("seed",),
               "digits": ("digits", "classes_*"), "limit": ("limit",), "pretrain": ("pretrain_*",), "device": ("device",),
@@ -102,13 +103,10 @@ def enter(page_name: str) -> tuple[Lesson, int] | None:
         st.switch_page(PAGE_FILES[step.page], query_params=step_params(lesson, i))
     if st.session_state.get("_lesson_at") != (lesson.name, i):
         st.session_state["_lesson_at"] = (lesson.name, i)
-        for key in list(st.session_state):
-            k = str(key).removeprefix("_kept_")
-            if any(k == p or k.startswith(p + "_") for p in ("run", *step.params)):
-                del st.session_state[key]
         for k, v in step.params.items():
             if st.query_params.get(k) != v:
                 st.query_params[k] = v
+        url.forget(*step.params)  # the step's settings arrive as new: each control takes them
     return lesson, i
 
 
@@ -154,22 +152,48 @@ WIDGETS = ("stSlider", "stSelectbox", "stRadio", "stNumberInput", "stMultiSelect
            "stDownloadButton", "stFileUploader", "stTextInput", "stToggle", "stSelectSlider", "stPageLink", "stTabs")
 
 
+HIDE_NAMES = frozenset(name for controls in CONTROLS.values() for name in controls) | GLOBAL_CONTROLS  # any page's
+PRESENT_ON = ("1", "true", "yes")
+
+
+def address_view() -> tuple[list[str], bool]:
+    """The classroom view the address asks for, cleaned in the address itself: ?hide= keeps only control names AE
+    Lab has (on any page: a lesson carries them from page to page) and ?present= only a value that turns presenter
+    mode on. Anything else is dropped there, so it is never shown and never carried into a link (the lesson's back,
+    next and start links copy these two). Returns (the names kept, whether something was dropped)."""
+    raw = st.query_params.get("hide")
+    asked = [h.strip() for h in (raw or "").split(",") if h.strip()]
+    names = list(dict.fromkeys(h for h in asked if h in HIDE_NAMES))
+    if raw is not None and ",".join(names) != raw:
+        if names:
+            st.query_params["hide"] = ",".join(names)
+        else:
+            del st.query_params["hide"]
+    present = st.query_params.get("present")
+    if present is not None and present not in PRESENT_ON:
+        del st.query_params["present"]
+    return names, len(names) < len(asked)
+
+
 def view(page_name: str, lesson_step: tuple[Lesson, int] | None) -> None:
     """Hide the controls the address (?hide=…) and the lesson step name; presenter mode (?present=1): large type,
-    no sidebar and no controls, just the pictures (and the lesson's back and next)."""
-    names = [h.strip() for h in st.query_params.get("hide", "").split(",") if h.strip()][:50]
+    no sidebar and no controls, just the pictures (and the lesson's back and next). Nothing of the address is
+    shown: only this module's own control names."""
+    names, dropped = address_view()
     if lesson_step is not None:
         names += list(lesson_step[0].steps[lesson_step[1]].hide)
-    keys, unknown = hidden_keys(page_name, names)
-    if unknown:
-        st.caption(f"The address hides {', '.join(map(repr, unknown[:5]))}, which this page does not have; it can hide: "
-                   f"{', '.join(sorted(set(CONTROLS.get(page_name, {})) | GLOBAL_CONTROLS))}.")
+    keys, elsewhere = hidden_keys(page_name, names)  # `elsewhere`: names of other pages' controls (known names)
+    if elsewhere or dropped:
+        asked = (f"{', '.join(elsewhere[:5])}, which this page does not have" if elsewhere
+                 else "controls AE Lab does not have (ignored)")
+        st.caption(safe.plain(f"The address hides {asked}; this page can hide: "
+                              f"{', '.join(sorted(set(CONTROLS.get(page_name, {})) | GLOBAL_CONTROLS))}."))
     rules = []
     for key in keys:
         key, _, inner = key.partition(" ")
         sel = (f'[class*="st-key-{key[:-1]}"]' if key.endswith("*") else f".st-key-{key}") + (f" {inner}" if inner else "")
         rules.append(f"{sel} {{display: none !important}}")
-    presenting = st.query_params.get("present") in ("1", "true", "yes")
+    presenting = st.query_params.get("present") in PRESENT_ON
     if "sidebar" in names or presenting:
         rules.append('[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], '
                      '[data-testid="stExpandSidebarButton"] {display: none !important}')
@@ -182,14 +206,15 @@ def view(page_name: str, lesson_step: tuple[Lesson, int] | None) -> None:
             f'[data-testid="stElementContainer"]:not({keep}):has({widgets}) {{display: none !important}}',
             '[data-testid="stExpander"] {display: none !important}',  # folded extras, and the teacher's notes
         ]
-    if rules:  # built from this module's own names only (unknown names in the address were dropped above)
+    if rules:  # built from this module's own names only (unknown names were dropped from the address above)
         st.html("<style>" + "\n".join(rules) + "</style>")
 
 
 def presenter_exit(page) -> None:
-    """In presenter mode, a small way back to the normal view at the bottom of the page."""
-    if st.query_params.get("present") not in ("1", "true", "yes"):
+    """In presenter mode, a small way back to the normal view at the bottom of the page (the address without
+    ?present=, and never with a teacher's key)."""
+    if st.query_params.get("present") not in PRESENT_ON:
         return
-    q = {k: v for k, v in st.query_params.to_dict().items() if k != "present"}
+    q = {k: v for k, v in st.query_params.to_dict().items() if k not in ("present", "teacher")}
     with st.container(key="present_exit"):
         st.page_link(page, label="Leave presenter mode", icon=":material/close_fullscreen:", query_params=q)

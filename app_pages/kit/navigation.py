@@ -24,6 +24,14 @@ def navigation_pages() -> list:
     return pages
 
 
+def teacher_gate(pages: list) -> list:
+    """/teacher for every browser: without the key it shows the teacher page's own message (never Streamlit's "Page
+    not found"); the sidebar links to it only for a teacher."""
+    if any(p.url_path == "teacher" for p in pages):
+        return []
+    return [st.Page("app_pages/teacher.py", title="Teacher", icon=":material/admin_panel_settings:", url_path="teacher")]
+
+
 def page_name(page) -> str:
     """A page's short name ("home", "train", "latent", ...), as lessons and the ?hide= flag name it."""
     return "home" if page.url_path in ("", "start") else page.url_path
