@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import csv
 import json
 import sys
@@ -97,8 +98,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset")
 
 
-def _config(a):
-    """The TrainConfig of the training flags (imported here: torch is loaded only by commands that need it)."""
+def _config(a, base=None):
+    """The TrainConfig of the training flags, over `base` (a recipe's config) where a flag is not given (imported
+    here: torch is loaded only by commands that need it)."""
     from aecore.training.config import TrainConfig
 
     given = dict(
@@ -108,7 +110,8 @@ def _config(a):
         seed=a.seed, device=a.device, dataset=a.dataset, weight_decay=a.weight_decay, precision=a.precision,
         width=a.width,
     )
-    return TrainConfig(**{k: v for k, v in given.items() if v is not None}).resolved()
+    fields = dataclasses.asdict(base) if base is not None else {}
+    return TrainConfig(**{**fields, **{k: v for k, v in given.items() if v is not None}}).resolved()
 
 
 class _LazyChoices:
@@ -150,11 +153,15 @@ def cmd_train(a) -> None:
     from aecore.data.catalog import load_dataset
     from aecore.models.evaluate import evaluate
     from aecore.training.runs import check_out_dir, save_run
+    from aecore.training.config import fitting_batch, images_to_train_on
     from aecore.training.trainer import TrainingDiverged, check_config, train
 
     config = _config(a)
     a.out = str(check_out_dir(a.out))  # before any training: never lose work to a bad --out, never clobber files
     dataset = load_dataset(config.dataset)
+    if a.batch is None:  # the default batch fits the set (a small imported set has fewer images than 256)
+        config = dataclasses.replace(config, batch_size=fitting_batch(images_to_train_on(config, dataset),
+                                                                      config.batch_size))
     config = check_config(config, dataset)  # batch vs data size, before a worker is busy
     t0 = time.perf_counter()
 
@@ -212,9 +219,11 @@ def cmd_project(a) -> None:
 
 def cmd_sweep(a) -> None:
     from aecore.analysis.experiments import latent_sweep
+    from aecore.analysis.recipes import sweep_defaults
 
-    base = _config(a)
-    latents = _int_list(a.latents)
+    recipe = sweep_defaults(a.model or "dense")  # the Experiments page's defaults: one place
+    base = _config(a, recipe.config())
+    latents = _int_list(a.latents) if a.latents else list(recipe.latents)
     _check_csv_out(a.out, CSV_HEADERS["sweep"], a.force)
     res = latent_sweep(base, latents, on_progress=None)
     for r in res.tables["sweep"]:
@@ -299,7 +308,8 @@ def cmd_compare(a) -> None:
     from aecore.analysis.experiments import ab_configs, compare
 
     _check_csv_out(a.out, CSV_HEADERS["compare"], a.force)
-    res = compare(ab_configs(a.preset, epochs=a.epochs, limit=a.limit, seed=a.seed, batch_size=a.batch, device=a.device))
+    given = {k: v for k, v in dict(epochs=a.epochs, limit=a.limit, batch_size=a.batch).items() if v is not None}
+    res = compare(ab_configs(a.preset, seed=a.seed, device=a.device, **given))  # the page's defaults where not given
     if a.out:
         _write_csv(a.out, res.csv("final"))
     _emit({"preset": a.preset, "final": res.tables["final"]})
@@ -308,11 +318,14 @@ def cmd_compare(a) -> None:
 def cmd_stacked(a) -> None:
     from aecore.analysis.experiments import stacked_vs_endtoend
 
+    from aecore.analysis.recipes import stacked_defaults
+
     if a.model is None:  # layer-wise pretraining needs a deep MLP; TrainConfig's default (conv) has no layers to stack
         a.model = "mlp-deep"
-    config = _config(a)
+    recipe = stacked_defaults(a.model)  # the Experiments page's defaults: one place
+    config = _config(a, recipe.config())
     _check_csv_out(a.out, CSV_HEADERS["compare"], a.force)
-    res = stacked_vs_endtoend(config, a.pretrain_per_layer)
+    res = stacked_vs_endtoend(config, a.pretrain_per_layer or recipe.pretrain)
     if a.out:
         _write_csv(a.out, res.csv("final"))
     _emit({"final": res.tables["final"]})
@@ -385,7 +398,13 @@ def cmd_flowers(a) -> None:
     def on_progress(p):
         print(f"{p.phase} epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}", file=sys.stderr, flush=True)
 
-    res = tutorial_experiment(ds, variants, a.ae_epochs, a.clf_epochs, a.ae_batch, a.clf_batch, seed=a.seed, limit=a.limit, labels=a.labels,
+    from aecore.analysis.recipes import colour_defaults
+
+    d = colour_defaults(len(ds.train))  # the Experiments page's defaults for a set of this size: one place
+    pick = lambda given, key: d[key] if given is None else given  # noqa: E731
+    res = tutorial_experiment(ds, variants, pick(a.ae_epochs, "ae_epochs"), pick(a.clf_epochs, "clf_epochs"),
+                              pick(a.ae_batch, "ae_batch"), pick(a.clf_batch, "clf_batch"), lr=pick(a.lr, "lr"),
+                              seed=a.seed, limit=pick(a.limit, "limit"), labels=pick(a.labels, "labels"),
                               device=a.device, on_progress=on_progress)
     for r in res.tables["accuracy"]:
         print(f"{r['variant']:11s} test accuracy {r['test_acc']:6.1%}  train {r['train_acc']:6.1%}  "
@@ -427,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
     s = sub.add_parser("sweep", help="latent size sweep to CSV (with PCA at the same k)")
     _add_train_options(s)
-    s.add_argument("--latents", "--latent-list", dest="latents", default="2,8,32")
+    s.add_argument("--latents", "--latent-list", dest="latents", default=None,
+                   help="e.g. 2,8,32 or 1-10 (default: the model's sweep on the Experiments page)")
     s.add_argument("--out", required=True)
     s.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
     pb = sub.add_parser("probe", help="classification accuracy on codes vs PCA vs pixels")
@@ -440,9 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="architecture A/B: two configs trained and compared")
     c.add_argument("--preset", required=True, choices=_LazyChoices(_ab_presets), metavar="PRESET",
                    help="one of: %(choices)s")
-    c.add_argument("--epochs", type=_bounded(1, 1000), default=3)
-    c.add_argument("--limit", type=_bounded(2, 60000), default=10000)
-    c.add_argument("--batch", type=_bounded(1, 60000), default=128)
+    c.add_argument("--epochs", type=_bounded(1, 1000), default=None, help="default: the preset's, as on the page")
+    c.add_argument("--limit", type=_bounded(2, 60000), default=None, help="default: the preset's, as on the page")
+    c.add_argument("--batch", type=_bounded(1, 60000), default=None, help="default: the preset's, as on the page")
     c.add_argument("--seed", type=SEED, default=0)
     c.add_argument("--device", default="auto")
     c.add_argument("--out", default=None, help="CSV of the final numbers")
@@ -450,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stacked", help="layer-wise pretraining vs end-to-end training of a deep MLP (default "
                                         "--model mlp-deep)")
     _add_train_options(st)
-    st.add_argument("--pretrain-per-layer", type=_bounded(1, 1000), default=1)
+    st.add_argument("--pretrain-per-layer", type=_bounded(1, 1000), default=None, help="default: the page's (1)")
     st.add_argument("--out", default=None)
     st.add_argument("--force", action="store_true", help="replace --out even if it is not a CSV this command wrote")
     pc = sub.add_parser("pca", help="a saved run against PCA at the same k (error and 2-D codes)")
@@ -485,11 +505,13 @@ def build_parser() -> argparse.ArgumentParser:
     fl = sub.add_parser("flowers", help="the conv-AE tutorial's experiment: base, BatchNorm, dropout, upsampling decoder")
     fl.add_argument("--dataset", required=True)
     fl.add_argument("--variants", default="base,bn,bn-dropout,upsample")
-    fl.add_argument("--ae-epochs", type=_bounded(1, 500), default=5)
-    fl.add_argument("--clf-epochs", type=_bounded(1, 500), default=5)
-    fl.add_argument("--ae-batch", type=_bounded(2, 60000), default=255, help="the tutorial's 255")
-    fl.add_argument("--clf-batch", type=_bounded(2, 60000), default=64)
-    fl.add_argument("--limit", type=_bounded(2, 10**7), default=None, help="at most this many training images")
+    fl.add_argument("--ae-epochs", type=_bounded(1, 500), default=None, help="default: the page's for this set's size")
+    fl.add_argument("--clf-epochs", type=_bounded(1, 500), default=None, help="default: the page's for this set's size")
+    fl.add_argument("--ae-batch", type=_bounded(2, 60000), default=None, help="default 16 (the tutorial's: 255)")
+    fl.add_argument("--clf-batch", type=_bounded(2, 60000), default=None, help="default 32 (the tutorial's: 64)")
+    fl.add_argument("--lr", type=_bounded(1e-6, 1.0, float), default=None, help="default 3e-3 (the tutorial's: 1e-3)")
+    fl.add_argument("--limit", type=_bounded(2, 10**7), default=None, help="at most this many training images "
+                                                                            "(default: the page's for this set)")
     fl.add_argument("--labels", type=_bounded(2, 10**7), default=None, help="labelled images for the classifier")
     fl.add_argument("--seed", type=SEED, default=0)
     fl.add_argument("--device", default="cpu")

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from aecore.analysis import recipes
 from aecore.analysis.pca import pca_codes, pca_mse, pca_reconstruct
 from aecore.analysis.projection import project
 from aecore.analysis.results import Result
@@ -22,12 +23,9 @@ from aecore.training.trainer import Progress, train
 N_SHOW = 8  # test images shown in reconstruction grids
 
 
-AB_PRESETS = {
-    "linear vs conv": (dict(model="linear", latent=32), dict(model="conv-tutorial")),
-    "ConvTranspose vs Upsample decoder": (dict(model="conv", upsample="transpose"), dict(model="conv", upsample="nearest")),
-    "ReLU vs sigmoid output": (dict(model="dense", out_act="relu"), dict(model="dense", out_act="sigmoid")),
-    "MSE vs BCE loss": (dict(model="dense", loss="mse"), dict(model="dense", loss="bce")),
-}
+# The A/B presets: name -> each side's TrainConfig fields. The settings (and each preset's shared epochs, images and
+# batch) live in aecore.analysis.recipes, with what each shows at its defaults and the seconds it takes.
+AB_PRESETS = {name: tuple(side.fields() for side in r.sides) for name, r in recipes.AB.items()}
 
 
 class ExperimentError(AELabError):
@@ -143,17 +141,14 @@ def compare(
     return Result("compare", params, {"curves": curves, "final": finals}, images, {"final": finals}, status)
 
 
-def ab_configs(preset: str, epochs: int = 3, limit: int | None = 10000, seed: int = 0, **common) -> dict[str, TrainConfig]:
-    """The two configs of a named A/B preset (see AB_PRESETS) with shared training settings."""
+def ab_configs(preset: str, epochs: int | None = None, limit=recipes.DEFAULT, seed: int = 0,
+               batch_size: int | None = None, **common) -> dict[str, TrainConfig]:
+    """The labelled configs of a named A/B preset (see AB_PRESETS) with shared training settings: epochs, limit
+    (None = all images) and batch_size default to the preset's recipe (aecore.analysis.recipes.AB); `common`
+    (dataset, device, ...) applies to both sides."""
     if preset not in AB_PRESETS:
         raise ExperimentError(f"unknown comparison {preset!r}; choose one of {', '.join(AB_PRESETS)}")
-    a, b = AB_PRESETS[preset]
-    shared = dict(epochs=epochs, limit=limit, seed=seed, **common)
-
-    def label(d):
-        return ", ".join(f"{v}" for k, v in d.items()) if len(d) > 1 else str(next(iter(d.values())))
-
-    return {label(a): TrainConfig(**{**shared, **a}), label(b): TrainConfig(**{**shared, **b})}
+    return recipes.ab_defaults(preset, epochs=epochs, limit=limit, seed=seed, batch_size=batch_size, **common)
 
 
 # ---- 3. AE vs PCA ------------------------------------------------------------------------------

@@ -20,11 +20,15 @@ class TutorialParams(Params):
     seed: int = param(0, type="int", lo=0, hi=2**31 - 1)
     limit: int | None = param(None, type="int", lo=2, hi=10**7, optional=True, doc="autoencoder training images")
     labels: int | None = param(None, type="int", lo=2, hi=10**7, optional=True, doc="labelled images for the heads")
+    ae_batch: int = param(255, type="int", lo=2, hi=4096, doc="autoencoder batch (the tutorial's 255)")
+    clf_batch: int = param(64, type="int", lo=2, hi=4096, doc="classifier batch (the tutorial's 64)")
+    lr: float = param(1e-3, type="float", lo=1e-6, hi=1.0, doc="Adam's learning rate, both phases")
 
 
 class Tutorial(ResultKind):
     name, title, Params = "tutorial", "The conv-AE tutorial's comparison", TutorialParams
     trains = True
+    version = 2  # batches and learning rate became parameters
 
     def dataset_name(self, p, store) -> str:
         return p.dataset
@@ -50,4 +54,5 @@ class Tutorial(ResultKind):
         from aecore.analysis.classify import tutorial_experiment
 
         return tutorial_experiment(dataset, tuple(p.variants), ae_epochs=p.ae_epochs, clf_epochs=p.clf_epochs,
-                                   seed=p.seed, limit=p.limit, labels=p.labels, on_progress=ctx.progress, stop=ctx)
+                                   ae_batch=p.ae_batch, clf_batch=p.clf_batch, lr=p.lr, seed=p.seed, limit=p.limit,
+                                   labels=p.labels, on_progress=ctx.progress, stop=ctx)
