@@ -1,8 +1,6 @@
 """Denoising: corrupt test images (digits, or your own in colour), see what a model makes of them, and how the error
 grows with the noise."""
 
-import html
-
 import numpy as np
 import plotly.express as px
 import streamlit as st
@@ -10,81 +8,102 @@ import streamlit as st
 from aecore.analysis.projection import sample_indices
 from aecore.data.images import rows_grid, to_png
 from aecore.data.noise import NOISE_LIMITS, Noise
-from aecore.models.evaluate import reconstruct
+from aecore.models.evaluate import mse, reconstruct
 from aecore.training.config import TrainConfig
 from aecore.training.zoo import zoo_names
 from app_pages.kit import background, picker, safe, session, url
 
-st.title("Denoising")
-st.markdown("A **denoising autoencoder** is trained on corrupted inputs but scored against the clean images, "
-            "so it learns to undo the damage. Compare it with a plain autoencoder on the same corrupted images.")
-key, run = picker.run_picker(default="zoo:conv-k16-denoise", data=None)  # runs of every data set
-if run is None:
-    st.stop()
-ds = session.dataset(run.config.dataset)
-mnist = ds.name == "mnist"
-if not mnist:
-    st.caption(f"On {safe.plain(ds.name)}: the noise hits each colour channel of a pixel on its own, so it shows as "
-               "coloured speckles.")
-
 KINDS = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise", "saltpepper": "salt and pepper"}
-c1, c2, c3 = st.columns(3)
-kind = c1.selectbox("Corruption", list(KINDS), index=url.query_index("noise", list(KINDS), "masking"), format_func=KINDS.get, key="noise")
-top = NOISE_LIMITS[kind][1] if kind != "gaussian" else 1.0
-level = c2.slider("Level", 0.0, min(top, 1.0), url.query_number("level", 0.5, 0.0, min(top, 1.0), float), 0.05, key=f"level_{kind}",
-                  help="masking / salt and pepper: fraction of pixels hit; Gaussian: standard deviation")
-seed = c3.number_input("Noise seed", 0, 10**6, 0, key="noise_seed")
-st.query_params.update({"noise": kind, "level": f"{level:g}"})
 
-# ---- which corruption the model was trained on, and what a different one means ----------------------
-trained = run.config.noise_spec
-if not trained.active:
-    st.info(f"**{safe.plain(run.label())} was trained on clean images only**: it is a plain autoencoder, not a denoiser. "
-            "It reconstructs what it has learnt images look like, so it removes some noise by accident at best. "
-            + ("Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare." if mnist else
-             "Train a denoising model on these images below to compare."))
-elif trained.kind != kind:
-    st.warning(f"**This model was trained on {KINDS[trained.kind]} at {trained.level:g}, but you chose {KINDS[kind]}.** "
-               f"It has never seen {KINDS[kind]}, so it does not know how to undo it: expect a worse result than on "
-               f"{KINDS[trained.kind]} — it can even come out worse than the corrupted input or than a plain autoencoder. "
-               f"That is a limit of this model, not of denoising: train a denoising model on {KINDS[kind]} below "
-               f"(or switch the corruption back to {KINDS[trained.kind]}).")
-else:
-    st.caption(f"This model was trained on {KINDS[trained.kind]} at {trained.level:g}: the same corruption as chosen here"
-               + ("." if abs(trained.level - level) < 1e-9 else f" (now at {level:g})."))
 
-idx = sample_indices(len(ds.test), 10, int(seed) + 1)
-noise = Noise(kind, level)
-corrupted, denoised = reconstruct(run.model, ds.test.x[idx], noise, int(seed))
-png = to_png(rows_grid([ds.test.x[idx], corrupted, denoised]), scale=3)
-st.image(png, caption=f"top: clean · middle: {KINDS[kind]} at {level:g} · bottom: {safe.plain(run.label())}'s output")
-clean = ds.test.x[idx] / 255.0
-m1, m2 = st.columns(2)
-m1.metric("MSE of the corrupted input", f"{float(((corrupted - clean) ** 2).mean()):.4f}")
-m2.metric("MSE after the model", f"{float(((denoised - clean) ** 2).mean()):.4f}")
+def main() -> None:
+    st.title("Denoising")
+    st.markdown("A **denoising autoencoder** is trained on corrupted inputs but scored against the clean images, "
+                "so it learns to undo the damage. Compare it with a plain autoencoder on the same corrupted images.")
+    key, run = picker.run_picker(default="zoo:conv-k16-denoise", data=None)  # runs of every data set
+    if run is None:
+        return
+    ds = session.dataset(run.config.dataset)
+    if ds.name != "mnist":
+        st.caption(f"On {safe.plain(ds.name)}: the noise hits each colour channel of a pixel on its own, so it shows as "
+                   "coloured speckles.")
+    noise, seed, top = corruption()
+    what_it_was_trained_on(run, noise, ds)
+    clean_corrupted_denoised(run, ds, noise, seed)
+    error_versus_noise(key, run, ds, noise.kind, top)
+    train_a_denoiser(ds, noise)
 
-# ---- error versus noise level -------------------------------------------------------------------
-st.subheader("Error versus noise level")
-plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() and mnist else None  # the zoo's plain AE reads digits
-compare = {html.escape(run.label(), quote=False): key}  # a legend label: plotly reads <a>, <b>
-if plain_key and plain_key != key:
-    compare["plain conv AE (zoo conv-k16)"] = plain_key
-levels = [round(float(v), 3) for v in np.linspace(0, top, 6)]
-rows = background.computed("noise_curve", {"runs": compare, "noise": kind, "levels": levels, "n": 500}).tables["curve"]
-fig = px.line(rows, x="level", y="mse", color="model", markers=True, height=360,
-              labels={"level": f"{KINDS[kind]} level", "mse": "MSE vs clean image"})
-fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))
-st.plotly_chart(fig, key="noise_curve")
 
-# ---- train one here -----------------------------------------------------------------------------
-st.subheader("Train a denoising model with this corruption")
-t1, t2, t3 = st.columns(3)
-k = t1.number_input("Latent size", 1, 256, 16, key="dn_latent")
-epochs = t2.number_input("Epochs", 1, 50, 3, key="dn_epochs")
-limit = t3.number_input("Training images (0 = all)", 0, 60000, 20000, step=5000, key="dn_limit")
-if st.button("▶ Train denoising conv AE", type="primary"):
-    cfg = TrainConfig(model="conv", latent=int(k), epochs=int(epochs), limit=int(limit) or None, noise=str(noise), lr=2e-3,
-                      dataset=ds.name)
-    job = background.queue_training(cfg, name=f"denoising {cfg.describe()}")
-    if job is not None:
-        st.success(f"Queued job {job.id}. Follow it on the Train page; when it finishes it appears in the run picker.")
+def corruption() -> tuple[Noise, int, float]:
+    c1, c2, c3 = st.columns(3)
+    kind = url.control(c1.selectbox, "Corruption", list(KINDS), key="noise", param="noise", default="masking",
+                       format_func=KINDS.get)
+    top = NOISE_LIMITS[kind][1] if kind != "gaussian" else 1.0
+    level = url.control(c2.slider, "Level", key=f"level_{kind}", param="level", default=0.5, lo=0.0, hi=min(top, 1.0),
+                        cast=float, step=0.05,
+                        help="masking / salt and pepper: fraction of pixels hit; Gaussian: standard deviation")
+    seed = url.control(c3.number_input, "Noise seed", key="noise_seed", default=0, lo=0, hi=10**6)
+    return Noise(kind, float(level)), int(seed), top
+
+
+def what_it_was_trained_on(run, noise: Noise, ds) -> None:
+    """Which corruption the model was trained on, and what a different one means."""
+    trained, kind, level = run.config.noise_spec, noise.kind, noise.level
+    if not trained.active:
+        st.info(f"**{safe.plain(run.label())} was trained on clean images only**: it is a plain autoencoder, not a "
+                "denoiser. It reconstructs what it has learnt images look like, so it removes some noise by accident at "
+                "best. " + ("Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare."
+                            if ds.name == "mnist" else "Train a denoising model on these images below to compare."))
+    elif trained.kind != kind:
+        st.warning(f"**This model was trained on {KINDS[trained.kind]} at {trained.level:g}, but you chose {KINDS[kind]}.** "
+                   f"It has never seen {KINDS[kind]}, so it does not know how to undo it: expect a worse result than on "
+                   f"{KINDS[trained.kind]} — it can even come out worse than the corrupted input or than a plain "
+                   f"autoencoder. That is a limit of this model, not of denoising: train a denoising model on "
+                   f"{KINDS[kind]} below (or switch the corruption back to {KINDS[trained.kind]}).")
+    else:
+        st.caption(f"This model was trained on {KINDS[trained.kind]} at {trained.level:g}: the same corruption as chosen "
+                   "here" + ("." if abs(trained.level - level) < 1e-9 else f" (now at {level:g})."))
+
+
+def clean_corrupted_denoised(run, ds, noise: Noise, seed: int) -> None:
+    idx = sample_indices(len(ds.test), 10, seed + 1)
+    corrupted, denoised = reconstruct(run.model, ds.test.x[idx], noise, seed)
+    png = to_png(rows_grid([ds.test.x[idx], corrupted, denoised]), scale=3)
+    st.image(png, caption=f"top: clean · middle: {KINDS[noise.kind]} at {noise.level:g} · bottom: "
+                          f"{safe.plain(run.label())}'s output")
+    clean = ds.test.x[idx] / 255.0
+    m1, m2 = st.columns(2)
+    m1.metric("MSE of the corrupted input", f"{mse(corrupted, clean):.4f}")
+    m2.metric("MSE after the model", f"{mse(denoised, clean):.4f}")
+
+
+def error_versus_noise(key, run, ds, kind: str, top: float) -> None:
+    st.subheader("Error versus noise level")
+    plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() and ds.name == "mnist" else None  # the zoo's plain AE
+    compare = {safe.label(run.label()): key}  # a legend label
+    if plain_key and plain_key != key:
+        compare["plain conv AE (zoo conv-k16)"] = plain_key
+    levels = [round(float(v), 3) for v in np.linspace(0, top, 6)]
+    rows = background.computed("noise_curve", {"runs": compare, "noise": kind, "levels": levels, "n": 500}).tables["curve"]
+    fig = px.line(rows, x="level", y="mse", color="model", markers=True, height=360,
+                  labels={"level": f"{KINDS[kind]} level", "mse": "MSE vs clean image"})
+    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))
+    st.plotly_chart(fig, key="noise_curve")
+
+
+def train_a_denoiser(ds, noise: Noise) -> None:
+    st.subheader("Train a denoising model with this corruption")
+    t1, t2, t3 = st.columns(3)
+    k = url.control(t1.number_input, "Latent size", key="dn_latent", default=16, lo=1, hi=256)
+    epochs = url.control(t2.number_input, "Epochs", key="dn_epochs", default=3, lo=1, hi=50)
+    limit = url.control(t3.number_input, "Training images (0 = all)", key="dn_limit", default=20000, lo=0, hi=60000,
+                        step=5000)
+    if st.button("▶ Train denoising conv AE", type="primary"):
+        cfg = TrainConfig(model="conv", latent=int(k), epochs=int(epochs), limit=int(limit) or None, noise=str(noise),
+                          lr=2e-3, dataset=ds.name)
+        job = background.queue_training(cfg, name=f"denoising {cfg.describe()}")
+        if job is not None:
+            st.success(f"Queued job {job.id}. Follow it on the Train page; when it finishes it appears in the run picker.")
+
+
+main()

@@ -1,5 +1,7 @@
 """Latent space: the codes in 2-D or 3-D, coloured by any field; select, search, isolate; walk the plane; place your own digit."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -14,173 +16,255 @@ from aecore.analysis.latent import (
     pool_labels,
     selected_indices,
 )
-from aecore.analysis.projection import METHODS, ProjectionError, nearest_neighbours
+from aecore.analysis.projection import METHODS, ProjectionError, min_points, nearest_neighbours
 from aecore.data.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
 from aecore.models.evaluate import codes_and_reconstructions, decode, encode
 from app_pages.kit import background, charts, latent_map, picker, safe, session, url, widgets
 
-st.title("Latent space")
-key, run = picker.run_picker(data=None)  # runs of every data set
-if run is None:
-    st.stop()
-ds = session.dataset(run.config.dataset)
-mnist = ds.name == "mnist"
-names = None if mnist else ds.class_names  # MNIST's classes are the digits
-what = "digit" if mnist else "class"
-cls = (lambda d: str(d)) if mnist else (lambda d: safe.plain(ds.class_names[d]))
-k = run.model.latent_dim
-N_TEST = len(ds.test)
-st.caption(f"{safe.plain(run.label())} · each image becomes a code of **{k}** numbers; here they are drawn in 2-D or 3-D.")
-
-# ---- projection settings ------------------------------------------------------------------------
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-SOURCES = {"test": f"test set ({N_TEST:,})",
-           "all": f"all of {'MNIST' if mnist else safe.plain(ds.name)} ({N_TEST + len(ds.train):,}: training + test)"}
-c1, c2, c3, c4 = st.columns([3, 1.2, 3, 1.2])
-method = c1.radio("Projection", METHODS, index=url.query_index("method", METHODS, "raw" if k <= 2 else "pca"), format_func=LABELS.get,
-                  key="method", horizontal=True)
-view = c2.radio("View", ["2-D", "3-D"], index=url.query_index("view", ["2-D", "3-D"], "2-D"), key="view", horizontal=True,
-                help="3-D: drag to rotate, scroll to zoom")
-dims = 3 if view == "3-D" else 2
-source = c3.radio("Images", list(SOURCES), index=url.query_index("images", list(SOURCES), "test"), format_func=SOURCES.get,
-                  key="source", horizontal=True)
-seed = c4.number_input("Seed", 0, 10**6, 0, key="proj_seed", help="Same seed, same sample and layout")
-labels_pool = pool_labels(ds, source)
-cap = len(labels_pool)
-default_n = cap if method in ("raw", "pca") else 2000  # every image where it is instant
-lo = min(100, cap)  # a small imported set may have fewer test images than that
-if cap > lo:
-    n = st.slider("Points", lo, cap, url.query_number("n", default_n, lo, cap), step=100 if cap >= 1000 else 1,
-                  key=f"n_{method}_{source}", help=f"images to show (all {cap:,} at most); t-SNE takes about 20 s for "
-                                                  "10,000 on one core, and draws itself converging meanwhile")
-else:
+DEFAULT_POINTS = {"tsne": 2000, "umap": 2000}  # the layouts that take time start with this many points
+PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}  # (mode, the chart's dragmode)
+
+
+@dataclass
+class MapSettings:
+    """What the controls above the map say: the map to make and how to draw it."""
+
+    method: str
+    dims: int
+    source: str
+    seed: int
+    n: int
+    cap: int
+    digits: list
+    perplexity: float
+    n_neighbors: int
+    min_dist: float
+    colour: str
+    size: str
+    query: str
+    pick: str
+
+
+def main() -> None:
+    st.title("Latent space")
+    key, run = picker.run_picker(data=None)  # runs of every data set
+    if run is None:
+        return
+    ds = session.dataset(run.config.dataset)
+    k = run.model.latent_dim
+    st.caption(f"{safe.plain(run.label())} · each image becomes a code of **{k}** numbers; here they are drawn in 2-D "
+               "or 3-D.")
+    s = map_settings(ds, k)
+    if s is None:
+        return
+    isolated = isolated_points(key, s)
+    params = background.projection_params(key, s.method, s.n, s.seed, tuple(s.digits), s.perplexity, s.n_neighbors,
+                                          s.min_dist, s.dims, s.source, tuple(isolated) if isolated else None)
+    if not heavy_work_agreed(params, s):
+        return
+    try:
+        res = background.computed("projection", params)
+    except ProjectionError as e:
+        st.error(f"Cannot project: {safe.plain(str(e))}")
+        return
+    labels = pool_labels(ds, s.source)[res.images["idx"]]
+    selection = current_selection(s, res.images["idx"], labels)
+    mine = st.session_state.get("uploaded_digit") if ds.name == "mnist" else None  # a 28x28 digit, MNIST models only
+    the_map(key, run, ds, s, params, res, labels, selection, isolated, mine)
+    selected_points(key, run, ds, s, res, labels, selection)
+    left, right = st.columns(2)
+    with left:
+        decoded_plane(key, run, k)
+    with right:
+        interpolation(run, ds, selection)
+    latent_sliders(key, run, k)
+    your_own_digit(key, run, ds, k)
+
+
+def map_settings(ds, k: int) -> MapSettings | None:
+    """The controls above the map, all drawn before anything is computed, so each shows the value the map uses."""
+    mnist, n_test = ds.name == "mnist", len(ds.test)
+    sources = {"test": f"test set ({n_test:,})",
+               "all": f"all of {'MNIST' if mnist else safe.plain(ds.name)} ({n_test + len(ds.train):,}: training + test)"}
+    c1, c2, c3, c4 = st.columns([3, 1.2, 3, 1.2])
+    method = url.control(c1.radio, "Projection", METHODS, key="method", param="method", default="raw" if k <= 2 else "pca",
+                         format_func=LABELS.get, horizontal=True)
+    view = url.control(c2.radio, "View", ["2-D", "3-D"], key="view", param="view", default="2-D", horizontal=True,
+                       help="3-D: drag to rotate, scroll to zoom")
+    source = url.control(c3.radio, "Images", list(sources), key="source", param="images", default="test",
+                         format_func=sources.get, horizontal=True)
+    seed = url.control(c4.number_input, "Seed", key="proj_seed", param="seed", default=0, lo=0, hi=10**6,
+                       help="Same seed, same sample and layout")
+    cap = len(pool_labels(ds, source))
+    lo = min(100, cap)  # a small imported set may have fewer test images than that
     n = cap
-every = list(range(ds.n_classes))
-digits = st.multiselect("Digits shown" if mnist else "Classes shown", every, default=every,
-                        key="digit_filter" if mnist else f"class_filter_{ds.name}", format_func=cls,
-                        help="e.g. only 0 and 1, or 0, 1 and 6" if mnist else None)
-perplexity, n_neighbors, min_dist = 30.0, 15, 0.1
-top_perplexity = int(min(50, (n - 1) / 3 - 1))  # t-SNE needs more than 3 x perplexity points
-if method == "tsne" and top_perplexity < 5:
-    st.warning(f"t-SNE needs at least 19 points; {n} are shown. Pick PCA or all images (training + test).")
-    st.stop()
-if method == "tsne":
-    perplexity = st.slider("t-SNE perplexity", 5, top_perplexity, min(30, top_perplexity), key="perplexity")
-if method == "umap":
-    u1, u2 = st.columns(2)
-    n_neighbors = u1.slider("UMAP n_neighbors", 2, max(3, min(100, n - 1)), min(15, n - 1), key="n_neighbors")
-    min_dist = u2.slider("UMAP min_dist", 0.0, 0.99, 0.1, key="min_dist")
-st.query_params.update({"method": method, "n": str(n), "view": view, "images": source})
-if method == "raw" and k > dims:
-    st.info(f"The code has {k} numbers: 'raw' shows only the first {dims}. PCA, t-SNE or UMAP use all of them.")
-if not digits:
-    st.warning(f"Pick at least one {what} to show.")
-    st.stop()
+    if cap > lo:
+        default_n = min(cap, DEFAULT_POINTS.get(method, cap))  # every image where it is instant
+        n = url.control(st.slider, "Points", key=f"n_{method}_{source}", param="n", default=default_n, lo=lo, hi=cap,
+                        step=100 if cap >= 1000 else 1,
+                        help=f"images to show (all {cap:,} at most); t-SNE and UMAP start with {DEFAULT_POINTS['tsne']:,} "
+                             "and draw themselves converging")
+    every = list(range(ds.n_classes))
+    digits = url.control(st.multiselect, "Digits shown" if mnist else "Classes shown", every,
+                         key="digit_filter" if mnist else f"class_filter_{ds.name}", default=every,
+                         format_func=lambda d: ds.class_names[d], help="e.g. only 0 and 1, or 0, 1 and 6" if mnist else None)
+    perplexity, n_neighbors, min_dist = 30.0, 15, 0.1
+    need = min_points(method, perplexity=5, n_neighbors=2)  # with the smallest perplexity or n_neighbors offered
+    if method in ("tsne", "umap") and n < need:
+        st.warning(f"{LABELS[method]} needs at least {need} points; {n} are shown. Pick PCA, or all images (training + test).")
+        return None
+    if method == "tsne":
+        top = int(min(50, (n - 1) / 3))  # t-SNE needs more than 3 x perplexity points
+        perplexity = url.control(st.slider, "t-SNE perplexity", key="perplexity", default=min(30, top), lo=5, hi=top)
+    if method == "umap":
+        u1, u2 = st.columns(2)
+        n_neighbors = url.control(u1.slider, "UMAP n_neighbors", key="n_neighbors", default=min(15, n - 1), lo=2,
+                                  hi=max(3, min(100, n - 2)))
+        min_dist = url.control(u2.slider, "UMAP min_dist", key="min_dist", default=0.1, lo=0.0, hi=0.99, cast=float)
+    f1, f2, f3 = st.columns([2, 2, 3])
+    colour = url.control(f1.selectbox, "Colour by", list(latent_map.COLOURS), key="colour_by", param="colour",
+                         default="digit", format_func=lambda f: latent_map.colour_label(f, mnist),
+                         help="the probe: a logistic regression fitted on 1,000 labelled training codes (as on the "
+                              "Experiments page)")
+    size = url.control(f2.selectbox, "Size by", list(latent_map.SIZES), key="size_by", default="same",
+                       format_func=latent_map.SIZES.get)
+    query = f3.text_input("Find images", key="find", placeholder="test image numbers (17, 42) or a label (digit 3)",
+                          help="selects them on the chart and shows them below")
+    dims = 3 if view == "3-D" else 2
+    pick = "click"
+    if dims == 2:
+        pick = url.control(st.radio, "Pick points by", list(PICK), key="pick", param="pick", default="click",
+                           horizontal=True, help="How a click or a drag on the chart picks points; shift adds to the selection",
+                           format_func=lambda m: {"click": "click (drag pans)", "box": "box (drag a rectangle)",
+                                                  "lasso": "lasso (draw around)"}[m])
+    if method == "raw" and k > dims:
+        st.info(f"The code has {k} numbers: 'raw' shows only the first {dims}. PCA, t-SNE or UMAP use all of them.")
+    if not digits:
+        st.warning(f"Pick at least one {'digit' if mnist else 'class'} to show.")
+        return None
+    return MapSettings(method, dims, source, int(seed), int(n), cap, list(digits), float(perplexity), int(n_neighbors),
+                       float(min_dist), colour, size, query, pick)
 
-# ---- isolating a selection: re-project only those points ------------------------------------------
-iso = st.session_state.get("isolated")
-isolated = iso["points"] if iso and iso["run"] == key and iso["source"] == source else None
-if isolated:
-    i1, i2 = st.columns([5, 1])
-    i1.info(f"Showing only the {len(isolated):,} selected images, projected again on their own.")
-    if i2.button("Show all again", key="unisolate"):
-        st.session_state.pop("isolated", None)
+
+def isolated_points(key: str, s: MapSettings) -> list | None:
+    """A selection isolated and projected again on its own (with a way back to every point)."""
+    iso = st.session_state.get("isolated")
+    isolated = iso["points"] if iso and iso["run"] == key and iso["source"] == s.source else None
+    if isolated:
+        i1, i2 = st.columns([5, 1])
+        i1.info(f"Showing only the {len(isolated):,} selected images, projected again on their own.")
+        if i2.button("Show all again", key="unisolate"):
+            st.session_state.pop("isolated", None)
+            st.rerun()
+    return isolated
+
+
+def heavy_work_agreed(params: dict, s: MapSettings) -> bool:
+    """A layout that takes long is made only when the student asked for it here: a link, a bookmark or a change of run
+    that asks for more points than the method starts with says what would run and waits for a click."""
+    if s.method not in DEFAULT_POINTS or s.n <= DEFAULT_POINTS[s.method]:
+        return True
+    eng = session.engine()
+    asked = eng.ask("projection", params)
+    if asked.result is not None or asked.job is not None or asked.partial is not None:
+        return True
+    agreed = st.session_state.setdefault("_agreed_maps", set())
+    if asked.key in agreed:
+        return True
+    seconds = eng.estimate_s("projection", params)
+    st.info(f"This map is a {LABELS[s.method]} of **{s.n:,} points**: about {seconds:.0f} s of work for this server's "
+            f"workers. Make it, or start with {DEFAULT_POINTS[s.method]:,} points (about "
+            f"{eng.estimate_s('projection', dict(params, n=DEFAULT_POINTS[s.method])):.0f} s).")
+    b1, b2, _ = st.columns([2, 2, 3])
+    if b1.button(f"Make the map of {s.n:,} points", key="agree_map", type="primary"):
+        agreed.add(asked.key)
         st.rerun()
+    b2.button(f"Use {DEFAULT_POINTS[s.method]:,} points", key="fewer_points", on_click=_fewer_points, args=(s,))
+    return False
 
-params = background.projection_params(key, method, n, int(seed), tuple(digits), float(perplexity), int(n_neighbors), float(min_dist),
-                               dims, source, tuple(isolated) if isolated else None)
-try:
-    res = background.computed("projection", params)
-except ProjectionError as e:
-    st.error(f"Cannot project: {e}")
-    st.stop()
-idx, xy, info = res.images["idx"], res.images["xy"], res.summary
-labels = labels_pool[idx]
 
-# ---- colour, size, search -----------------------------------------------------------------------
-f1, f2, f3 = st.columns([2, 2, 3])
-colour = f1.selectbox("Colour by", list(latent_map.COLOURS), format_func=lambda f: latent_map.colour_label(f, mnist), key="colour_by",
-                      help="the probe: a logistic regression fitted on 1,000 labelled training codes (as on the Experiments page)")
-size = f2.selectbox("Size by", list(latent_map.SIZES), format_func=latent_map.SIZES.get, key="size_by")
-query = f3.text_input("Find images", key="find", placeholder="test image numbers (17, 42) or a label (digit 3)",
-                      help="selects them on the chart and shows them below")
+def _fewer_points(s: MapSettings) -> None:
+    st.session_state[f"n_{s.method}_{s.source}"] = DEFAULT_POINTS[s.method]
 
-# the selection: the chart's last click/box/lasso, or the last search (kept across reruns, so every view shows it)
-if query != st.session_state.get("_find_done"):
-    st.session_state["_find_done"] = query
-    found, why = find_points(query, idx, labels)
-    if query:
-        st.session_state["selection"] = found
-    if why:
-        st.warning(f"Find: {why}.")
-sel_state = st.session_state.get("chart_pick")
-picked_now = selected_indices(sel_state.selection.points if sel_state and sel_state.selection else [])
-if picked_now and picked_now != st.session_state.get("_pick_done"):
-    st.session_state["selection"] = picked_now
-st.session_state["_pick_done"] = picked_now
-on_map = set(int(i) for i in idx)
-selection = [i for i in st.session_state.get("selection", []) if i in on_map]
 
-# ---- the chart ----------------------------------------------------------------------------------
-name = LABELS[method]
-axis = tuple(f"z{i + 1}" for i in range(dims)) if method == "raw" else tuple(f"{name} {i + 1}" for i in range(dims))
-if "explained_variance" in info:
-    ev = info["explained_variance"]
-    axis = (f"PC1 ({ev[0]:.0%} of variance)",) + tuple(f"PC{i + 1} ({ev[i]:.0%})" for i in range(1, dims))
-fig = latent_map.point_map(xy, idx, labels, res.images, axis, colour, size, selection, N_TEST, names=names)
-pool = int(info["pool"])  # images of the digits shown
-images = "test images" if source == "test" else "images (training + test)"
-shown = f"{len(idx):,} of {cap:,} {images}" + (f" ({what}s {', '.join(cls(d) for d in sorted(digits))})"
-                                                 if len(digits) < ds.n_classes else "")
-if isolated:
-    shown += ": the selection, projected on its own"
-else:
-    shown += f": a random sample of {pool:,}, seed {seed}" if len(idx) < pool else ": all of them"
-made_by = f" · {info['backend']}" if "backend" in info else ""  # t-SNE: openTSNE on the CPU or TorchDR on a GPU
-fig.update_layout(title=dict(text=f"{shown} · {dims}-D{made_by}", font=dict(size=13)))
-if "gpu_error" in info:
-    st.caption(f"t-SNE on the GPU did not work ({info['gpu_error']}), so this map was made on the CPU.")
-# A plain click selects a point only in pan/zoom mode; box and lasso need their own drag modes (2-D only).
-PICK = {"click": ("click", "pan"), "box": ("box", "select"), "lasso": ("lasso", "lasso")}
-if dims == 2:
-    pick = st.radio("Pick points by", list(PICK), index=url.query_index("pick", list(PICK), "click"), key="pick", horizontal=True,
-                    format_func=lambda m: {"click": "click (drag pans)", "box": "box (drag a rectangle)", "lasso": "lasso (draw around)"}[m],
-                    help="How a click or a drag on the chart picks points; shift adds to the selection")
-    st.query_params["pick"] = pick
-    fig.update_layout(dragmode=PICK[pick][1])
-else:
-    st.caption("3-D: drag to rotate, scroll to zoom, click a point to pick it (or find images above).")
+def current_selection(s: MapSettings, idx: np.ndarray, labels: np.ndarray) -> list[int]:
+    """The selection: the chart's last click/box/lasso or the last search, kept across reruns, of the points shown."""
+    if s.query != st.session_state.get("_find_done"):
+        st.session_state["_find_done"] = s.query
+        found, why = find_points(s.query, idx, labels)
+        if s.query:
+            st.session_state["selection"] = found
+        if why:
+            st.warning(f"Find: {safe.plain(why)}.")
+    sel_state = st.session_state.get("chart_pick")
+    picked_now = selected_indices(sel_state.selection.points if sel_state and sel_state.selection else [])
+    if picked_now and picked_now != st.session_state.get("_pick_done"):
+        st.session_state["selection"] = picked_now
+    st.session_state["_pick_done"] = picked_now
+    on_map = set(int(i) for i in idx)
+    return [i for i in st.session_state.get("selection", []) if i in on_map]
 
-mine = st.session_state.get("uploaded_digit") if mnist else None  # a 28x28 digit: for MNIST models only
-if mine is not None:
-    my_code, my_rec = codes_and_reconstructions(run.model, mine[None])  # [1, k], [1, 28, 28]: one pass
-    pos, how = latent_map.place_digit(res, params, run, mine, my_code)
-    if pos is not None:
-        star = dict(x=[pos[0]], y=[pos[1]], mode="markers+text", text=["your digit"], textposition="top center",
-                    marker=dict(symbol="star" if dims == 2 else "diamond", size=18 if dims == 2 else 8, color="black"),
-                    name="your digit", hovertemplate=f"your digit ({how})<extra></extra>")
-        if dims == 3:
-            fig.add_scatter3d(z=[pos[2]], **star)
-        else:
-            fig.add_scatter(**star)
 
-st.plotly_chart(fig, key="chart_pick", on_select="rerun", selection_mode=("points", "box", "lasso"))
-st.download_button("Download coordinates (CSV)", lambda: pd.DataFrame(
-    {"point": idx, "image": [point_name(int(i), N_TEST) for i in idx], what: [ds.class_names[d] for d in labels],
-     **{a: xy[:, j] for j, a in enumerate("xyz"[:dims])}, "error": res.images["mse"], "probe": res.images["pred"]}).to_csv(index=False),
-    file_name=f"latent-{method}-{dims}d.csv", mime="text/csv")  # made only when clicked
-if mine is not None:  # next to its ★, not only at the bottom of the page
-    widgets.image_true_size(to_png(mine, scale=2), caption=f"★ your digit (more under “Your own digit” below) · {how}")
+def the_map(key, run, ds, s: MapSettings, params, res, labels, selection, isolated, mine) -> None:
+    idx, xy, info = res.images["idx"], res.images["xy"], res.summary
+    n_test, mnist = len(ds.test), ds.name == "mnist"
+    name = LABELS[s.method]
+    axis = tuple(f"z{i + 1}" for i in range(s.dims)) if s.method == "raw" else tuple(f"{name} {i + 1}" for i in range(s.dims))
+    if "explained_variance" in info:
+        ev = info["explained_variance"]
+        axis = (f"PC1 ({ev[0]:.0%} of variance)",) + tuple(f"PC{i + 1} ({ev[i]:.0%})" for i in range(1, s.dims))
+    names = None if mnist else ds.class_names
+    fig = latent_map.point_map(xy, idx, labels, res.images, axis, s.colour, s.size, selection, n_test, names=names)
+    what = "digit" if mnist else "class"
+    images = "test images" if s.source == "test" else "images (training + test)"
+    shown = f"{len(idx):,} of {s.cap:,} {images}"
+    if len(s.digits) < ds.n_classes:
+        shown += f" ({what}s {', '.join(safe.label(ds.class_names[d]) for d in sorted(s.digits))})"
+    if isolated:
+        shown += ": the selection, projected on its own"
+    else:
+        pool = int(info["pool"])  # images of the digits shown
+        shown += f": a random sample of {pool:,}, seed {s.seed}" if len(idx) < pool else ": all of them"
+    made_by = f" · {info['backend']}" if "backend" in info else ""  # t-SNE: openTSNE on the CPU or TorchDR on a GPU
+    fig.update_layout(title=dict(text=f"{shown} · {s.dims}-D{made_by}", font=dict(size=13)))
+    if "gpu_error" in info:
+        st.caption(f"t-SNE on the GPU did not work ({safe.plain(info['gpu_error'])}), so this map was made on the CPU.")
+    if s.dims == 2:
+        fig.update_layout(dragmode=PICK[s.pick][1])
+    else:
+        st.caption("3-D: drag to rotate, scroll to zoom, click a point to pick it (or find images above).")
+    how = ""
+    if mine is not None:
+        my_code, _ = codes_and_reconstructions(run.model, mine[None])  # [1, k]
+        pos, how = latent_map.place_digit(res, params, run, mine, my_code)
+        if pos is not None:
+            latent_map.add_star(fig, pos)  # on top of every point, large and outlined
+    # the chart's own box and lasso tools would last one drag: "Pick points by" above chooses how a drag picks
+    st.plotly_chart(fig, key="chart_pick", on_select="rerun", selection_mode=("points", "box", "lasso"),
+                    config={"modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    st.download_button("Download coordinates (CSV)", lambda: pd.DataFrame(
+        {"point": idx, "image": [point_name(int(i), n_test) for i in idx], what: [ds.class_names[d] for d in labels],
+         **{a: xy[:, j] for j, a in enumerate("xyz"[:s.dims])}, "error": res.images["mse"],
+         "probe": res.images["pred"]}).to_csv(index=False),
+        file_name=f"latent-{s.method}-{s.dims}d.csv", mime="text/csv")  # made only when clicked
+    if mine is not None:  # next to its ★, not only at the bottom of the page
+        widgets.image_true_size(to_png(mine, scale=2), caption=f"★ your digit (more under “Your own digit” below) · {how}")
 
-# ---- selected points: linked views --------------------------------------------------------------
-st.subheader("Selected points")
-if not selection:
-    st.caption("Click a point (or pick “box” or “lasso” above and drag on the chart, or find images by number) to see them here.")
-else:
+
+def selected_points(key, run, ds, s: MapSettings, res, labels, selection) -> None:
+    """The selection's linked views: images and reconstructions, counts per class, errors, nearest neighbours."""
+    st.subheader("Selected points")
+    if not selection:
+        st.caption("Click a point (or pick “box” or “lasso” above and drag on the chart, or find images by number) to "
+                   "see them here.")
+        return
+    idx, n_test, what = res.images["idx"], len(ds.test), "digit" if ds.name == "mnist" else "class"
     at = np.searchsorted(idx, selection)  # rows of the selected points (idx is sorted)
     counts = np.bincount(labels[at], minlength=ds.n_classes)
     s1, s2 = st.columns([3, 1])
-    s1.caption(f"{len(selection)} selected · per {what}: " + " · ".join(f"{cls(d)}: {c}" for d, c in enumerate(counts) if c))
+    s1.caption(f"{len(selection)} selected · per {what}: "
+               + " · ".join(f"{safe.plain(ds.class_names[d])}: {c}" for d, c in enumerate(counts) if c))
     if s2.button("Clear selection", key="clear_selection"):
         st.session_state["selection"] = []
         st.rerun()
@@ -188,118 +272,133 @@ else:
     rec = picker.reconstructions(key, run, tuple(show))
     err = res.images["mse"][at[:16]]
     widgets.image_true_size(to_png(rows_grid([pool_images(ds, show), rec]), scale=3),
-                        caption=f"{len(selection)} selected{' (first 16 shown)' if len(selection) > 16 else ''} · top: originals · "
-                                "bottom: reconstructions · errors: " + ", ".join(f"{e:.3f}" for e in err))
+                            caption=f"{len(selection)} selected{' (first 16 shown)' if len(selection) > 16 else ''} · "
+                                    "top: originals · bottom: reconstructions · errors: "
+                                    + ", ".join(f"{e:.3f}" for e in err))
     z_all = background.test_codes(key)
     first = show[0]
-    z_first = z_all[first:first + 1] if first < N_TEST else encode(run.model, pool_images(ds, [first]))
-    nn = nearest_neighbours(z_all, z_first, k=10, exclude_self=first < N_TEST)[0]
+    z_first = z_all[first:first + 1] if first < n_test else encode(run.model, pool_images(ds, [first]))
+    nn = nearest_neighbours(z_all, z_first, k=10, exclude_self=first < n_test)[0]
     widgets.image_true_size(to_png(grid(np.concatenate([pool_images(ds, [first]), ds.test.x[nn]]), 11), scale=3),
-                        caption=f"{point_name(first, N_TEST)} (left) and its 10 nearest neighbours in the {k}-D latent space "
-                                "(among the test images)")
+                            caption=f"{point_name(first, n_test)} (left) and its 10 nearest neighbours in the "
+                                    f"{run.model.latent_dim}-D latent space (among the test images)")
+    names = None if ds.name == "mnist" else ds.class_names
     v1, v2 = st.columns(2)
     v1.plotly_chart(latent_map.selection_counts_figure(labels, labels[at], names), key="sel_counts")
     v2.plotly_chart(latent_map.error_figure(res.images["mse"], res.images["mse"][at]), key="sel_errors")
-    need = {"tsne": int(perplexity * 3) + 1, "umap": int(n_neighbors) + 2}.get(method, 2)
-    if st.button("Isolate the selection and re-project only it", key="isolate",
-                 help="a new layout made from the selected images alone (same method and settings)",
-                 disabled=len(selection) < need):
-        st.session_state["isolated"] = {"run": key, "source": source, "points": sorted(selection)}
+    need = min_points(s.method, perplexity=s.perplexity, n_neighbors=s.n_neighbors)
+    if st.button("Isolate the selection and re-project only it", key="isolate", disabled=len(selection) < need,
+                 help="a new layout made from the selected images alone (same method and settings)"):
+        st.session_state["isolated"] = {"run": key, "source": s.source, "points": sorted(selection)}
         st.session_state["selection"] = []
         st.rerun()
     if len(selection) < need:
-        st.caption(f"Select at least {need} points to re-project them on their own with {name}.")
+        st.caption(f"Select at least {need} points to re-project them on their own with {LABELS[s.method]}.")
 
-# ---- walking the plane --------------------------------------------------------------------------
-left, right = st.columns(2)
-with left:
+
+def decoded_plane(key, run, k: int) -> None:
     st.subheader("Decoded latent plane")
-    if k == 2:
-        grid_n = st.slider("Grid size", 5, 25, 15, key="plane_n")
-        (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
-        img = latent_map.plane(key, run, (x0, x1), (y0, y1), grid_n)
-        png = to_png(grid(img, grid_n, padding=0), scale=2)
-        st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] (bottom→top)")
-        labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
-            grid(img, grid_n, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
-            bottom=f"z1 from {x0:.2f} to {x1:.2f} (left to right), z2 from {y0:.2f} to {y1:.2f} (bottom to top)")
-        st.download_button("Download the plane (PNG)", labelled, file_name="latent-plane.png", mime="image/png")
-    else:
+    if k != 2:
         st.caption(f"Needs a 2-D code (this one has {k}). Open the “conv-k2” zoo run or train with k=2.")
-with right:
+        return
+    grid_n = url.control(st.slider, "Grid size", key="plane_n", default=15, lo=5, hi=25)
+    (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
+    img = latent_map.plane(key, run, (x0, x1), (y0, y1), grid_n)
+    png = to_png(grid(img, grid_n, padding=0), scale=2)
+    st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] "
+                          "(bottom→top)")
+    labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
+        grid(img, grid_n, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
+        bottom=f"z1 from {x0:.2f} to {x1:.2f} (left to right), z2 from {y0:.2f} to {y1:.2f} (bottom to top)")
+    st.download_button("Download the plane (PNG)", labelled, file_name="latent-plane.png", mime="image/png")
+
+
+def interpolation(run, ds, selection) -> None:
     st.subheader("Interpolation")
-    test_sel = [i for i in selection if i < N_TEST]
-    default_a, default_b = (test_sel[0], test_sel[1]) if len(test_sel) >= 2 else (3, 2)
+    n_test = len(ds.test)
+    test_sel = [i for i in selection if i < n_test]
+    default_a, default_b = (test_sel[0], test_sel[1]) if len(test_sel) >= 2 else (min(3, n_test - 1), min(2, n_test - 1))
     a1, a2, a3 = st.columns(3)
-    ia = a1.number_input("From test image", 0, N_TEST - 1, default_a, key="interp_a")
-    ib = a2.number_input("To test image", 0, N_TEST - 1, default_b, key="interp_b")
-    steps = a3.slider("Steps", 3, 16, 10, key="interp_steps")
+    ia = url.control(a1.number_input, "From test image", key="interp_a", default=default_a, lo=0, hi=n_test - 1)
+    ib = url.control(a2.number_input, "To test image", key="interp_b", default=default_b, lo=0, hi=n_test - 1)
+    steps = url.control(a3.slider, "Steps", key="interp_steps", default=10, lo=3, hi=16)
     path = interpolate(run.model, ds.test.x[ia], ds.test.x[ib], steps)
     st.image(to_png(grid(path, steps), scale=3),
-             caption=f"decoded codes on the line from #{ia} (a {cls(ds.test.y[ia])}) to #{ib} (a {cls(ds.test.y[ib])})")
+             caption=f"decoded codes on the line from #{ia} (a {safe.plain(ds.class_names[ds.test.y[ia]])}) to #{ib} "
+                     f"(a {safe.plain(ds.class_names[ds.test.y[ib]])})")
 
-# ---- latent sliders -----------------------------------------------------------------------------
-st.subheader("Latent sliders")
-if k > 16:
-    st.caption(f"Sliders are offered for codes of up to 16 numbers (this one has {k}).")
-else:
+
+def latent_sliders(key, run, k: int) -> None:
+    st.subheader("Latent sliders")
+    if k > 16:
+        st.caption(f"Sliders are offered for codes of up to 16 numbers (this one has {k}).")
+        return
     z_all = background.test_codes(key)
-    start = st.number_input("Start from test image", 0, N_TEST - 1, 0, key="slider_start")
+    start = url.control(st.number_input, "Start from test image", key="slider_start", default=0, lo=0,
+                        hi=len(z_all) - 1)
     lo, hi = z_all.min(0), z_all.max(0)
     z0 = z_all[start]
     cols = st.columns(min(k, 8))
-    z = np.array([cols[j % len(cols)].slider(f"z{j + 1}", float(lo[j]), float(hi[j]), float(z0[j]), key=f"z_{key}_{start}_{j}")
-                  for j in range(k)], np.float32)
+    z = np.array([cols[j % len(cols)].slider(f"z{j + 1}", float(lo[j]), float(hi[j]), float(z0[j]),
+                                             key=f"z_{key}_{start}_{j}") for j in range(k)], np.float32)
     widgets.image_true_size(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
 
-# ---- your own digit: upload a picture or draw one -------------------------------------------------
-st.subheader("Your own digit")
-if not mnist:
-    st.caption("Uploading or drawing a digit works with models trained on MNIST (28×28 grey digits).")
-    st.stop()
-own = st.radio("Your digit from", ["upload", "draw"], key="own_source", horizontal=True,
-               format_func={"upload": "a picture (upload)", "draw": "a drawing (draw it here)"}.get)
-if own == "upload":
-    up = st.file_uploader("Upload a picture of one handwritten digit (PNG or JPEG)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
-                          key="digit_upload")
-    if up is None:
-        st.session_state.pop("uploaded_digit", None)
-    elif st.session_state.get("digit_file_id") != up.file_id:
-        try:
-            st.session_state.uploaded_digit = preprocess_digit(up.getvalue())
-            st.session_state.digit_file_id = up.file_id
-            st.rerun()
-        except ImageError as e:
-            st.session_state.pop("uploaded_digit", None)
-            st.error(f"That image cannot be used: {e}")
-else:
-    from app_pages.kit.draw import draw_digit
 
-    st.session_state.pop("digit_file_id", None)
-    drawn = draw_digit("latent_draw", interval_ms=800)
-    before = st.session_state.get("uploaded_digit")
-    if drawn is None and before is not None:
-        st.session_state.pop("uploaded_digit", None)
-        st.rerun()
-    elif drawn is not None and (before is None or not np.array_equal(drawn, before)):
-        st.session_state.uploaded_digit = drawn  # the same ★ and reconstruction as an uploaded picture
-        st.rerun()
-if st.session_state.get("uploaded_digit") is not None:
-    if mine is not st.session_state.uploaded_digit:  # set on this run (upload or drawing): not encoded above yet
-        mine = st.session_state.uploaded_digit
-        my_code, my_rec = codes_and_reconstructions(run.model, mine[None])
+def your_own_digit(key, run, ds, k: int) -> None:
+    """Upload or draw a digit: its reconstruction, its code, and a ★ where the map's method puts it."""
+    if st.query_params.get("present"):
+        return  # presenter mode shows the pictures only
+    st.subheader("Your own digit")
+    if ds.name != "mnist":
+        st.caption("Uploading or drawing a digit works with models trained on MNIST (28×28 grey digits).")
+        return
+    own = url.control(st.radio, "Your digit from", ["upload", "draw"], key="own_source", default="upload",
+                      horizontal=True, format_func={"upload": "a picture (upload)", "draw": "a drawing (draw it here)"}.get)
+    if own == "upload":
+        up = st.file_uploader("Upload a picture of one handwritten digit (PNG or JPEG, at most 5 MB)", max_upload_size=5,
+                              type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key="digit_upload")
+        if up is None:
+            st.session_state.pop("uploaded_digit", None)
+        elif st.session_state.get("digit_file_id") != up.file_id:
+            try:
+                st.session_state.uploaded_digit = preprocess_digit(up.getvalue())
+                st.session_state.digit_file_id = up.file_id
+                st.rerun()
+            except ImageError as e:
+                st.session_state.pop("uploaded_digit", None)
+                st.error(f"That image cannot be used: {safe.plain(str(e))}")
+    else:
+        from app_pages.kit.draw import draw_digit
+
+        st.session_state.pop("digit_file_id", None)
+        drawn = draw_digit("latent_draw", interval_ms=800)
+        before = st.session_state.get("uploaded_digit")
+        if drawn is None and before is not None:
+            st.session_state.pop("uploaded_digit", None)
+            st.rerun()
+        elif drawn is not None and (before is None or not np.array_equal(drawn, before)):
+            st.session_state.uploaded_digit = drawn  # the same ★ and reconstruction as an uploaded picture
+            st.rerun()
+    mine = st.session_state.get("uploaded_digit")
+    if mine is None:
+        return
+    my_code, my_rec = codes_and_reconstructions(run.model, mine[None])
     code, rec = my_code[0], my_rec  # [k], [1, 28, 28]
     pics, bars, plane_col = st.columns([1, 2, 2])
     with pics:
         widgets.image_true_size(to_png(rows_grid([mine[None], rec]), scale=4),
-                            caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE "
-                                    f"{float(((rec[0] - mine / 255.0) ** 2).mean()):.4f} · the ★ on the chart shows where it lands")
+                                caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE "
+                                        f"{float(((rec[0] - mine / 255.0) ** 2).mean()):.4f} · the ★ on the chart shows "
+                                        "where it lands")
     bars.plotly_chart(charts.code_bars(code, f"its code: {len(code)} numbers"), key="own_code")
     if k == 2:  # beside the decoded grid of the plane: the ★ where its code falls
         (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
         (x0, x1), (y0, y1) = (min(x0, code[0]), max(x1, code[0])), (min(y0, code[1]), max(y1, code[1]))
         plane = grid(latent_map.plane(key, run, (float(x0), float(x1)), (float(y0), float(y1)), 15), 15, padding=0)
-        plane_col.plotly_chart(latent_map.plane_with_star(plane, plane_pixel(code, (x0, x1), (y0, y1), 15), (x0, x1), (y0, y1)),
-                               key="own_plane")
+        plane_col.plotly_chart(latent_map.plane_with_star(plane, plane_pixel(code, (x0, x1), (y0, y1), 15), (x0, x1),
+                                                          (y0, y1)), key="own_plane")
     else:
         plane_col.caption(f"With a 2-number code the ★ is also shown on the decoded plane (this code has {k}).")
+
+
+main()

@@ -8,8 +8,13 @@ from aecore.engine.client import JobProgress, StoreError, describe
 from app_pages.kit import safe, session
 
 st.title("Teacher view")
-if not session.is_teacher():
-    st.error("This page needs the teacher key: open the app with ?teacher=<AELAB_TEACHER_KEY>.")
+if not session.is_teacher():  # (the key is compared in constant time and taken out of the address: session.py)
+    if session.engine().settings.teacher_key:
+        st.error("This page needs the teacher key: open /teacher?teacher=… with the key the person who runs the server "
+                 "set (AELAB_TEACHER_KEY). The key you gave, if any, is not it.", icon=":material/lock:")
+    else:
+        st.error("The teacher view is off on this server: it opens with a teacher key, which the person who runs the "
+                 "server sets (AELAB_TEACHER_KEY).", icon=":material/lock:")
     st.stop()
 eng = session.engine()
 s = eng.settings

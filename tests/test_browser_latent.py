@@ -52,3 +52,96 @@ def test_draw_a_digit_on_the_latent_page_its_reconstruction_code_and_stars_appea
     assert any(name == "your digit" for _, name in chart_traces(page))  # the ★ on the map
     no_errors(page, "draw on the latent page")
     page.screenshot(path=str(SHOTS / "flow-latent-draw.png"), full_page=True)
+
+
+# ---- issue 27: every control shows the value the page computes with ----------------------------------------
+def shown(page, label: str, where: str = "[data-testid='stMain']") -> str:
+    """What a select box shows (its label's box: the chosen option's text)."""
+    box = page.locator(f"{where} [data-testid='stSelectbox']").filter(has=page.get_by_text(label, exact=True)).first
+    return box.inner_text() + " " + " ".join(box.locator("input").evaluate_all("els => els.map(e => e.value)"))
+
+
+def choose(page, label: str, option: str, where: str = "[data-testid='stMain']"):
+    page.locator(f"{where} [data-testid='stSelectbox']").filter(has=page.get_by_text(label, exact=True)).first.click()
+    page.get_by_role("option", name=option).first.click()
+    settle(page, 90000)
+
+
+def test_colour_by_shows_what_the_map_uses_after_it_finishes_and_the_run_follows_to_other_pages(server, page):
+    url, _ = server
+    page.goto(f"{url}/latent?run=zoo:conv-k16&method=tsne&n=300&seed=3", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Latent space").first.wait_for(timeout=90000)
+    page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text("Colour by", exact=True)).first.wait_for()
+    choose(page, "Colour by", "reconstruction error")  # while the map may still converge: the control is above it
+    page.wait_for_function("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                      return gd && gd._fullData && gd._fullData.length && gd.layout.title &&
+                                             /300 of 10,000/.test(gd.layout.title.text) &&
+                                             gd._fullData[0].marker && gd._fullData[0].marker.colorbar; }""", timeout=120000)
+    settle(page, 60000)
+    assert "reconstruction error" in shown(page, "Colour by")  # the control reads what the map is coloured by
+    names = [n for _, n in chart_traces(page)]
+    assert names[0] == "error", names
+    # the run goes with the student: Reconstructions opens on it, and its second run shows what its picker says
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name="Reconstructions").click()
+    page.get_by_role("heading", name="Reconstructions").first.wait_for(timeout=90000)
+    settle(page, 90000)
+    assert "conv-k16" in shown(page, "Model run", "[data-testid='stSidebar']")
+    choose(page, "Second run", "zoo · conv-k2")
+    page.get_by_text(re.compile(r"conv k=2, .* · test MSE")).first.wait_for(timeout=90000)
+    assert "conv-k2" in shown(page, "Second run")
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name="Latent space").click()
+    page.get_by_role("heading", name="Latent space").first.wait_for(timeout=90000)
+    settle(page, 90000)
+    assert "conv-k16" in shown(page, "Model run", "[data-testid='stSidebar']")
+    assert page.get_by_role("radio", name="t-SNE").is_checked()
+    assert "reconstruction error" in shown(page, "Colour by")
+    no_errors(page, "controls across pages")
+
+
+def test_a_carried_address_never_starts_heavy_work_by_itself(server, page):
+    url, _ = server
+    page.goto(f"{url}/latent?run=zoo:conv-k16&method=tsne&n=10000", wait_until="domcontentloaded")
+    page.get_by_text("This map is a t-SNE of 10,000 points").wait_for(timeout=90000)
+    settle(page, 60000)
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 0  # nothing was started
+    assert page.get_by_role("button", name="■ Stop").count() == 0
+    page.get_by_role("button", name="Use 2,000 points").click()
+    page.wait_for_function("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                      return gd && gd.layout.title && /2,000 of 10,000/.test(gd.layout.title.text); }""",
+                           timeout=120000)
+    # raw shows every test image; t-SNE clicked after it starts with its own 2,000, not the 10,000 in the address
+    page.goto(f"{url}/latent?run=zoo:conv-k16&method=raw", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Latent space").first.wait_for(timeout=90000)
+    settle(page, 60000)
+    assert "n=10000" in page.url
+    page.get_by_role("radio", name="t-SNE").click(force=True)
+    settle(page, 60000)
+    assert page.get_by_text("This map is a t-SNE of").count() == 0
+    page.wait_for_function("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                      return gd && gd.layout.title && /2,000 of 10,000/.test(gd.layout.title.text); }""",
+                           timeout=120000)
+    assert "n=2000" in page.url
+    no_errors(page, "carried address")
+
+
+def test_a_drawing_stays_when_the_run_changes_and_its_star_is_drawn_above_the_points(server, page):
+    url, _ = server
+    open_latent(page, f"{url}/latent?run=zoo:conv-k2&method=raw&n=2000")
+    page.get_by_text("a drawing (draw it here)").click()
+    canvas = page.locator("canvas.aedraw-canvas")
+    canvas.wait_for(timeout=60000)
+    canvas.scroll_into_view_if_needed()
+    stroke(page, canvas.bounding_box(), [(140, 40), (140, 240)])  # a 1
+    page.get_by_text(re.compile(r"prepared like MNIST \(28×28, centred\) · its reconstruction")).first.wait_for(timeout=60000)
+    settle(page, 60000)
+    star = page.evaluate("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                    const d = gd._fullData[gd._fullData.length - 1];
+                                    return [d.type, d.name, d.marker.size, d.marker.line.width]; }""")
+    assert star[:2] == ["scattergl", "your digit"] and star[2] >= 20 and star[3] >= 2, star  # last: above every point
+    choose(page, "Model run", "zoo · conv-k16", "[data-testid='stSidebar']")  # another run: a new map is made
+    page.get_by_text(re.compile(r"prepared like MNIST \(28×28, centred\) · its reconstruction")).first.wait_for(timeout=90000)
+    settle(page, 90000)
+    assert page.get_by_role("radio", name="a drawing (draw it here)").is_checked()  # not back to "upload"
+    assert canvas.get_attribute("data-strokes") == "1"  # and the drawing is still there
+    page.get_by_text("its code: 16 numbers").first.wait_for(timeout=30000)
+    no_errors(page, "drawing across runs")

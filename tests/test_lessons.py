@@ -43,7 +43,8 @@ def test_a_good_lesson_parses():
 
 @pytest.mark.parametrize("change, message", [
     (('page = "latent"', 'page = "latnet"'), "step 1 ('One'): unknown page 'latnet'; pages are: denoising, experiments"),
-    (('method = "raw"', 'colour = "red"'), "the latent page does not read 'colour'; it reads: images, method, n, pick, run, view"),
+    (('method = "raw"', 'shade = "red"'),
+     "the latent page does not read 'shade'; it reads: colour, images, method, n, pick, run, seed, view"),
     (('"projection"]', '"projektion"]'), "the latent page has no control 'projektion'; it can hide:"),
     (('title = "T"', 'title = "T'), "not valid TOML"),
     (('text = "Look."', ''), "step 1 ('One'): 'text' is missing or empty"),
@@ -102,3 +103,45 @@ def test_every_control_a_link_can_hide_is_a_widget_key_of_its_page():
                 key = pattern.split(" ")[0]
                 ok = any(k.startswith(key[:-1]) for k in keys) if key.endswith("*") else key in keys
                 assert ok, f"{page}: control {name!r} hides key {key!r}, which the page no longer has"
+
+
+def test_a_lesson_step_sets_every_setting_it_depends_on_after_a_session_changed_them(tmp_path):
+    """A student trained on an imported set with another model and batch 16; each lesson step on the Train page then
+    shows exactly the step's settings (MNIST, its model, its batch), not the leftovers."""
+    import numpy as np
+
+    from aecore.data import imported
+    from aecore.data.shapes import make_shapes
+
+    x, y, names = make_shapes(3, 20, 28, seed=0)
+    np.savez(tmp_path / "left.npz", x=x, y=y, class_names=np.array(names))
+    imported.add(tmp_path / "left.npz", "leftover-shapes", replace=True)
+    try:
+        found = {lesson.name: lesson for lesson in load_lessons(LESSONS_DIR, SPECS)[0]}
+        at = ready_app_test(ROOT / "app.py", 180)
+        at.run()
+        at.switch_page("app_pages/train.py").run()
+        at.selectbox(key="dataset").set_value("leftover-shapes").run()
+        at.selectbox(key="model").set_value("conv").run()
+        at.number_input(key="batch_leftover-shapes").set_value(16).run()
+        at.number_input(key="epochs").set_value(7).run()
+        assert not at.exception
+        walked = 0
+        for lesson in found.values():
+            for i, step in enumerate(lesson.steps):
+                if step.page != "train":
+                    continue
+                at.query_params.clear()
+                at.query_params.update({"lesson": lesson.name, "step": str(i + 1)} | step.params)
+                at.run()
+                assert not at.exception, (lesson.name, i)
+                p = step.params
+                assert at.selectbox(key="dataset").value == "mnist", (lesson.name, i)
+                assert at.selectbox(key="model").value == p["model"], (lesson.name, i)
+                assert at.number_input(key="batch_mnist").value == int(p["batch"]), (lesson.name, i)
+                assert at.number_input(key="epochs").value == int(p["epochs"]), (lesson.name, i)
+                assert len(at.multiselect(key="digits").value) == 10, (lesson.name, i)
+                walked += 1
+        assert walked >= 4
+    finally:
+        imported.remove("leftover-shapes")

@@ -117,6 +117,11 @@ def per_image_errors(model: Autoencoder, x, noise: Noise | None = None, seed: in
     return {"mse": torch.cat(mse).numpy(), "bce": torch.cat(bce).numpy()}
 
 
+def mse(images, reference) -> float:
+    """Mean squared error per pixel of images against a reference (both in [0, 1], any equal shapes)."""
+    return float(((np.asarray(images, np.float64) - np.asarray(reference, np.float64)) ** 2).mean())
+
+
 def psnr(mse: float) -> float:
     """Peak signal-to-noise ratio in dB for pixels in [0, 1]."""
     return float("inf") if mse <= 0 else 10.0 * math.log10(1.0 / mse)

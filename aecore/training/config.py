@@ -224,7 +224,9 @@ class TrainConfig:
 
     def describe(self) -> str:
         """A short human label, e.g. 'conv k=16, mse, adam 0.001, 10 ep'."""
-        bits = [f"{self.model} k={self.latent}"] + ([f"on {self.dataset}"] if self.dataset != "mnist" else [])
+        k = self.latent if self.latent is not None or self.model not in MODELS else (
+            MODELS[self.model].fixed_latent or MODELS[self.model].latent)  # a fixed code map says its size, not None
+        bits = [f"{self.model} k={k}"] + ([f"on {self.dataset}"] if self.dataset != "mnist" else [])
         if self.noise not in ("none", None):
             bits.append(f"noise {self.noise}")
         if self.digits:
@@ -251,3 +253,23 @@ _KIND_TEXT = {
     "int?": "a whole number or null", "number": "a number", "number?": "a number or null (the model's default)", "digits?": "a list of digits 0-9 or null",
     "extra": "a small object of plain values",
 }
+
+
+def fitting_batch(n_train: int, preferred: int = 128) -> int:
+    """A batch size a set of n_train training images can fill: `preferred` for a large set, a quarter of a small one
+    (so an epoch is a few steps), never more than the images there are."""
+    if n_train <= 0 or n_train >= 4 * preferred:
+        return preferred
+    return max(1, min(n_train, max(8, n_train // 4)))
+
+
+def images_to_train_on(config: "TrainConfig", dataset) -> int:
+    """How many images one epoch of a config trains on (its subset, limit and validation share); 0 when it cannot."""
+    from aecore.data.dataset import DataError, subset_indices, train_val_indices
+
+    try:
+        c = config.resolved()
+        return len(train_val_indices(subset_indices(dataset.train.y, c.digits, c.limit, c.seed), c.val_fraction,
+                                     c.seed)[0])
+    except (ConfigError, DataError, ValueError):
+        return 0

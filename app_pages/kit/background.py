@@ -74,7 +74,7 @@ def background_experiment(kind: str, params: dict, button: str = "▶ Run experi
             if _queue(kind, params):
                 st.rerun()
         return partial
-    if last is not None and last.status in ("failed", "diverged", "interrupted", "stopped"):
+    if last is not None and last.status in ("failed", "diverged", "interrupted"):  # (a stop kept nothing: ask again)
         st.error(f"The last try did not finish: {plain(last.error)}")
         auto = False  # never resubmit a failing job by itself: the student decides
         button = "Try again"

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
-from app_pages.kit.safe import plain
+from app_pages.kit import safe
 
 DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on every chart
 
@@ -34,7 +34,7 @@ def loss_figure(history: list[dict], title: str = "Loss per epoch") -> go.Figure
 def per_digit_figure(values: dict[str, list], title: str = "Error per digit", names: tuple[str, ...] | None = None) -> go.Figure:
     """One group of bars per digit (per class, named by `names`), one bar per run."""
     fig = go.Figure()
-    x = [str(d) for d in range(10)] if names is None else [plain(n) for n in names]
+    x = [str(d) for d in range(10)] if names is None else [safe.label(n) for n in names]
     for name, vals in values.items():
         fig.add_bar(x=x, y=vals, name=name)
     fig.update_layout(title=title, xaxis_title="digit" if names is None else "class", xaxis_type="category",
@@ -61,9 +61,9 @@ def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tup
     for d in range(n):
         m = digits == d
         if m.any():
-            label = str(d) if names is None else plain(names[d])
-            kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=label, customdata=idx[m],
-                      hovertemplate="test image #%{customdata}<extra>" + f"{what} {label}" + "</extra>",
+            name = str(d) if names is None else safe.label(names[d])
+            kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=name, customdata=idx[m],
+                      hovertemplate="test image #%{customdata}<extra>" + f"{what} {name}" + "</extra>",
                       marker=dict(size=size * (0.6 if three else 1), color=class_colour(d, n), opacity=0.75))
             fig.add_trace(go.Scatter3d(z=xy[m, 2], **kw) if three else go.Scattergl(**kw))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=what)

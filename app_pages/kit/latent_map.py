@@ -24,7 +24,7 @@ def colour_label(field: str, mnist: bool) -> str:
 def _groups(colour: str, labels, pred, trained, n_test: int, idx, names=None) -> list[tuple[str, np.ndarray, str]]:
     """(legend name, mask, colour) of each categorical group of points (classes named by `names`, else digits)."""
     n = 10 if names is None else len(names)
-    name = (lambda d: str(d)) if names is None else (lambda d: safe.plain(names[d]))
+    name = (lambda d: str(d)) if names is None else (lambda d: safe.label(names[d]))
     if colour == "digit":
         return [(name(d), labels == d, charts.class_colour(d, n)) for d in range(n)]
     if colour == "pred":
@@ -48,7 +48,7 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
     mse, pred, trained = fields["mse"], fields["pred"], fields["trained"]
     base = 3 if len(xy) > 20000 else 5
     sizes = (base + 11 * np.argsort(np.argsort(mse)) / max(len(mse) - 1, 1)) if size == "error" else np.full(len(xy), base)
-    what, cls = ("digit", str) if names is None else ("class", lambda d: safe.plain(names[d]))
+    what, cls = ("digit", str) if names is None else ("class", lambda d: safe.label(names[d]))
     text = np.array([f"{point_name(int(i), n_test)} · {what} {cls(d)} · error {e:.4f} · probe reads {cls(p)}"
                      for i, d, e, p in zip(idx, labels, mse, pred)])
     fig = go.Figure()
@@ -72,6 +72,8 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
                                                        symbol="circle-open", line=dict(width=2, color=SELECTED)))
     legend = {"digit": what, "pred": "probe", "right": "probe", "trained": "training"}.get(colour, "")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend_title_text=legend)
+    if colour == "error":  # the colour bar takes the right edge: the legend ("selected", "your digit") goes below
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.08, x=0))
     if dims == 3:
         fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
     else:
@@ -79,11 +81,24 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
     return fig
 
 
+def add_star(fig: go.Figure, pos) -> None:
+    """Your own digit's ★ where the map's method puts it [2 or 3]: large, gold, outlined, drawn above every point (the
+    points are WebGL, which is drawn over plain SVG traces, so the ★ is WebGL too, added last)."""
+    star = dict(mode="markers+text", text=["your digit"], textposition="top center", name="your digit",
+                hovertemplate="your digit<extra></extra>", textfont=dict(size=14, color="black"))
+    if len(pos) == 3:
+        fig.add_trace(go.Scatter3d(x=[pos[0]], y=[pos[1]], z=[pos[2]], **star,
+                                   marker=dict(symbol="diamond", size=10, color="#ffd43b", line=dict(color="black", width=2))))
+    else:
+        fig.add_trace(go.Scattergl(x=[pos[0]], y=[pos[1]], **star,
+                                   marker=dict(symbol="star", size=26, color="#ffd43b", line=dict(color="black", width=2))))
+
+
 def selection_counts_figure(labels_shown: np.ndarray, labels_selected: np.ndarray, names=None) -> go.Figure:
     """Per digit (class, named by `names`): how many of the selected points are that digit (bars, numbers on them),
     beside its share of the map."""
     n = 10 if names is None else len(names)
-    x = [str(d) for d in range(n)] if names is None else [safe.plain(c) for c in names]
+    x = [str(d) for d in range(n)] if names is None else [safe.label(c) for c in names]
     counts = np.bincount(labels_selected.astype(int), minlength=n)[:n]
     expected = np.bincount(labels_shown.astype(int), minlength=n)[:n] / max(len(labels_shown), 1) * len(labels_selected)
     what = "digit" if names is None else "class"

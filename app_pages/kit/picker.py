@@ -11,6 +11,7 @@ from aecore.models.evaluate import reconstruct
 from aecore.training.runs import Run, RunError
 from aecore.training.zoo import load_zoo, zoo_names
 from app_pages.kit.session import dataset, engine, is_teacher, workspace
+from app_pages.kit import url
 from app_pages.kit.safe import plain
 
 
@@ -73,8 +74,8 @@ def get_run(key: str) -> Run:
 
 def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True, default: str | None = None,
                avoid: str | None = None, data: tuple[str, ...] | None = ("mnist",)):
-    """A select box over the runs trained on one of `data` (None: any data set; the choice lives in the URL as
-    ?run=); returns (cache key, Run) or (None, None).
+    """A select box over the runs trained on one of `data` (None: any data set); the choice follows the student from
+    page to page and lives in the address as ?run= (`key`); returns (run key, Run) or (None, None).
 
     The run key names the run for st.cache_data (kept runs never change under one id). `avoid`
     (a run key) is not chosen by default, e.g. for a second run to compare with the first. A page that
@@ -85,13 +86,9 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
         where = "" if data is None else f" on {' or '.join(data)}"
         (st.sidebar if sidebar else st).info(f"No runs{where} yet: train one on the Train page.")
         return None, None
-    qp = st.query_params.get(key)
-    if key not in st.session_state or st.session_state[key] not in opts:
-        fallback = next((o for o in opts if o != avoid), next(iter(opts)))
-        st.session_state[key] = qp if qp in opts else (default if default in opts else fallback)
+    fallback = default if default in opts else next((o for o in opts if o != avoid), next(iter(opts)))
     where = st.sidebar if sidebar else st
-    choice = where.selectbox(label, list(opts), format_func=opts.get, key=key)
-    st.query_params[key] = choice
+    choice = url.control(where.selectbox, label, list(opts), key=key, default=fallback, param=key, format_func=opts.get)
     try:
         run = get_run(choice)
         dataset(run.config.dataset)  # the page shows the run on its data set: it must still be here

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import time
 
 import streamlit as st
 
 from aecore.data.catalog import load_dataset
 from aecore.data.mnist import load_mnist
-from aecore.engine.client import Engine, new_token, valid_token
+from aecore.engine.client import Engine, StoreError
+from app_pages.kit.safe import plain
 
 
 # ---- shared, read-only resources ---------------------------------------------------------------
@@ -39,40 +42,86 @@ def dataset(name: str = "mnist"):
 
 
 @st.cache_resource(show_spinner="Starting the job engine…")
-def engine() -> Engine:
-    """The job store and its worker processes (started here on first use; they outlive a server restart)."""
+def _engine() -> Engine:
     return Engine.open()
 
 
+def engine() -> Engine:
+    """The job store and its worker processes (started here on first use; they outlive a server restart). When the
+    store cannot even be opened the page says why, in plain words, and stops (the next page run tries again)."""
+    try:
+        return _engine()
+    except StoreError as e:
+        st.error(f"AE Lab cannot open its job store: {plain(str(e))}", icon=":material/error:")
+        st.stop()
+
+
 # ---- the workspace: who this browser is --------------------------------------------------------
+def client() -> str:
+    """What the server can see of this browser, for its caps on new workspaces and waiting jobs: its IP address
+    (st.context.ip_address). A connection from this machine has none: then the address a reverse proxy here
+    forwards (the last one of X-Forwarded-For, or X-Real-IP), else this browser session."""
+    ip = st.context.ip_address
+    if not ip:
+        headers = st.context.headers
+        ip = (headers.get("X-Forwarded-For") or headers.get("X-Real-IP") or "").split(",")[-1].strip()
+    if ip:
+        return f"ip:{ip[:64]}"
+    if "_client" not in st.session_state:
+        st.session_state["_client"] = f"session:{secrets.token_hex(8)}"
+    return st.session_state["_client"]
+
+
 def workspace() -> str:
-    """This browser's workspace id, kept in the URL (?ws=) so a reload or a bookmark comes back to it."""
+    """This browser's workspace id, kept in the URL (?ws=) so a reload or a bookmark comes back to it.
+
+    Only an id this server issued counts (signed with its secret, see Engine.accepts_workspace): one made up,
+    forged or reserved (?ws=shell-jobs, ?ws=zoo-warm-up) gives this browser a new workspace of its own."""
+    eng = engine()
     ws = st.session_state.get("ws")
-    if not valid_token(ws):
+    if not eng.accepts_workspace(ws):
         ws = st.query_params.get("ws")
-        if not valid_token(ws):
-            ws = new_token()
+        if not eng.accepts_workspace(ws):
+            if ws:
+                st.toast("That link's workspace was not made by this server: you have a new workspace of your own.",
+                         icon=":material/info:")
+            try:
+                ws = eng.issue_workspace(client())
+            except StoreError as e:  # this computer had its share of new workspaces this hour
+                st.error(plain(str(e)), icon=":material/block:")
+                st.stop()
         st.session_state.ws = ws
     if st.query_params.get("ws") != ws:
         st.query_params["ws"] = ws
     if time.time() - st.session_state.get("ws_touched", 0) > 60:
-        engine().touch_workspace(ws)
         st.session_state.ws_touched = time.time()
+        try:
+            eng.touch_workspace(ws)
+        except StoreError as e:  # a full disk, a read-only store: the page opens and says so (again on a run
+            st.session_state.ws_touched = time.time() - 55  # 5 s later, while it lasts; once in a run of the page)
+            st.warning(f"The server cannot save anything right now: {plain(str(e))}", icon=":material/warning:")
     return ws
 
 
 def is_teacher() -> bool:
-    """Whether this browser opened the app with ?teacher=<AELAB_TEACHER_KEY>."""
+    """Whether this browser opened the app with ?teacher=<AELAB_TEACHER_KEY> (compared in constant time). The key
+    leaves the address at once, right or wrong, so that no link the page makes carries it; the session stays a
+    teacher's."""
     key = engine().settings.teacher_key
-    if not key:
-        return False
-    if st.query_params.get("teacher") == key:
-        st.session_state.teacher = True
-    return bool(st.session_state.get("teacher"))
+    asked = st.query_params.get("teacher")
+    if asked is not None:
+        del st.query_params["teacher"]
+        if key and hmac.compare_digest(asked.encode(), key.encode()):
+            st.session_state.teacher = True
+    return bool(key) and bool(st.session_state.get("teacher"))
 
 
 def my_jobs() -> list:
-    return engine().jobs(workspace())
+    """This workspace's jobs (none shown when the store cannot be read: the page still opens)."""
+    try:
+        return engine().jobs(workspace())
+    except StoreError:
+        return []
 
 
 def has_active_jobs() -> bool:

@@ -1,47 +1,117 @@
-"""What the address holds: each page's settings as query parameters, read back safely (bad values give defaults)."""
+"""The one way a page keeps its settings: each control keeps its value for the whole session (across pages, and
+while a page waits for a result) and, where it names an address parameter, in the address. A value the address
+brings that this page did not write itself (a link, a lesson step, a bookmark) wins, after it is checked."""
 
 from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
 from app_pages.kit.safe import plain
 
-
-def query_index(name: str, options: list, default) -> int:
-    """The index of the query parameter's value among a widget's options (of `default` when absent or unknown)."""
-    v = st.query_params.get(name)
-    return list(options).index(v if v in options else default)
+_WRITTEN = "_address_written"  # param -> the value this session last put in the address
 
 
-def query_default(name: str, default, cast=str):
-    """A query parameter's value cast to the widget's type, or the default when absent or invalid."""
-    v = st.query_params.get(name)
-    if v is None:
-        return default
+def arriving(param: str) -> str | None:
+    """The address's value of `param` when it came from outside (not written by this session), else None."""
+    v = st.query_params.get(param)
+    if v is None or st.session_state.get(_WRITTEN, {}).get(param) == v:
+        return None
+    return v
+
+
+def write(**params) -> None:
+    """Put the page's settings in the address (so a link or a reload opens the same view) and note them as ours."""
+    written = st.session_state.setdefault(_WRITTEN, {})
+    for name, value in params.items():
+        text = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+        written[name] = text
+        if st.query_params.get(name) != text:
+            st.query_params[name] = text
+
+
+def sync() -> None:
+    """Send the address the server holds to the browser, once at the end of every run: a link to the page already
+    shown (presenter mode's way out, a lesson's next step on the same page) changes the address without any
+    control writing to it, and the browser would keep the old one."""
+    st.query_params.from_dict(st.query_params.to_dict())
+
+
+def forget(*params: str) -> None:
+    """Take the address's values of these params as new again (a lesson step that sets them)."""
+    written = st.session_state.setdefault(_WRITTEN, {})
+    for p in params:
+        written.pop(p, None)
+
+
+def _number(raw: str, lo, hi, cast) -> tuple[Any, bool]:
+    """(the value clamped into [lo, hi], whether it was changed) — None when it is no number at all."""
     try:
-        return cast(v)
+        x = float(raw)
     except (TypeError, ValueError):
-        return default
+        return None, True
+    if not math.isfinite(x):
+        return None, True
+    out = cast(min(max(x, lo), hi))
+    return out, out != x
 
 
-def query_choice(name: str, options: list, default):
-    """A query parameter that must be one of `options` (else the default)."""
-    v = st.query_params.get(name)
-    return v if v in options else default
+def control(widget: Callable, label: str, options: Sequence | None = None, *, key: str, default,
+            param: str | None = None, lo=None, hi=None, cast: Callable = int, parse: Callable | None = None,
+            text: Callable | None = None, **kw):
+    """Draw `widget` (st.selectbox, st.radio, st.number_input, st.slider, st.multiselect, st.checkbox, …, or a
+    column's one) with its value kept for the session; with `param`, bound to the address.
+
+    `options` for choice widgets; `lo`/`hi` (and `cast`) for numbers, passed on as min and max; `parse` turns an
+    address value into the widget's value (None: not valid), `text` the widget's value into the address's. The value the page computes with is the value shown:
+    it is put in the widget's state before the widget is drawn, never passed as a second default.
+    """
+    def valid(v) -> bool:
+        if options is not None:
+            return all(x in options for x in v) if isinstance(v, list) else v in options
+        if lo is not None and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return lo <= v <= hi
+        return True
+
+    incoming = arriving(param) if param else None
+    if incoming is not None:
+        if parse is not None:
+            value, changed = parse(incoming), False
+        elif options is not None:
+            value = next((o for o in options if str(o) == incoming), None)
+            changed = value is None
+        elif lo is not None:
+            value, changed = _number(incoming, lo, hi, cast)
+        else:
+            value, changed = incoming, False
+        if value is not None and valid(value):
+            st.session_state[key] = value
+        if changed or value is None:
+            shown = value if value is not None else default
+            st.toast(f"The address asked for {param}={plain(incoming[:20])}, which {label.lower()} does not take: "
+                     f"{plain(str(shown))} is used.")
+    if key not in st.session_state or not valid(st.session_state[key]):
+        st.session_state[key] = default
+    if lo is not None:
+        kw.setdefault("min_value", lo)
+        kw.setdefault("max_value", hi)
+    args = (label,) if options is None else (label, list(options))
+    value = widget(*args, key=key, persist_state="session", **kw)
+    if param:
+        shown = text(value) if text else ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        write(**{param: shown})
+    return value
 
 
-def query_number(name: str, default, lo, hi, cast=int):
-    """A numeric query parameter, clamped to [lo, hi]; NaN, infinity and junk give the default."""
-    import math
-
-    v = st.query_params.get(name)
-    if v is None:
-        return default
-    try:
-        x = float(v)
-    except ValueError:
-        x = math.nan
-    out = cast(min(max(cast(x), lo), hi)) if math.isfinite(x) else default
-    if out != x:  # say so once: the page then writes the value it uses back into the address
-        st.toast(f"The address asked for {name}={plain(v[:20])}; {name} takes {lo:g} to {hi:g}, so {out:g} is used.")
-    return out
+def tabs(labels: list[str], *, key: str, param: str):
+    """st.tabs whose open tab is kept for the session and in the address (only the open tab's content runs)."""
+    incoming = arriving(param)
+    if incoming in labels:
+        st.session_state[key] = incoming
+    if st.session_state.get(key) not in labels:
+        st.session_state[key] = labels[0]
+    shown = st.tabs(labels, key=key, on_change="rerun")
+    write(**{param: next((label for label, t in zip(labels, shown) if t.open), labels[0])})
+    return shown

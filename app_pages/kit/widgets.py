@@ -1,4 +1,4 @@
-"""Widgets and outputs: values kept across pages, a zoo recipe copied in, image grids, tables with their CSV."""
+"""Outputs every page shows the same way: image grids at their true size, tables with their CSV, the devices offered."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 import streamlit as st
 
 from aecore.data.images import rows_grid, to_png
-from aecore.training.runs import RunError
 
 
 # ---- drawing -----------------------------------------------------------------------------------
@@ -31,54 +30,6 @@ def result_table(res, table: str, caption: str = ""):
                        mime="text/csv", key=f"csv_{res.kind}_{table}")
     if caption:
         st.caption(caption)
-
-
-# ---- widgets whose values survive leaving the page -----------------------------------------------
-def kept(widget, label: str, *args, key: str, default, **kw):
-    """Draw `widget` so its value survives page switches (Streamlit forgets widgets that are not drawn).
-
-    The value is mirrored in a plain session-state key and put back when the widget reappears.
-    """
-    shadow = f"_kept_{key}"
-    options = args[0] if args and isinstance(args[0], (list, tuple)) else None
-
-    def valid(v) -> bool:
-        return options is None or (all(x in options for x in v) if isinstance(v, list) else v in options)
-
-    value = st.session_state.get(shadow, default)
-    value = value if valid(value) else default
-    if key not in st.session_state or not valid(st.session_state[key]):  # e.g. a model the new data set cannot take
-        st.session_state[key] = value
-    out = widget(label, *args, key=key, **kw)
-    st.session_state[shadow] = out
-    return out
-
-
-def copy_recipe() -> None:
-    """The Train page's "copy the recipe of a zoo model": every setting of that model, into the page's widgets."""
-    from aecore.training.zoo import load_zoo
-
-    name = st.session_state.get("recipe")
-    if not name:
-        return
-    try:
-        c = load_zoo(name).config
-    except (RunError, KeyError) as e:
-        st.session_state["flash_recipe"] = f"Cannot read the recipe of {name}: {e}"
-        return
-    noise = c.noise_spec
-    kind = noise.kind if noise.active else "none"
-    values = {"dataset": c.dataset, "model": c.model, f"latent_{c.model}": c.latent, "epochs": c.epochs, "batch": c.batch_size,
-              f"lr_{c.model}": c.lr, "optimizer": c.optimizer, "loss": c.loss, "out_act": c.out_act,
-              f"hidden_{c.model}": c.hidden_act, f"upsample_{c.model}": c.upsample, "noise_kind": kind,
-              f"noise_level_{kind}": noise.level if noise.active else None, "seed": c.seed,
-              "digits": list(c.digits) if c.digits else list(range(10)), "limit": c.limit or 0,
-              f"pretrain_{c.model}": c.pretrain_epochs, "schedule": c.schedule, "weight_decay": c.weight_decay,
-              "val_share": c.val_fraction, "width_conv": c.width or 32, "precision": c.precision, "device": "auto"}
-    for key, value in values.items():
-        if value is not None:
-            st.session_state[key] = st.session_state[f"_kept_{key}"] = value
-    st.session_state["flash_recipe"] = f"Filled in the recipe of {name}: {c.describe()}."
 
 
 def available_devices() -> list[str]:

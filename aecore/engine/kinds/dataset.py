@@ -50,7 +50,7 @@ class DatasetImport(JobKind):
 
         def on_progress(done: int, total: int) -> None:  # after every image: Stop and the time limit end it here
             ctx.check()
-            ctx.report(JobProgress(phase="reading images", fraction=done / max(total, 1), done=int(done),
+            ctx.report(JobProgress(phase="importing images", fraction=done / max(total, 1), done=int(done),
                                    total=int(total)), force=done >= total)
 
         if p.action == "fetch":

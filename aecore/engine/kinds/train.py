@@ -135,10 +135,17 @@ def _train(p: TrainParams, ctx, dataset) -> Outcome:
                      message=f"checkpoint after {len(ctx.history)} epochs"), ckpt_dir)
         ctx.write(history=ctx.history, curve=ctx.curve, preview=reconstruct(m, preview_x)[1])
 
+    # training time over every attempt: the exact state keeps its seconds; after a crash, the finished epochs' own
+    before = float(state.get("seconds", 0.0)) if state is not None else sum(
+        float(r.get("seconds", 0.0)) for r in history)
+
+    def keep_state(st: dict) -> None:
+        save_state(dict(st, seconds=before + float(st.get("seconds", 0.0))), state_path)
+
     status, error = DONE, ""
     try:
         run = train(run_config, dataset, on_progress=ctx.progress, stop=ctx, model=model, on_snapshot=snapshot,
-                    resume=state, on_state=lambda st: save_state(st, state_path),
+                    resume=state, on_state=keep_state,
                     max_steps=p.max_steps, on_step=watch)
         paused = run.status == "paused" or (run.status == "stopped" and ctx.paused)
         if paused and not state_path.is_file():
@@ -154,6 +161,7 @@ def _train(p: TrainParams, ctx, dataset) -> Outcome:
     except TrainingDiverged as e:
         run, status, error = e.run, DIVERGED, str(e)
     run.config, run.history = config, list(ctx.history)
+    run.seconds += before
     if status == DONE:
         run.status = "done"
     if watched["last"] is not None:  # the last frame where it ended (a pause after 1 step shows that step)
