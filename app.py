@@ -25,8 +25,8 @@ at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and it
 classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
 if at is not None:
     classroom.banner(*at)  # the lesson step's text and question, above the page
-try:
-    page.run()
-    classroom.presenter_exit(page)
-finally:
-    url.sync()  # the browser's address is the one this run ends with
+page.run()
+classroom.presenter_exit(page)
+# The browser's address is the one this run ends with. Only a run that got to its end sends it: a run cut short by
+# a click (a link to another page) would send its old address after the new one.
+url.sync()
