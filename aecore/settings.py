@@ -42,6 +42,8 @@ class Settings:
     time_limit_s: float = 1800.0  # wall-clock limit per job; it is stopped (work kept) after this (AELAB_JOB_TIME_LIMIT_S)
     stale_s: float = 20.0  # a running job whose worker has not reported for this long is "interrupted" (AELAB_STALE_S)
     idle_exit_s: float = 600.0  # app-started workers exit after this long with nothing to do (AELAB_WORKER_IDLE_S)
+    # how often an idle worker looks for a job: the wait between a click (Train, 1 step, Go on) and its start
+    poll_s: float = 0.2  # (AELAB_WORKER_POLL_S)
     expire_days: float = 14.0  # anonymous workspaces unused for this many days are deleted (AELAB_EXPIRE_DAYS)
     quota_mb: float = 200.0  # disk a workspace's runs may use (AELAB_WORKSPACE_QUOTA_MB)
     gpu_memory_fraction: float = 0.0  # share of the GPU's memory each training worker may take; 0 = no cap (AELAB_GPU_MEMORY_FRACTION)
@@ -60,7 +62,7 @@ class Settings:
         "view_per_workspace": "AELAB_VIEW_JOBS_PER_WORKSPACE", "view_max_cost": "AELAB_VIEW_MAX_COST",
         "client_workspaces": "AELAB_CLIENT_WORKSPACES_PER_HOUR", "client_jobs": "AELAB_CLIENT_QUEUED_JOBS",
         "budget_images": "AELAB_JOB_BUDGET_IMAGES", "time_limit_s": "AELAB_JOB_TIME_LIMIT_S",
-        "stale_s": "AELAB_STALE_S", "idle_exit_s": "AELAB_WORKER_IDLE_S", "expire_days": "AELAB_EXPIRE_DAYS",
+        "stale_s": "AELAB_STALE_S", "idle_exit_s": "AELAB_WORKER_IDLE_S", "poll_s": "AELAB_WORKER_POLL_S", "expire_days": "AELAB_EXPIRE_DAYS",
         "quota_mb": "AELAB_WORKSPACE_QUOTA_MB", "gpu_memory_fraction": "AELAB_GPU_MEMORY_FRACTION",
         "executor": "AELAB_EXECUTOR", "ray_address": "RAY_ADDRESS",
         "teacher_key": "AELAB_TEACHER_KEY", "debug": "AELAB_DEBUG", "gpu_workers": "AELAB_GPU_WORKERS",

@@ -53,25 +53,29 @@ def test_every_click_on_a_job_shows_within_a_second_and_its_box_stays(server, pa
     paused.first.wait_for(timeout=120000)
     box = page.locator("[class*='st-key-job_box_']").first
     job = box.get_attribute("class")
-    timings = {}
+    timings, done = {}, {}
     for button, expect, after in (("1 step", r"training one step…|Waiting: place", r"after step 2:"),
                                   ("10 steps", r"training ten steps…|Waiting: place", r"after step 12:"),
                                   ("▶ Go on", r"going on…|Waiting: place|train · epoch", r"train · epoch")):
         t = time.perf_counter()
         box.get_by_role("button", name=button).click()
-        box.get_by_text(re.compile(expect)).first.wait_for(timeout=1000)  # feedback within a second
+        # feedback within a second: what was asked, or already its result (a step is taken in ~0.3 s)
+        box.get_by_text(re.compile(f"{expect}|{after}")).first.wait_for(timeout=1000)
         timings[button] = time.perf_counter() - t
         end = time.perf_counter() + 60
         while not box.get_by_text(re.compile(after)).count():  # the box stays on screen all along
             assert page.locator(f"[class*='{job.split('st-key-')[1].split()[0]}']").count() == 1, button
             assert time.perf_counter() < end, f"{button}: never got to {after!r}"
             page.wait_for_timeout(100)
+        done[button] = time.perf_counter() - t
+    # the step is taken by a worker within 0.2 s and shown by the box's next 1 s refresh (6-7 s in issue 27)
+    assert done["1 step"] < 4 and done["10 steps"] < 4, done
     t = time.perf_counter()
     box.get_by_role("button", name="■ Stop").click()
     box.get_by_text(re.compile(r"stopping|stopped by the user")).first.wait_for(timeout=1000)
     page.get_by_text(re.compile(r"stopped by the user after \d+ epoch")).first.wait_for(timeout=30000)
     stop_s = time.perf_counter() - t
-    assert stop_s < 15, stop_s
+    assert stop_s < 4, stop_s  # honoured by the worker within 0.1 s, shown at the box's next refresh
     no_errors(page, "stepping")
 
 

@@ -20,6 +20,7 @@ from aecore.settings import Settings, current, use
 
 log = logging.getLogger(__name__)
 RETRY_S = (1.0, 30.0)  # how soon, then at most how seldom, a worker tries the store again while it cannot write
+STALE_CHECK_S = 2.0  # how often an idle worker marks jobs of silent workers interrupted
 
 
 class Worker:
@@ -52,8 +53,10 @@ class Worker:
             except Exception:  # the store is busy or gone for a moment: try again next beat
                 pass
 
-    def run(self, once: bool = False, idle_exit_s: float | None = None, poll_s: float = 0.5) -> int:
-        """Work until quit; returns how many jobs it ran."""
+    def run(self, once: bool = False, idle_exit_s: float | None = None, poll_s: float | None = None) -> int:
+        """Work until quit; returns how many jobs it ran. An idle worker looks for a job every `poll_s` (the
+        settings' by default) and for workers gone silent every STALE_CHECK_S."""
+        poll_s = self.settings.poll_s if poll_s is None else poll_s
         try:
             self.store.register_worker(self.id, os.getpid())
         except StoreError as e:  # a read-only store, a full disk: said in one line of the worker's log
@@ -64,11 +67,13 @@ class Worker:
         self.clean_up_after_the_dead()
         beat = threading.Thread(target=self._beat, name="aelab-heartbeat", daemon=True)
         beat.start()
-        ran, idle_since, wait = 0, time.time(), RETRY_S[0]
+        ran, idle_since, wait, stale_checked = 0, time.time(), RETRY_S[0], 0.0
         try:
             while not self._quit.is_set():
                 try:
-                    self.store.interrupt_stale(self.settings.stale_s)
+                    if time.time() - stale_checked >= STALE_CHECK_S:  # a write: not on every poll
+                        self.store.interrupt_stale(self.settings.stale_s)
+                        stale_checked = time.time()
                     job = self.store.claim(self.id, self.lane)
                 except StoreUnavailable as e:  # a full disk, a read-only store: wait for it to be mended, then go on
                     self._cannot_write(e)
@@ -82,7 +87,7 @@ class Worker:
                 if job is None:
                     if once or (idle_exit_s and time.time() - idle_since > idle_exit_s):
                         break
-                    time.sleep(poll_s)
+                    self._quit.wait(poll_s)
                     continue
                 self.current = job
                 log.info("job %s (%s) started, attempt %s", job.id, job.kind, job.attempts)
