@@ -24,7 +24,7 @@ def main() -> None:
     if run is None:
         return
     ds = session.dataset(run.config.dataset)
-    if ds.name != "mnist":
+    if not session.bundled_mnist(ds):
         st.caption(f"On {safe.plain(ds.name)}: the noise hits each colour channel of a pixel on its own, so it shows as "
                    "coloured speckles.")
     noise, seed, top = corruption()
@@ -53,7 +53,7 @@ def what_it_was_trained_on(run, noise: Noise, ds) -> None:
         st.info(f"**{safe.plain(run.label())} was trained on clean images only**: it is a plain autoencoder, not a "
                 "denoiser. It reconstructs what it has learnt images look like, so it removes some noise by accident at "
                 "best. " + ("Pick a denoising run (e.g. zoo · conv-k16-denoise) or train one below to compare."
-                            if ds.name == "mnist" else "Train a denoising model on these images below to compare."))
+                            if session.bundled_mnist(ds) else "Train a denoising model on these images below to compare."))
     elif trained.kind != kind:
         st.warning(f"**This model was trained on {KINDS[trained.kind]} at {trained.level:g}, but you chose {KINDS[kind]}.** "
                    f"It has never seen {KINDS[kind]}, so it does not know how to undo it: expect a worse result than on "
@@ -79,7 +79,7 @@ def clean_corrupted_denoised(run, ds, noise: Noise, seed: int) -> None:
 
 def error_versus_noise(key, run, ds, kind: str, top: float) -> None:
     st.subheader("Error versus noise level")
-    plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() and ds.name == "mnist" else None  # the zoo's plain AE
+    plain_key = "zoo:conv-k16" if "conv-k16" in zoo_names() and session.bundled_mnist(ds) else None  # the zoo's plain AE
     compare = {safe.label(run.label()): key}  # a legend label
     if plain_key and plain_key != key:
         compare["plain conv AE (zoo conv-k16)"] = plain_key

@@ -47,7 +47,7 @@ def training_settings(prefix: str, epochs: int, limit: int | None, batch: int = 
     n = url.control(c2.number_input, "Training images (0 = all)", key=f"{prefix}_limit", param="limit",
                     default=limit or 0, lo=0, hi=60000, step=5000)
     b = url.control(c3.number_input, "Batch size", key=f"{prefix}_batch_{d}", param="batch",
-                    default=batch if d == "mnist" else 32, lo=8, hi=4096)
+                    default=batch if session.bundled_mnist(d) else 32, lo=8, hi=4096)
     s = url.control(c4.number_input, "Seed", key=f"{prefix}_seed", default=0, lo=0, hi=10**6)
     return dict(dataset=d, epochs=int(e), limit=int(n) or None, batch_size=int(b), seed=int(s))
 
@@ -186,7 +186,7 @@ def ae_vs_pca(key, run, rds) -> None:
                             legendgroup=label, showlegend=col == 1,
                             marker=dict(size=4, color=charts.class_colour(d, rds.n_classes)), row=1, col=col)
     fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10),
-                      legend_title_text="digit" if rds.name == "mnist" else "class")
+                      legend_title_text=rds.class_word)
     st.plotly_chart(fig, key="ae_pca_codes")
     widgets.result_table(res, "codes")
 
@@ -230,8 +230,8 @@ def one_digit(key, run, rds) -> None:
     st.markdown("Train on one digit only, then reconstruct all of them: the model can only draw what it has seen, "
                 "so a high reconstruction error flags an *anomaly*. ROC AUC measures how well the error separates them.")
     one_ds = rds or session.dataset()
-    mnist = one_ds.name == "mnist"
-    unit, units = ("digit", "digits") if mnist else ("class", "classes")
+    mnist = session.bundled_mnist(one_ds)  # the zoo's one-digit runs, the digits' batch size
+    unit, units = one_ds.class_word, one_ds.class_words
     name = lambda c: safe.plain(one_ds.class_names[c])  # noqa: E731
     with st.expander("Train a model on one digit" if mnist else f"Train a model on one class of {one_ds.name}"):
         t1, t2, t3 = st.columns(3)

@@ -70,7 +70,7 @@ def main() -> None:
         return
     labels = pool_labels(ds, s.source)[res.images["idx"]]
     selection = current_selection(s, res.images["idx"], labels)
-    mine = st.session_state.get("uploaded_digit") if ds.name == "mnist" else None  # a 28x28 digit, MNIST models only
+    mine = st.session_state.get("uploaded_digit") if session.bundled_mnist(ds) else None  # a 28x28 digit, MNIST models only
     the_map(key, run, ds, s, params, res, labels, selection, isolated, mine)
     selected_points(key, run, ds, s, res, labels, selection)
     left, right = st.columns(2)
@@ -84,7 +84,7 @@ def main() -> None:
 
 def map_settings(ds, k: int) -> MapSettings | None:
     """The controls above the map, all drawn before anything is computed, so each shows the value the map uses."""
-    mnist, n_test = ds.name == "mnist", len(ds.test)
+    mnist, n_test, what = session.bundled_mnist(ds), len(ds.test), ds.class_word
     sources = {"test": f"test set ({n_test:,})",
                "all": f"all of {'MNIST' if mnist else safe.plain(ds.name)} ({n_test + len(ds.train):,}: training + test)"}
     c1, c2, c3, c4 = st.columns([3, 1.2, 3, 1.2])
@@ -106,7 +106,7 @@ def map_settings(ds, k: int) -> MapSettings | None:
                         help=f"images to show (all {cap:,} at most); t-SNE and UMAP start with {DEFAULT_POINTS['tsne']:,} "
                              "and draw themselves converging")
     every = list(range(ds.n_classes))
-    digits = url.control(st.multiselect, "Digits shown" if mnist else "Classes shown", every,
+    digits = url.control(st.multiselect, f"{ds.class_words.capitalize()} shown", every,
                          key="digit_filter" if mnist else f"class_filter_{ds.name}", default=every,
                          format_func=lambda d: ds.class_names[d], help="e.g. only 0 and 1, or 0, 1 and 6" if mnist else None)
     perplexity, n_neighbors, min_dist = 30.0, 15, 0.1
@@ -124,7 +124,7 @@ def map_settings(ds, k: int) -> MapSettings | None:
         min_dist = url.control(u2.slider, "UMAP min_dist", key="min_dist", default=0.1, lo=0.0, hi=0.99, cast=float)
     f1, f2, f3 = st.columns([2, 2, 3])
     colour = url.control(f1.selectbox, "Colour by", list(latent_map.COLOURS), key="colour_by", param="colour",
-                         default="digit", format_func=lambda f: latent_map.colour_label(f, mnist),
+                         default="digit", format_func=lambda f: latent_map.colour_label(f, what),
                          help="the probe: a logistic regression fitted on 1,000 labelled training codes (as on the "
                               "Experiments page)")
     size = url.control(f2.selectbox, "Size by", list(latent_map.SIZES), key="size_by", default="same",
@@ -208,15 +208,14 @@ def current_selection(s: MapSettings, idx: np.ndarray, labels: np.ndarray) -> li
 
 def the_map(key, run, ds, s: MapSettings, params, res, labels, selection, isolated, mine) -> None:
     idx, xy, info = res.images["idx"], res.images["xy"], res.summary
-    n_test, mnist = len(ds.test), ds.name == "mnist"
+    n_test, what = len(ds.test), ds.class_word
     name = LABELS[s.method]
     axis = tuple(f"z{i + 1}" for i in range(s.dims)) if s.method == "raw" else tuple(f"{name} {i + 1}" for i in range(s.dims))
     if "explained_variance" in info:
         ev = info["explained_variance"]
         axis = (f"PC1 ({ev[0]:.0%} of variance)",) + tuple(f"PC{i + 1} ({ev[i]:.0%})" for i in range(1, s.dims))
-    names = None if mnist else ds.class_names
-    fig = latent_map.point_map(xy, idx, labels, res.images, axis, s.colour, s.size, selection, n_test, names=names)
-    what = "digit" if mnist else "class"
+    fig = latent_map.point_map(xy, idx, labels, res.images, axis, s.colour, s.size, selection, n_test,
+                               names=ds.class_names, what=what)
     images = "test images" if s.source == "test" else "images (training + test)"
     shown = f"{len(idx):,} of {s.cap:,} {images}"
     if len(s.digits) < ds.n_classes:
@@ -259,7 +258,7 @@ def selected_points(key, run, ds, s: MapSettings, res, labels, selection) -> Non
         st.caption("Click a point (or pick “box” or “lasso” above and drag on the chart, or find images by number) to "
                    "see them here.")
         return
-    idx, n_test, what = res.images["idx"], len(ds.test), "digit" if ds.name == "mnist" else "class"
+    idx, n_test, what = res.images["idx"], len(ds.test), ds.class_word
     at = np.searchsorted(idx, selection)  # rows of the selected points (idx is sorted)
     counts = np.bincount(labels[at], minlength=ds.n_classes)
     s1, s2 = st.columns([3, 1])
@@ -282,9 +281,8 @@ def selected_points(key, run, ds, s: MapSettings, res, labels, selection) -> Non
     widgets.image_true_size(to_png(grid(np.concatenate([pool_images(ds, [first]), ds.test.x[nn]]), 11), scale=3),
                             caption=f"{point_name(first, n_test)} (left) and its 10 nearest neighbours in the "
                                     f"{run.model.latent_dim}-D latent space (among the test images)")
-    names = None if ds.name == "mnist" else ds.class_names
     v1, v2 = st.columns(2)
-    v1.plotly_chart(latent_map.selection_counts_figure(labels, labels[at], names), key="sel_counts")
+    v1.plotly_chart(latent_map.selection_counts_figure(labels, labels[at], ds.class_names, what), key="sel_counts")
     v2.plotly_chart(latent_map.error_figure(res.images["mse"], res.images["mse"][at]), key="sel_errors")
     need = min_points(s.method, perplexity=s.perplexity, n_neighbors=s.n_neighbors)
     if st.button("Isolate the selection and re-project only it", key="isolate", disabled=len(selection) < need,
@@ -349,7 +347,7 @@ def your_own_digit(key, run, ds, k: int) -> None:
     if st.query_params.get("present"):
         return  # presenter mode shows the pictures only
     st.subheader("Your own digit")
-    if ds.name != "mnist":
+    if not session.bundled_mnist(ds):
         st.caption("Uploading or drawing a digit works with models trained on MNIST (28×28 grey digits).")
         return
     own = url.control(st.radio, "Your digit from", ["upload", "draw"], key="own_source", default="upload",

@@ -16,25 +16,25 @@ def main() -> None:
     if run is None:
         return
     ds = session.dataset(run.config.dataset)
-    what = "digit" if ds.name == "mnist" else "class"
+    what = ds.class_word
     modes = {"random": "random test images", "digit": f"one chosen {what}", "worst": "worst reconstructed",
              "best": "best reconstructed"}
     mode, idx, errors = chosen_images(key, ds, modes)
     png = the_grid(key, run, ds, modes[mode], mode, idx, errors)
     series = error_per_class(run, ds, errors)
     second_run(key, run, ds, idx, png, errors, series)
-    st.plotly_chart(charts.per_digit_figure(series, f"Error per {what}", None if ds.name == "mnist" else ds.class_names),
+    st.plotly_chart(charts.per_digit_figure(series, f"Error per {what}", ds.class_names, what),
                     key="per_digit")
 
 
 def chosen_images(key, ds, modes: dict):
     """Which test images to show (the controls), their indices and every test image's error."""
-    what = "digit" if ds.name == "mnist" else "class"
+    what = ds.class_word
     c1, c2, c3, c4 = st.columns(4)
     mode = url.control(c1.radio, "Show", list(modes), key="mode", param="mode", default="random", format_func=modes.get)
     n = url.control(c2.slider, "How many", key="n_recon", default=10, lo=4, hi=16)
     digit = url.control(c3.selectbox, what.capitalize(), list(range(ds.n_classes)), disabled=mode != "digit",
-                        key="recon_digit" if ds.name == "mnist" else f"recon_digit_{ds.name}", default=0,
+                        key="recon_digit" if session.bundled_mnist(ds) else f"recon_digit_{ds.name}", default=0,
                         format_func=lambda d: ds.class_names[d])
     seed = url.control(c4.number_input, "Sample seed", key="recon_seed", default=0, lo=0, hi=10**6,
                        disabled=mode in ("worst", "best"))
@@ -51,7 +51,7 @@ def chosen_images(key, ds, modes: dict):
 
 def the_grid(key, run, ds, title: str, mode: str, idx, errors) -> bytes:
     """The originals over their reconstructions, each column named; returns the grid as a PNG."""
-    what = "digit" if ds.name == "mnist" else "class"
+    what = ds.class_word
     recon = picker.reconstructions(key, run, tuple(int(i) for i in idx))
     st.subheader(f"{safe.plain(run.label())}: {title}")
     st.caption(f"In each column: the original on top, its reconstruction below, then the test index, the {what} and the "
@@ -68,14 +68,14 @@ def the_grid(key, run, ds, title: str, mode: str, idx, errors) -> bytes:
 
 def error_per_class(run, ds, errors) -> dict:
     """The test errors as numbers a tutorial reports; the series of the per-class chart (this run's)."""
-    st.subheader(f"Error per {'digit' if ds.name == 'mnist' else 'class'}")
+    st.subheader(f"Error per {ds.class_word}")
     m1, m2, m3 = st.columns(3)
     mse = float(errors.mean())
     m1.metric("Test MSE per pixel", f"{mse:.5f}")
     pixels = int(np.prod(ds.image_shape))  # numbers per image: 784 for MNIST, 3,072 for 32x32 colour
     m2.metric("Squared error per image", f"{mse * pixels:.2f}",
               help="Hinton & Salakhutdinov 2006 report 3.00 (deep AE, k=30) vs 13.87 (PCA, k=30) on MNIST"
-              if ds.name == "mnist" else f"summed over the {pixels:,} numbers of an image")
+              if session.bundled_mnist(ds) else f"summed over the {pixels:,} numbers of an image")
     m3.metric("PSNR", f"{psnr(mse):.2f} dB")
     return {safe.label(run.label()): per_digit(errors, ds.test.y, ds.n_classes)}
 

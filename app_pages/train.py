@@ -27,6 +27,7 @@ def main() -> None:
     st.caption(f"Training runs on: **{device_label(threads=eng.settings.resolved_threads())}** per job · jobs from "
                f"everyone in the class share {workers} training worker{'s' if workers != 1 else ''} on this server · "
                "your runs are kept in this workspace: bookmark this page's address to come back to them")
+    your_name()
     config, problem = settings()
     train_button(config, problem)
     training_jobs()
@@ -36,6 +37,28 @@ def main() -> None:
     upload_a_run()
 
 
+def your_name() -> None:
+    """The name the student gives for the teacher: the engine keeps it with the workspace, the teacher view shows it
+    beside the workspace's token."""
+    if st.query_params.get("present"):
+        return  # presenter mode shows the pictures only
+    if "student_name" not in st.session_state:
+        st.session_state["student_name"] = session.engine().student_name(session.workspace())
+    c1, _ = st.columns([1, 2])
+    c1.text_input("Your name for the teacher (optional)", key="student_name", max_chars=40, on_change=_keep_name,
+                  help="Shown to your teacher beside your jobs and runs; no one else sees it")
+    if "student_name_problem" in st.session_state:
+        st.warning(safe.plain(st.session_state.pop("student_name_problem")))
+
+
+def _keep_name() -> None:
+    try:
+        st.session_state["student_name"] = session.engine().set_student_name(session.workspace(),
+                                                                             st.session_state["student_name"])
+    except StoreError as e:
+        st.session_state["student_name_problem"] = f"Your name could not be kept: {e}"
+
+
 # ---- settings ---------------------------------------------------------------------------------------------
 def settings() -> tuple[TrainConfig, str | None]:
     """Every setting of a training run; the config they make (resolved) and why it cannot train, if it cannot."""
@@ -43,7 +66,7 @@ def settings() -> tuple[TrainConfig, str | None]:
     data_name = url.control(st.selectbox, "Data set", here, key="dataset", param="dataset", default="mnist",
                             help="Add your own images on the Data sets page")
     ds = session.dataset(data_name)
-    mnist = data_name == "mnist"
+    mnist = session.bundled_mnist(ds)  # the models that take only 28x28 grey digits, the digits' own control
     if not mnist:
         c, h, w = ds.image_shape
         st.caption(f"{safe.plain(data_name)}: {h}×{w} {'colour' if c == 3 else 'grey'} images, {len(ds.train):,} for "

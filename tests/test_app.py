@@ -415,3 +415,27 @@ def test_a_run_on_an_imported_set_shows_on_every_page_that_reads_it_by_class_nam
         assert by_label(ex.multiselect, "Normal classes").options == ["circle", "square", "triangle", "cross"]
     finally:
         session.engine()._store.delete_run(run_id, ws)
+
+
+def test_a_student_name_reaches_the_teacher_view_as_plain_text():
+    from app_pages.kit import session
+
+    eng = session.engine()
+    at = app("app_pages/train.py")
+    by_label(at.text_input, "Your name for the teacher (optional)").input("[Ada](http://evil.example)").run()
+    assert not at.exception
+    kept = eng.student_names()
+    assert "[Ada](http://evil.example)" in kept.values(), kept  # (the store's bound of 40: tests/test_engine.py)
+    eng.settings.teacher_key = "let-me-in"
+    try:
+        teacher = app(teacher="let-me-in")
+        eng._store.submit(next(w for w, n in kept.items() if n.startswith("[Ada]")), "codes", {"run": "zoo:conv-k2"},
+                          "a student's job")
+        teacher.switch_page("app_pages/teacher.py").run()
+        assert not teacher.exception
+        shown = [m.value for m in teacher.markdown if "a student" in m.value]  # while it is queued or running
+        ended = [n for d in teacher.dataframe for n in d.value.get("student", [])]  # once a worker has done it
+        assert (shown and "\\[Ada\\]\\(http" in shown[0]) or any(n.startswith("[Ada]") for n in ended), (shown, ended)
+        assert any(m.label == "Live training workers" for m in teacher.metric)
+    finally:
+        eng.settings.teacher_key = ""

@@ -332,6 +332,26 @@ def test_queue_position_and_estimated_start(store, settings, mnist, tiny):
     assert store.eta_s(jobs[2].id, 1) > store.eta_s(jobs[1].id, 1) > 0
 
 
+def test_the_wait_grows_with_the_place_and_counts_each_jobs_start(store, settings, mnist, tiny):
+    """Issue 27 item 10: "starts in about 5 s" at every place. A job's wait is the work of the jobs ahead in its
+    lane, each with a job's start, played out over the workers; a view job waits only for view jobs."""
+    for ws in (WS_A, WS_B, WS_C):  # three finished runs of 3000 images/s that took 1.5 s more than their images
+        j = submit(store, settings, ws, "train", _train(tiny), "done", mnist)
+        with store._tx() as c:
+            c.execute("UPDATE jobs SET status='done', started=0, finished=?, cost=3000, progress=? WHERE id=?",
+                      (2.5, json.dumps({"images_per_s": 3000.0}), j.id))
+    assert store.start_overhead_s() == pytest.approx(1.5)
+    settings.per_workspace = 10
+    queued = [submit(store, settings, ws, "train", _train(tiny), "t", mnist) for ws in (WS_A, WS_B, WS_C, WS_A)]
+    waits = [store.waiting(j.id, 1) for j in queued]
+    assert [w[0] for w in waits] == [1, 2, 3, 4]
+    each = 1.5 + queued[0].cost / 3000
+    assert [w[1] for w in waits] == pytest.approx([0, each, 2 * each, 3 * each])  # one worker: one after another
+    assert store.waiting(queued[3].id, 2)[1] == pytest.approx(each)  # two workers: the fourth waits for one job
+    view = submit(store, settings, WS_B, "projection", {"run": "zoo:conv-k16", "method": "pca"}, "map", mnist)
+    assert store.waiting(view.id, 1) == (1, 0.0)  # a view job does not wait behind the training queue
+
+
 def test_view_jobs_go_first_and_a_view_lane_worker_takes_only_them(store, settings, mnist, tiny):
     train = submit(store, settings, WS_A, "train", _train(tiny), "t", mnist)
     view = submit(store, settings, WS_B, "codes", {"run": "zoo:linear-k32"}, "codes", mnist)
@@ -677,3 +697,40 @@ def test_ids_out_of_range_are_no_such_job(store):
         store.job(99999999999999999999999)
     with pytest.raises(StoreError, match="no job"):
         store.request_stop(-(2**70), WS_A)
+
+
+def test_a_student_name_is_kept_per_workspace_plain_and_short(store):
+    from aecore.engine.store import MAX_STUDENT_NAME
+
+    assert store.workspace_names() == {}
+    assert store.set_workspace_name(WS_A, "  Ada\n\x00 Lovelace\t ") == "Ada Lovelace"  # one line, printable
+    long = store.set_workspace_name(WS_B, "x" * 500)
+    assert long == "x" * MAX_STUDENT_NAME
+    assert store.workspace_names() == {WS_A: "Ada Lovelace", WS_B: long}
+    store.set_workspace_name(WS_B, "")  # cleared
+    assert store.workspace_names() == {WS_A: "Ada Lovelace"}
+    with pytest.raises(StoreError):
+        store.set_workspace_name("no spaces allowed!", "Bob")
+
+
+def test_teacher_stop_tells_the_student_who_stopped_it(store, settings, mnist, tiny):
+    job = submit(store, settings, WS_A, "train", _train(tiny, epochs=200, limit=2000, batch_size=20), "long", mnist)
+    w = Worker(store, settings)
+    t = threading.Thread(target=w.run, kwargs={"once": True})
+    t.start()
+    _wait(lambda: store.job(job.id).epochs_done >= 1, what="a finished epoch")
+    store.request_stop(job.id, None, teacher=True)
+    t.join(60)
+    job = store.job(job.id)
+    assert job.status == STOPPED and job.error.startswith("stopped by the teacher"), job.error
+    queued = submit(store, settings, WS_A, "train", _train(tiny, epochs=1), "waiting", mnist)
+    assert store.request_stop(queued.id, None, teacher=True).error == "stopped by the teacher before it started"
+
+
+def test_live_workers_count_the_training_workers_the_settings_ask_for(home, settings):
+    from aecore.engine.client import Engine
+
+    eng = Engine.open(settings, start_workers=False)
+    eng._store.register_worker("w-1-aaaaaa", os.getpid())
+    eng._store.register_worker("wv-2-bbbbbb", os.getpid())  # the view lane's
+    assert eng.live_workers() == 1 and eng.live_view_workers() == 1

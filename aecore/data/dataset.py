@@ -56,7 +56,8 @@ class Dataset:
     name: str
     train: Split
     test: Split
-    classes: tuple[str, ...] = ()  # class names by label; () = the digits "0".."9"
+    classes: tuple[str, ...] = ()  # class names by label; () = the labels as text ("0".."9")
+    class_word: str = "class"  # what one class is called on screen: "digit" for MNIST (its loader says so)
 
     def split(self, which: str) -> Split:
         if which not in ("train", "test"):
@@ -70,6 +71,11 @@ class Dataset:
             return tuple(self.classes)
         n = max(10, int(max(self.train.y.max(initial=0), self.test.y.max(initial=0))) + 1)
         return tuple(str(i) for i in range(n))
+
+    @property
+    def class_words(self) -> str:
+        """The plural of `class_word`: "digits", "classes"."""
+        return self.class_word + ("es" if self.class_word.endswith("s") else "s")
 
     @property
     def n_classes(self) -> int:

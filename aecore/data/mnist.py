@@ -70,6 +70,7 @@ def _load_mnist_cached(path: str) -> Dataset:
         "mnist",
         Split(arrays["x_train"], arrays["y_train"]),
         Split(arrays["x_test"], arrays["y_test"]),
+        class_word="digit",
     )
 
 

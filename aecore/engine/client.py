@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aecore.engine import kinds
 from aecore.engine.kinds import KindError, Params
-from aecore.engine.pool import ensure_workers
+from aecore.engine.pool import ensure_workers, worker_lane
 from aecore.engine.progress import JobProgress, describe
 from aecore.engine.refs import load_ref, ref_dataset, result_key
 from aecore.engine.store import (FINISHED, RESERVED_WORKSPACES, WARM_UP_WORKSPACE, Job, RunEntry, Store, StoreError,
@@ -147,6 +147,21 @@ class Engine:
         with _door(self._store.home):
             self._store.touch_workspace(workspace)
 
+    def set_student_name(self, workspace: str, name: str) -> str:
+        """Keep the name a student gives for the teacher in their workspace (plain text, at most 40 characters; ''
+        clears it); returns it as kept."""
+        _yours(workspace)
+        with _door(self._store.home):
+            return self._store.set_workspace_name(workspace, name)
+
+    def student_name(self, workspace: str) -> str:
+        """The name this workspace's student gave for the teacher ('' if none)."""
+        return self._store.workspace_names().get(workspace, "")
+
+    def student_names(self) -> dict[str, str]:
+        """Workspace id -> the name its student gave for the teacher (the teacher view)."""
+        return self._store.workspace_names()
+
     # ---- jobs ------------------------------------------------------------------------------------------------
     @staticmethod
     def label(kind: str, params: dict | Params, about: str = "") -> str:
@@ -184,7 +199,12 @@ class Engine:
         return {j.id: i for i, j in enumerate(self._store.queue_order(), 1)}
 
     def live_workers(self) -> int:
-        return len(self._store.live_workers())
+        """Training workers alive now: the ones settings.resolved_workers() asks for (the view lane's are not counted)."""
+        return sum(1 for w in self._store.live_workers() if worker_lane(w.id) != "view")
+
+    def live_view_workers(self) -> int:
+        """Workers alive now for the short jobs pages wait for (settings.view_workers of them)."""
+        return sum(1 for w in self._store.live_workers() if worker_lane(w.id) == "view")
 
     def live_layout(self, job_id: int):
         """A running job's live picture: a training job's reconstructions, a projection's layout so far."""
@@ -202,7 +222,8 @@ class Engine:
 
     def waiting_text(self, job: Job) -> str:
         """"place 3 in the queue, starts in about 40 s" for a queued job."""
-        pos, eta = self._store.waiting(job.id, self.settings.resolved_workers())
+        lane_workers = self.settings.view_workers if job.lane == "view" else self.settings.resolved_workers()
+        pos, eta = self._store.waiting(job.id, max(1, lane_workers))
         when = "" if eta is None else (", starts in about " + _duration(eta))
         return f"place {pos} in the queue{when}"
 

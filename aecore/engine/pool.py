@@ -33,14 +33,15 @@ def ensure_workers(store: Store, settings: Settings, idle_exit_s: float | None =
         pids = {w.pid for w in registered}
         idle = idle_exit_s if idle_exit_s is not None else settings.idle_exit_s
         for lane, want_n in (("all", want), ("view", settings.view_workers)):
-            live = sum(1 for w in registered if _lane(w.id) == lane) + _starting(pids, lane)
+            live = sum(1 for w in registered if worker_lane(w.id) == lane) + _starting(pids, lane)
             for _ in range(max(0, want_n - live)):
                 _children.append(spawn_worker(settings, idle, lane))
                 started += 1
     return started
 
 
-def _lane(worker_id: str) -> str:
+def worker_lane(worker_id: str) -> str:
+    """A worker's lane, read from its id: "view" (short jobs pages wait for) or "all" (training and the rest)."""
     return "view" if worker_id.startswith("wv-") else "all"
 
 

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import errno
 import hashlib
+import heapq
 import hmac
 import io
 import json
@@ -35,6 +36,7 @@ SHELL_WORKSPACE = "shell-jobs"  # where jobs queued from a shell go unless told 
 RESERVED_WORKSPACES = frozenset({WARM_UP_WORKSPACE, SHELL_WORKSPACE})  # never reachable from a browser's address
 MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
 MAX_NAME = 80  # characters of a run name
+MAX_STUDENT_NAME = 40  # characters of the name a student gives for the teacher (workspaces.name)
 
 SCHEMA_VERSION = 3  # PRAGMA user_version of a store this code writes; older files are migrated on open
 SCHEMA = """
@@ -489,6 +491,22 @@ class Store:
     def workspaces(self) -> list[dict]:
         return [dict(r) for r in self._q("SELECT * FROM workspaces ORDER BY seen DESC")]
 
+    def set_workspace_name(self, ws: str, name: str) -> str:
+        """Keep the name a student gives for the teacher (workspaces.name, in the store since schema 2): one line of
+        printable text, at most MAX_STUDENT_NAME characters; '' clears it. Returns the name as kept."""
+        if not valid_token(ws):
+            raise StoreError("a workspace id is 8-64 letters, digits, '-' or '_'")
+        kept = " ".join("".join(ch if ch.isprintable() else " " for ch in str(name)).split())[:MAX_STUDENT_NAME].strip()
+        now = time.time()
+        with self._tx() as c:
+            c.execute("INSERT INTO workspaces(id, created, seen, name) VALUES(?,?,?,?) "
+                      "ON CONFLICT(id) DO UPDATE SET name=excluded.name, seen=excluded.seen", (ws, now, now, kept))
+        return kept
+
+    def workspace_names(self) -> dict[str, str]:
+        """Workspace id -> the name its student gave (only those that gave one)."""
+        return {r["id"]: r["name"] for r in self._q("SELECT id, name FROM workspaces WHERE name<>''")}
+
     def expire(self, days: float) -> list[str]:
         """Delete workspaces unused for `days` (their unshared runs and finished jobs); returns their ids.
 
@@ -610,17 +628,25 @@ class Store:
         return self.waiting(job_id, workers)[1]
 
     def waiting(self, job_id: int, workers: int) -> tuple[int, float | None]:
-        """(1-based place in the queue, seconds until it should start); (0, None) when the job is not waiting."""
+        """(1-based place in the queue, seconds until it should start); (0, None) when the job is not waiting.
+
+        The place counts the jobs ahead in the job's own lane. The time plays the queue out: each of `workers`
+        workers first finishes what it runs (its cost left over the recent images per second), then takes the jobs
+        ahead in order, each costing a job's start (loading the data and the model) and its images."""
         order = self.queue_order()
         ids = [j.id for j in order]
         if int(job_id) not in ids:
             return 0, None
-        place = ids.index(int(job_id))
-        rate = self.throughput()
-        ahead = sum(j.cost for j in order[:place]) / rate
-        running = self._q("SELECT cost, progress FROM jobs WHERE status=?", (RUNNING,))
-        left = sum((c or 0.0) * (1 - (json.loads(p) if p else {}).get("fraction", 0.0)) for c, p in running) / rate
-        return place + 1, (ahead + left) / max(1, workers)
+        lane = order[ids.index(int(job_id))].lane
+        ahead = [j for j in order[:ids.index(int(job_id))] if j.lane == lane]
+        rate, start = self.throughput(), self.start_overhead_s()
+        running = self._q("SELECT cost, progress FROM jobs WHERE status=? AND lane=?", (RUNNING, lane))
+        left = sorted((c or 0.0) * (1 - (json.loads(p) if p else {}).get("fraction", 0.0)) / rate for c, p in running)
+        free = (left + [0.0] * max(0, workers - len(left)))[:max(1, workers)]  # when each worker is free again
+        heapq.heapify(free)
+        for j in ahead:
+            heapq.heappush(free, heapq.heappop(free) + start + j.cost / rate)
+        return len(ahead) + 1, free[0]
 
     def throughput(self) -> float:
         """Images per second of recent training jobs (a rough prior when there are none)."""
@@ -629,6 +655,19 @@ class Store:
         rates = [json.loads(r[0]).get("images_per_s", 0) for r in rows]
         rates = [r for r in rates if r > 0]
         return float(np.median(rates)) if rates else 3000.0
+
+    def start_overhead_s(self) -> float:
+        """Seconds a job costs beyond its images (a worker loads the data set and builds the model): the median over
+        recent finished training jobs of their time less their images over their rate; 2 s when there are none."""
+        rows = self._q("SELECT started, finished, cost, progress FROM jobs WHERE kind='train' AND status=? AND "
+                       "progress IS NOT NULL AND started IS NOT NULL AND finished IS NOT NULL ORDER BY id DESC LIMIT 10",
+                       (DONE,))
+        extra = []
+        for started, finished, cost, progress in rows:
+            rate = json.loads(progress).get("images_per_s", 0)
+            if rate > 0:
+                extra.append(max(0.0, (finished - started) - (cost or 0.0) / rate))
+        return float(min(30.0, max(0.2, np.median(extra)))) if extra else 2.0
 
     def claim(self, worker: str, lane: str | None = None) -> Job | None:
         """Atomically take the next queued job (fair order; only jobs of `lane` if given) and mark it running; the

@@ -137,7 +137,7 @@ def live_layout_figure(params: dict, xy: np.ndarray):
         idx = np.arange(len(xy))
     name = {"tsne": "t-SNE", "umap": "UMAP"}.get(params.get("method"), "layout")
     fig = digit_scatter(xy, y[idx], idx, tuple(f"{name} {i + 1}" for i in range(xy.shape[1])), size=4,
-                        names=None if ds.name == "mnist" else ds.class_names)
+                        names=ds.class_names, what=ds.class_word)
     fig.update_layout(title=f"{name} converging… ({len(xy):,} images)")
     return fig
 

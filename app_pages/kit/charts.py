@@ -31,13 +31,14 @@ def loss_figure(history: list[dict], title: str = "Loss per epoch") -> go.Figure
     return fig
 
 
-def per_digit_figure(values: dict[str, list], title: str = "Error per digit", names: tuple[str, ...] | None = None) -> go.Figure:
-    """One group of bars per digit (per class, named by `names`), one bar per run."""
+def per_digit_figure(values: dict[str, list], title: str = "Error per digit", names: tuple[str, ...] | None = None,
+                     what: str | None = None) -> go.Figure:
+    """One group of bars per digit (per class, named by `names`; `what`: the word for a class), one bar per run."""
     fig = go.Figure()
     x = [str(d) for d in range(10)] if names is None else [safe.label(n) for n in names]
     for name, vals in values.items():
         fig.add_bar(x=x, y=vals, name=name)
-    fig.update_layout(title=title, xaxis_title="digit" if names is None else "class", xaxis_type="category",
+    fig.update_layout(title=title, xaxis_title=what or ("digit" if names is None else "class"), xaxis_type="category",
                       yaxis_title="test MSE per pixel", barmode="group",
                       height=320, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
     return fig
@@ -50,13 +51,13 @@ def class_colour(label: int, n_classes: int = 10) -> str:
 
 
 def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tuple, size: int = 5,
-                  height: int = 560, names: tuple[str, ...] | None = None) -> go.Figure:
-    """Points [n, 2] (or [n, 3]: a 3-D cloud to rotate) coloured by digit (by class, named by `names`, on another data
-    set), one WebGL trace per class, each point's index in customdata (plotly selections report it). Built from
+                  height: int = 560, names: tuple[str, ...] | None = None, what: str | None = None) -> go.Figure:
+    """Points [n, 2] (or [n, 3]: a 3-D cloud to rotate) coloured by digit (by class, named by `names`, called `what`),
+    one WebGL trace per class, each point's index in customdata (plotly selections report it). Built from
     arrays directly: a page draws it on every rerun."""
     fig = go.Figure()
     three = xy.shape[1] == 3
-    what = "digit" if names is None else "class"
+    what = what or ("digit" if names is None else "class")
     n = 10 if names is None else len(names)
     for d in range(n):
         m = digits == d

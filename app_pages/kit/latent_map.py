@@ -15,10 +15,9 @@ SIZES = {"same": "all the same", "error": "reconstruction error (bigger = worse)
 SELECTED = "#111111"
 
 
-def colour_label(field: str, mnist: bool) -> str:
-    """How the "Colour by" choice names a field: by digit on MNIST, by class elsewhere."""
-    text = COLOURS[field]
-    return text if mnist else text.replace("digit the probe", "class the probe").replace("digit", "class")
+def colour_label(field: str, what: str = "digit") -> str:
+    """How the "Colour by" choice names a field: by `what` one class is called (digit on MNIST, class elsewhere)."""
+    return COLOURS[field].replace("digit", what)
 
 
 def _groups(colour: str, labels, pred, trained, n_test: int, idx, names=None) -> list[tuple[str, np.ndarray, str]]:
@@ -37,9 +36,10 @@ def _groups(colour: str, labels, pred, trained, n_test: int, idx, names=None) ->
 
 
 def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict, axis: tuple, colour: str = "digit",
-              size: str = "same", selected=(), n_test: int = 10000, height: int = 600, names=None) -> go.Figure:
+              size: str = "same", selected=(), n_test: int = 10000, height: int = 600, names=None,
+              what: str | None = None) -> go.Figure:
     """Points [n, 2 or 3] (WebGL), coloured by a field, sized by the error or not, the selection ringed in black;
-    `names`: the class names of a data set other than MNIST (whose classes are the digits).
+    `names`: the class names (None: the digits 0-9), `what`: the word for one class ("digit", "class").
 
     Each point's number is its customdata (plotly selections report it); categorical colours are one
     trace per group, so the legend can hide a group; the error is a colour scale.
@@ -48,7 +48,7 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
     mse, pred, trained = fields["mse"], fields["pred"], fields["trained"]
     base = 3 if len(xy) > 20000 else 5
     sizes = (base + 11 * np.argsort(np.argsort(mse)) / max(len(mse) - 1, 1)) if size == "error" else np.full(len(xy), base)
-    what, cls = ("digit", str) if names is None else ("class", lambda d: safe.label(names[d]))
+    what, cls = what or ("digit" if names is None else "class"), (str if names is None else lambda d: safe.label(names[d]))
     text = np.array([f"{point_name(int(i), n_test)} · {what} {cls(d)} · error {e:.4f} · probe reads {cls(p)}"
                      for i, d, e, p in zip(idx, labels, mse, pred)])
     fig = go.Figure()
@@ -94,14 +94,15 @@ def add_star(fig: go.Figure, pos) -> None:
                                    marker=dict(symbol="star", size=26, color="#ffd43b", line=dict(color="black", width=2))))
 
 
-def selection_counts_figure(labels_shown: np.ndarray, labels_selected: np.ndarray, names=None) -> go.Figure:
+def selection_counts_figure(labels_shown: np.ndarray, labels_selected: np.ndarray, names=None,
+                            what: str | None = None) -> go.Figure:
     """Per digit (class, named by `names`): how many of the selected points are that digit (bars, numbers on them),
     beside its share of the map."""
     n = 10 if names is None else len(names)
     x = [str(d) for d in range(n)] if names is None else [safe.label(c) for c in names]
     counts = np.bincount(labels_selected.astype(int), minlength=n)[:n]
     expected = np.bincount(labels_shown.astype(int), minlength=n)[:n] / max(len(labels_shown), 1) * len(labels_selected)
-    what = "digit" if names is None else "class"
+    what = what or ("digit" if names is None else "class")
     fig = go.Figure()
     fig.add_bar(x=x, y=counts, name="selected", text=counts, textposition="outside",
                 marker_color=[charts.class_colour(d, n) for d in range(n)])

@@ -10,7 +10,7 @@ from aecore.engine.client import KindError, StoreError
 from aecore.models.evaluate import reconstruct
 from aecore.training.runs import Run, RunError
 from aecore.training.zoo import load_zoo, zoo_names
-from app_pages.kit.session import dataset, engine, is_teacher, workspace
+from app_pages.kit.session import bundled_mnist, dataset, engine, is_teacher, workspace
 from app_pages.kit import url
 from app_pages.kit.safe import plain
 
@@ -44,7 +44,7 @@ def run_options(data: tuple[str, ...] | None = ("mnist",)) -> dict[str, str]:
         if data is not None and on not in data:
             continue
         whose = "yours" if r.workspace == ws else "class"
-        opts[f"run:{r.id}"] = (f"{whose} · {r.name}" + (f" · on {on}" if on != "mnist" and f"on {on}" not in r.name else "")
+        opts[f"run:{r.id}"] = (f"{whose} · {r.name}" + (f" · on {on}" if not bundled_mnist(on) and f"on {on}" not in r.name else "")
                                + (" 🌐" if r.shared and r.workspace == ws else ""))
     return opts
 

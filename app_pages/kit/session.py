@@ -38,7 +38,13 @@ def warm_imports() -> bool:
 @st.cache_resource(show_spinner="Loading the data set…", max_entries=6)
 def dataset(name: str = "mnist"):
     """A data set by name: the bundled MNIST, or one imported on the Data sets page (DataError when it is gone)."""
-    return load_mnist() if name == "mnist" else load_dataset(name)
+    return load_mnist() if bundled_mnist(name) else load_dataset(name)
+
+
+def bundled_mnist(data) -> bool:
+    """Whether a data set (or its name) is the bundled MNIST, for what only it has: the zoo's runs trained on it, the
+    28x28 digits one draws or uploads, the models that take only those. (How to call a class: `ds.class_word`.)"""
+    return getattr(data, "name", data) == "mnist"
 
 
 @st.cache_resource(show_spinner="Starting the job engine…")

@@ -44,7 +44,7 @@ def figure(rec: Recording, i: int, ds, height: int = 420, title: str | None = No
     y = ds.test.y[rec.index]
     axis = ("z1", "z2") if rec.latent <= 2 else ("PC1 of the codes", "PC2 of the codes")
     fig = charts.digit_scatter(rec.xy[i], y, rec.index, axis, size=5, height=height,
-                            names=None if ds.name == "mnist" else ds.class_names)
+                            names=ds.class_names, what=ds.class_word)
     (x0, x1), (y0, y1) = rec.bounds()
     fig.update_xaxes(range=[x0, x1])
     fig.update_yaxes(range=[y0, y1])

@@ -1,0 +1,60 @@
+"""The teacher view in a real browser (issue 27, item 17): a student's name beside their workspace, and a job the
+teacher stops tells the student that the teacher stopped it."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from browser_kit import ERRORS, settle
+
+KEY = "class-key-4711"
+NAME = "Ada L."
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A fresh app server with a teacher key (its own home, one worker); its log must hold no traceback."""
+    from browser_kit import need_chromium, serve
+
+    need_chromium()
+    home = tmp_path_factory.mktemp("home")
+    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "60",
+                "AELAB_TEACHER_KEY": KEY}) as (url, proc):
+        yield url, proc
+    log = Path(proc.log_path).read_text(errors="replace")
+    assert "Traceback" not in log, log[log.find("Traceback") - 200:][:3000]
+
+
+def test_the_teacher_sees_the_students_name_stops_the_job_and_the_student_reads_who(server, page, browser):
+    url, _ = server
+    # the student: a name for the teacher, then a long training job
+    page.goto(f"{url}/train?model=conv&latent=8&epochs=40&batch=32&limit=12000", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Train an autoencoder").wait_for(timeout=90000)
+    settle(page, 90000)
+    name_box = page.get_by_role("textbox", name="Your name for the teacher (optional)")
+    name_box.fill(NAME)
+    name_box.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="▶ Train").click()
+    page.get_by_text(re.compile(r"epoch \d+/40 · step \d+")).first.wait_for(timeout=120000)  # it runs
+    ws = re.search(r"[?&]ws=([A-Za-z0-9_-]+)", page.url).group(1)
+
+    # the teacher, in a tab of their own: the name beside the workspace's token, and Stop
+    teacher = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        teacher.goto(f"{url}/teacher?teacher={KEY}", wait_until="domcontentloaded")
+        teacher.get_by_role("heading", name="Teacher view").wait_for(timeout=60000)
+        row = teacher.get_by_text(re.compile(rf"Job \d+ · {re.escape(NAME)} · {ws[:8]}"))
+        row.first.wait_for(timeout=60000)
+        assert teacher.locator(ERRORS).count() == 0
+        teacher.get_by_role("button", name="■ Stop").first.click()
+        teacher.get_by_text("No job is queued or running.").wait_for(timeout=60000)
+    finally:
+        teacher.close()
+
+    # the student reads who stopped it
+    page.get_by_text(re.compile(r"stopped by the teacher after \d+ epoch")).first.wait_for(timeout=60000)
+    assert page.locator(ERRORS).count() == 0
+    settle(page)
+    assert page.get_by_role("textbox", name="Your name for the teacher (optional)").input_value() == NAME  # kept
