@@ -82,6 +82,7 @@ def test_an_autoencoder_beats_pca_on_generated_colour_shapes(tmp_path):
     """The conv AE (k=8) through the main trainer, against PCA with 8 components, on held-out colour images."""
     from sklearn.decomposition import PCA
 
+    from aecore.models.evaluate import evaluate
     from aecore.training.config import TrainConfig
     from aecore.training.trainer import train
 
@@ -89,7 +90,7 @@ def test_an_autoencoder_beats_pca_on_generated_colour_shapes(tmp_path):
     torch.manual_seed(0)
     run = train(TrainConfig(model="conv", latent=8, dataset="shapes", epochs=30, batch_size=32, lr=3e-3,
                             val_fraction=0.0, device="cpu"), ds)
-    ae_mse = classify.test_mse(run.model, ds)
+    ae_mse = evaluate(run.model, ds.test)["test_mse"]
 
     def flat(a):
         return a.reshape(len(a), -1).astype(np.float32) / 255.0

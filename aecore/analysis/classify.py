@@ -1,9 +1,10 @@
-"""Classes from codes on any data set: a classifier head on an autoencoder's code, fine-tuned with its encoder,
-accuracy overall and per class, and the conv-AE tutorial's Flowers102 experiment as one comparison."""
+"""Classes from codes on any data set: the linear probe, a classifier head on an autoencoder's code fine-tuned with its
+encoder (the one fine-tuning loop), accuracy overall and per class, and the conv-AE tutorial's Flowers102 experiment."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from typing import Callable
 
@@ -16,9 +17,10 @@ from aecore.data.catalog import load_dataset
 from aecore.data.dataset import DataError, Dataset, as_nchw, device_images, show_images, subset_indices, to_float
 from aecore.errors import AELabError
 from aecore.models.autoencoders import Autoencoder, Classifier
-from aecore.models.colour import VARIANT_TEXT, VARIANTS, FlowersAE, FlowersHead, tutorial_variant
-from aecore.models.evaluate import model_device, reconstruct
-from aecore.training.trainer import Progress, _is_stopped
+from aecore.models.colour import VARIANT_MODEL, VARIANT_TEXT, VARIANTS, FlowersAE, FlowersHead, tutorial_variant
+from aecore.models.evaluate import evaluate, model_device, reconstruct
+from aecore.training.config import ConfigError, TrainConfig
+from aecore.training.trainer import Progress, _is_stopped, steps_per_epoch, train
 
 MAX_EPOCHS = 500
 
@@ -52,51 +54,25 @@ def make_classifier(autoencoder: Autoencoder, n_classes: int, batchnorm: bool | 
 
 def fit_autoencoder(model: Autoencoder, dataset: Dataset, epochs: int = 5, batch: int = 255, lr: float = 1e-3,
                     seed: int = 0, limit: int | None = None, on_progress: Callable | None = None, stop=None,
-                    phase: str = "autoencoder", stage: int = 1, stages: int = 1) -> list[dict]:
-    """Train an autoencoder on the training images (the tutorial's recipe: MSE, Adam 1e-3, batch 255), in place;
-    returns one row per epoch (train_loss, seconds)."""
+                    phase: str = "autoencoder", stage: int = 1, stages: int = 1, name: str = "conv") -> list[dict]:
+    """Train an autoencoder on the training images through the trainer (the tutorial's recipe: MSE, Adam 1e-3,
+    batch 255, no validation split), in place; `name`: its registry name, for the run's config. Returns one row per
+    epoch (epoch, train_loss, seconds)."""
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ClassifyError(f"epochs must be between 1 and {MAX_EPOCHS}, got {epochs}")
-    dev = model_device(model)
-    images = device_images(dataset.train.x, dev)  # [N,C,H,W] uint8, on the device once
-    idx = torch.as_tensor(subset_indices(dataset.train.y, None, limit, seed))
-    if len(idx) < 2:
+    n = len(subset_indices(dataset.train.y, None, limit, seed))
+    if n < 2:
         raise ClassifyError("need at least 2 training images")
-    bs = min(batch, len(idx))
-    steps = max(1, len(idx) // bs)  # whole batches only (BatchNorm; the tutorial drops the last one too)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    rows, t_start = [], time.perf_counter()
-    model.train()
-    for ep in range(1, epochs + 1):
-        perm, total, t0 = idx[torch.randperm(len(idx), generator=g)].to(dev), 0.0, time.perf_counter()
-        for s in range(steps):
-            if _is_stopped(stop):
-                return rows
-            x = to_float(images[perm[s * bs:(s + 1) * bs]])  # [b,C,H,W] in [0,1]
-            loss = F.mse_loss(model(x), x)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-        dt = time.perf_counter() - t0
-        rows.append({"epoch": ep, "train_loss": total / steps, "seconds": dt})
-        if on_progress is not None:
-            on_progress(Progress(phase, ep, epochs, steps, steps, total / steps, steps * bs / max(dt, 1e-9),
-                                 time.perf_counter() - t_start, stage, stages))
-    model.eval()
-    return rows
-
-
-@torch.no_grad()
-def test_mse(model: Autoencoder, dataset: Dataset, batch: int = 512) -> float:
-    """Mean squared error per pixel over the test images (outputs clamped to [0, 1] as they are shown)."""
-    model.eval()
-    dev, images, total = model_device(model), as_nchw(dataset.test.x), 0.0
-    for i in range(0, len(images), batch):
-        x = to_float(images[i:i + batch].to(dev))
-        total += float(((model(x).clamp(0, 1) - x) ** 2).mean()) * len(x)
-    return total / max(len(images), 1)
+    config = TrainConfig(model=name, dataset=dataset.name, epochs=epochs, batch_size=min(batch, n), lr=lr, seed=seed,
+                         limit=limit, val_fraction=0.0, loss="mse", optimizer="adam",
+                         device=model_device(model).type)
+    staged = None if on_progress is None else (
+        lambda p: on_progress(dataclasses.replace(p, phase=phase, stage=stage, stages=stages)))
+    try:
+        run = train(config, dataset, on_progress=staged, stop=stop, model=model)
+    except ConfigError as e:
+        raise ClassifyError(str(e)) from None
+    return [{"epoch": r["epoch"], "train_loss": r["train_loss"], "seconds": r["seconds"]} for r in run.history]
 
 
 @torch.no_grad()
@@ -124,8 +100,9 @@ def accuracy(clf: nn.Module, x: np.ndarray, y: np.ndarray, n_classes: int) -> di
 def finetune(classifier: nn.Module, dataset: Dataset, epochs: int = 5, batch: int = 64, lr: float = 1e-3,
              seed: int = 0, labels: int | None = None, freeze_encoder: bool = False, on_progress: Callable | None = None,
              stop=None, phase: str = "classifier", stage: int = 1, stages: int = 1) -> dict:
-    """Train a classifier (encoder + head; only the head with `freeze_encoder`) with cross-entropy and Adam on
-    `labels` labelled training images (None: all); returns train and test accuracy, per class, and its history."""
+    """The one fine-tuning loop: train a classifier (encoder + head; only the head with `freeze_encoder`) with
+    cross-entropy and Adam on `labels` labelled training images (None: all), batches as the trainer takes them;
+    returns train and test accuracy, per class, and its history."""
     if not 1 <= epochs <= MAX_EPOCHS:
         raise ClassifyError(f"epochs must be between 1 and {MAX_EPOCHS}, got {epochs}")
     n_classes = dataset.n_classes
@@ -139,8 +116,9 @@ def finetune(classifier: nn.Module, dataset: Dataset, epochs: int = 5, batch: in
     params = classifier.head.parameters() if freeze_encoder else classifier.parameters()
     opt = torch.optim.Adam(params, lr=lr)
     g = torch.Generator().manual_seed(seed)
-    bs = min(batch, len(idx))
-    steps = max(1, len(idx) // bs)
+    n = len(idx)
+    bs = min(batch, n)
+    steps = steps_per_epoch(n, bs)  # the last batch takes what is left (never a lone image: BatchNorm)
     history, t_start, status = [], time.perf_counter(), "done"
     for ep in range(1, epochs + 1):
         classifier.train()
@@ -151,9 +129,9 @@ def finetune(classifier: nn.Module, dataset: Dataset, epochs: int = 5, batch: in
             if _is_stopped(stop):
                 status = "stopped"
                 break
-            b = perm[s * bs:(s + 1) * bs]
-            x, y = to_float(images[b]), y_all[b]
-            logits = classifier(x)
+            b = perm[s * bs:(s + 1) * bs if s + 1 < steps else n]  # [b] indices of this batch
+            x, y = to_float(images[b]), y_all[b]  # [b,C,H,W] in [0,1], [b]
+            logits = classifier(x)  # [b, n_classes]
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -174,6 +152,16 @@ def finetune(classifier: nn.Module, dataset: Dataset, epochs: int = 5, batch: in
     return {"train_acc": tr["accuracy"], "test_acc": te["accuracy"], "per_class": te["per_class"],
             "confusion": te["confusion"], "history": history, "status": status, "labels": len(lab),
             "seconds": time.perf_counter() - t_start}
+
+
+def linear_probe(seed: int = 0):
+    """The linear probe on codes (the Experiments page's and the latent-space map's): a scaled logistic regression,
+    unfitted (sklearn pipeline; fit(codes [n,k], labels [n]))."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed))
 
 
 def per_class_rows(dataset: Dataset, per_class: np.ndarray, **extra) -> list[dict]:
@@ -225,12 +213,12 @@ def tutorial_experiment(dataset: Dataset | str, variants: tuple[str, ...] = VARI
         ae.to(device)
         t0 = time.perf_counter()
         rows = fit_autoencoder(ae, ds, ae_epochs, ae_batch, lr, seed, limit, on_progress, stop,
-                               f"{v} · autoencoder", 2 * i + 1, stages)
+                               f"{v} · autoencoder", 2 * i + 1, stages, name=VARIANT_MODEL[v])
         hist_rows += [{"variant": v, "phase": "autoencoder", **r} for r in rows]
         if _is_stopped(stop):
             status = "stopped"
             break
-        mse = test_mse(ae, ds)
+        mse = evaluate(ae, ds.test)["test_mse"]
         images[f"recon:{v}"] = reconstruct(ae, ds.test.x[show])[1]  # [n,H,W(,C)] in [0, 1]
         clf = MapClassifier(ae, head).to(device)  # the autoencoder is not used after this
         res = finetune(clf, ds, clf_epochs, clf_batch, lr, seed, labels, False, on_progress, stop,

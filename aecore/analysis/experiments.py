@@ -8,14 +8,14 @@ import dataclasses
 import numpy as np
 import torch
 
-from aecore.analysis import recipes
+from aecore.analysis import classify, recipes
 from aecore.analysis.pca import pca_codes, pca_mse, pca_reconstruct
 from aecore.analysis.projection import project
 from aecore.analysis.results import Result
 from aecore.data.catalog import load_dataset
-from aecore.data.dataset import Dataset, as_nchw, subset_indices
+from aecore.data.dataset import Dataset, subset_indices
 from aecore.errors import AELabError, stop_point
-from aecore.models.evaluate import encode, evaluate, model_device, per_image_errors, reconstruct
+from aecore.models.evaluate import encode, evaluate, model_device, mse, per_image_errors, reconstruct
 from aecore.training.config import TrainConfig
 from aecore.training.runs import Run
 from aecore.training.trainer import Progress, train
@@ -189,15 +189,11 @@ def ae_vs_pca(run: Run, dataset: Dataset | None = None, n_points: int = 2000, se
 
 # ---- 4. features for classification ------------------------------------------------------------
 def _fit_score(train_x, train_y, test_x, test_y, seed):
-    from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed))
     knn = KNeighborsClassifier(n_neighbors=5)
     return (
-        float(logreg.fit(train_x, train_y).score(test_x, test_y)),
+        float(classify.linear_probe(seed).fit(train_x, train_y).score(test_x, test_y)),
         float(knn.fit(train_x, train_y).score(test_x, test_y)),
     )
 
@@ -242,11 +238,10 @@ def finetune(
     on_progress=None,
     stop=None,
 ) -> Result:
-    """Semi-supervised: a classifier head on the code, trained with the encoder frozen, then fine-tuned with it."""
+    """Semi-supervised: a classifier head on the code, trained with the encoder frozen, then (a fresh head) fine-tuned
+    with it; both through aecore.analysis.classify.finetune, batches of 32."""
     import copy
-    import time
 
-    from aecore.data.dataset import to_float
     from aecore.models.autoencoders import Classifier
 
     dataset = dataset or load_dataset(run.config.dataset)
@@ -255,50 +250,18 @@ def finetune(
     if not 1 <= epochs <= 200:
         raise ExperimentError(f"epochs must be between 1 and 200, got {epochs}")
     dev = model_device(run.model)
-    tr = subset_indices(dataset.train.y, limit=labels, seed=seed)
-    xtr = as_nchw(np.ascontiguousarray(dataset.train.x[tr])).to(dev)  # [n,1,28,28] uint8 ([n,C,H,W] in colour)
-    ytr = torch.from_numpy(dataset.train.y[tr].astype(np.int64)).to(dev)  # [n]
     rows = []
     for stage, (mode, freeze) in enumerate([("head only (frozen encoder)", True), ("fine-tuned encoder + head", False)], 1):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             clf = Classifier(copy.deepcopy(run.model), dataset.n_classes).to(dev)
-        params = clf.head.parameters() if freeze else clf.parameters()
-        opt = torch.optim.Adam(params, lr=lr)
-        g = torch.Generator(device=dev).manual_seed(seed)
-        bs = min(32, len(tr))
-        steps = (len(tr) + bs - 1) // bs
-        t0 = time.perf_counter()
-        for ep in range(1, epochs + 1):
-            clf.train()
-            if freeze:
-                clf.autoencoder.eval()
-            perm = torch.randperm(len(tr), generator=g, device=dev)
-            for s in range(steps):
-                if _stopped(stop):
-                    break
-                b = perm[s * bs : (s + 1) * bs]
-                loss = torch.nn.functional.cross_entropy(clf(to_float(xtr[b])), ytr[b])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            if on_progress:
-                on_progress(Progress(mode, ep, epochs, steps, steps, loss.item(), 0.0, time.perf_counter() - t0, stage, 2))
-        acc = _accuracy(clf, dataset)
-        rows.append({"mode": mode, "labels": labels, "epochs": epochs, "test_acc": acc})
+        res = classify.finetune(clf, dataset, epochs, 32, lr, seed, labels, freeze, on_progress, stop, mode, stage, 2)
+        rows.append({"mode": mode, "labels": labels, "epochs": epochs, "test_acc": res["test_acc"]})
+        if res["status"] == "stopped":
+            break
     summary = {r["mode"]: r["test_acc"] for r in rows}
     return Result("finetune", {"run": run.config.to_dict(), "labels": labels, "epochs": epochs, "seed": seed, "lr": lr},
                   {"finetune": rows}, {}, summary, "stopped" if _stopped(stop) else "done")
-
-
-@torch.no_grad()
-def _accuracy(clf, dataset: Dataset) -> float:
-    from aecore.models.evaluate import _batches
-
-    clf.eval()
-    dev = model_device(clf)
-    preds = torch.cat([clf(xb).argmax(1).cpu() for xb in _batches(dataset.test.x, dev, 2048)]).numpy()
-    return float((preds == dataset.test.y).mean())
 
 
 # ---- 5. one digit only: anomaly detection ------------------------------------------------------
@@ -387,5 +350,5 @@ def noise_curve(runs: dict[str, Run], kind: str, levels: list[float], dataset: D
             err = per_image_errors(run.model, x, noise, seed)["mse"]
             rows.append({"level": float(level), "model": label, "mse": float(err.mean())})
         noisy = corrupt(clean, noise, torch.Generator().manual_seed(seed))  # the same draw the models saw
-        rows.append({"level": float(level), "model": "corrupted input", "mse": float(((noisy - clean) ** 2).mean())})
+        rows.append({"level": float(level), "model": "corrupted input", "mse": mse(noisy, clean)})
     return rows

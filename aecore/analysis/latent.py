@@ -144,14 +144,11 @@ def training_mask(config, dataset) -> np.ndarray:
 def probe_predictions(model: Autoencoder, dataset, z: np.ndarray, labels: int = 1000, seed: int = 0) -> np.ndarray:
     """The digit a linear probe reads off each code [n] -> [n]: the Experiments page's probe (a scaled logistic
     regression fitted on the codes of `labels` labelled training images)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+    from aecore.analysis.classify import linear_probe
     from aecore.data.dataset import subset_indices
 
     tr = subset_indices(dataset.train.y, limit=labels, seed=seed)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed))
+    probe = linear_probe(seed)
     probe.fit(encode(model, dataset.train.x[tr]), dataset.train.y[tr])
     return probe.predict(np.asarray(z, np.float32)).astype(np.uint8)
 

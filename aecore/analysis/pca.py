@@ -9,6 +9,7 @@ from sklearn.decomposition import PCA
 
 from aecore.data.dataset import Dataset
 from aecore.data.mnist import load_mnist
+from aecore.models.evaluate import mse
 
 MAX_COMPONENTS = 256
 
@@ -71,7 +72,7 @@ def pca_mse(x: np.ndarray, k: int, dataset: Dataset | None = None, clip: bool = 
     rec = z @ p.components_[:k] + p.mean_
     if clip:
         rec = np.clip(rec, 0.0, 1.0)
-    return float(((rec - flat) ** 2).mean())
+    return mse(rec, flat)
 
 
 def explained_variance(k: int, dataset: Dataset | None = None) -> float:

@@ -147,7 +147,7 @@ def project(
     if method == "pca":
         from sklearn.decomposition import PCA
 
-        if n < 2:
+        if n < min_points(method):
             raise ProjectionError("PCA needs at least 2 points")
         comps = min(dims, k, n)
         p = PCA(n_components=comps, random_state=seed).fit(z)
@@ -158,8 +158,9 @@ def project(
     if method == "tsne":
         if not 2 <= perplexity <= 100:
             raise ProjectionError(f"perplexity must be between 2 and 100, got {perplexity}")
-        if n <= perplexity * 3:
-            raise ProjectionError(f"t-SNE with perplexity {perplexity:g} needs more than {int(perplexity * 3)} points, got {n}")
+        need = min_points(method, perplexity=perplexity)
+        if n < need:
+            raise ProjectionError(f"t-SNE with perplexity {perplexity:g} needs more than {need - 1} points, got {n}")
         if tsne_backend not in TSNE_BACKENDS:
             raise ProjectionError(f"unknown t-SNE backend {tsne_backend!r}; choose one of {', '.join(TSNE_BACKENDS)}")
         return _tsne(z, perplexity, seed, on_layout, every, n_jobs, dims, keep, device, tsne_backend)
@@ -167,8 +168,9 @@ def project(
         raise ProjectionError(f"n_neighbors must be between 2 and 200, got {n_neighbors}")
     if not 0.0 <= min_dist <= 1.0:
         raise ProjectionError(f"min_dist must be between 0 and 1, got {min_dist}")
-    if n <= n_neighbors + 1:
-        raise ProjectionError(f"UMAP with n_neighbors={n_neighbors} needs more than {n_neighbors + 1} points, got {n}")
+    need = min_points(method, n_neighbors=n_neighbors)
+    if n < need:
+        raise ProjectionError(f"UMAP with n_neighbors={n_neighbors} needs more than {need - 1} points, got {n}")
     if umap_backend not in UMAP_BACKENDS:
         raise ProjectionError(f"unknown UMAP backend {umap_backend!r}; choose one of {', '.join(UMAP_BACKENDS)}")
     return _umap_any(z, int(n_neighbors), float(min_dist), seed, on_layout, max(1, every // 5), dims, keep, device,

@@ -14,6 +14,8 @@ VARIANT_TEXT = {
     "bn-dropout": "+ BatchNorm + dropout in the head",
     "upsample": "upsampling decoder (BatchNorm, dropout head)",
 }
+# each variant's autoencoder by registry name (see TUTORIAL_MODELS; the dropout is in the head only)
+VARIANT_MODEL = {"base": "flowers-tutorial", "bn": "flowers-bn", "bn-dropout": "flowers-bn", "upsample": "flowers-upsample"}
 
 
 def latent_side(size: int) -> int:
