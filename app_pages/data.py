@@ -9,7 +9,9 @@ import streamlit as st
 
 from aecore.data import imported as datasets
 from aecore.data.dataset import DataError
+from aecore.data.image_files import IMAGE_EXTENSIONS
 from aecore.data.images import grid, to_png
+from aecore.data.import_limits import LIMITS
 from aecore.engine.client import StoreError
 from app_pages.kit import background, safe, session, url
 
@@ -155,10 +157,10 @@ def _start_import(upload, name: str, size: int, tone: str, test_share: float) ->
 
 
 def what_an_import_accepts() -> None:
-    limits = datasets.LIMITS
+    limits = LIMITS
     with st.expander("What an import accepts"):
         st.markdown(
-            f"- Images: {', '.join(datasets.IMAGE_EXTENSIONS)}; any size and mode (grey, RGB, RGBA, palette), "
+            f"- Images: {', '.join(IMAGE_EXTENSIONS)}; any size and mode (grey, RGB, RGBA, palette), "
             f"cropped to the centre square and resized; files that are not images, or are corrupt, are skipped and "
             "named in the import notes.\n"
             f"- At most {limits.max_images:,} images, {limits.max_members:,} files in a zip, {limits.max_classes:,} "

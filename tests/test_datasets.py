@@ -14,6 +14,7 @@ from aecore.data import catalog
 from aecore.data import dataset as data_set
 from aecore.data import imported as datasets
 from aecore.data.dataset import DataError
+from aecore.data.import_limits import Limits
 from aecore.data.shapes import make_shapes, write_shapes_folder
 
 
@@ -172,7 +173,7 @@ def test_zip_bomb(tmp_path):
     members["circle/bomb.png"] = b"\0" * (20 * 2**20)  # 20 MiB of zeros deflate to about 20 KiB
     with pytest.raises(DataError, match="would inflate .* times .to 20 MiB.: this looks like a zip bomb; refused"):
         datasets.add(make_zip(tmp_path / "bomb.zip", members), "bomb")
-    small = datasets.Limits(max_total_bytes=20_000)
+    small = Limits(max_total_bytes=20_000)
     with pytest.raises(DataError, match="the zip would unpack to more than .* GiB, the limit"):
         datasets.add(make_zip(tmp_path / "big.zip", shape_members(2, 30)), "big", limits=small)
 
@@ -182,20 +183,20 @@ def test_too_many_files_is_refused_before_reading_them(tmp_path):
     with zipfile.ZipFile(z, "w", zipfile.ZIP_STORED) as zf:
         for i in range(20_000):  # tens of thousands of entries, each empty
             zf.writestr(f"{'ab'[i % 2]}/{i}.png", b"")
-    limits = datasets.Limits(max_members=10_000)
+    limits = Limits(max_members=10_000)
     with pytest.raises(DataError, match="the zip holds 20,000 entries, more than the limit of 10,000"):
         datasets.add(z, "many", limits=limits)
     with pytest.raises(DataError, match="20,000 images are more than the limit of 10,000"):
-        datasets.add(z, "many", limits=datasets.Limits(max_images=10_000))
+        datasets.add(z, "many", limits=Limits(max_images=10_000))
     folder = write_shapes_folder(tmp_path / "f", 2, 10)
     with pytest.raises(DataError, match="the folder holds more than 5 files, the limit"):
-        datasets.add(folder, "f", limits=datasets.Limits(max_members=5))
+        datasets.add(folder, "f", limits=Limits(max_members=5))
 
 
 def test_memory_bound_on_the_imported_arrays(tmp_path):
     folder = write_shapes_folder(tmp_path / "f", 2, 10)
     with pytest.raises(DataError, match="20 images of 64x64x3 take 0 MiB, more than the limit"):
-        datasets.add(folder, "f", size=64, limits=datasets.Limits(max_array_bytes=100_000))
+        datasets.add(folder, "f", size=64, limits=Limits(max_array_bytes=100_000))
 
 
 def test_a_huge_image_is_skipped_before_decoding(tmp_path):

@@ -22,8 +22,10 @@ from PIL import Image
 from conftest import ROOT
 
 from aecore.cli import main
+from aecore.data import image_files, import_progress, importers, npz_arrays
 from aecore.data import imported as datasets
 from aecore.data.dataset import DataError
+from aecore.data.import_limits import LIMITS, Limits, disk_bytes
 from aecore.data.shapes import make_shapes
 from aecore.training.runs import RunError, check_behaviour, load_run, run_from_bytes, run_to_bytes
 
@@ -248,8 +250,9 @@ def test_npz_and_decoding_bombs_are_refused_from_their_headers_in_bounded_memory
 def test_npz_headers_are_checked_before_any_data_is_read(home, tmp_path, monkeypatch):
     x, y, _ = make_shapes(2, 6, 16)
     reads = []
-    real = datasets._npy_read
-    monkeypatch.setattr(datasets, "_npy_read", lambda z, a, p: reads.append(a.key) or real(z, a, p))
+    real = npz_arrays.npy_read
+    for module in (npz_arrays, importers):  # the importer reads labels; npz_arrays class names and chunks
+        monkeypatch.setattr(module, "npy_read", lambda z, a, p: reads.append(a.key) or real(z, a, p))
     long_names = save_npz(tmp_path / "long.npz", x=x, y=y, class_names=np.array(["a" * 5000, "b"]))
     with pytest.raises(DataError, match="class_names holds names of up to 5,000 characters, more than the limit of"):
         datasets.add(long_names, "long")
@@ -280,7 +283,7 @@ def test_npz_headers_are_checked_before_any_data_is_read(home, tmp_path, monkeyp
 
 
 def test_npz_still_imports_every_layout_it_did(home, tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "CHUNK_BYTES", 1000)  # many chunks: rows cross every chunk boundary
+    monkeypatch.setattr(npz_arrays, "CHUNK_BYTES", 1000)  # many chunks: rows cross every chunk boundary
     x, y, names = make_shapes(3, 10, 16)
     m = datasets.add(save_npz(tmp_path / "a.npz", x=x, y=y, class_names=np.array(names)), "a")
     ds = datasets.load("a")
@@ -306,8 +309,8 @@ def test_npz_still_imports_every_layout_it_did(home, tmp_path, monkeypatch):
 # ---- 2. the total pixels of a zip, from the image headers, before anything is decoded -------------------------
 def test_total_pixels_are_counted_from_headers_before_anything_is_decoded(home, tmp_path, monkeypatch):
     decoded = []
-    real = datasets.decode_image
-    monkeypatch.setattr(datasets, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    real = image_files.decode_image
+    monkeypatch.setattr(image_files, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))
     one_bit = flat_png(6300, 6300, bits=1)
     path = tmp_path / "many.zip"
     path.write_bytes(raw_zip([member(f"{'ab'[i % 2]}/{i}.png", one_bit) for i in range(130)]))
@@ -318,16 +321,16 @@ def test_total_pixels_are_counted_from_headers_before_anything_is_decoded(home, 
     assert time.perf_counter() - t < 3 and decoded == [] and leftovers(home) == []
     assert calls and all(done == 0 for done, _ in calls)  # Stop is looked at while the headers are read
     # the limit is a field of Limits: 70,000 images of 256x256 fit, and MNIST and CIFAR-10 (60,000 32x32) by far
-    lim = datasets.LIMITS
+    lim = LIMITS
     assert 70_000 * 256 * 256 <= lim.max_total_pixels and 60_000 * 32 * 32 * 50 < lim.max_total_pixels
-    small = datasets.Limits(max_total_pixels=4 * 6300 * 6300)
+    small = Limits(max_total_pixels=4 * 6300 * 6300)
     with pytest.raises(DataError, match="more than 158,760,000 pixels in all"):
         datasets.add(path, "many", limits=small)
     # a Stop while the headers are read ends the import there, before any decoding
     headers = []
-    real_pixels = datasets._image_pixels
-    monkeypatch.setattr(datasets, "_image_pixels", lambda *a: headers.append(1) or real_pixels(*a))
-    monkeypatch.setattr(datasets, "PROGRESS_EVERY_S", 0.0)  # on_progress after every header
+    real_pixels = image_files.image_pixels
+    monkeypatch.setattr(image_files, "image_pixels", lambda *a: headers.append(1) or real_pixels(*a))
+    monkeypatch.setattr(import_progress, "PROGRESS_EVERY_S", 0.0)  # on_progress after every header
 
     class Stop(Exception):
         pass
@@ -337,7 +340,7 @@ def test_total_pixels_are_counted_from_headers_before_anything_is_decoded(home, 
             raise Stop()
 
     with pytest.raises(Stop):
-        datasets.add(path, "many", limits=datasets.Limits(max_total_pixels=10**13), on_progress=stop)
+        datasets.add(path, "many", limits=Limits(max_total_pixels=10**13), on_progress=stop)
     assert len(headers) == 5 and decoded == [] and leftovers(home) == []
 
 
@@ -433,7 +436,7 @@ def test_sets_without_training_or_test_images_are_refused(home, tmp_path):
 
 # ---- 7. an .npz over the pixel limit: a DataError naming the limit, in the library and the CLI ----------------
 def test_npz_over_the_pixel_limit_names_the_limit(home, tmp_path, capsys):
-    small = datasets.Limits(max_pixels=100)
+    small = Limits(max_pixels=100)
     x, y, _ = make_shapes(2, 6, 16)
     path = save_npz(tmp_path / "p.npz", x=x, y=y)
     with pytest.raises(DataError, match="x's images are 16x16 pixels, more than the limit of 100 pixels an image"):
@@ -503,8 +506,8 @@ def test_the_behaviour_check_is_fast_for_every_model():
 # ---- 10. disk quotas per workspace and for the server, checked before anything is written ----------------------
 def test_disk_quotas_are_checked_before_writing(home, tmp_path):
     zip_path = shapes_zip(tmp_path / "s.zip", per_class=6)  # 12 images of 32x32x3 (36 KiB) as a set
-    need = datasets._size_text(datasets._disk_bytes(12 * 32 * 32 * 3, 12))  # counted before the images are decoded
-    lim = datasets.Limits(max_workspace_bytes=60_000, max_server_bytes=125_000)
+    need = datasets._size_text(disk_bytes(12 * 32 * 32 * 3, 12))  # counted before the images are decoded
+    lim = Limits(max_workspace_bytes=60_000, max_server_bytes=125_000)
     alice, bob = {"workspace": "alice"}, {"workspace": "bob"}
     datasets.add(zip_path, "a1", limits=lim, about=alice)
     used = datasets._size_text(datasets.usage("alice"))
@@ -524,13 +527,13 @@ def test_disk_quotas_are_checked_before_writing(home, tmp_path):
         datasets.add(zip_path, "d1", limits=lim, about={"workspace": "carol"})
     # an .npz says its size in its headers: refused before its data is read
     x, y, _ = make_shapes(2, 30, 32)
-    npz_need = datasets._size_text(datasets._disk_bytes(60 * 32 * 32 * 3, 60))
+    npz_need = datasets._size_text(disk_bytes(60 * 32 * 32 * 3, 60))
     with pytest.raises(DataError, match=f"this data set needs {npz_need} on disk"):
         datasets.add(save_npz(tmp_path / "n.npz", x=x, y=y), "n1", limits=lim, about=bob)
     assert leftovers(home) == ["a1", "b1", "c1"]
     assert datasets.usage("alice") < datasets.usage("bob") < datasets.usage()
     # the default quotas: 1 GiB a workspace, 10 GiB for the server
-    assert (datasets.LIMITS.max_workspace_bytes, datasets.LIMITS.max_server_bytes) == (2**30, 10 * 2**30)
+    assert (LIMITS.max_workspace_bytes, LIMITS.max_server_bytes) == (2**30, 10 * 2**30)
 
 
 # ---- 11. a stopped or killed import leaves nothing: temporaries are .tmp-NAME-TOKEN folders of the data home ----
