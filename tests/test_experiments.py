@@ -87,7 +87,10 @@ def test_stacked_vs_end_to_end(mnist):
 def test_result_store_round_trip(tmp_path, mnist):
     store = ResultStore(tmp_path)
     res = Result("demo", {"a": 1}, {"t": [{"x": 1.0}]}, {"img": np.zeros((2, 28, 28), np.float32)}, {"s": 1})
-    assert store.get("demo", {"a": 1}) is None
-    store.put(res)
-    back = store.get("demo", {"a": 1})
+    assert store.get_key("demo-0123") is None
+    store.put_key("demo-0123", res)
+    back = store.get_key("demo-0123")
     assert back.tables == res.tables and back.images["img"].shape == (2, 28, 28)
+    res.status = "stopped"
+    store.put_key("demo-4567", res)  # a stopped result is kept only when asked for as partial
+    assert store.get_key("demo-4567") is None

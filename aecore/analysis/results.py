@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -61,18 +60,12 @@ class Result:
 
 
 class ResultStore:
-    """Finished experiment results on disk, keyed by kind and parameters, so they are not recomputed."""
+    """Finished experiment results on disk under their content key, so they are not recomputed. The one key scheme
+    is the engine's (aecore.engine.refs.result_key: the kind and its version, the backend, the parameters with each
+    run replaced by its weights' hash)."""
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
-
-    @staticmethod
-    def key(kind: str, params: dict) -> str:
-        blob = json.dumps({"kind": kind, "params": params}, sort_keys=True, default=str)
-        return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
-
-    def get(self, kind: str, params: dict) -> Result | None:
-        return self.get_key(self.key(kind, params))
 
     def get_key(self, key: str) -> Result | None:
         """The result stored under a content key, or None (a damaged entry counts as missing)."""
@@ -83,10 +76,6 @@ class ResultStore:
             return Result.from_bytes(p.read_bytes())
         except Exception:
             return None  # a damaged cache entry is recomputed
-
-    def put(self, result: Result) -> None:
-        if result.status == "done":
-            self.put_key(self.key(result.kind, result.params), result)
 
     def put_key(self, key: str, result: Result, partial: bool = False) -> None:
         """Store a result atomically under `key` (a stopped one only with partial=True)."""
