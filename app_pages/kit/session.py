@@ -16,7 +16,6 @@ from app_pages.kit.safe import plain
 
 # ---- shared, read-only resources ---------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-@st.cache_resource(show_spinner=False)
 def warm_imports() -> bool:
     """Set the web process up once: one torch thread, and what plotly and friends import lazily.
 
