@@ -151,6 +151,7 @@ def _start_import(upload, name: str, size: int, tone: str, test_share: float) ->
                   "size": None if suffix == ".npz" else int(size), "grey": True if tone == "greyscale" else None,
                   "test_fraction": float(test_share)}
         job = eng.submit(session.workspace(), "dataset", params, f"Importing {upload.name} as {name}")
+        session.jobs_changed()
         st.session_state["import_job"] = job.id
     except (DataError, StoreError, ValueError, OSError) as e:
         st.error(f"Cannot import this: {safe.plain(str(e))}")
@@ -181,6 +182,7 @@ def torchvision_sets() -> None:
             try:
                 job = session.engine().submit(session.workspace(), "dataset", {"action": "fetch", "name": which},
                                               f"Downloading {which}")
+                session.jobs_changed()
                 st.session_state["import_job"] = job.id
                 st.rerun()
             except (StoreError, ValueError) as e:

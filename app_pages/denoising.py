@@ -2,7 +2,7 @@
 grows with the noise."""
 
 import numpy as np
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from aecore.analysis.projection import sample_indices
@@ -85,9 +85,11 @@ def error_versus_noise(key, run, ds, kind: str, top: float) -> None:
         compare["plain conv AE (zoo conv-k16)"] = plain_key
     levels = [round(float(v), 3) for v in np.linspace(0, top, 6)]
     rows = background.computed("noise_curve", {"runs": compare, "noise": kind, "levels": levels, "n": 500}).tables["curve"]
-    fig = px.line(rows, x="level", y="mse", color="model", markers=True, height=360,
-                  labels={"level": f"{KINDS[kind]} level", "mse": "MSE vs clean image"})
-    fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))
+    fig = go.Figure([go.Scatter(x=[r["level"] for r in rows if r["model"] == m],
+                                y=[r["mse"] for r in rows if r["model"] == m], mode="lines+markers", name=m)
+                     for m in dict.fromkeys(r["model"] for r in rows)])  # (plotly express: 5x the CPU a rerun)
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"),
+                      xaxis_title=f"{KINDS[kind]} level", yaxis_title="MSE vs clean image")
     st.plotly_chart(fig, key="noise_curve")
 
 

@@ -38,15 +38,23 @@ def one_digit_through_the_network(ds) -> None:
     run = picker.zoo_run("conv-k16")
     i = url.control(st.slider, "Test image", key="home_image", default=7, lo=0, hi=len(ds.test) - 1,
                     help="Pick any of the 10,000 test digits")
-    x = ds.test.x[i: i + 1]
-    code = encode(run.model, x)[0]
-    _, out = reconstruct(run.model, x)
+    x_png, code, out_png, err = _through(int(i), run, ds)
     c1, a1, c2, a2, c3 = st.columns([2, 1, 3, 1, 2], vertical_alignment="center")
-    c1.image(to_png(x[0], scale=6), caption=f"input: a {ds.test.y[i]} (784 pixels)")
+    c1.image(x_png, caption=f"input: a {ds.test.y[i]} (784 pixels)")
     a1.markdown("**encoder →**")
     c2.plotly_chart(charts.code_bars(code, f"the code: {len(code)} numbers", height=240), key="code_bars")
     a2.markdown("**→ decoder**")
-    c3.image(to_png(out[0], scale=6), caption=f"reconstruction (MSE {mse(out[0], x[0] / 255.0):.4f})")
+    c3.image(out_png, caption=f"reconstruction (MSE {err:.4f})")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _through(i: int, _run, _ds) -> tuple[bytes, np.ndarray, bytes, float]:
+    """Test image i through the zoo's conv-k16 (the page's only model): the input as a PNG, its code [k], the
+    reconstruction as a PNG, their MSE; once per image for every session (a rerun only redraws them)."""
+    x = _ds.test.x[i: i + 1]  # [1, 1, 28, 28] uint8
+    code = encode(_run.model, x)[0]  # [k]
+    _, out = reconstruct(_run.model, x)  # [1, 1, 28, 28] in [0, 1]
+    return to_png(x[0], scale=6), code, to_png(out[0], scale=6), float(mse(out[0], x[0] / 255.0))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

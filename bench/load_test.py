@@ -95,7 +95,7 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
         times.append(("train", r.seconds))
         errors += r.errors
         for k in range(i, i + 10**6):
-            jobs = store.jobs(workspace=ws)
+            jobs = [j for j in store.jobs(workspace=ws) if j.kind == "train"]
             job = jobs[0] if jobs else None
             if time.time() > deadline or (job is not None and not job.active and k - i >= visits):
                 break
@@ -111,7 +111,7 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
         errors.append(f"{type(e).__name__}: {e}")
     finally:
         await s.close()
-    jobs = store.jobs(workspace=ws)
+    jobs = [j for j in store.jobs(workspace=ws) if j.kind == "train"]  # (pages queue view jobs there too)
     job = jobs[0] if jobs else None
     done = job is not None and job.status == "done" and job.run_id is not None
     return {"kind": "light", "times": times, "errors": errors[:3], "finished": done,
@@ -140,10 +140,14 @@ async def browser_session(browser, url: str, store, deadline: float) -> dict:
         await page.goto(f"{url}/train?{TRAIN_QUERY}", wait_until="domcontentloaded")
         times.append(("train", await settled_s(page, t0)))
         await page.get_by_role("button", name="▶ Train").click(timeout=60000)
-        await page.wait_for_timeout(3000)
         ws = page.url.split("ws=")[1].split("&")[0]
+        end = time.time() + 60
+        while not store.jobs(workspace=ws) and time.time() < end:  # the click was taken: its job is queued
+            await page.wait_for_timeout(200)
+        if not store.jobs(workspace=ws):
+            errors.append(f"no job was queued by the Train button (workspace {ws})")
         while time.time() < deadline:
-            jobs = store.jobs(workspace=ws)
+            jobs = [j for j in store.jobs(workspace=ws) if j.kind == "train"]
             if jobs and not jobs[0].active:
                 break
             for name, key in (("Latent space", "latent"), ("Train", "train")):
@@ -152,14 +156,15 @@ async def browser_session(browser, url: str, store, deadline: float) -> dict:
                 times.append((key, await settled_s(page, t0)))
                 await page.wait_for_timeout(2000)
         errors += [await e.inner_text() for e in await page.locator("[data-testid='stException']").all()]
-        jobs = store.jobs(workspace=ws)
-        done = bool(jobs) and jobs[0].status == "done"
+        jobs = [j for j in store.jobs(workspace=ws) if j.kind == "train"]
+        status = jobs[0].status if jobs else None
+        done = status == "done"
     except Exception as e:
         errors.append(f"{type(e).__name__}: {e}")
-        done = False
+        done, status = False, None
     finally:
         await page.close()
-    return {"kind": "browser", "times": times, "errors": errors[:3], "finished": done}
+    return {"kind": "browser", "times": times, "errors": errors[:3], "finished": done, "job_status": status}
 
 
 async def warm_up(url: str) -> list[float]:
@@ -246,7 +251,8 @@ def main() -> int:
     detail = {
         "wall_s": round(wall, 1), "page_runs": len(times), "max_s": round(max(times), 2) if times else None,
         "mean_s": round(statistics.mean(times), 3) if times else None, "p95_by_page_s": per_page,
-        "errors": [e for r in results for e in r["errors"]][:5], "cores": os.cpu_count(),
+        "errors": [e for r in results for e in r["errors"]][:5],
+        "unfinished": [(r["kind"], r.get("job_status")) for r in results if not r["finished"]][:5], "cores": os.cpu_count(),
         "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think,
         "warm_up_s": [round(t, 2) for t in warm],
     }

@@ -9,7 +9,7 @@ from aecore.engine.client import FINISHED, JobProgress, KindError, StoreError, d
 from aecore.training.runs import RunError
 from app_pages.kit.charts import digit_scatter
 from app_pages.kit.picker import run_data
-from app_pages.kit.session import dataset, engine, is_teacher, my_jobs, workspace
+from app_pages.kit.session import dataset, engine, is_teacher, jobs_changed, my_jobs, workspace
 from app_pages.kit.safe import plain
 
 
@@ -88,8 +88,10 @@ def queue_training(config, name: str | None = None, max_steps: int | None = None
     """Queue a training job in this workspace (pausing after `max_steps` steps); the Job, or None after showing why not."""
     params = {"config": config.to_dict()} | ({"max_steps": int(max_steps)} if max_steps else {})
     try:
-        return engine().submit(workspace(), "train", params, config.describe(), dataset(config.dataset),
-                               name=name or config.describe())
+        job = engine().submit(workspace(), "train", params, config.describe(), dataset(config.dataset),
+                              name=name or config.describe())
+        jobs_changed()
+        return job
     except (ValueError, StoreError) as e:
         st.error(f"Cannot train with these settings: {plain(str(e))}")
         return None
@@ -98,6 +100,7 @@ def queue_training(config, name: str | None = None, max_steps: int | None = None
 def _queue(kind: str, params: dict) -> bool:
     try:
         engine().submit(workspace(), kind, params, teacher=is_teacher())
+        jobs_changed()
         return True
     except (ValueError, StoreError) as e:
         st.error(plain(str(e)))
@@ -120,6 +123,7 @@ def job_progress(job_id: int):
     if job.workspace == workspace() and c2.button("■ Stop", key=f"stop_{job_id}",
                                                   help="keeps the layout so far" if job.kind == "projection" else None):
         eng.stop(job_id, workspace())
+        jobs_changed()
     if job.kind == "projection" and job.status == "running":
         xy = eng.live_layout(job_id)
         if xy is not None and xy.ndim == 2 and xy.shape[1] in (2, 3):

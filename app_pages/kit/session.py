@@ -121,12 +121,27 @@ def is_teacher() -> bool:
     return bool(key) and bool(st.session_state.get("teacher"))
 
 
+_JOBS_FRESH_S = 0.25  # one read of the store serves every part of a page run that asks (sidebar, boxes, pickers)
+
+
 def my_jobs() -> list:
-    """This workspace's jobs (none shown when the store cannot be read: the page still opens)."""
+    """This workspace's jobs (none shown when the store cannot be read: the page still opens). Read once for all
+    the parts of one run of the page; a fragment's own rerun, a quarter second or more later, reads them again."""
+    ws = workspace()
+    at, for_ws, jobs = st.session_state.get("_my_jobs", (0.0, None, None))
+    if for_ws == ws and time.monotonic() - at < _JOBS_FRESH_S:
+        return jobs
     try:
-        return engine().jobs(workspace())
+        jobs = engine().jobs(ws)
     except StoreError:
         return []
+    st.session_state["_my_jobs"] = (time.monotonic(), ws, jobs)
+    return jobs
+
+
+def jobs_changed() -> None:
+    """This page just submitted, stopped, paused or resumed a job: the next my_jobs() reads the store again."""
+    st.session_state.pop("_my_jobs", None)
 
 
 def has_active_jobs() -> bool:

@@ -22,12 +22,20 @@ def run_recording_path(run_id: str) -> Path:
     return session.engine().run_recording(session.workspace(), run_id)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def _load(path: str, mtime_ns: int) -> Recording | None:
+    """One shared, read-only copy per file version (a copy per rerun cost more than drawing the frame)."""
     try:
-        return Recording.load(path)
+        rec = Recording.load(path)
     except WatchError:
         return None
+    rec.version = f"{path}@{mtime_ns}"  # what the frames' pictures are cached under
+    return rec
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _preview_png(_rec: Recording, version: str, i: int, dataset_name: str, _ds) -> bytes:
+    return to_png(rows_grid([_ds.test.x[_rec.preview], _rec.recon[i]]), scale=2)
 
 
 def recording(path: Path) -> Recording | None:
@@ -54,8 +62,12 @@ def figure(rec: Recording, i: int, ds, height: int = 420, title: str | None = No
 
 
 def preview_png(rec: Recording, i: int, ds) -> bytes:
-    """The preview digits (top) and their reconstructions at frame i (bottom)."""
-    return to_png(rows_grid([ds.test.x[rec.preview], rec.recon[i]]), scale=2)
+    """The preview digits (top) and their reconstructions at frame i (bottom), drawn once per frame (a replay and
+    every student watching the same run ask for the same ones)."""
+    version = getattr(rec, "version", None)
+    if version is None:  # a recording not read through recording()
+        return to_png(rows_grid([ds.test.x[rec.preview], rec.recon[i]]), scale=2)
+    return _preview_png(rec, version, int(i), ds.name, ds)
 
 
 def live(job_id: int, key: str, ds) -> None:
