@@ -2,316 +2,69 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import errno
-import hashlib
 import heapq
-import hmac
-import io
 import json
 import os
 import queue
-import secrets
 import shutil
 import socket
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from aecore.errors import AELabError
-
-QUEUED, RUNNING, DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED = (
-    "queued", "running", "done", "stopped", "failed", "diverged", "interrupted", "paused")
-ACTIVE = (QUEUED, RUNNING)
-FINISHED = (DONE, STOPPED, FAILED, DIVERGED, INTERRUPTED, PAUSED)
-RESUMABLE = (INTERRUPTED, STOPPED, PAUSED)
-STOP, PAUSE, TEACHER_STOP = 1, 2, 3  # the stop flag: end the job, pause it (resumable where it paused), a teacher's stop
-LOST = -1  # what a report answers a worker whose hold on the job has ended (it was interrupted, then resumed)
-WARM_UP_WORKSPACE = "zoo-warm-up"  # where the app queues the zoo's codes at start (after anything a student asks)
-SHELL_WORKSPACE = "shell-jobs"  # where jobs queued from a shell go unless told otherwise (the command line's default)
-RESERVED_WORKSPACES = frozenset({WARM_UP_WORKSPACE, SHELL_WORKSPACE})  # never reachable from a browser's address
-MAX_CURVE_POINTS = 600  # per-step loss points kept per job (thinned evenly beyond this)
-MAX_NAME = 80  # characters of a run name
-MAX_STUDENT_NAME = 40  # characters of the name a student gives for the teacher (workspaces.name)
-
-SCHEMA_VERSION = 3  # PRAGMA user_version of a store this code writes; older files are migrated on open
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS workspaces(
-    id TEXT PRIMARY KEY, created REAL NOT NULL, seen REAL NOT NULL, name TEXT NOT NULL DEFAULT '',
-    client TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS workspaces_client ON workspaces(client);
-CREATE TABLE IF NOT EXISTS jobs(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    workspace TEXT NOT NULL, kind TEXT NOT NULL, label TEXT NOT NULL, params TEXT NOT NULL,
-    status TEXT NOT NULL, submitted REAL NOT NULL, started REAL, finished REAL, heartbeat REAL,
-    worker TEXT, stop INTEGER NOT NULL DEFAULT 0, progress TEXT, curve TEXT, history TEXT, preview BLOB,
-    error TEXT NOT NULL DEFAULT '', run_id TEXT, result_key TEXT, cost REAL NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0, name TEXT, lane TEXT NOT NULL DEFAULT 'train');
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-CREATE INDEX IF NOT EXISTS jobs_workspace ON jobs(workspace);
-CREATE INDEX IF NOT EXISTS jobs_result_key ON jobs(result_key);
-CREATE TABLE IF NOT EXISTS runs(
-    id TEXT PRIMARY KEY, workspace TEXT NOT NULL, name TEXT NOT NULL, created REAL NOT NULL,
-    shared INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, digest TEXT NOT NULL, bytes INTEGER NOT NULL,
-    job INTEGER, summary TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS runs_workspace ON runs(workspace);
-CREATE TABLE IF NOT EXISTS workers(
-    id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, started REAL NOT NULL, heartbeat REAL NOT NULL,
-    job INTEGER);
-"""
-
-
-# What each schema version adds to the one before (version 1 is the store's first file, without a version number).
-MIGRATIONS = {
-    2: ["ALTER TABLE workspaces ADD COLUMN name TEXT NOT NULL DEFAULT ''",
-        "ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT 'train'",
-        "UPDATE jobs SET lane='view' WHERE kind IN ('codes', 'projection', 'probe', 'anomaly', 'ae_vs_pca', 'noise_curve')",
-        "CREATE INDEX IF NOT EXISTS jobs_result_key ON jobs(result_key)"],
-    3: ["ALTER TABLE workspaces ADD COLUMN client TEXT NOT NULL DEFAULT ''",  # who the server issued it to
-        "CREATE INDEX IF NOT EXISTS workspaces_client ON workspaces(client)"],
-}
-
-
-class StoreError(AELabError):
-    """A request the store refuses: not your job or run, a full queue, a limit reached, an unknown id."""
-
-
-class StoreUnavailable(StoreError):
-    """The store itself cannot do it: the disk is full, the store is read-only, busy or damaged. The message says
-    what happened and whom to ask; trying again once that is mended works."""
-
-
-_SQLITE_FULL, _SQLITE_READONLY, _SQLITE_BUSY, _SQLITE_LOCKED = 13, 8, 5, 6
-_SQLITE_CANTOPEN, _SQLITE_CORRUPT, _SQLITE_NOTADB, _SQLITE_PERM, _SQLITE_AUTH = 14, 11, 26, 3, 23
-
-
-def unavailable(e: BaseException, where: str | os.PathLike) -> StoreUnavailable:
-    """A failure of the disk or of SQLite (sqlite3.Error, OSError) as a StoreUnavailable with a message for a person.
-
-    `where`: the file or folder it happened to (named in the message: the person who runs the server needs it)."""
-    if isinstance(e, StoreUnavailable):
-        return e
-    text = str(e).lower()
-    code = getattr(e, "sqlite_errorcode", None)
-    code = code & 0xFF if isinstance(code, int) else None  # extended result codes keep the primary one in the low byte
-    if isinstance(e, OSError):
-        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
-        readonly = e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
-        busy = damaged = False
-    else:
-        full = code == _SQLITE_FULL or "disk is full" in text
-        readonly = code in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_AUTH) or "readonly" in text or "read-only" in text
-        busy = code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text
-        damaged = code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text or "not a database" in text
-        if not (full or readonly or busy or damaged) and (code == _SQLITE_CANTOPEN or "unable to open" in text):
-            return StoreUnavailable(f"the job store ({where}) cannot be opened ({e}): is its folder there and "
-                                    "writable? Ask the person who runs the server")
-    if full:
-        return StoreUnavailable(f"the disk is full: the server cannot save anything in {where}; ask the person who "
-                                "runs the server to free some space, then try again")
-    if readonly:
-        return StoreUnavailable(f"the job store ({where}) is read-only: nothing can be saved or queued; ask the person "
-                                "who runs the server")
-    if busy:
-        return StoreUnavailable(f"the job store ({where}) is busy (another program holds it); try again in a minute")
-    if damaged:
-        return StoreUnavailable(f"the job store ({where}) is damaged ({e}); ask the person who runs the server")
-    if isinstance(e, OSError):
-        return StoreUnavailable(f"the server could not read or write {where} ({e.strerror or type(e).__name__}); "
-                                "ask the person who runs the server")
-    return StoreUnavailable(f"the job store ({where}) cannot be used ({e}); ask the person who runs the server")
-
-
-def _store_failure(e: BaseException) -> bool:
-    """A failure of the database or the disk (translated into StoreUnavailable), not a mistake in a query (a bug)."""
-    return isinstance(e, (sqlite3.OperationalError, OSError)) or type(e) is sqlite3.DatabaseError
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A worker's hold on a running job: which worker claimed it and which attempt this is. Reports and the ending
-    count only while the job is still running under this very lease."""
-
-    job: int
-    worker: str
-    attempt: int
-
-    @classmethod
-    def of(cls, job: "Job") -> "Lease":
-        return cls(job.id, job.worker or "", job.attempts)
-
-
-@dataclass
-class Job:
-    """One job as the store holds it."""
-
-    id: int
-    workspace: str
-    kind: str  # "train", "sweep", "projection", … (see aecore.engine.kinds)
-    label: str
-    params: dict
-    status: str
-    submitted: float
-    started: float | None = None
-    finished: float | None = None
-    heartbeat: float | None = None
-    worker: str | None = None
-    stop: bool = False
-    progress: dict | None = None  # the latest aecore.training.trainer.Progress as a dict (+ "fraction")
-    curve: list = field(default_factory=list)  # [[epoch as a fraction, mean loss so far], …] per reported step
-    history: list = field(default_factory=list)  # the finished epochs' rows (EpochStats dicts)
-    error: str = ""
-    run_id: str | None = None  # the kept run (training jobs)
-    result_key: str | None = None  # the result in the result store (experiments, projections)
-    cost: float = 0.0  # estimated images to process (the compute budget it uses)
-    attempts: int = 0  # how often it was started (a resumed job counts again)
-    name: str | None = None  # the run name asked for (training jobs)
-    lane: str = "train"  # "view": a short job a page waits for (served first, not counted against the job limit)
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
-
-    @property
-    def resumable(self) -> bool:
-        """Interrupted, stopped or paused: it can go on where it ended."""
-        return self.status in RESUMABLE
-
-    @property
-    def epochs_done(self) -> int:
-        return sum(1 for r in self.history if r.get("phase", "train") == "train")
-
-    def to_dict(self) -> dict:
-        d = dict(self.__dict__)
-        d["epoch"] = self.epochs_done
-        return d
-
-
-@dataclass
-class RunEntry:
-    """A kept run: its files live in runs/<workspace>/<id>/ under the data home."""
-
-    id: str
-    workspace: str
-    name: str
-    created: float
-    shared: bool
-    status: str
-    digest: str  # sha256 of the weights: experiment results are keyed by it
-    bytes: int
-    job: int | None
-    summary: str
-
-
-@dataclass
-class WorkerEntry:
-    id: str
-    pid: int
-    host: str
-    started: float
-    heartbeat: float
-    job: int | None
-
-
-def _random_part() -> str:
-    """16 random URL-safe characters (never starting with '-', which a shell command would take for an option)."""
-    token = secrets.token_urlsafe(12)
-    while token.startswith("-"):
-        token = secrets.token_urlsafe(12)
-    return token
-
-
-def _mac(secret: bytes, random_part: str) -> str:
-    digest = hmac.new(secret, b"aelab-workspace:" + random_part.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode()[:16]  # 96 bits
-
-
-def signed_token(secret: bytes) -> str:
-    """A new workspace id the server will accept: 16 random characters and their HMAC under the server's secret
-    (32 URL-safe characters)."""
-    r = _random_part()
-    return r + _mac(secret, r)
-
-
-def is_signed(ws: str | None, secret: bytes) -> bool:
-    """Whether `ws` is a workspace id this server issued (its HMAC checks out; compared in constant time)."""
-    if not isinstance(ws, str) or len(ws) != 32 or not valid_token(ws):
-        return False
-    return hmac.compare_digest(_mac(secret, ws[:16]), ws[16:])
-
-
-def read_secret(home: str | os.PathLike) -> bytes:
-    """The server's secret that signs workspace ids: `<home>/secret` (mode 0600), made once, the first time it is
-    needed (so a link the server issued keeps working after a restart). Two processes making it at once agree: it
-    is written beside and linked into place, which only the first one does."""
-    path = Path(home) / "secret"
-    with contextlib.suppress(FileNotFoundError):
-        text = path.read_text().strip()
-        if len(text) >= 32:
-            if path.stat().st_mode & 0o077:
-                path.chmod(0o600)
-            return text.encode()
-    tmp = path.with_name(f".secret-{secrets.token_hex(6)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:  # made by another process meanwhile, or unusable (empty): then ours replaces it
-            if len(path.read_text().strip()) < 32:
-                os.replace(tmp, path)
-        return path.read_text().strip().encode()
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def new_token(home: str | os.PathLike | None = None) -> str:
-    """A new workspace id signed with the secret of the data home `home` (None: this process's settings' home), so
-    the server accepts it in an address (?ws=)."""
-    if home is None:
-        from aecore.settings import current
-
-        home = current().home
-    return signed_token(read_secret(home))
-
-
-def valid_token(ws: str | None) -> bool:
-    """Whether `ws` can name a workspace in the store (8-64 letters, digits, '-' or '_'); a browser's address must
-    also hold one the server signed (see is_signed)."""
-    return isinstance(ws, str) and 8 <= len(ws) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in ws)
-
-
-def preview_bytes(images: np.ndarray) -> bytes:
-    """Preview images (float [n,28,28] in 0..1) as compact .npy bytes."""
-    buf = io.BytesIO()
-    np.save(buf, np.clip(images, 0, 1).astype(np.float16), allow_pickle=False)
-    return buf.getvalue()
-
-
-def layout_bytes(xy: np.ndarray) -> bytes:
-    """A projection's current layout [n, 2] as .npy bytes (float32: t-SNE coordinates reach the hundreds)."""
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(xy, np.float32), allow_pickle=False)
-    return buf.getvalue()
-
-
-def preview_array(data: bytes | None) -> np.ndarray | None:
-    if not data:
-        return None
-    return np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
-
-
-def thin(points: list, limit: int = MAX_CURVE_POINTS) -> list:
-    """Keep at most `limit` points, evenly spread, always keeping the last."""
-    if len(points) <= limit:
-        return points
-    step = len(points) / (limit - 1)
-    return [points[int(i * step)] for i in range(limit - 1)] + [points[-1]]
+from aecore.engine.failures import (
+    StoreError,
+    StoreUnavailable,  # noqa: F401
+    _store_failure,
+    unavailable,
+)
+from aecore.engine.fairness import _fair_order, _running_counts
+from aecore.engine.records import (
+    ACTIVE,
+    DIVERGED,  # noqa: F401
+    DONE,
+    FAILED,  # noqa: F401
+    FINISHED,  # noqa: F401
+    INTERRUPTED,
+    LOST,
+    MAX_CURVE_POINTS,  # noqa: F401
+    MAX_NAME,  # noqa: F401
+    PAUSE,
+    PAUSED,  # noqa: F401
+    QUEUED,
+    RESUMABLE,
+    RUNNING,
+    STOP,
+    STOPPED,
+    TEACHER_STOP,
+    Job,
+    Lease,
+    RunEntry,
+    WorkerEntry,
+    _job,
+    _run,
+    clean_name,
+    layout_bytes,
+    preview_array,
+    preview_bytes,
+    thin,
+)
+from aecore.engine.schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+from aecore.engine.workspaces import (
+    MAX_STUDENT_NAME,
+    RESERVED_WORKSPACES,
+    SHELL_WORKSPACE,  # noqa: F401
+    WARM_UP_WORKSPACE,
+    _check_client,
+    is_signed,
+    new_token,  # noqa: F401
+    read_secret,
+    signed_token,
+    valid_token,
+)
 
 
 class Store:
@@ -958,12 +711,6 @@ def _free_name(c: sqlite3.Connection, workspace: str, name: str) -> str:
     return final
 
 
-def clean_name(name: str) -> str:
-    """A run name as plain text: printable, single-line, at most MAX_NAME characters."""
-    name = " ".join("".join(ch for ch in str(name) if ch.isprintable()).split())[:MAX_NAME]
-    return name or "run"
-
-
 def pid_alive(pid: int) -> bool:
     """Whether a process runs (a zombie, killed but not yet reaped, counts as dead)."""
     try:
@@ -986,63 +733,3 @@ def _job_id(job_id) -> int:
     except (TypeError, ValueError):
         return -1
     return i if -2**63 <= i < 2**63 else -1
-
-
-def _check_client(c: sqlite3.Connection, workspace: str, per_client: int | None) -> None:
-    """StoreError when the client the workspace was issued to has `per_client` jobs waiting over all its workspaces
-    (one person with many workspaces cannot fill the class's queue); workspaces made elsewhere have no client."""
-    if not per_client:
-        return
-    row = c.execute("SELECT client FROM workspaces WHERE id=?", (workspace,)).fetchone()
-    if row is None or not row[0]:
-        return
-    waiting = c.execute("SELECT COUNT(*) FROM jobs WHERE status=? AND workspace IN "
-                        "(SELECT id FROM workspaces WHERE client=?)", (QUEUED, row[0])).fetchone()[0]
-    if waiting >= per_client:
-        raise StoreError(f"{waiting} jobs from your computer wait in the queue already, over all its workspaces (the "
-                         f"limit is {per_client}, so that everyone in the class gets a turn): wait for some to start")
-
-
-def _running_counts(c: sqlite3.Connection) -> dict[tuple[str, bool], int]:
-    """Running jobs per (workspace, in the view lane)."""
-    return {(r[0], r[1] == "view"): r[2] for r in c.execute(
-        "SELECT workspace, lane, COUNT(*) FROM jobs WHERE status=? GROUP BY workspace, lane", (RUNNING,)).fetchall()}
-
-
-def _fair_order(queued: list[Job], running: dict[tuple[str, bool], int]) -> list[Job]:
-    """Short view jobs a page waits for first, then the rest; within each, round robin over workspaces (a
-    workspace's n-th waiting job goes after every other workspace's (n-1)-th, counting its running jobs of that lane
-    first), oldest first. The start-up warm-up of the zoo's codes comes after every student's view job."""
-    seen: dict[tuple[str, bool], int] = {}
-    keyed = []
-    for j in queued:  # oldest first
-        view = j.lane == "view"
-        slot = (j.workspace, view)
-        n = seen.get(slot, running.get(slot, 0))
-        seen[slot] = n + 1
-        keyed.append(((0 if view else 1, int(view and j.workspace == WARM_UP_WORKSPACE), n, j.submitted, j.id), j))
-    return [j for _, j in sorted(keyed, key=lambda t: t[0])]
-
-
-def _loads(s, default):
-    if s is None or s == "":
-        return default
-    try:
-        return json.loads(s)
-    except ValueError:
-        return default
-
-
-def _job(r: sqlite3.Row) -> Job:
-    return Job(
-        id=r["id"], workspace=r["workspace"], kind=r["kind"], label=r["label"], params=_loads(r["params"], {}),
-        status=r["status"], submitted=r["submitted"], started=r["started"], finished=r["finished"],
-        heartbeat=r["heartbeat"], worker=r["worker"], stop=bool(r["stop"]), progress=_loads(r["progress"], None),
-        curve=_loads(r["curve"], []), history=_loads(r["history"], []), error=r["error"] or "", run_id=r["run_id"],
-        result_key=r["result_key"], cost=r["cost"] or 0.0, attempts=r["attempts"], name=r["name"], lane=r["lane"],
-    )
-
-
-def _run(r: sqlite3.Row) -> RunEntry:
-    return RunEntry(id=r["id"], workspace=r["workspace"], name=r["name"], created=r["created"], shared=bool(r["shared"]),
-                    status=r["status"], digest=r["digest"], bytes=r["bytes"], job=r["job"], summary=r["summary"])
