@@ -161,6 +161,21 @@ class Settings:
         return min(self.threads, per) if self.threads > 0 else per
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that caps BLAS, OpenMP and numba threads (read when those libraries load), and lets cuBLAS
+    run deterministically where a GPU job asks for it (the GPU t-SNE)."""
+    return dict({v: str(threads) for v in THREAD_VARS}, CUBLAS_WORKSPACE_CONFIG=":4096:8")
+
+
+def cap_thread_env(threads: int) -> None:
+    """Put the thread caps in this process's environment (for the libraries it has not loaded yet)."""
+    os.environ.update(thread_env(threads))
+
+
 def _has_cuda() -> bool:
     try:
         import torch

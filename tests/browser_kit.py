@@ -43,6 +43,18 @@ def need_chromium() -> None:
         pytest.skip(why)
 
 
+@contextlib.contextmanager
+def teacher_server(home, key: str, idle_s: int = 60):
+    """A fresh app server with a teacher key (its own home, one worker); yields (url, process). Its log must hold
+    no traceback when it stops."""
+    need_chromium()
+    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": str(idle_s),
+                "AELAB_TEACHER_KEY": key}) as (url, proc):
+        yield url, proc
+    log = Path(proc.log_path).read_text(errors="replace")
+    assert "Traceback" not in log, log[log.find("Traceback") - 200:][:3000]
+
+
 def stroke(page, box, points, size: int = 280):
     """One pen stroke on a drawing canvas of `size` canvas pixels: press, move through the points, release."""
     sx, sy = box["width"] / size, box["height"] / size

@@ -82,7 +82,7 @@ def test_pages_reach_the_engine_only_through_its_door():
 
 def test_only_the_settings_read_the_environment():
     readers = sorted(str(p.relative_to(ROOT)) for p in AECORE.rglob("*.py") if "os.environ" in p.read_text())
-    assert readers == ["aecore/engine/process.py", "aecore/settings.py"], readers  # process.py: the thread caps
+    assert readers == ["aecore/settings.py"], readers
 
 
 def test_page_helpers_are_small_and_every_module_says_what_it_holds():

@@ -2,7 +2,6 @@
 carries it; markdown in an address's ?hide= makes no link and no image, nothing is fetched from another site, and
 nothing of it travels into the lesson's links."""
 
-from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
@@ -15,16 +14,10 @@ KEY = "class-key-4711"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A fresh app server with a teacher key (its own home, one worker); its log must hold no traceback."""
-    from browser_kit import need_chromium, serve
+    from browser_kit import teacher_server
 
-    need_chromium()
-    home = tmp_path_factory.mktemp("home")
-    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30",
-                "AELAB_TEACHER_KEY": KEY}) as (url, proc):
-        yield url, proc
-    log = Path(proc.log_path).read_text(errors="replace")
-    assert "Traceback" not in log, log[log.find("Traceback") - 200:][:3000]
+    with teacher_server(tmp_path_factory.mktemp("home"), KEY, idle_s=30) as started:
+        yield started
 
 
 def _hrefs(page) -> list[str]:

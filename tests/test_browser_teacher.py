@@ -2,7 +2,6 @@
 teacher stops tells the student that the teacher stopped it."""
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -14,16 +13,10 @@ NAME = "Ada L."
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A fresh app server with a teacher key (its own home, one worker); its log must hold no traceback."""
-    from browser_kit import need_chromium, serve
+    from browser_kit import teacher_server
 
-    need_chromium()
-    home = tmp_path_factory.mktemp("home")
-    with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "60",
-                "AELAB_TEACHER_KEY": KEY}) as (url, proc):
-        yield url, proc
-    log = Path(proc.log_path).read_text(errors="replace")
-    assert "Traceback" not in log, log[log.find("Traceback") - 200:][:3000]
+    with teacher_server(tmp_path_factory.mktemp("home"), KEY, idle_s=60) as started:
+        yield started
 
 
 def test_the_teacher_sees_the_students_name_stops_the_job_and_the_student_reads_who(server, page, browser):

@@ -9,9 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from aecore.engine.process import thread_env
 from aecore.engine.store import Store
-from aecore.settings import ROOT, Settings
+from aecore.settings import ROOT, Settings, thread_env
 
 _children: list[subprocess.Popen] = []  # workers this process started (polled, so none stays a zombie)
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import os
 
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment that caps BLAS, OpenMP and numba threads (read when those libraries load), and lets cuBLAS
-    run deterministically where a GPU job asks for it (the GPU t-SNE)."""
-    return dict({v: str(threads) for v in THREAD_VARS}, CUBLAS_WORKSPACE_CONFIG=":4096:8")
+from aecore.settings import cap_thread_env
 
 
 def limit_threads(threads: int) -> None:
     """Cap this process's compute threads: torch now, the others through the environment."""
-    os.environ.update(thread_env(threads))
+    cap_thread_env(threads)
     import torch
 
     torch.set_num_threads(threads)

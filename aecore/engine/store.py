@@ -390,8 +390,9 @@ class Store:
         ids = [j.id for j in order]
         if int(job_id) not in ids:
             return 0, None
-        lane = order[ids.index(int(job_id))].lane
-        ahead = [j for j in order[:ids.index(int(job_id))] if j.lane == lane]
+        place = ids.index(int(job_id))
+        lane = order[place].lane
+        ahead = [j for j in order[:place] if j.lane == lane]
         rate, start = self.throughput(), self.start_overhead_s()
         running = self._q("SELECT cost, progress FROM jobs WHERE status=? AND lane=?", (RUNNING, lane))
         left = sorted((c or 0.0) * (1 - (json.loads(p) if p else {}).get("fraction", 0.0)) / rate for c, p in running)
