@@ -11,6 +11,7 @@ from aecore.data import imported as datasets
 from aecore.data.images import rows_grid, to_png
 from aecore.models.colour import VARIANT_TEXT, VARIANTS, check_tutorial_size
 from aecore.training.config import TrainConfig
+from aecore.training.speed import eta_text
 from app_pages.kit import background, charts, picker, safe, session, url, widgets
 
 TABS = ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE", "Your images"]
@@ -20,7 +21,8 @@ SWEEP_RANGES = {name: list(ks) for name, ks in recipes.LATENT_SETS.items()}
 def main() -> None:
     st.title("Experiments")
     st.caption("The comparisons the autoencoder tutorials make. At each tab's defaults the comparison shows what its "
-               "tutorial reports, in seconds (dense models) to about a minute (conv) on a 2-core CPU; raise epochs and "
+               "tutorial reports, in seconds (dense models) to about a minute (conv) on a 2-core CPU; each tab says how "
+               "long its comparison takes on this server. Raise epochs and "
                "images for the full-size numbers. Finished results are saved on the server.")
     key, run = picker.run_picker(data=None)  # runs of every data set: the run-based tabs read the run's own set
     rds = session.dataset(run.config.dataset) if run is not None else None
@@ -33,6 +35,15 @@ def main() -> None:
 
 
 # ---- shared pieces -----------------------------------------------------------------------------------------
+def work_text(kind: str, params: dict) -> str:
+    """ "about 40 s of work on this server": the engine's one estimate for the job these settings would queue."""
+    try:
+        seconds = session.engine().estimate_s(kind, params)
+    except ValueError:  # settings the job would refuse (ConfigError, KindError): the page says why where it checks
+        return "time unknown"
+    return f"{eta_text(seconds)} of work on this server"
+
+
 def data_sets() -> list[str]:
     return ["mnist"] + datasets.names()  # data sets a comparison can train on
 
@@ -113,15 +124,14 @@ def latent_size(key, run, rds) -> None:
     settings = training_settings(f"sweep:{model}", recipe.epochs, recipe.images, recipe.batch)
     base = recipe.config(**settings)
     latents = SWEEP_RANGES[which]
-    seconds = recipes.estimate_seconds("sweep", model, latents=latents, epochs=settings["epochs"],
-                                       images=settings["limit"])
-    st.caption(f"{len(latents)} trainings: {recipes.eta_text(seconds)} on a 2-core CPU when the server is otherwise idle "
-               f"(measured; a GPU is faster, a busy class server slower). At these defaults: {recipe.shows}.")
+    params = {"base": base.to_dict(), "latents": latents}
+    st.caption(f"{len(latents)} trainings: {work_text('sweep', params)} (from this server's recent training speed; "
+               f"a GPU is faster, a busy class server slower). At these defaults: {recipe.shows}.")
     why = trainable([base])
     if why:
         st.info(f"Cannot sweep this model on {settings['dataset']}: {safe.plain(why)}.")
         return
-    res = background.background_experiment("sweep", {"base": base.to_dict(), "latents": latents})
+    res = background.background_experiment("sweep", params)
     if res is None or not res.tables["sweep"]:
         return
     rows = res.tables["sweep"]
@@ -144,14 +154,14 @@ def ab(key, run, rds) -> None:
     recipe = recipes.ab_recipe(preset)
     settings = training_settings(f"ab:{preset}", recipe.epochs, recipe.images, recipe.batch)
     configs = ex.ab_configs(preset, **settings)
+    params = {"configs": {label: c.to_dict() for label, c in configs.items()}}
     st.caption(" vs ".join(f"**{safe.plain(label)}**: {safe.plain(c.describe())}" for label, c in configs.items())
-               + f" · {recipes.eta_text(recipes.estimate_seconds('ab', preset, epochs=settings['epochs'], images=settings['limit']))}"
-               f" on a 2-core CPU. At these defaults: {recipe.shows}.")
+               + f" · {work_text('compare', params)}. At these defaults: {recipe.shows}.")
     why = trainable(configs.values())
     if why:
         st.info(f"This comparison cannot train on {settings['dataset']}: {safe.plain(why)}.")
         return
-    res = background.background_experiment("compare", {"configs": {label: c.to_dict() for label, c in configs.items()}})
+    res = background.background_experiment("compare", params)
     if res is None or not res.tables["final"]:
         return
     st.plotly_chart(curves_figure(res.tables["curves"]), key="ab_curves")
@@ -296,12 +306,14 @@ def stacked(key, run, rds) -> None:
                       lo=1, hi=20)
     settings = training_settings(f"stack:{model}", recipe.epochs, recipe.images, recipe.batch)
     base = recipe.config(latent=int(k), **settings)
-    st.caption(f"Sigmoid units, as in Hinton & Salakhutdinov 2006. At these defaults: {recipe.shows}.")
+    params = {"base": base.to_dict(), "pretrain": int(pre)}
+    st.caption(f"Sigmoid units, as in Hinton & Salakhutdinov 2006 · {work_text('stacked', params)}. At these "
+               f"defaults: {recipe.shows}.")
     why = trainable([base])
     if why:
         st.info(f"The stacked AE's deep MLPs cannot train on {settings['dataset']}: {safe.plain(why)}.")
         return
-    res = background.background_experiment("stacked", {"base": base.to_dict(), "pretrain": int(pre)})
+    res = background.background_experiment("stacked", params)
     if res is None or not res.tables["final"]:
         return
     st.plotly_chart(curves_figure(res.tables["curves"]), key="stack_curves")
@@ -384,10 +396,8 @@ def the_tutorial_comparison() -> None:
     params = {"dataset": tname, "variants": [v for v in VARIANTS if v in picked], "ae_epochs": int(ae_ep),
               "clf_epochs": int(clf_ep), "seed": 0, "limit": int(lim) or None, "labels": d["labels"],
               "ae_batch": d["ae_batch"], "clf_batch": d["clf_batch"], "lr": d["lr"]}
-    seconds = recipes.COLOUR.estimate(len(session.dataset(tname).train), size=size, variants=len(picked),
-                                      ae_epochs=int(ae_ep), clf_epochs=int(clf_ep), limit=int(lim) or None)
     st.caption(f"Batches of {d['ae_batch']} (autoencoder) and {d['clf_batch']} (classifier), Adam {d['lr']:g}: "
-               f"{recipes.eta_text(seconds)} on a 2-core CPU.")
+               f"{work_text('tutorial', params)}.")
     res = background.background_experiment("tutorial", params)
     if res is None or not res.tables["accuracy"]:
         return

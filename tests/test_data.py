@@ -72,3 +72,13 @@ def test_extra_dataset_offline_gives_clear_message(data_home, monkeypatch):
         catalog.load_dataset("fashion-mnist")
     with pytest.raises(dataset.DataError, match="unknown data set"):
         catalog.load_dataset("cifar")
+
+
+def test_preview_images_are_each_classes_first_test_images_on_every_set(mnist):
+    """One rule for every data set (no MNIST branch): MNIST's are its first 0, 1, ..., 7; a 3-class set cycles."""
+    assert dataset.preview_indices(mnist) == [3, 2, 1, 18, 4, 8, 11, 0]
+    y = np.array([2, 0, 0, 1, 2, 1, 0])
+    x = np.zeros((len(y), 4, 4), np.uint8)
+    ds = dataset.Dataset("three", dataset.Split(x, y), dataset.Split(x, y), ("a", "b", "c"))
+    assert dataset.preview_indices(ds) == [1, 3, 0, 2, 5, 4, 6]  # every test image, classes in turn
+    assert dataset.preview_indices(ds, 4) == [1, 3, 0, 2]

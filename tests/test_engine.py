@@ -335,17 +335,19 @@ def test_queue_position_and_estimated_start(store, settings, mnist, tiny):
 def test_the_wait_grows_with_the_place_and_counts_each_jobs_start(store, settings, mnist, tiny):
     """Issue 27 item 10: "starts in about 5 s" at every place. A job's wait is the work of the jobs ahead in its
     lane, each with a job's start, played out over the workers; a view job waits only for view jobs."""
-    for ws in (WS_A, WS_B, WS_C):  # three finished runs of 3000 images/s that took 1.5 s more than their images
-        j = submit(store, settings, ws, "train", _train(tiny), "done", mnist)
+    for ws in (WS_A, WS_B, WS_C):  # three finished runs of 3000 images/s that took 1.5 s more than their images,
+        j = submit(store, settings, ws, "train", _train(tiny), "done", mnist)  # each twice its reference seconds
         with store._tx() as c:
-            c.execute("UPDATE jobs SET status='done', started=0, finished=?, cost=3000, progress=? WHERE id=?",
-                      (2.5, json.dumps({"images_per_s": 3000.0}), j.id))
+            c.execute("UPDATE jobs SET status='done', started=0, finished=?, cost=3000, work_s=0.5, progress=? "
+                      "WHERE id=?", (2.5, json.dumps({"images_per_s": 3000.0}), j.id))
     assert store.start_overhead_s() == pytest.approx(1.5)
+    assert store.speed_factor() == pytest.approx(2.0)  # this server runs at half the reference machine's speed
     settings.per_workspace = 10
     queued = [submit(store, settings, ws, "train", _train(tiny), "t", mnist) for ws in (WS_A, WS_B, WS_C, WS_A)]
     waits = [store.waiting(j.id, 1) for j in queued]
     assert [w[0] for w in waits] == [1, 2, 3, 4]
-    each = 1.5 + queued[0].cost / 3000
+    each = 1.5 + queued[0].work_s * 2.0
+    assert queued[0].work_s > 0
     assert [w[1] for w in waits] == pytest.approx([0, each, 2 * each, 3 * each])  # one worker: one after another
     assert store.waiting(queued[3].id, 2)[1] == pytest.approx(each)  # two workers: the fourth waits for one job
     view = submit(store, settings, WS_B, "projection", {"run": "zoo:conv-k16", "method": "pca"}, "map", mnist)

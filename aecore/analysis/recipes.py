@@ -6,8 +6,8 @@ comparison at these defaults, checks that it points the way its tutorial does, a
 
 Seconds: measured by bench/teaching_defaults.py with one torch thread, which is what a training worker gets on a
 2-core machine (Settings.resolved_threads(): 2 cores - 1 view worker = 1 thread), as the bench process's CPU seconds:
-the wall seconds on an otherwise idle machine (a busy class server takes longer, a GPU far less). `estimate_seconds`
-scales them by the images a changed setting trains on.
+the wall seconds on an otherwise idle machine (a busy class server takes longer, a GPU far less). They are what
+aecore.training.speed's seconds per image were read from: the pages' estimates come from there, for any setting.
 
 Why these settings (what the old defaults taught, measured with the same bench):
 - sweep, dense: the tanh code of the `dense` model saturates in a short run and stayed above PCA at every k (2 epochs,
@@ -59,15 +59,6 @@ def train_images(images: int | None, total: int = MNIST_TRAIN, val_fraction: flo
     return n - max(1, round(n * val_fraction)) if val_fraction else n
 
 
-def eta_text(seconds: float) -> str:
-    """How the page says a duration: "a few seconds", "about 40 s", "about 3 min"."""
-    if seconds < 5:
-        return "a few seconds"
-    if seconds < 90:
-        return f"about {seconds:.0f} s"
-    return f"about {seconds / 60:.0f} min"
-
-
 # ---- 1. latent size sweep -----------------------------------------------------------------------
 # The latent sizes the page offers: the tutorials' two sweeps and a quick one.
 LATENT_SETS: dict[str, tuple[int, ...]] = {
@@ -110,9 +101,6 @@ class SweepRecipe:
         e = self.epochs if epochs is None else epochs
         return float(n * e * train_images(self.images if images is DEFAULT else images))
 
-    def estimate(self, latents=None, epochs=None, images=DEFAULT) -> float:
-        """Seconds on a 2-core CPU for these settings, scaled from the measured defaults."""
-        return self.seconds * self.work(latents, epochs, images) / self.work()
 
 
 SWEEPS: dict[str, SweepRecipe] = {r.model: r for r in (
@@ -134,10 +122,6 @@ SWEEPS: dict[str, SweepRecipe] = {r.model: r for r in (
 
 # A model without a recipe of its own sweeps with the model's defaults at this size.
 SWEEP_FALLBACK = dict(epochs=3, images=20000, batch=128, lr=None, latent_set="2, 8, 32")
-# Seconds per 1,000 training images (one thread, batch 128) for a model without a recipe: rough, from the measured
-# recipes (mlp-hinton from its stacked comparison; conv-sharp a guess: conv's with a full-resolution layer more).
-SECONDS_PER_1000 = {"linear": 0.02, "dense": 0.02, "mlp-deep": 0.04, "mlp-hinton": 0.25, "conv": 0.5, "conv-sharp": 0.7}
-
 
 def sweep_defaults(model: str) -> SweepRecipe:
     """The sweep's defaults for a model (a sweepable model without its own recipe gets SWEEP_FALLBACK)."""
@@ -149,9 +133,10 @@ def sweep_defaults(model: str) -> SweepRecipe:
         raise RecipeError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if MODELS[model].latent is None:
         raise RecipeError(f"{model} has a fixed latent size; sweep a dense model or 'conv'")
+    from aecore.training.speed import seconds_per_image
+
     r = SweepRecipe(model, **SWEEP_FALLBACK)
-    per = SECONDS_PER_1000.get(model, 0.5)
-    return dataclasses.replace(r, seconds=round(per * r.work() / 1000 + 3.0, 1),
+    return dataclasses.replace(r, seconds=round(seconds_per_image(model) * r.work() + 3.0, 1),
                                shows="no recipe of its own: the seconds are an estimate")
 
 
@@ -208,9 +193,6 @@ class ABRecipe:
         e = self.epochs if epochs is None else epochs
         return float(len(self.sides) * e * train_images(self.images if images is DEFAULT else images))
 
-    def estimate(self, epochs=None, images=DEFAULT) -> float:
-        """Seconds on a 2-core CPU for these settings, scaled from the measured defaults."""
-        return self.seconds * self.work(epochs, images) / self.work()
 
 
 AB: dict[str, ABRecipe] = {r.preset: r for r in (
@@ -370,8 +352,6 @@ class StackedRecipe:
         n = train_images(self.images if images is DEFAULT else images)
         return float(n * (2 * e + p * get_spec(self.model).layers))
 
-    def estimate(self, pretrain=None, epochs=None, images=DEFAULT) -> float:
-        return self.seconds * self.work(pretrain, epochs, images) / self.work()
 
 
 STACKED: dict[str, StackedRecipe] = {r.model: r for r in (
@@ -457,9 +437,6 @@ class ColourRecipe:
         clf = min(n, s["labels"] or n) * s["clf_epochs"]
         return variants * (ae + clf) * ((size or self.size) / self.size) ** 3
 
-    def estimate(self, n_train: int | None = None, size: int | None = None, variants: int = 4, **changes) -> float:
-        """Seconds on a 2-core CPU (rough beyond 32x32), scaled from the measured defaults."""
-        return self.seconds * self.work(n_train, size, variants, **changes) / self.work()
 
 
 COLOUR = ColourRecipe()
@@ -472,27 +449,6 @@ def colour_defaults(n_train: int | None = None) -> dict:
 
 # ---- all of them ----------------------------------------------------------------------------------
 COMPARISONS = ("sweep", "ab", "ae_vs_pca", "classify", "one_digit", "stacked", "colour")
-
-
-def estimate_seconds(comparison: str, key: str | None = None, **settings) -> float:
-    """About how many seconds a comparison takes on a 2-core CPU, scaled from the measured defaults by the images it
-    trains on. comparison: "sweep" (key: the model; settings latents, epochs, images), "ab" (key: the preset;
-    epochs, images), "stacked" (key: the model; pretrain, epochs, images), "colour" (n_train, size, variants,
-    ae_epochs, clf_epochs, limit, labels), or "ae_vs_pca", "classify", "one_digit" (their defaults)."""
-    if comparison == "sweep":
-        return sweep_defaults(key or "dense").estimate(**settings)
-    if comparison == "ab":
-        return ab_recipe(key or next(iter(AB))).estimate(**settings)
-    if comparison == "stacked":
-        return stacked_defaults(key or "mlp-deep").estimate(**settings)
-    if comparison == "colour":
-        return COLOUR.estimate(**settings)
-    fixed = {"ae_vs_pca": AE_VS_PCA, "classify": CLASSIFY, "one_digit": ONE_DIGIT}
-    if comparison in fixed:
-        if settings:
-            raise RecipeError(f"{comparison}: only its defaults are timed")
-        return fixed[comparison].seconds
-    raise RecipeError(f"unknown comparison {comparison!r}; choose one of {', '.join(COMPARISONS)}")
 
 
 def job_images() -> dict[str, float]:

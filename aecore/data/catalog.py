@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from aecore.data.dataset import COLOUR_DATASETS, DATASETS, EXTRA_DATASETS, IMAGE_SHAPE, DataError, Dataset
+from aecore.data.dataset import BUNDLED, COLOUR_DATASETS, DATASETS, EXTRA_DATASETS, IMAGE_SHAPE, DataError, Dataset
 from aecore.data.mnist import _load_extra, load_mnist
 
 
-def load_dataset(name: str = "mnist") -> Dataset:
+def load_dataset(name: str = BUNDLED) -> Dataset:
     """Load a data set by name: bundled MNIST, Fashion-MNIST / KMNIST via torchvision, or one imported into the
     data home (`python -m aecore data add`, aecore.data.imported; CIFAR-10 and Flowers102 are fetched into it)."""
-    if name == "mnist":
+    if name == BUNDLED:
         return load_mnist()
     if name in EXTRA_DATASETS:
         from aecore.settings import current

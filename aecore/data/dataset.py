@@ -24,7 +24,8 @@ N_PIXELS = 784
 EXTRA_DATASETS = {"fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 
 
-DATASETS = ("mnist",) + tuple(EXTRA_DATASETS)
+BUNDLED = "mnist"  # the data set that ships with the repository (data/mnist.npz): every default trains on it
+DATASETS = (BUNDLED,) + tuple(EXTRA_DATASETS)
 
 
 # Colour data sets torchvision downloads; they are resized and kept in the data home (aecore.data.imported).
@@ -194,9 +195,6 @@ def float_images(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Ten
     return to_float(as_nchw(x).to(device)).contiguous()
 
 
-PREVIEW = (3, 2, 1, 18, 4, 8, 11, 0)  # MNIST test images of the digits 0-7: what a training job reconstructs live
-
-
 def show_images(dataset: Dataset, n: int = 8, seed: int = 0, repeat: bool = False) -> np.ndarray:
     """Indices of n test images, one per class taking the classes in turn (stable); at most as many as the test
     set has, unless `repeat` (then a small test set shows some images twice)."""
@@ -207,9 +205,14 @@ def show_images(dataset: Dataset, n: int = 8, seed: int = 0, repeat: bool = Fals
     return np.array([rng.choice(np.flatnonzero(y == classes[i % len(classes)])) for i in range(count)])
 
 
-def preview_indices(dataset: Dataset) -> list[int]:
-    """The test images a training job reconstructs live and a kept run shows: the digits 0-7 on MNIST, else 8 images
-    spread over the first classes."""
-    if dataset.name == "mnist":
-        return list(PREVIEW)
-    return [int(i) for i in show_images(dataset, 8)]
+def preview_indices(dataset: Dataset, n: int = 8) -> list[int]:
+    """The test images a training job reconstructs live and a kept run shows: the first test image of each class in
+    class order (on MNIST the digits 0-7), then each class's second, and so on; at most the test set's size."""
+    y = np.asarray(dataset.test.y, np.int64)
+    by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+    out: list[int] = []
+    for rank in range(max((len(ix) for ix in by_class), default=0)):
+        out += [int(ix[rank]) for ix in by_class if rank < len(ix)]
+        if len(out) >= n:
+            break
+    return out[:n]

@@ -211,14 +211,14 @@ class Engine:
         return self._store.preview(job_id)
 
     def estimate_s(self, kind: str, params: dict | Params) -> float:
-        """About how long a job of (kind, params) computes once a worker takes it: its cost in images over the
-        images per second recent jobs reached here (the same model as the queue's waiting times)."""
+        """About how many seconds a job of (kind, params) computes once a worker takes it: its reference seconds
+        (aecore.training.speed) times this server's speed factor, the model the queue's waiting times use too."""
         k = kinds.get(kind)
         p = k.parse(params)
         name = k.dataset_name(p, self._store)
         from aecore.data.catalog import load_dataset
 
-        return k.cost(p, load_dataset(name) if name else None) / self._store.throughput()
+        return k.seconds(p, load_dataset(name) if name else None) * self._store.speed_factor()
 
     def waiting_text(self, job: Job) -> str:
         """"place 3 in the queue, starts in about 40 s" for a queued job."""

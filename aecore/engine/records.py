@@ -57,6 +57,7 @@ class Job:
     run_id: str | None = None  # the kept run (training jobs)
     result_key: str | None = None  # the result in the result store (experiments, projections)
     cost: float = 0.0  # estimated images to process (the compute budget it uses)
+    work_s: float = 0.0  # reference seconds of work (aecore.training.speed); times the speed factor: its duration
     attempts: int = 0  # how often it was started (a resumed job counts again)
     name: str | None = None  # the run name asked for (training jobs)
     lane: str = "train"  # "view": a short job a page waits for (served first, not counted against the job limit)
@@ -155,7 +156,7 @@ def _job(r: sqlite3.Row) -> Job:
         status=r["status"], submitted=r["submitted"], started=r["started"], finished=r["finished"],
         heartbeat=r["heartbeat"], worker=r["worker"], stop=bool(r["stop"]), progress=_loads(r["progress"], None),
         curve=_loads(r["curve"], []), history=_loads(r["history"], []), error=r["error"] or "", run_id=r["run_id"],
-        result_key=r["result_key"], cost=r["cost"] or 0.0, attempts=r["attempts"], name=r["name"], lane=r["lane"],
+        result_key=r["result_key"], cost=r["cost"] or 0.0, work_s=r["work_s"] or 0.0, attempts=r["attempts"], name=r["name"], lane=r["lane"],
     )
 
 

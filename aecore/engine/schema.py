@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3  # PRAGMA user_version of a store this code writes; older files are migrated on open
+SCHEMA_VERSION = 4  # PRAGMA user_version of a store this code writes; older files are migrated on open
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workspaces(
     id TEXT PRIMARY KEY, created REAL NOT NULL, seen REAL NOT NULL, name TEXT NOT NULL DEFAULT '',
@@ -14,7 +14,8 @@ CREATE TABLE IF NOT EXISTS jobs(
     status TEXT NOT NULL, submitted REAL NOT NULL, started REAL, finished REAL, heartbeat REAL,
     worker TEXT, stop INTEGER NOT NULL DEFAULT 0, progress TEXT, curve TEXT, history TEXT, preview BLOB,
     error TEXT NOT NULL DEFAULT '', run_id TEXT, result_key TEXT, cost REAL NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0, name TEXT, lane TEXT NOT NULL DEFAULT 'train');
+    attempts INTEGER NOT NULL DEFAULT 0, name TEXT, lane TEXT NOT NULL DEFAULT 'train',
+    work_s REAL NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE INDEX IF NOT EXISTS jobs_workspace ON jobs(workspace);
 CREATE INDEX IF NOT EXISTS jobs_result_key ON jobs(result_key);
@@ -37,4 +38,6 @@ MIGRATIONS = {
         "CREATE INDEX IF NOT EXISTS jobs_result_key ON jobs(result_key)"],
     3: ["ALTER TABLE workspaces ADD COLUMN client TEXT NOT NULL DEFAULT ''",  # who the server issued it to
         "CREATE INDEX IF NOT EXISTS workspaces_client ON workspaces(client)"],
+    4: ["ALTER TABLE jobs ADD COLUMN work_s REAL NOT NULL DEFAULT 0",  # reference seconds (aecore.training.speed)
+        "UPDATE jobs SET work_s = cost / 3000.0"],  # what the old estimate assumed: 3,000 images per second
 }

@@ -284,7 +284,7 @@ class Store:
         return gone
 
     # ---- jobs ----------------------------------------------------------------------------------------
-    def submit(self, workspace: str, kind: str, params: dict, label: str, *, cost: float = 0.0,
+    def submit(self, workspace: str, kind: str, params: dict, label: str, *, cost: float = 0.0, work_s: float = 0.0,
                per_workspace: int | None = None, max_queue: int | None = None, name: str | None = None,
                result_key: str | None = None, lane: str = "train", view_per_workspace: int | None = None,
                per_client: int | None = None) -> Job:
@@ -316,9 +316,9 @@ class Store:
                 if queued >= max_queue:
                     raise StoreError(f"the server's queue is full ({max_queue} jobs); try again in a minute")
             cur = c.execute(
-                "INSERT INTO jobs(workspace, kind, label, params, status, submitted, cost, name, result_key, lane) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?)",
-                (workspace, kind, label[:200], blob, QUEUED, now, float(cost), name, result_key, lane))
+                "INSERT INTO jobs(workspace, kind, label, params, status, submitted, cost, work_s, name, result_key, "
+                "lane) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (workspace, kind, label[:200], blob, QUEUED, now, float(cost), float(work_s), name, result_key, lane))
             job_id = cur.lastrowid
         return self.job(job_id)
 
@@ -344,7 +344,7 @@ class Store:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             args.extend(statuses)
         sql = ("SELECT id, workspace, kind, label, params, status, submitted, started, finished, heartbeat, worker, "
-               "stop, progress, curve, history, error, run_id, result_key, cost, attempts, name, lane FROM jobs")
+               "stop, progress, curve, history, error, run_id, result_key, cost, work_s, attempts, name, lane FROM jobs")
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
@@ -384,8 +384,9 @@ class Store:
         """(1-based place in the queue, seconds until it should start); (0, None) when the job is not waiting.
 
         The place counts the jobs ahead in the job's own lane. The time plays the queue out: each of `workers`
-        workers first finishes what it runs (its cost left over the recent images per second), then takes the jobs
-        ahead in order, each costing a job's start (loading the data and the model) and its images."""
+        workers first finishes what it runs (what is left of its work), then takes the jobs ahead in order, each
+        costing a job's start (loading the data and the model) and its work: reference seconds times the speed
+        factor (aecore.training.speed)."""
         order = self.queue_order()
         ids = [j.id for j in order]
         if int(job_id) not in ids:
@@ -393,22 +394,27 @@ class Store:
         place = ids.index(int(job_id))
         lane = order[place].lane
         ahead = [j for j in order[:place] if j.lane == lane]
-        rate, start = self.throughput(), self.start_overhead_s()
-        running = self._q("SELECT cost, progress FROM jobs WHERE status=? AND lane=?", (RUNNING, lane))
-        left = sorted((c or 0.0) * (1 - (json.loads(p) if p else {}).get("fraction", 0.0)) / rate for c, p in running)
+        factor, start = self.speed_factor(), self.start_overhead_s()
+        running = self._q("SELECT work_s, progress FROM jobs WHERE status=? AND lane=?", (RUNNING, lane))
+        left = sorted((w or 0.0) * factor * (1 - (json.loads(p) if p else {}).get("fraction", 0.0)) for w, p in running)
         free = (left + [0.0] * max(0, workers - len(left)))[:max(1, workers)]  # when each worker is free again
         heapq.heapify(free)
         for j in ahead:
-            heapq.heappush(free, heapq.heappop(free) + start + j.cost / rate)
+            heapq.heappush(free, heapq.heappop(free) + start + j.work_s * factor)
         return len(ahead) + 1, free[0]
 
-    def throughput(self) -> float:
-        """Images per second of recent training jobs (a rough prior when there are none)."""
-        rows = self._q("SELECT progress FROM jobs WHERE kind='train' AND status=? AND progress IS NOT NULL "
-                       "ORDER BY id DESC LIMIT 10", (DONE,))
-        rates = [json.loads(r[0]).get("images_per_s", 0) for r in rows]
-        rates = [r for r in rates if r > 0]
-        return float(np.median(rates)) if rates else 3000.0
+    def speed_factor(self) -> float:
+        """How this server's recent training jobs ran against the reference machine: the median over the last ten
+        finished ones of their training seconds (images over their images per second) over their reference seconds;
+        1.0 when there are none. Under 1: a faster machine (a GPU); over 1: a busier or slower one."""
+        rows = self._q("SELECT cost, work_s, progress FROM jobs WHERE kind='train' AND status=? AND progress IS NOT "
+                       "NULL AND work_s > 0 AND cost > 0 ORDER BY id DESC LIMIT 10", (DONE,))
+        ratios = []
+        for cost, work_s, progress in rows:
+            rate = json.loads(progress).get("images_per_s", 0)
+            if rate > 0:
+                ratios.append(cost / rate / work_s)
+        return float(min(100.0, max(0.001, np.median(ratios)))) if ratios else 1.0
 
     def start_overhead_s(self) -> float:
         """Seconds a job costs beyond its images (a worker loads the data set and builds the model): the median over

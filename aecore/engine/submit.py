@@ -51,7 +51,7 @@ def submit(store: Store, settings: Settings, workspace: str, kind: str, params, 
     if k.lane == "view" and workspace != WARM_UP_WORKSPACE:
         store.drop_queued(workspace, k.name)
     lane = job_lane(k, cost, settings)
-    return store.submit(workspace, k.name, p.to_dict(), label, cost=cost,
+    return store.submit(workspace, k.name, p.to_dict(), label, cost=cost, work_s=k.seconds(p, dataset),
                         per_workspace=None if lane == "view" else settings.per_workspace,
                         view_per_workspace=(settings.view_per_workspace or None) if workspace != WARM_UP_WORKSPACE else None,
                         per_client=settings.client_jobs or None,

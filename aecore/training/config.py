@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from aecore.data.catalog import is_dataset_name
-from aecore.data.dataset import DATASETS, DataError, parse_digits
+from aecore.data.dataset import BUNDLED, DATASETS, DataError, parse_digits
 from aecore.data.noise import Noise, NoiseError
 from aecore.errors import AELabError
 from aecore.models.autoencoders import ACTIVATIONS, LATENT_RANGE, UPSAMPLES, WIDTH_RANGE, ModelError
@@ -48,7 +48,7 @@ class TrainConfig:
     digits: tuple[int, ...] | None = None  # train on these digits only (None = all)
     limit: int | None = None  # at most this many training images (seeded sample)
     val_fraction: float = 0.1  # share of the training images held out for validation loss
-    dataset: str = "mnist"  # "mnist" (bundled) or a torchvision data set
+    dataset: str = BUNDLED  # "mnist" (bundled), a torchvision data set or an imported one
     device: str = "auto"  # "auto" (GPU when present), "cpu" or "cuda"
     pretrain_epochs: int = 0  # >0: greedy layer-wise pretraining of each layer pair first (stacked AE)
     weight_decay: float = 0.0  # L2 penalty passed to the optimizer (decoupled from the gradient with "adamw")
@@ -226,7 +226,7 @@ class TrainConfig:
         """A short human label, e.g. 'conv k=16, mse, adam 0.001, 10 ep'."""
         k = self.latent if self.latent is not None or self.model not in MODELS else (
             MODELS[self.model].fixed_latent or MODELS[self.model].latent)  # a fixed code map says its size, not None
-        bits = [f"{self.model} k={k}"] + ([f"on {self.dataset}"] if self.dataset != "mnist" else [])
+        bits = [f"{self.model} k={k}"] + ([f"on {self.dataset}"] if self.dataset != BUNDLED else [])
         if self.noise not in ("none", None):
             bits.append(f"noise {self.noise}")
         if self.digits:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from aecore.data.dataset import DataError
+from aecore.data.dataset import BUNDLED, DataError
 from aecore.engine.client import KindError, StoreError
 from aecore.models.evaluate import reconstruct
 from aecore.training.runs import Run, RunError
@@ -38,7 +38,7 @@ def run_version(run_key: str, run: Run) -> str:
 def run_options(data: tuple[str, ...] | None = ("mnist",)) -> dict[str, str]:
     """run key -> label, for every run this workspace can open that was trained on one of `data` (None: any)."""
     ws = workspace()
-    opts = {f"zoo:{n}": f"zoo · {n}" for n in zoo_names()} if data is None or "mnist" in data else {}
+    opts = {f"zoo:{n}": f"zoo · {n}" for n in zoo_names()} if data is None or BUNDLED in data else {}
     for r in engine().visible_runs(ws, teacher=is_teacher()):
         on = run_data(f"run:{r.id}")
         if data is not None and on not in data:

@@ -9,6 +9,7 @@ import time
 import streamlit as st
 
 from aecore.data.catalog import load_dataset
+from aecore.data.dataset import BUNDLED
 from aecore.data.mnist import load_mnist
 from aecore.engine.client import Engine, StoreError
 from app_pages.kit.safe import plain
@@ -43,7 +44,7 @@ def dataset(name: str = "mnist"):
 def bundled_mnist(data) -> bool:
     """Whether a data set (or its name) is the bundled MNIST, for what only it has: the zoo's runs trained on it, the
     28x28 digits one draws or uploads, the models that take only those. (How to call a class: `ds.class_word`.)"""
-    return getattr(data, "name", data) == "mnist"
+    return getattr(data, "name", data) == BUNDLED
 
 
 @st.cache_resource(show_spinner="Starting the job engine…")

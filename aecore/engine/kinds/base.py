@@ -211,21 +211,26 @@ class JobKind:
         """Images the job processes: the compute budget (kinds that train) and the queue's time estimate."""
         return 20_000.0  # one pass over the test set and a little more
 
+    def seconds(self, p: Params, dataset) -> float:
+        """Reference seconds of work (aecore.training.speed): times the server's speed factor, how long it takes.
+        Kinds that train count their models' seconds per image; the others their cost at a fixed rate."""
+        from aecore.training.speed import other_seconds
+
+        return other_seconds(self.cost(p, dataset))
+
     def run(self, p: Params, ctx: "Context", dataset) -> Outcome:
         raise NotImplementedError
 
 
-def n_train(config, dataset) -> int:
-    """Training images of a resolved config on its data set (after the subset, limit and validation share)."""
-    from aecore.training.trainer import _split
-
-    return len(_split(config, dataset)[0])
-
-
 def train_cost(config, dataset) -> float:
-    """Images a training run processes: epochs x training images, plus each layer pair's pretraining epochs."""
-    from aecore.models.registry import get_spec
+    """Images a training run processes (aecore.training.speed.images_processed): the budget's unit."""
+    from aecore.training.speed import images_processed
 
-    spec = get_spec(config.model)
-    layers = spec.layers if config.pretrain_epochs and spec.stackable else 0
-    return float(n_train(config, dataset) * (config.epochs + config.pretrain_epochs * layers))
+    return images_processed(config, dataset)
+
+
+def train_seconds(configs, dataset) -> float:
+    """Reference seconds of training these configs one after the other (aecore.training.speed)."""
+    from aecore.training.speed import training_seconds
+
+    return sum(training_seconds(c, dataset) for c in configs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aecore.engine.kinds.base import KindError, Params, param, train_cost
+from aecore.engine.kinds.base import KindError, Params, param, train_cost, train_seconds
 from aecore.engine.kinds.results import ResultKind
 
 
@@ -36,6 +36,9 @@ class Compare(ResultKind):
 
     def cost(self, p, dataset) -> float:
         return sum(train_cost(c, dataset) for c in p.configs.values())
+
+    def seconds(self, p, dataset) -> float:
+        return train_seconds(p.configs.values(), dataset)
 
     def compute(self, p, ctx, dataset):
         from aecore.analysis.experiments import compare

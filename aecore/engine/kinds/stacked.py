@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from aecore.engine.kinds.base import KindError, Params, param, train_cost
+from aecore.engine.kinds.base import KindError, Params, param, train_cost, train_seconds
 from aecore.engine.kinds.results import ResultKind
 
 
@@ -41,6 +41,9 @@ class Stacked(ResultKind):
 
     def cost(self, p, dataset) -> float:
         return sum(train_cost(c, dataset) for c in self._configs(p))
+
+    def seconds(self, p, dataset) -> float:
+        return train_seconds(self._configs(p), dataset)
 
     def compute(self, p, ctx, dataset):
         from aecore.analysis.experiments import stacked_vs_endtoend

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from aecore.engine.kinds.base import KindError, Params, param, train_cost
+from aecore.engine.kinds.base import KindError, Params, param, train_cost, train_seconds
 from aecore.engine.kinds.results import ResultKind
 
 
@@ -38,6 +38,9 @@ class Sweep(ResultKind):
 
     def cost(self, p, dataset) -> float:
         return sum(train_cost(dataclasses.replace(p.base, latent=k), dataset) for k in p.latents)
+
+    def seconds(self, p, dataset) -> float:
+        return train_seconds([dataclasses.replace(p.base, latent=k) for k in p.latents], dataset)
 
     def compute(self, p, ctx, dataset):
         from aecore.analysis.experiments import latent_sweep

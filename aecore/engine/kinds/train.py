@@ -6,7 +6,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from aecore.engine.kinds.base import JobKind, Outcome, Params, param, train_cost
+from aecore.engine.kinds.base import JobKind, Outcome, Params, param, train_cost, train_seconds
 from aecore.engine.store import DIVERGED, DONE, PAUSED, STOPPED
 
 
@@ -32,6 +32,9 @@ class Train(JobKind):
 
     def cost(self, p: TrainParams, dataset) -> float:
         return train_cost(p.config, dataset)
+
+    def seconds(self, p: TrainParams, dataset) -> float:
+        return train_seconds([p.config], dataset)
 
     def run(self, p: TrainParams, ctx, dataset) -> Outcome:
         return _train(p, ctx, dataset)

@@ -50,6 +50,11 @@ class Tutorial(ResultKind):
         per_variant = min(p.limit or n, n) * p.ae_epochs + min(p.labels or n, n) * p.clf_epochs
         return float(len(p.variants) * per_variant)
 
+    def seconds(self, p, dataset) -> float:
+        from aecore.training.speed import tutorial_seconds_per_image
+
+        return self.cost(p, dataset) * tutorial_seconds_per_image(dataset.image_shape[1])
+
     def compute(self, p, ctx, dataset):
         from aecore.analysis.classify import tutorial_experiment
 
