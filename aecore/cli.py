@@ -425,10 +425,27 @@ def cmd_classify(a) -> None:
     _emit({k: res[k] for k in ("dataset", "test_acc", "train_acc", "chance", "labels", "seconds")})
 
 
+def cmd_serve(a) -> None:
+    """Several app servers over one data home behind HAProxy, until Ctrl-C."""
+    import logging
+
+    from aecore.serving.replicas import ServeConfig, serve
+    from aecore.settings import current
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code = serve(current(), ServeConfig(replicas=a.replicas, port=a.port, address=a.address))
+    if code:
+        raise SystemExit(code)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m aecore", description="AE Lab: autoencoders on MNIST and your own images from the terminal")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     sub.add_parser("models", help="list the models")
+    sv = sub.add_parser("serve", help="the app for a class: several servers over one data home behind HAProxy")
+    sv.add_argument("--replicas", type=int, default=2, help="Streamlit server processes (1..16)")
+    sv.add_argument("--port", type=int, default=8501, help="the port students open (the proxy's)")
+    sv.add_argument("--address", default="0.0.0.0", help="the proxy's address (127.0.0.1: this machine only)")
     t = sub.add_parser("train", help="train a model and save the run")
     _add_train_options(t)
     t.add_argument("--out", required=True, help="run directory to write")
@@ -529,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"compare": cmd_compare, "stacked": cmd_stacked, "pca": cmd_pca, "finetune": cmd_finetune, "models": cmd_models, "train": cmd_train, "eval": cmd_eval, "project": cmd_project,
+COMMANDS = {"serve": cmd_serve, "compare": cmd_compare, "stacked": cmd_stacked, "pca": cmd_pca, "finetune": cmd_finetune, "models": cmd_models, "train": cmd_train, "eval": cmd_eval, "project": cmd_project,
             "sweep": cmd_sweep, "probe": cmd_probe, "anomaly": cmd_anomaly, "data": cmd_data, "flowers": cmd_flowers,
             "classify": cmd_classify}
 

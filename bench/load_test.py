@@ -1,6 +1,6 @@
 """Classroom load test: N sessions at once each train a tiny model and switch pages while it trains.
 
-    python bench/load_test.py --sessions 30 [--browsers 2] [--timeout 600]
+    python bench/load_test.py --sessions 30 [--browsers 2] [--timeout 600] [--replicas 2]
 
 Starts its own server (and, through it, the job engine's workers) on 127.0.0.1 with a fresh data
 home. Most sessions are light clients that speak Streamlit's own websocket protocol (bench/
@@ -11,7 +11,9 @@ training job is done and its run is kept; "lost" counts sessions whose job faile
 interrupted, or that saw an error on a page. The real tabs are timed as a person waits: from a
 link's click (or the first navigation) to a settled page (no running indicator, the heading and
 every chart drawn): `browser_p50_s` / `browser_p95_s`. The last line is JSON.
-Whatever it started (server, workers, browsers) is stopped on any exit, including a timeout.
+With `--replicas N` the same load goes through HAProxy to N Streamlit servers (`python -m aecore serve`, sticky
+sessions, one set of workers); `server_peak_mb` is then the replicas' memory together at its peak.
+Whatever it started (server or proxy and replicas, workers, browsers) is stopped on any exit, including a timeout.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
-from appserver import CHROMIUM, CHROMIUM_FLAGS, serve  # noqa: E402
+from appserver import CHROMIUM, CHROMIUM_FLAGS, replica_pids, serve, serve_replicas  # noqa: E402
 from stclient import LightSession  # noqa: E402
 
 TRAIN_QUERY = "model=dense&latent=4&epochs=2&batch=50&limit=1000"
@@ -50,15 +52,15 @@ def rss_mb(pid: int) -> float:
 
 
 class Sampler(threading.Thread):
-    """Peak resident memory of the server process, sampled twice a second."""
+    """Peak resident memory of the server processes (their sum), sampled twice a second."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pids):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+        self.pids, self.peak, self.stop = pids, 0.0, threading.Event()
 
     def run(self):
         while not self.stop.is_set():
-            self.peak = max(self.peak, rss_mb(self.pid))
+            self.peak = max(self.peak, sum(rss_mb(p) for p in self.pids()))
             time.sleep(0.5)
 
 
@@ -177,6 +179,14 @@ async def warm_up(url: str) -> list[float]:
         await s.close()
 
 
+def replica_urls(home: str) -> list[str]:
+    """Each replica's own address, read from the proxy's configuration in the data home."""
+    import re
+
+    text = (Path(home) / "haproxy.cfg").read_text()
+    return [f"http://127.0.0.1:{port}" for port in re.findall(r"server r\d+ 127\.0\.0\.1:(\d+)", text)]
+
+
 async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float, visits: int) -> list[dict]:
     deadline = time.time() + timeout_s
     light = [light_session(url, i, store, deadline, think, visits) for i in range(n - browsers)]
@@ -207,6 +217,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--think", type=float, default=3.0, help="seconds a student looks at a page before the next click")
     ap.add_argument("--visits", type=int, default=len(PAGES), help="pages each session visits at least (all by default)")
+    ap.add_argument("--replicas", type=int, default=0,
+                    help="N Streamlit servers behind HAProxy (python -m aecore serve); 0 = one server, no proxy")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="start the sessions on a cold server (no first visit of every page)")
     a = ap.parse_args()
@@ -222,11 +234,14 @@ def main() -> int:
     env = {"AELAB_HOME": home, "AELAB_JOBS_PER_WORKSPACE": "2", "AELAB_WORKER_IDLE_S": "60"}
     from aecore.engine.store import Store
 
-    with serve(env) as (url, server):
+    started = serve_replicas(env, a.replicas) if a.replicas else serve(env)
+    with started as (url, server):
         store = Store(home)
-        sampler = Sampler(server.pid)
+        sampler = Sampler((lambda: replica_pids(server.pid)) if a.replicas else (lambda: [server.pid]))
         sampler.start()
-        warm = asyncio.run(warm_up(url)) if a.warm_up else []
+        # the teacher opens the app first; behind the proxy, once on each replica (a cold one takes seconds per page)
+        targets = replica_urls(home) if a.replicas else [url]
+        warm = [t for target in targets for t in asyncio.run(warm_up(target))] if a.warm_up else []
         spy = Path(sys.executable).parent / "py-spy"  # pip install py-spy: a debugging aid, not a requirement
         if os.environ.get("AELAB_PROFILE") and spy.exists():  # py-spy the server while the sessions run
             import subprocess
@@ -238,7 +253,8 @@ def main() -> int:
         results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits))
         wall = time.perf_counter() - t0
         sampler.stop.set()
-        log = Path(server.log_path).read_text(errors="replace")
+        logs = [Path(server.log_path)] + (sorted((Path(home) / "logs").glob("replica-*.log")) if a.replicas else [])
+        log = "".join(p.read_text(errors="replace") for p in logs)
     tracebacks = log.count("Traceback (most recent call last)")
     if tracebacks:
         print(log[log.index("Traceback (most recent call last)"):][:3000], file=sys.stderr)
@@ -257,6 +273,7 @@ def main() -> int:
         "warm_up_s": [round(t, 2) for t in warm],
     }
     print(json.dumps(detail))
+    detail["replicas"] = a.replicas
     summary = {"sessions": a.sessions, "finished": finished, "lost": lost,
                "p50_s": round(_quantile(times, 0.5), 3) if times else None,
                "p95_s": round(_quantile(times, 0.95), 3) if times else None,

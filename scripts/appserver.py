@@ -65,6 +65,53 @@ def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | No
         stop_engine_workers((env or {}).get("AELAB_HOME") or os.environ.get("AELAB_HOME"))
 
 
+@contextlib.contextmanager
+def serve_replicas(env: dict, replicas: int, start_timeout: float = 180, log_path: str | None = None):
+    """Run `python -m aecore serve --replicas N` (N Streamlit servers behind HAProxy) on 127.0.0.1; yields (the
+    proxy's url, the serve process). Stops everything it started on exit. The replicas' logs are in the data home's
+    logs folder; the serve process's own output goes to `log_path` (`process.log_path`)."""
+    port = free_port()
+    log_path = log_path or tempfile.mkstemp(prefix="aelab-serve-", suffix=".log")[1]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "aecore", "serve", "--replicas", str(replicas), "--port", str(port),
+                                 "--address", "127.0.0.1"], cwd=ROOT, env=dict(os.environ, **env), stdout=log,
+                                stderr=subprocess.STDOUT)
+    proc.log_path = log_path
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t = time.time()
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() - t > start_timeout:
+                raise RuntimeError(f"the replicas did not start: {Path(log_path).read_text(errors='replace')[-2000:]}")
+            time.sleep(0.5)
+        yield url, proc
+    finally:
+        proc.terminate()  # it stops the proxy, the replicas and the workers
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        stop_engine_workers(env.get("AELAB_HOME"))
+
+
+def replica_pids(serve_pid: int) -> list[int]:
+    """The Streamlit servers a `python -m aecore serve` process started."""
+    out = []
+    for child in Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split() if Path(
+            f"/proc/{serve_pid}").exists() else []:
+        try:
+            if b"streamlit" in Path(f"/proc/{child}/cmdline").read_bytes():
+                out.append(int(child))
+        except OSError:
+            pass
+    return out
+
+
 def stop_engine_workers(home: str | None) -> None:
     """Stop the worker processes the app started for this data home (they outlive the server by design)."""
     if not home or not os.path.exists(os.path.join(home, "jobs.sqlite")):

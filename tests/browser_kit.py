@@ -68,11 +68,11 @@ def stroke(page, box, points, size: int = 280):
 
 
 @contextlib.contextmanager
-def readme_app(tmp_path, start_timeout: float = 300):
-    """The app started exactly as the README says, on a fresh copy of this checkout: `./aelab app` with no AELAB_*
-    variable set and HOME a fresh, empty folder (the copy shares this checkout's .venv). Yields (url, folder of the
-    copy, the environment it ran with); stops the server and the workers it started on exit, and its log must hold
-    no traceback."""
+def readme_app(tmp_path, start_timeout: float = 300, replicas: int = 0):
+    """The app started exactly as the README says, on a fresh copy of this checkout: `./aelab app` (with `replicas`:
+    `./aelab app --replicas N`, behind HAProxy) with no AELAB_* variable set and HOME a fresh, empty folder (the copy
+    shares this checkout's .venv). Yields (url, folder of the copy, the environment it ran with); stops the server
+    and the workers it started on exit, and no log (server, replicas, proxy, workers) may hold a traceback."""
     copy = tmp_path / "clone"
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                             capture_output=True, check=True).stdout.decode().split("\0")
@@ -89,8 +89,10 @@ def readme_app(tmp_path, start_timeout: float = 300):
     port = free_port()
     log_path = tmp_path / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(["./aelab", "app", "--server.port", str(port), "--server.address", "127.0.0.1",
-                                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        args = (["--replicas", str(replicas), "--port", str(port), "--address", "127.0.0.1"] if replicas else
+                ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+                 "--browser.gatherUsageStats", "false"])
+        proc = subprocess.Popen(["./aelab", "app", *args],
                                 cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -18,7 +18,8 @@ _children: list[subprocess.Popen] = []  # workers this process started (polled, 
 def ensure_workers(store: Store, settings: Settings, idle_exit_s: float | None = None) -> int:
     """Start workers until `settings.resolved_workers()` are alive; returns how many were started.
 
-    A lock file makes this safe to call from many sessions and app replicas at once.
+    A lock file makes this safe to call from many sessions and app replicas at once: the workers are the data home's,
+    shared by every replica, and one replica counts the workers another has just started (`workers.starting`).
     """
     for p in list(_children):
         if p.poll() is not None:
@@ -31,23 +32,45 @@ def ensure_workers(store: Store, settings: Settings, idle_exit_s: float | None =
         registered = store.live_workers()
         pids = {w.pid for w in registered}
         idle = idle_exit_s if idle_exit_s is not None else settings.idle_exit_s
+        starting = _read_starting(store.home, pids)
         for lane, want_n in (("all", want), ("view", settings.view_workers)):
-            live = sum(1 for w in registered if worker_lane(w.id) == lane) + _starting(pids, lane)
+            live = sum(1 for w in registered if worker_lane(w.id) == lane) + sum(1 for s in starting if s[1] == lane)
             for _ in range(max(0, want_n - live)):
-                _children.append(spawn_worker(settings, idle, lane))
+                p = spawn_worker(settings, idle, lane)
+                _children.append(p)
+                starting.append((p.pid, lane, p.started_at))
                 started += 1
+        (store.home / STARTING).write_text("".join(f"{pid} {lane} {t:.3f}\n" for pid, lane, t in starting))
     return started
+
+
+STARTING = "workers.starting"  # workers started by any process on this data home that have not registered yet
+
+
+def _read_starting(home: Path, registered_pids: set[int]) -> list[tuple[int, str, float]]:
+    """Workers some process (this one or another replica) started in the last minute that are alive and have not
+    registered in the store yet (importing torch takes a while): (pid, lane, started)."""
+    from aecore.engine.store import pid_alive
+
+    out = []
+    try:
+        lines = (home / STARTING).read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        try:
+            pid, lane, t = line.split()
+            pid, t = int(pid), float(t)
+        except ValueError:
+            continue
+        if pid not in registered_pids and time.time() - t < 60 and pid_alive(pid):
+            out.append((pid, lane, t))
+    return out
 
 
 def worker_lane(worker_id: str) -> str:
     """A worker's lane, read from its id: "view" (short jobs pages wait for) or "all" (training and the rest)."""
     return "view" if worker_id.startswith("wv-") else "all"
-
-
-def _starting(registered_pids: set[int], lane: str) -> int:
-    """Workers started here recently that have not registered in the store yet (importing torch takes a while)."""
-    return sum(1 for p in _children if p.poll() is None and p.pid not in registered_pids
-               and getattr(p, "lane", "all") == lane and time.time() - getattr(p, "started_at", 0) < 60)
 
 
 def gpu_share(settings: Settings) -> float:

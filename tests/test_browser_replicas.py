@@ -1,0 +1,87 @@
+"""Two replicas behind HAProxy, started as the README says (`./aelab app --replicas 2`, no AELAB_* variable, a fresh
+HOME): a browser stays on its replica through reloads and keeps its workspace; a job started through one replica is
+seen on every page through the other; the replicas share one set of workers."""
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from browser_kit import SHOTS, need_chromium, no_errors, readme_app, settle
+
+COOKIE = "aelab_replica"
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory):
+    need_chromium()
+    from aecore.serving.replicas import ReplicaError, find_proxy
+
+    try:
+        find_proxy()
+    except ReplicaError:
+        import os
+
+        if os.environ.get("CI"):
+            pytest.fail("HAProxy is not installed (./aelab test installs it)")
+        pytest.skip("HAProxy is not installed")
+    with readme_app(tmp_path_factory.mktemp("replicas"), replicas=2) as served:
+        yield served
+
+
+def _replica(context) -> str:
+    return next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
+
+
+def _open(page, url: str, heading: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_role("heading", name=heading).wait_for(timeout=120000)
+    settle(page, 90000)
+
+
+def test_a_class_behind_the_proxy_keeps_its_workspace_and_sees_its_jobs_on_every_replica(proxied, browser):
+    url, copy, _ = proxied
+    one = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = one.new_page()
+    _open(page, f"{url}/train?model=conv&latent=4&epochs=3&batch=64&limit=20000", "Train an autoencoder")
+    ws = parse_qs(urlparse(page.url).query)["ws"][0]
+    first = _replica(one)
+    page.reload(wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Train an autoencoder").wait_for(timeout=60000)
+    settle(page)
+    assert _replica(one) == first  # sticky: the reload went to the same replica ...
+    assert parse_qs(urlparse(page.url).query)["ws"][0] == ws  # ... and kept the workspace
+    page.locator("[data-testid='stCheckbox']").filter(has_text="Step by step").locator("label").first.click()
+    settle(page)
+    page.get_by_role("button", name="▶ Train").click()  # a job that waits, paused after its first step
+    page.get_by_text(re.compile(r"paused in epoch 1 of 3 after step 1")).first.wait_for(timeout=120000)
+    no_errors(page, "started through one replica")
+
+    other = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other.add_cookies([{"name": COOKIE, "value": "r2" if first == "r1" else "r1", "url": url}])  # the other replica
+    seen = other.new_page()
+    _open(seen, f"{url}/train?ws={ws}", "Train an autoencoder")
+    assert _replica(other) != first
+    seen.get_by_text(re.compile(r"paused in epoch 1 of 3 after step 1")).first.wait_for(timeout=10000)
+    seen.get_by_role("button", name="▶ Go on").first.click()  # it goes on through the other replica ...
+    seen.locator("[data-testid='stSidebar']").get_by_text(re.compile(r"conv k=4")).first.wait_for(timeout=10000)
+    no_errors(seen, "went on through the other replica")
+    for path, heading in (("latent", "Latent space"), ("reconstructions", "Reconstructions")):
+        _open(page, f"{url}/{path}?ws={ws}", heading)  # ... and every page of the first one shows it running
+        page.locator("[data-testid='stSidebar']").get_by_text(re.compile(r"conv k=4.*epoch")).first.wait_for(
+            timeout=10000)
+        no_errors(page, f"{path} through the first replica")
+    _open(page, f"{url}/train?ws={ws}", "Train an autoencoder")
+    page.get_by_text(re.compile(r"conv k=4.* — done")).first.wait_for(timeout=180000)
+    assert _replica(one) == first
+    _open(seen, f"{url}/reconstructions?ws={ws}", "Reconstructions")  # its run is offered on the other replica
+    seen.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    seen.get_by_role("option", name=re.compile(r"yours · .*conv")).first.wait_for(timeout=10000)
+    seen.screenshot(path=str(SHOTS / "replicas-other.png"))
+    one.close()
+    other.close()
+
+    from aecore.engine.store import Store
+
+    workers = Store(copy / ".aelab").live_workers()  # two replicas, one set of workers: one training, one view
+    assert len(workers) == 2, [w.id for w in workers]
