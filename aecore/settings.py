@@ -32,9 +32,10 @@ class Settings:
     per_workspace: int = 2  # unfinished (queued or running) jobs one workspace may have (AELAB_JOBS_PER_WORKSPACE)
     max_queue: int = 200  # queued jobs over all workspaces (AELAB_MAX_QUEUE)
     view_per_workspace: int = 4  # view jobs a workspace may have waiting; 0 = no cap (AELAB_VIEW_JOBS_PER_WORKSPACE)
-    # a view job costing more (images-equivalent: a t-SNE of 10,000 points costs 120,000) is taken by the training
-    # workers, never by the view lane every page waits on; 0 = every view job stays in the view lane
-    view_max_cost: float = 50_000.0  # (AELAB_VIEW_MAX_COST)
+    # a view job costing more (images-equivalent: a t-SNE of 10,000 points costs 120,000, of 70,000 840,000) is taken
+    # by the training workers, never by the view lane every page waits on; 0 = every view job stays in the view lane.
+    # A map of up to 10,000 points stays a view job: it is made in ~15-30 s even while training runs beside it
+    view_max_cost: float = 125_000.0  # (AELAB_VIEW_MAX_COST)
     # workspaces the server issues to one client (its IP address; on localhost, its browser session) per hour; 0 = no cap
     client_workspaces: int = 30  # (AELAB_CLIENT_WORKSPACES_PER_HOUR)
     client_jobs: int = 12  # queued jobs one client may have over all its workspaces; 0 = no cap (AELAB_CLIENT_QUEUED_JOBS)

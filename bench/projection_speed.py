@@ -20,6 +20,17 @@ the share of each point's 10 nearest codes that stay among its 10 nearest points
 With --umap, UMAP too: umap-learn on the CPU (n <= --umap-cpu-max) and, on a GPU, ours in torch
 (aecore.analysis.tsne_gpu.umap_torch). One line per size, one JSON line per figure ({"figure": ...}, each a ratio
 against a baseline measured in this run), then the JSON list of all rows.
+
+    python bench/projection_speed.py --engine [--sizes 2000,10000] [--methods pca,tsne,umap]
+
+measures what a student waits for instead: each map made by the engine's workers as the Latent page asks for it
+(the page's parameters, the page's lanes: one training worker and one view worker on this machine's settings), while
+a training job of another workspace runs beside it the whole time (the run's codes asked first, as the page does
+when it opens). Per method and size: the seconds from the click
+(the job's submit) to the first picture (the first layout the page can draw), to the first report after the start
+(for UMAP: its neighbour search), to the finished map, and, on a second map of the same size, from Stop to the job's
+end. The first UMAP in a worker also compiles umap-learn's numba code: it is measured as it comes (a student's first
+UMAP), then again ("umap_warm"). The last line is JSON, with the goals (issue 27 item 8) beside each figure.
 """
 
 from __future__ import annotations
@@ -107,6 +118,68 @@ def figure(name: str, value, **more) -> None:
     print(json.dumps({"figure": name, "value": value, **more}), flush=True)
 
 
+def engine_run(sizes: list[int], methods: list[str]) -> None:
+    """Maps through the engine with a training job beside them (see the module's docstring)."""
+    import tempfile
+
+    from aecore.engine.client import Engine
+    from aecore.engine.pool import stop_workers
+    from aecore.engine.store import new_token
+    from aecore.settings import Settings
+
+    home = tempfile.mkdtemp(prefix="aelab-maps-")
+    settings = Settings.from_env({}).with_(home=home, idle_exit_s=300)
+    eng = Engine.open(settings)
+    trainer, student = new_token(home), new_token(home)
+    rows = []
+
+    def until(job_id: int, ws: str, ok, t0: float, limit_s: float = 600) -> float:
+        while time.perf_counter() - t0 < limit_s:
+            if ok(eng.job(job_id, ws)):
+                return time.perf_counter() - t0
+            time.sleep(0.02)
+        raise TimeoutError(f"job {job_id}: not there after {limit_s} s")
+
+    try:
+        beside = eng.submit(trainer, "train", dict(config=dict(model="conv", latent=16, epochs=40, limit=20000,
+                                                                batch_size=64, device="cpu")))
+        until(beside.id, trainer, lambda j: j.status == "running" and j.progress, time.perf_counter())
+        codes = eng.submit(student, "codes", dict(run="zoo:conv-k16"))  # as the Latent page does when it opens
+        until(codes.id, student, lambda j: j.status == "done", time.perf_counter())
+        for n in sizes:
+            for method in methods:
+                for label, seed in ((method, 0), *([("umap_warm", 1)] if method == "umap" else [])):
+                    params = dict(run="zoo:conv-k16", method=method, n=n, seed=seed)
+                    t0 = time.perf_counter()
+                    job = eng.submit(student, "projection", params)
+                    lane = job.lane
+                    first = until(job.id, student, lambda j: j.status == "done" or eng.live_layout(j.id) is not None, t0)
+                    report = until(job.id, student, lambda j: j.status == "done" or bool(j.progress), t0)
+                    phase = (eng.job(job.id, student).progress or {}).get("phase", "")
+                    done = until(job.id, student, lambda j: j.status in ("done", "failed", "stopped"), t0)
+                    status = eng.job(job.id, student).status
+                    stop_s = None
+                    if method in ("tsne", "umap") and label == method:  # Stop, on a second map of the same size
+                        t1 = time.perf_counter()
+                        again = eng.submit(student, "projection", dict(params, seed=seed + 7))
+                        until(again.id, student, lambda j: j.status == "running" and eng.live_layout(j.id) is not None,
+                              t1)
+                        time.sleep(1.0)  # the student watches it for a second, then clicks Stop
+                        t2 = time.perf_counter()
+                        eng.stop(again.id, student)
+                        stop_s = round(until(again.id, student, lambda j: not j.active, t2), 2)
+                    row = dict(method=label, n=n, lane=lane, first_picture_s=round(first, 2),
+                               first_report_s=round(report, 2), first_phase=phase, done_s=round(done, 2),
+                               status=status, stop_s=stop_s, training_beside=eng.job(beside.id, trainer).status)
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
+        eng.stop(beside.id, trainer)
+    finally:
+        stop_workers(eng._store)
+    goals = {"first_picture_s": 2.0, "done_s_10000": 30.0, "stop_s": 1.0}
+    print(json.dumps({"engine_maps": rows, "goals": goals}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="conv-k16")
@@ -120,7 +193,11 @@ def main() -> None:
     ap.add_argument("--umap", action="store_true", help="UMAP too")
     ap.add_argument("--umap-cpu-max", type=int, default=10000, help="umap-learn up to this many points")
     ap.add_argument("--torchdr", action="store_true", help="TorchDR's t-SNE on --device (also the CPU)")
+    ap.add_argument("--engine", action="store_true", help="maps through the engine, a training job beside them")
+    ap.add_argument("--methods", default="pca,tsne,umap", help="with --engine: the methods to time")
     args = ap.parse_args()
+    if args.engine:
+        return engine_run([int(v) for v in args.sizes.split(",")], args.methods.split(","))
     import torch
 
     torch.set_num_threads(args.threads)

@@ -15,7 +15,9 @@ import tempfile
 _tmp = tempfile.mkdtemp(prefix="aelab-tests-")
 os.environ["AELAB_HOME"] = os.path.join(_tmp, "home")  # the job store, kept runs and results stay out of the repo
 os.environ.setdefault("AELAB_WORKER_IDLE_S", "45")  # app-started workers of the tests do not linger
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# `./aelab test` runs the browser tests in one pytest process and the rest beside it in another, each then with one
+# core's worth of torch threads (TEST_TORCH_THREADS)
+torch.set_num_threads(int(os.environ.get("TEST_TORCH_THREADS", 0)) or max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(scope="session", autouse=True)

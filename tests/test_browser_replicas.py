@@ -43,7 +43,7 @@ def test_a_class_behind_the_proxy_keeps_its_workspace_and_sees_its_jobs_on_every
     url, copy, _ = proxied
     one = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = one.new_page()
-    _open(page, f"{url}/train?model=conv&latent=4&epochs=3&batch=64&limit=20000", "Train an autoencoder")
+    _open(page, f"{url}/train?model=conv&latent=4&epochs=2&batch=64&limit=12000", "Train an autoencoder")
     ws = parse_qs(urlparse(page.url).query)["ws"][0]
     first = _replica(one)
     page.reload(wait_until="domcontentloaded")
@@ -54,7 +54,7 @@ def test_a_class_behind_the_proxy_keeps_its_workspace_and_sees_its_jobs_on_every
     page.locator("[data-testid='stCheckbox']").filter(has_text="Step by step").locator("label").first.click()
     settle(page)
     page.get_by_role("button", name="▶ Train").click()  # a job that waits, paused after its first step
-    page.get_by_text(re.compile(r"paused in epoch 1 of 3 after step 1")).first.wait_for(timeout=120000)
+    page.get_by_text(re.compile(r"paused in epoch 1 of 2 after step 1")).first.wait_for(timeout=120000)
     no_errors(page, "started through one replica")
 
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -62,7 +62,7 @@ def test_a_class_behind_the_proxy_keeps_its_workspace_and_sees_its_jobs_on_every
     seen = other.new_page()
     _open(seen, f"{url}/train?ws={ws}", "Train an autoencoder")
     assert _replica(other) != first
-    seen.get_by_text(re.compile(r"paused in epoch 1 of 3 after step 1")).first.wait_for(timeout=10000)
+    seen.get_by_text(re.compile(r"paused in epoch 1 of 2 after step 1")).first.wait_for(timeout=10000)
     seen.get_by_role("button", name="▶ Go on").first.click()  # it goes on through the other replica ...
     seen.locator("[data-testid='stSidebar']").get_by_text(re.compile(r"conv k=4")).first.wait_for(timeout=10000)
     no_errors(seen, "went on through the other replica")

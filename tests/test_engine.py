@@ -403,7 +403,7 @@ def test_tsne_job_streams_its_layout_and_stop_keeps_it(store, settings, mnist):
         while True:
             j = store.job(job.id)
             xy = store.preview(job.id)
-            if xy is not None and j.progress:
+            if xy is not None and j.progress and "iteration" in j.progress:  # (first: "t-SNE: finding neighbours")
                 layouts.append((j.progress["iteration"], xy))
                 if j.progress["iteration"] >= 50:
                     store.request_stop(job.id, WS_A)
@@ -736,3 +736,29 @@ def test_live_workers_count_the_training_workers_the_settings_ask_for(home, sett
     eng._store.register_worker("w-1-aaaaaa", os.getpid())
     eng._store.register_worker("wv-2-bbbbbb", os.getpid())  # the view lane's
     assert eng.live_workers() == 1 and eng.live_view_workers() == 1
+
+
+def test_a_map_reuses_the_codes_the_page_asked_for_first(store, settings, mnist, monkeypatch):
+    """Issue 27 item 8: the first picture of a map needs no encoding when the run's codes are stored (the pages ask
+    for them first): the projection takes the stored codes of its points, the same numbers the run would give."""
+    codes = submit(store, settings, WS_A, "codes", {"run": "zoo:conv-k2"}, "codes", mnist)
+    Worker(store, settings, lane="view").run(once=True)
+    assert store.job(codes.id).status == DONE
+    from aecore.models import evaluate
+
+    def no_encoding(*_a, **_k):
+        raise AssertionError("encoded again")
+
+    monkeypatch.setattr(evaluate, "codes_and_errors", no_encoding)
+    params = {"run": "zoo:conv-k2", "method": "pca", "n": 500, "seed": 3}
+    job = submit(store, settings, WS_A, "projection", params, "PCA", mnist)
+    Worker(store, settings, lane="view").run(once=True)
+    done = store.job(job.id)
+    assert done.status == DONE, done.error
+    from aecore.analysis.latent import layout_points, pool_labels
+    from aecore.analysis.results import ResultStore
+
+    stored = ResultStore(store.results_dir).get_key(codes.result_key).images
+    res = ResultStore(store.results_dir).get_key(done.result_key)
+    idx = layout_points(dict(params, digits=None), pool_labels(mnist, "test"))
+    assert np.array_equal(res.images["idx"], idx) and np.allclose(res.images["mse"], stored["mse"][idx])

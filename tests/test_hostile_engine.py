@@ -217,13 +217,13 @@ def test_a_store_that_cannot_be_opened_is_said_plainly_on_the_page(tmp_path):
 
 # ---- 13. a long projection never holds the view lane -----------------------------------------------------------
 def test_a_long_projection_goes_to_the_training_lane_and_the_view_worker_stays_free(store, settings, mnist):
-    """A t-SNE of 5,000 points (cost 60,000, over the 50,000 of view_max_cost) asked first: the view worker runs
+    """A t-SNE of 20,000 points (cost 240,000, over the 125,000 of view_max_cost) asked first: the view worker runs
     another workspace's short job and never takes the long one; a training worker does."""
-    proj = {"run": "zoo:conv-k2", "method": "tsne", "n": 5000, "seed": 0, "digits": None, "perplexity": 30.0,
-            "n_neighbors": 15, "min_dist": 0.1}
+    proj = {"run": "zoo:conv-k2", "method": "tsne", "n": 20000, "source": "all", "seed": 0, "digits": None,
+            "perplexity": 30.0, "n_neighbors": 15, "min_dist": 0.1}
     long = submit(store, settings, WS_A, "projection", proj, "a long t-SNE", mnist)
     short = submit(store, settings, WS_B, "codes", {"run": "zoo:conv-k16"}, "codes", mnist)
-    assert long.cost == 60_000 > settings.view_max_cost and (long.lane, short.lane) == ("train", "view")
+    assert long.cost == 240_000 > settings.view_max_cost and (long.lane, short.lane) == ("train", "view")
     ran = []
     view = Worker(store, settings, lane="view", execute=lambda st, job, ctx: ran.append(job.id) or Outcome(DONE))
     view.run(once=True)

@@ -253,3 +253,37 @@ def test_plane_pixel_puts_each_grid_code_at_the_centre_of_its_cell():
     for row, y in enumerate(ys):
         for col, x in enumerate(xs):
             assert np.allclose(plane_pixel(np.array([x, y]), xr, yr, n), (col * 28 + 14, row * 28 + 14))
+
+
+def test_a_umap_draws_its_start_at_once_then_reports_and_stops_in_its_neighbour_search(codes):
+    """Issue 27 item 8: the CPU UMAP draws its PCA start before umap-learn is even imported, finds the exact
+    neighbours itself in chunks (each a report and a look at Stop), hands them to umap-learn, and places new codes
+    by their neighbours."""
+    from aecore.analysis import projection
+    from aecore.analysis.tsne_gpu import umap_start
+
+    _, z = codes
+    frames, stages = [], []
+    full = project(z, "umap", seed=2, n_neighbors=10, keep=True, on_layout=lambda xy, d, t: frames.append(d) and False,
+                   on_stage=lambda what, share: stages.append((what, share)) and False)
+    assert frames[0] == 0 and frames[1] > 0 and frames[-1] == full.info["iterations"]
+    assert [w for w, _ in stages][:1] == ["finding neighbours"] and stages[-1] == ("building the neighbour graph", 1.0)
+    idx, dist = projection.exact_neighbours(z, 10)
+    assert (idx[:, 0] == np.arange(len(z))).all() and (dist[:, 0] == 0).all() and (np.diff(dist, axis=1) >= 0).all()
+    placed = Placer.from_bytes(full.placer.to_bytes()).place(z[:4])  # as the job keeps it on disk
+    assert np.all(np.linalg.norm(placed - full.xy[:4], axis=1) < 0.1 * np.ptp(full.xy, axis=0).max())
+    # Stop in the neighbour search: the start is kept, nothing was laid out
+    stopped = project(z, "umap", seed=2, n_neighbors=10, on_layout=lambda xy, d, t: False,
+                      on_stage=lambda what, share: what == "finding neighbours")
+    assert stopped.info["stopped_at"] == 0 and np.allclose(stopped.xy, umap_start(z, 2, 2))
+
+
+def test_a_tsne_stopped_while_it_finds_neighbours_keeps_its_start_at_once(codes):
+    """openTSNE's own neighbour search could not be stopped (Stop waited ~4 s at 10,000 points): the neighbours are
+    found here, in chunks, each a look at Stop."""
+    _, z = codes
+    frames, stages = [], []
+    stopped = project(z, "tsne", seed=1, on_layout=lambda xy, d, t: frames.append(d) and False,
+                      on_stage=lambda what, share: stages.append(what) or True)
+    assert frames == [0] and stages == ["finding neighbours"] and stopped.info["stopped_at"] == 0
+    assert stopped.xy.shape == (len(z), 2)

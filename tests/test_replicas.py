@@ -32,15 +32,16 @@ def test_replicas_share_the_data_homes_workers(store, settings):
     """Two replicas start workers at once (the second before the first one's have registered): the configured
     workers are started once, not once per replica."""
     settings.view_workers = 1
+    earlier = list(pool._children)  # workers other tests' engines started in this process
     mine = []
     try:
         assert pool.ensure_workers(store, settings, idle_exit_s=30) == 2  # one training, one view worker
-        mine = list(pool._children)
-        pool._children.clear()  # another replica: it did not start them and they have not registered yet
+        mine = [p for p in pool._children if p not in earlier]
+        pool._children[:] = []  # another replica: it did not start them and they have not registered yet
         assert pool.ensure_workers(store, settings, idle_exit_s=30) == 0
         assert {pid for pid, _, _ in pool._read_starting(store.home, set())} == {p.pid for p in mine}
     finally:
         for p in mine:  # still importing torch: nothing to finish
             p.kill()
             p.wait()
-        pool._children.clear()
+        pool._children[:] = earlier

@@ -13,6 +13,8 @@ from aecore.errors import AELabError
 
 # on_layout(xy [n, dims], iterations done, iterations in all) -> True to stop early (keeping xy)
 LayoutCallback = Callable[[np.ndarray, int, int], bool]
+# on_stage(what, share of that stage done) before a layout starts (UMAP's neighbour search) -> True to stop there
+StageCallback = Callable[[str, float], bool]
 TSNE_ITERATIONS = (150, 350)  # early exaggeration, then the normal phase: with TSNE_THETA, the KL divergence
 # scikit-learn reaches in 250 + 500 at theta 0.5, in half its time (bench/projection_speed.py)
 TSNE_THETA = 0.8  # Barnes-Hut's accuracy/speed trade-off (0.5: openTSNE's and scikit-learn's default)
@@ -110,14 +112,16 @@ def project(
     device: str = "cpu",
     tsne_backend: str = "auto",
     umap_backend: str = "auto",
+    on_stage: StageCallback | None = None,
 ) -> Projection:
     """Project codes [n, k] to [n, dims] (dims 2 or 3). raw: the first dims latent axes (missing ones are 0).
 
     t-SNE (openTSNE) and UMAP call `on_layout` with the layout so far: first the starting layout
-    (iteration 0: t-SNE's PCA start, UMAP's spectral start), then every `every` iterations (UMAP:
+    (iteration 0: t-SNE's and UMAP's PCA start), then every `every` iterations (UMAP:
     epochs), so a view can animate it as it converges; when the callback returns True the
     optimisation stops there and that layout is returned (info["stopped_at"] says after how many
-    iterations). The same seed gives the same layout. With `keep`, the result's placer holds the
+    iterations). UMAP on the CPU also calls `on_stage` while it finds the neighbours, before its first
+epoch (True stops there too). The same seed gives the same layout. With `keep`, the result's placer holds the
     fitted embedding, so new codes can be placed exactly where the method puts them.
 
     t-SNE runs on `device`'s GPU by our exact t-SNE (aecore.analysis.tsne_gpu) when `device` is "cuda" with room
@@ -163,7 +167,7 @@ def project(
             raise ProjectionError(f"t-SNE with perplexity {perplexity:g} needs more than {need - 1} points, got {n}")
         if tsne_backend not in TSNE_BACKENDS:
             raise ProjectionError(f"unknown t-SNE backend {tsne_backend!r}; choose one of {', '.join(TSNE_BACKENDS)}")
-        return _tsne(z, perplexity, seed, on_layout, every, n_jobs, dims, keep, device, tsne_backend)
+        return _tsne(z, perplexity, seed, on_layout, every, n_jobs, dims, keep, device, tsne_backend, on_stage)
     if not 2 <= n_neighbors <= 200:
         raise ProjectionError(f"n_neighbors must be between 2 and 200, got {n_neighbors}")
     if not 0.0 <= min_dist <= 1.0:
@@ -174,7 +178,7 @@ def project(
     if umap_backend not in UMAP_BACKENDS:
         raise ProjectionError(f"unknown UMAP backend {umap_backend!r}; choose one of {', '.join(UMAP_BACKENDS)}")
     return _umap_any(z, int(n_neighbors), float(min_dist), seed, on_layout, max(1, every // 5), dims, keep, device,
-                     umap_backend)
+                     umap_backend, on_stage)
 
 
 def _pad(xy: np.ndarray, dims: int) -> np.ndarray:
@@ -211,7 +215,8 @@ def _tsne_impl(backend: str, device: str, n: int) -> str:
 
 
 def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback | None, every: int,
-          n_jobs: int, dims: int, keep: bool, device: str = "cpu", backend: str = "auto") -> Projection:
+          n_jobs: int, dims: int, keep: bool, device: str = "cpu", backend: str = "auto",
+          on_stage: StageCallback | None = None) -> Projection:
     from openTSNE.initialization import pca as pca_start
 
     from aecore.analysis import tsne_gpu
@@ -229,7 +234,7 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
     impl = _tsne_impl(backend, device, len(z))
     total = iterations(impl)
     if impl == "opentsne":
-        return _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
+        return _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep, on_stage)
     failed = ""
     run = tsne_gpu.tsne_exact if impl == "exact" else tsne_gpu.tsne_torchdr
     try:
@@ -241,7 +246,7 @@ def _tsne(z: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback
             raise
         failed = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
     if failed:  # outside the except: its traceback (and the GPU tensors its frames hold) is gone by now
-        cpu = _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep)
+        cpu = _tsne_cpu(z, start, perplexity, seed, on_layout, every, n_jobs, dims, keep, on_stage)
         cpu.info["gpu_error"] = failed
         return cpu
     neighbours = info.pop("neighbours", None)  # arrays: for the placer, not for the job's summary
@@ -281,9 +286,10 @@ def _tsne_placer(z: np.ndarray, xy: np.ndarray, perplexity: float, seed: int, n_
 
 
 def _tsne_cpu(z: np.ndarray, start: np.ndarray, perplexity: float, seed: int, on_layout: LayoutCallback | None,
-              every: int, n_jobs: int, dims: int, keep: bool) -> Projection:
-    """openTSNE's Barnes-Hut t-SNE from `start` (the caller has shown it as the first frame)."""
-    from openTSNE import TSNE
+              every: int, n_jobs: int, dims: int, keep: bool, on_stage: StageCallback | None = None) -> Projection:
+    """openTSNE's Barnes-Hut t-SNE from `start` (the caller has shown it as the first frame), on the exact neighbours
+    found here in chunks (each a report and a look at Stop: openTSNE's own search cannot be stopped)."""
+    from openTSNE import TSNE, affinity
 
     total, state = sum(TSNE_ITERATIONS), {"done": 0, "stopped": False}
 
@@ -294,15 +300,22 @@ def _tsne_cpu(z: np.ndarray, start: np.ndarray, perplexity: float, seed: int, on
             return True
         return False
 
+    info = {"perplexity": perplexity, "iterations": total, "backend": "openTSNE Barnes-Hut on the CPU"}
+    k = min(len(z) - 1, int(3 * perplexity))  # openTSNE's own choice
+    stage = on_stage or (lambda _what, _share: False)
+    found = exact_neighbours(z, k + 1, lambda done, n: bool(stage("finding neighbours", done / n)))
+    if found is None:
+        return Projection(np.asarray(start, np.float32), "tsne", dict(info, stopped_at=0))
+    index = ExactIndex(z, found[0][:, 1:], found[1][:, 1:])  # [n, k] each, without the point itself
+    affinities = affinity.PerplexityBasedNN(perplexity=perplexity, knn_index=index, n_jobs=n_jobs, random_state=seed)
     early, normal = TSNE_ITERATIONS
     tsne = TSNE(n_components=dims, perplexity=perplexity, random_state=seed, n_jobs=n_jobs,
                 # Barnes-Hut: on 2 cores openTSNE's FFT took 2x longer than it at 10,000 points, and has no 3-D
                 negative_gradient_method="bh", theta=TSNE_THETA,
                 early_exaggeration_iter=early, n_iter=normal, callbacks=callback if on_layout else None,
                 callbacks_every_iters=max(1, int(every)), verbose=False)
-    embedding = tsne.fit(z, initialization=start)
+    embedding = tsne.fit(affinities=affinities, initialization=start)
     xy = np.asarray(embedding, np.float32)  # [n, dims]
-    info = {"perplexity": perplexity, "iterations": total, "backend": "openTSNE Barnes-Hut on the CPU"}
     if not state["stopped"]:
         info["kl_divergence"] = float(embedding.kl_divergence)  # how well the layout keeps the neighbourhoods
     if state["stopped"]:
@@ -350,7 +363,8 @@ def _umap_epoch_hook(on_epoch: Callable[[np.ndarray, int, int], bool]):
 
 
 def _umap_any(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_layout: LayoutCallback | None,
-              every: int, dims: int, keep: bool, device: str, backend: str) -> Projection:
+              every: int, dims: int, keep: bool, device: str, backend: str,
+              on_stage: StageCallback | None = None) -> Projection:
     """UMAP by ours in torch (on a GPU, or where asked for) or umap-learn; a failing GPU run is made by umap-learn."""
     from aecore.analysis import tsne_gpu
 
@@ -358,14 +372,14 @@ def _umap_any(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_la
     likely = backend == "torch" or (backend == "auto" and str(device).startswith("cuda")
                                     and tsne_gpu.GPU_UMAP_MIN <= n <= tsne_gpu.GPU_TSNE_MAX)
     if not likely:
-        return _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep)
+        return _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep, on_stage)
     epochs = umap_epochs(n)
     start = tsne_gpu.umap_start(z, dims, seed)
     if on_layout is not None and on_layout(start.copy(), 0, epochs):  # a first frame at once, before any CUDA call
         return Projection(start, "umap", {"n_neighbors": n_neighbors, "min_dist": min_dist, "iterations": epochs,
                                           "stopped_at": 0})
     if backend == "auto" and not tsne_gpu.gpu_umap_available(device, n):  # no room on the GPU after all
-        return _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep)
+        return _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep, on_stage)
     failed = ""
     try:
         xy, info, fitted = tsne_gpu.umap_torch(z, start, n_neighbors, min_dist, seed, on_layout, every, device, epochs)
@@ -376,7 +390,7 @@ def _umap_any(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_la
             raise
         failed = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
     if failed:
-        cpu = _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep)
+        cpu = _umap(z, n_neighbors, min_dist, seed, on_layout, every, dims, keep, on_stage)
         cpu.info["gpu_error"] = failed
         return cpu
     info = dict(info, n_neighbors=n_neighbors, min_dist=min_dist)
@@ -388,22 +402,46 @@ def _umap_any(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_la
 
 
 def _umap(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_layout: LayoutCallback | None,
-          every: int, dims: int, keep: bool) -> Projection:
+          every: int, dims: int, keep: bool, on_stage: StageCallback | None = None) -> Projection:
+    """umap-learn on the CPU, with a first picture at once and every stage stoppable.
+
+    The PCA start (umap-learn's init="pca", tsne_gpu.umap_start) is drawn before umap-learn is even imported. The
+    exact neighbours are found here, in chunks that report and can stop, and handed to umap-learn (precomputed_knn),
+    which then lays the graph out from that same start: no NN-descent and no spectral start, the two stages that
+    compiled numba code for ~25 s in a worker's first UMAP and could not be stopped. New codes are placed as
+    umap-learn's transform starts them (tsne_gpu.KnnPlacer), as on the GPU."""
     import warnings
 
+    from aecore.analysis import tsne_gpu
+
+    epochs = umap_epochs(len(z))
+    info = {"n_neighbors": n_neighbors, "min_dist": min_dist, "iterations": epochs, "backend": "umap-learn on the CPU"}
+    start = tsne_gpu.umap_start(z, dims, seed)  # [n, dims]
+    if on_layout is not None and on_layout(start.copy(), 0, epochs):  # the first picture, at once
+        return Projection(start, "umap", dict(info, stopped_at=0))
+    stage = on_stage or (lambda _name, _fraction: False)
+    knn = exact_neighbours(z, n_neighbors, lambda done, n: bool(stage("finding neighbours", done / n)))
+    if knn is None:
+        return Projection(start, "umap", dict(info, stopped_at=0))
+    if stage("building the neighbour graph", 1.0):
+        return Projection(start, "umap", dict(info, stopped_at=0))
     import umap  # slow import (numba): only when asked for
 
     warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)  # seeded: 1 thread
-    epochs = umap_epochs(len(z))
+    warnings.filterwarnings("ignore", message=".*knn_search_index.*", category=UserWarning)  # KnnPlacer places
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_components=dims,
-                        n_epochs=epochs)
-    info = {"n_neighbors": n_neighbors, "min_dist": min_dist, "iterations": epochs, "backend": "umap-learn on the CPU"}
+                        n_epochs=epochs, init=start, precomputed_knn=knn,
+                        force_approximation_algorithm=True)  # (else under 4,096 points it computes all distances)
+
+    def placer(xy: np.ndarray) -> Placer | None:
+        return Placer("umap", dims, fitted=tsne_gpu.KnnPlacer(z, xy, n_neighbors)) if keep else None
+
     if on_layout is None:
         xy = np.asarray(reducer.fit_transform(z), np.float32)
-        return Projection(xy, "umap", info, Placer("umap", dims, fitted=reducer) if keep else None)
+        return Projection(xy, "umap", info, placer(xy))
 
-    def on_epoch(xy, n: int, total: int) -> bool:
-        return (n % every == 0) and bool(on_layout(np.array(xy, np.float32), n, total))
+    def on_epoch(xy, n: int, total: int) -> bool:  # (epoch 0 is the start, drawn already)
+        return n > 0 and (n % every == 0) and bool(on_layout(np.array(xy, np.float32), n, total))
 
     with _umap_epoch_hook(on_epoch) as held:
         xy = np.asarray(reducer.fit_transform(z), np.float32)
@@ -411,7 +449,50 @@ def _umap(z: np.ndarray, n_neighbors: int, min_dist: float, seed: int, on_layout
         info["stopped_at"] = held["stopped_at"]
         return Projection(xy, "umap", info)
     on_layout(xy, epochs, epochs)
-    return Projection(xy, "umap", info, Placer("umap", dims, fitted=reducer) if keep else None)
+    return Projection(xy, "umap", info, placer(xy))
+
+
+class ExactIndex:
+    """openTSNE's neighbour index (its KNNIndex interface) over codes whose neighbours were found here: `build` gives
+    them, `query` finds the nearest codes of new ones exactly (openTSNE's transform, placing a drawn digit). Picklable:
+    it is kept beside a finished map."""
+
+    metric = "euclidean"
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray, distances: np.ndarray):
+        self.data = np.asarray(data, np.float32)  # [n, d]
+        self.indices, self.distances = indices, distances  # [n, k] each
+        self.n_samples, self.k = indices.shape
+
+    def build(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.indices, self.distances
+
+    def query(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        d = torch.cdist(torch.as_tensor(np.asarray(query, np.float32)), torch.as_tensor(self.data))  # [q, n]
+        vals, ids = torch.topk(d, min(int(k), len(self.data)), dim=1, largest=False)
+        return ids.numpy(), vals.numpy().astype(np.float64)
+
+
+def exact_neighbours(z: np.ndarray, k: int, on_chunk: Callable[[int, int], bool] | None = None,
+                     chunk: int = 2048) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each code's k nearest codes, itself first (as UMAP's neighbour graph has them): (indices [n, k] int64,
+    distances [n, k] float32), exact, in chunks of queries; `on_chunk(done, n)` after each, True stops (None)."""
+    import torch
+
+    zt = torch.as_tensor(np.asarray(z, np.float32))  # [n, d]
+    n = len(zt)
+    idx = np.empty((n, k), np.int64)
+    dist = np.empty((n, k), np.float32)
+    for lo in range(0, n, chunk):
+        d = torch.cdist(zt[lo:lo + chunk], zt)  # [c, n]
+        d[torch.arange(len(d)), torch.arange(lo, lo + len(d))] = 0.0  # exactly 0 to itself: it comes first
+        vals, ids = torch.topk(d, k, dim=1, largest=False)  # [c, k], nearest first
+        idx[lo:lo + len(d)], dist[lo:lo + len(d)] = ids.numpy(), vals.numpy()
+        if on_chunk is not None and on_chunk(min(n, lo + chunk), n):
+            return None
+    return idx, dist
 
 
 def nearest_neighbours(z: np.ndarray, query: np.ndarray, k: int = 8, exclude_self: bool = True) -> np.ndarray:

@@ -43,6 +43,17 @@ class Projection(ResultKind):
         return _projection(p, ctx, dataset)
 
 
+def _stored_codes(ctx, ref: str) -> dict | None:
+    """The run's test-set codes and errors if a codes job stored them already ({"z": [n_test, k], "mse": [n_test]})."""
+    from aecore.analysis.results import ResultStore
+    from aecore.engine.kinds import get
+    from aecore.engine.refs import result_key
+
+    codes = get("codes")
+    res = ResultStore(ctx.store.results_dir).get_key(result_key(ctx.store, codes, codes.parse({"run": ref})))
+    return None if res is None else res.images
+
+
 def _projection(p: ProjectionParams, ctx, dataset):
     import numpy as np
     import torch
@@ -58,10 +69,14 @@ def _projection(p: ProjectionParams, ctx, dataset):
     run = load_run(ctx, p.run)
     labels = pool_labels(dataset, p.source)
     idx = layout_points(p.to_dict(), labels)  # [n] point numbers: test images first, then training images
-    chunks = [idx[i:i + 2000] for i in range(0, len(idx), 2000)]
-    parts = [codes_and_errors(run.model, pool_images(dataset, c)) for c in ctx.items(chunks, "codes")]
-    z = np.concatenate([a for a, _ in parts])  # [n, k]
-    mse = np.concatenate([b for _, b in parts])  # [n]
+    stored = _stored_codes(ctx, p.run) if idx.max(initial=-1) < len(dataset.test) else None
+    if stored is not None:  # the page asked for the run's codes first: the first picture needs no encoding
+        z, mse = stored["z"][idx], stored["mse"][idx]  # [n, k], [n]
+    else:
+        chunks = [idx[i:i + 2000] for i in range(0, len(idx), 2000)]
+        parts = [codes_and_errors(run.model, pool_images(dataset, c)) for c in ctx.items(chunks, "codes")]
+        z = np.concatenate([a for a, _ in parts])  # [n, k]
+        mse = np.concatenate([b for _, b in parts])  # [n]
     name = {"tsne": "t-SNE", "umap": "UMAP"}.get(p.method, p.method)
     last = [0.0]
 
@@ -74,10 +89,18 @@ def _projection(p: ProjectionParams, ctx, dataset):
             stop = ctx.is_set()
         return stop
 
+    def on_stage(what: str, share: float) -> bool:  # before the layout (UMAP's neighbour search): say so, and stop?
+        stop = ctx.is_set()
+        if not stop and (share >= 1.0 or time.time() - last[0] >= 0.5):
+            last[0] = time.time()
+            ctx.report(JobProgress(phase=f"{name}: {what}", fraction=0.0), force=True)
+        return stop
+
     ctx.check()
     pr = project(z, p.method, seed=p.seed, perplexity=p.perplexity, n_neighbors=p.n_neighbors, min_dist=p.min_dist,
                  on_layout=on_layout, n_jobs=torch.get_num_threads(), dims=p.dims, keep=True,
-                 device=resolve_device("auto").type)  # t-SNE on a GPU where there is one
+                 device=resolve_device("auto").type,  # t-SNE on a GPU where there is one
+                 every=10, on_stage=on_stage)  # every 10 iterations a look at Stop: well within a second
     status = "stopped" if "stopped_at" in pr.info else "done"
     n_test = len(dataset.test)
     trained = np.zeros(len(idx), np.uint8)
