@@ -59,9 +59,10 @@ def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | No
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(4)  # Streamlit stops in 1-2 s; one busy with a page's run can take 10 s and more: not waited for
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(5)
         stop_engine_workers((env or {}).get("AELAB_HOME") or os.environ.get("AELAB_HOME"))
 
 

@@ -46,10 +46,10 @@ class Projection(ResultKind):
 def _stored_codes(ctx, ref: str) -> dict | None:
     """The run's test-set codes and errors if a codes job stored them already ({"z": [n_test, k], "mse": [n_test]})."""
     from aecore.analysis.results import ResultStore
-    from aecore.engine.kinds import get
+    from aecore.engine.kinds.codes import Codes
     from aecore.engine.refs import result_key
 
-    codes = get("codes")
+    codes = Codes()
     res = ResultStore(ctx.store.results_dir).get_key(result_key(ctx.store, codes, codes.parse({"run": ref})))
     return None if res is None else res.images
 
