@@ -24,6 +24,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(url: str, proc: subprocess.Popen, start_timeout: float, what: str) -> None:
+    """Wait until `url` answers Streamlit's health check; RuntimeError with the end of `proc.log_path` when `proc`
+    exits first or `start_timeout` seconds pass."""
+    t = time.time()
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() - t > start_timeout:
+            raise RuntimeError(f"{what} did not start: {Path(proc.log_path).read_text(errors='replace')[-2000:]}")
+        time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | None = None, script: str = "app.py"):
     """Run `streamlit run app.py` (or another `script`) on 127.0.0.1; yields (url, process). Stops it (and its
@@ -43,18 +58,7 @@ def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | No
     proc.log_path = log_path
     url = f"http://127.0.0.1:{port}"
     try:
-        t = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t > start_timeout:
-                proc.kill()
-                out = Path(log_path).read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"streamlit did not start: {out}")
-            time.sleep(0.5)
+        wait_healthy(url, proc, start_timeout, "streamlit")
         yield url, proc
     finally:
         proc.terminate()
@@ -80,16 +84,7 @@ def serve_replicas(env: dict, replicas: int, start_timeout: float = 180, log_pat
     proc.log_path = log_path
     url = f"http://127.0.0.1:{port}"
     try:
-        t = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t > start_timeout:
-                raise RuntimeError(f"the replicas did not start: {Path(log_path).read_text(errors='replace')[-2000:]}")
-            time.sleep(0.5)
+        wait_healthy(url, proc, start_timeout, "the replicas")
         yield url, proc
     finally:
         proc.terminate()  # it stops the proxy, the replicas and the workers

@@ -6,8 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,8 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from appserver import CHROMIUM, CHROMIUM_FLAGS, free_port, serve, settle, stop_engine_workers  # noqa: E402,F401
+from appserver import (CHROMIUM, CHROMIUM_FLAGS, free_port, serve, settle, stop_engine_workers,  # noqa: E402,F401
+                       wait_healthy)
 
 SHOTS = Path(os.environ.get("AELAB_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
 ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"  # Streamlit's error boxes
@@ -95,17 +94,9 @@ def readme_app(tmp_path, start_timeout: float = 300, replicas: int = 0):
         proc = subprocess.Popen(["./aelab", "app", *args],
                                 cwd=copy, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
+    proc.log_path = str(log_path)
     try:
-        t = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t > start_timeout:
-                raise RuntimeError(f"./aelab app did not start: {log_path.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.5)
+        wait_healthy(url, proc, start_timeout, "./aelab app")
         yield url, copy, env
     finally:
         with contextlib.suppress(ProcessLookupError):
