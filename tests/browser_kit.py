@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from conftest import ROOT
 
@@ -24,6 +25,20 @@ def no_errors(page, where: str) -> None:
     """No Streamlit error box and no crash page on the screen."""
     assert page.locator(ERRORS).count() == 0, f"{where}: " + " | ".join(page.locator(ERRORS).all_inner_texts())
     assert page.get_by_text("This app has encountered an error").count() == 0, where
+
+
+def pick_option(page, box, option) -> None:
+    """Open the select box `box` and click `option` (text or pattern) as a person does: if the list is not open a few
+    seconds after the click (the page was still drawing itself, which can close a list that opened), click again."""
+    for attempt in range(4):
+        box.click()
+        try:
+            page.get_by_role("option", name=option).first.click(timeout=8000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 3:
+                raise
+            page.keyboard.press("Escape")
 
 
 def upload(page, path, name: str):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_kit import SHOTS, no_errors, settle
+from browser_kit import SHOTS, no_errors, pick_option, settle
 
 PAGES = ["Home", "Train", "Reconstructions", "Latent space", "Denoising", "Experiments"]
 
@@ -46,8 +46,8 @@ def set_number(page, label: str, value):
 
 def choose(page, label: str, option: str):
     """Pick an option of a select box the way a person does: open it, click the option."""
-    page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text(label, exact=True)).first.click()
-    page.get_by_role("option", name=option).first.click()
+    pick_option(page, page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text(label, exact=True)).first,
+                option)
     settle(page)
 
 

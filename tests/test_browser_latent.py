@@ -3,7 +3,7 @@ code and stars. (Click, box and lasso selections and their linked views: test_br
 
 import re
 
-from browser_kit import SHOTS, no_errors, settle, stroke
+from browser_kit import SHOTS, no_errors, pick_option, settle, stroke
 
 
 def open_latent(page, url: str):
@@ -62,8 +62,8 @@ def shown(page, label: str, where: str = "[data-testid='stMain']") -> str:
 
 
 def choose(page, label: str, option: str, where: str = "[data-testid='stMain']"):
-    page.locator(f"{where} [data-testid='stSelectbox']").filter(has=page.get_by_text(label, exact=True)).first.click()
-    page.get_by_role("option", name=option).first.click()
+    pick_option(page, page.locator(f"{where} [data-testid='stSelectbox']").filter(has=page.get_by_text(label, exact=True)).first,
+                option)
     settle(page, 90000)
 
 

@@ -5,7 +5,7 @@ time; the queue and the sidebar say what waits."""
 import re
 import time
 
-from browser_kit import no_errors, settle
+from browser_kit import no_errors, pick_option, settle
 
 
 def open_train(page, url: str):
@@ -22,9 +22,8 @@ def set_number(page, label: str, value):
 
 
 def choose(page, label: str, option: str):
-    page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").filter(
-        has=page.get_by_text(label, exact=True)).first.click()
-    page.get_by_role("option", name=re.compile(option)).first.click()
+    pick_option(page, page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").filter(
+        has=page.get_by_text(label, exact=True)).first, re.compile(option))
     settle(page)
 
 
