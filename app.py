@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.kit import background, classroom, navigation, session, url
+from app_pages.kit import background, classroom, navigation, session, url, webgl
 
 # A local image: an emoji or :material/…: icon makes the browser fetch the favicon from a CDN (fails offline).
 st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().parent / "data" / "favicon.png"), layout="wide")
@@ -18,6 +18,7 @@ with st.sidebar:
     for p in pages:
         st.page_link(p, query_params={"ws": ws})
     st.caption("AE Lab · autoencoders on MNIST and your own images")
+    webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
     if session.has_active_jobs():
         background.sidebar_jobs()  # live progress of this workspace's jobs on every page
 name = navigation.page_name(page)
