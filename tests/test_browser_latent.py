@@ -2,6 +2,7 @@
 code and stars. (Click, box and lasso selections and their linked views: test_browser_flows.py.)"""
 
 import re
+import time
 
 from browser_kit import SHOTS, no_errors, pick_option, settle, stroke
 
@@ -122,6 +123,21 @@ def test_colour_by_shows_what_the_map_uses_after_it_finishes_and_the_run_follows
     assert page.get_by_role("radio", name="t-SNE").is_checked()
     assert "reconstruction error" in shown(page, "Colour by")
     no_errors(page, "controls across pages")
+
+
+def test_the_sidebar_says_what_a_map_job_is_doing_as_the_page_does(server, page):
+    """The sidebar's job box follows a map as the page's own box does: it no longer says "in the queue" within 2.5 s
+    of the page showing the map's progress (it used to for up to 5 s: it was polled at a training queue's pace)."""
+    url, _ = server
+    open_latent(page, f"{url}/latent?run=zoo:conv-k16&method=pca&seed=11")
+    page.get_by_role("radio", name="UMAP", exact=True).click(force=True)
+    page.locator("[data-testid='stMain'] [data-testid='stProgress']").first.wait_for(timeout=60000)  # running
+    shown_at = time.monotonic()
+    page.wait_for_function("""() => !/in the queue/.test(document.querySelector("[data-testid='stSidebar']").innerText)""",
+                           timeout=10000, polling=100)
+    assert time.monotonic() - shown_at < 2.5
+    settle(page, 90000)
+    no_errors(page, "sidebar job box")
 
 
 def test_a_carried_address_never_starts_heavy_work_by_itself(server, page):

@@ -146,9 +146,27 @@ def live_layout_figure(params: dict, xy: np.ndarray):
     return fig
 
 
-@st.fragment(run_every=5.0)
 def sidebar_jobs():
-    """This workspace's queued and running jobs, on every page."""
+    """This workspace's queued and running jobs, on every page. A view job (a map, a comparison's table) goes from
+    queued to running to done within seconds, so the box follows it every 1.5 s; a class's training queue, every 5 s
+    (each open page of each student polls: the slower rate keeps a class's server light)."""
+    if any(j.active and j.lane == "view" for j in my_jobs()):
+        _sidebar_jobs_often()
+    else:
+        _sidebar_jobs_seldom()
+
+
+@st.fragment(run_every=1.5)
+def _sidebar_jobs_often():
+    _sidebar_box()
+
+
+@st.fragment(run_every=5.0)
+def _sidebar_jobs_seldom():
+    _sidebar_box()
+
+
+def _sidebar_box():
     eng = engine()
     jobs = [j for j in my_jobs() if j.active]
     if not jobs:
