@@ -140,6 +140,51 @@ def test_the_sidebar_says_what_a_map_job_is_doing_as_the_page_does(server, page)
     no_errors(page, "sidebar job box")
 
 
+def test_a_run_of_your_own_follows_you_to_every_page(server, page):
+    """Issue 27 item 5: a run picked on one page is the run on the next; it was zoo · conv-k16 again on Latent space
+    and Experiments. (A run of your own, so the check cannot pass by the default being what was picked.)"""
+    url, _ = server
+    page.goto(f"{url}/train?model=dense&latent=2&epochs=1&batch=50&limit=600&dataset=mnist", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Train an autoencoder").first.wait_for(timeout=90000)
+    settle(page, 60000)
+    page.get_by_role("button", name="▶ Train").click()
+    page.get_by_text(re.compile(r"dense k=2, 600 images.* — done")).first.wait_for(timeout=120000)
+    sidebar = "[data-testid='stSidebar']"
+    page.locator(sidebar).get_by_role("link", name="Reconstructions").click()
+    page.get_by_role("heading", name="Reconstructions").first.wait_for(timeout=90000)
+    settle(page, 90000)
+    assert "conv-k16" in shown(page, "Model run", sidebar)  # the default, before the student picks
+    choose(page, "Model run", re.compile(r"yours · dense k=2, 600 images"), sidebar)
+    page.get_by_text(re.compile(r"dense k=2, 600 images.*: random test images")).first.wait_for(timeout=60000)
+    for name in ("Latent space", "Denoising", "Experiments", "Reconstructions"):
+        page.locator(sidebar).get_by_role("link", name=name).click()
+        page.get_by_role("heading", name=name).first.wait_for(timeout=90000)
+        settle(page, 90000)
+        assert "yours · dense k=2, 600 images" in shown(page, "Model run", sidebar), name
+        assert "run=zoo" not in page.url, page.url  # nor does the address carry the zoo run
+    page.get_by_text(re.compile(r"dense k=2, 600 images.*: random test images")).first.wait_for(timeout=60000)
+    no_errors(page, "the run follows")
+
+
+def test_the_map_page_says_its_own_limits_and_keeps_one_way_to_pick(server, page):
+    """Issue 27 item 18 on Latent space: the digit uploader states the page's own limit (5 MB, not the server's 64 MB);
+    the chart's toolbar has no select tools of its own (a box chosen there lasted one drag; "Pick points by" is the one
+    place to choose); coloured by error, the legend sits below the chart, clear of the colour bar's title."""
+    url, _ = server
+    open_latent(page, f"{url}/latent?run=zoo:conv-k16&method=pca&n=2000&colour=error")
+    uploader = page.locator("[data-testid='stFileUploader']").filter(has_text="handwritten digit").first
+    uploader.wait_for(timeout=30000)
+    assert "5MB per file" in uploader.inner_text() and "64MB" not in uploader.inner_text()
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.hover()
+    assert chart.locator(".modebar-btn[data-title='Pan']").count() == 1  # the toolbar is there
+    assert chart.locator(".modebar-btn[data-title='Box Select'], .modebar-btn[data-title='Lasso Select']").count() == 0
+    legend = page.evaluate("""() => { const gd = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                      return [gd.layout.legend && gd.layout.legend.orientation, gd._fullData[0].marker.colorbar.title.text]; }""")
+    assert legend == ["h", "error (MSE)"], legend
+    no_errors(page, "map page limits")
+
+
 def test_a_carried_address_never_starts_heavy_work_by_itself(server, page):
     url, _ = server
     page.goto(f"{url}/latent?run=zoo:conv-k16&method=tsne&n=10000", wait_until="domcontentloaded")

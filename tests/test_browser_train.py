@@ -96,4 +96,20 @@ def test_a_paused_run_keeps_its_name_its_address_and_its_time(server, page):
     settle(page)
     assert page.get_by_text(re.compile(r"paused demo \(2\)")).count() == 0  # one run, under its own name
     assert page.get_by_text(re.compile(r"\d+\.\d s of training")).count() >= 1
+    # issue 27 item 18: no button on the page has its label cut short ("↻ Res…", "Down…")
+    assert page.get_by_role("button", name="Download").count() >= 1
+    assert cut_buttons(page) == []
     no_errors(page, "paused run")
+
+
+CUT_BUTTONS = """() => [...document.querySelectorAll("[data-testid='stMain'] button")]
+    .filter(b => b.offsetParent !== null && b.innerText.trim())
+    .filter(b => [b, ...b.querySelectorAll('*')].some(e => {
+        const css = getComputedStyle(e);
+        return e.scrollWidth > e.clientWidth + 1 && (css.overflow !== 'visible' || css.textOverflow === 'ellipsis'); }))
+    .map(b => b.innerText.trim())"""
+
+
+def cut_buttons(page) -> list[str]:
+    """The labels of the buttons on the page whose text does not fit (clipped or ellipsed)."""
+    return page.evaluate(CUT_BUTTONS)

@@ -137,3 +137,21 @@ def test_compare_stacked_pca_and_finetune(trained, tmp_path):
     assert rc == 0 and res["k"] == 8 and res["pca_test_mse"] == pytest.approx(0.0374, abs=1e-4)
     rc, stdout, _ = cli("finetune", str(out), "--labels", "200", "--epochs", "2")
     assert rc == 0 and len(json.loads(stdout)) == 2
+
+
+def test_train_with_the_defaults_on_a_small_imported_set_takes_a_batch_the_set_can_fill(data_home, tmp_path):
+    """Issue 27 item 13: `python -m aecore train --dataset NAME` with the defaults failed on a small set ("batch size
+    256 is larger than the 86 training images"); the default batch is now one the set can fill, as on the page."""
+    from aecore.data import imported as datasets
+    from aecore.data.shapes import write_shapes_folder
+
+    datasets._load_cached.cache_clear()
+    datasets.add(write_shapes_folder(tmp_path / "photos", n_classes=3, per_class=40, size=32), "few-shapes")
+    out = tmp_path / "run"
+    rc, stdout, err = cli("train", "--dataset", "few-shapes", "--latent", "4", "--epochs", "1", "--out", str(out))
+    assert rc == 0, err
+    assert "larger than" not in err
+    batch = json.loads((out / "config.json").read_text())["batch_size"]
+    n_train = datasets.info("few-shapes")["n_train"]  # 96, of which a share is kept for validation
+    assert 2 <= batch < n_train, (batch, n_train)
+    assert json.loads(stdout.strip().splitlines()[-1])["test_mse"] > 0
