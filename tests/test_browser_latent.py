@@ -33,26 +33,22 @@ def switch_to(page, radio: str, trace_type: str):
 def test_switch_to_3d_draws_a_3d_chart_and_it_stays_drawn_after_many_maps(server, page):
     """Issue 27 item 16: after a long session the 3-D view showed only its legend. Every map drawn anew makes fresh
     WebGL contexts and the browser keeps about 16, dropping the oldest still alive, which can be the map on screen;
-    the page gives back the contexts of charts that left it, so the browser never has to drop one."""
+    the page gives back the contexts of charts that left it, so the browser never has to drop one (18 made here)."""
     url, _ = server
     warnings = []
     page.on("console", lambda m: warnings.append(m.text) if "WebGL context" in m.text else None)
-    open_latent(page, f"{url}/latent?run=zoo:conv-k16&method=pca&n=2000")
+    open_latent(page, f"{url}/latent?run=zoo:conv-k16&method=pca&n=300")
     switch_to(page, "3-D", "scatter3d")
     assert page.locator("[data-testid='stPlotlyChart'] .gl-container canvas, [data-testid='stPlotlyChart'] canvas").count() >= 1
     assert page.get_by_text("3-D: drag to rotate").count() == 1
     assert {t for t, _ in chart_traces(page)} == {"scatter3d"}
     switch_to(page, "2-D", "scattergl")
-    for method in ("raw latent axes", "PCA", "raw latent axes"):  # a student trying things: 15 maps, ~24 contexts
+    for method in ("raw latent axes", "PCA") * 3:  # a student trying things: a 2-D WebGL map makes two contexts
         switch_to(page, method, "scattergl")
-        switch_to(page, "3-D", "scatter3d")
-        switch_to(page, "2-D", "scattergl")
-        switch_to(page, "3-D", "scatter3d")
-        switch_to(page, "2-D", "scattergl")
     switch_to(page, "3-D", "scatter3d")
     page.wait_for_timeout(2500)  # a canvas that left the page gives its context back after 2 s
     made, released = page.evaluate("() => [window.__aelabWebglRelease.made, window.__aelabWebglRelease.released]")
-    assert made >= 20, made  # the browser's limit is about 16: without giving back, it would have had to drop some
+    assert made >= 17, made  # the browser's limit is about 16: without giving back, it would have had to drop some
     assert made - released <= 4, (made, released)  # only the map on screen holds a context now
     lost = page.evaluate("""() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] canvas")]
                                     .map(c => { const g = c.getContext('webgl') || c.getContext('webgl2');

@@ -72,6 +72,7 @@ def test_a_link_hides_chosen_controls_and_presenter_mode_shows_just_the_picture(
     assert not page.locator("[data-testid='stSidebar']").is_visible()
     assert page.locator("[data-testid='stSlider']:visible, [data-testid='stRadio']:visible").count() == 0  # no controls
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90000)  # just the picture
+    assert page.get_by_role("heading", name="Your own digit").count() == 0  # no heading left over its hidden controls
     assert box(page).get_by_role("link", name="Next").is_visible()  # the teacher still moves on
     page.get_by_role("link", name="Leave presenter mode").click()
     page.locator("[data-testid='stSidebar']").wait_for(state="visible", timeout=60000)

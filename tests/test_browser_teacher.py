@@ -1,5 +1,5 @@
 """The teacher view in a real browser (issue 27, item 17): a student's name beside their workspace, and a job the
-teacher stops tells the student that the teacher stopped it."""
+teacher stops tells the student that the teacher stopped it; the worker count agrees with itself."""
 
 import re
 
@@ -41,6 +41,12 @@ def test_the_teacher_sees_the_students_name_stops_the_job_and_the_student_reads_
         row = teacher.get_by_text(re.compile(rf"Job \d+ · {re.escape(NAME)} · {ws[:8]}"))
         row.first.wait_for(timeout=60000)
         assert teacher.locator(ERRORS).count() == 0
+        # one count of the same workers: the metric beside the caption that says how many the server keeps (it read
+        # "Live workers 2", the view worker counted, beside "1 worker(s)")
+        caption = teacher.get_by_text(re.compile(r"\d+ training worker\(s\) × \d+ thread\(s\)")).first.inner_text()
+        kept = int(re.match(r"(\d+) training worker", caption).group(1))
+        live = teacher.locator("[data-testid='stMetric']").filter(has_text="Live training workers")
+        assert int(live.get_by_test_id("stMetricValue").inner_text()) == kept, (live.inner_text(), caption)
         teacher.get_by_role("button", name="■ Stop").first.click()
         teacher.get_by_text("No job is queued or running.").wait_for(timeout=60000)
     finally:

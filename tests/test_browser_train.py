@@ -99,6 +99,7 @@ def test_a_paused_run_keeps_its_name_its_address_and_its_time(server, page):
     # issue 27 item 18: no button on the page has its label cut short ("↻ Res…", "Down…")
     assert page.get_by_role("button", name="Download").count() >= 1
     assert cut_buttons(page) == []
+    assert squeezed_captions(page) == []  # nor a caption squeezed into a column a word or two wide
     no_errors(page, "paused run")
 
 
@@ -108,6 +109,17 @@ CUT_BUTTONS = """() => [...document.querySelectorAll("[data-testid='stMain'] but
         const css = getComputedStyle(e);
         return e.scrollWidth > e.clientWidth + 1 && (css.overflow !== 'visible' || css.textOverflow === 'ellipsis'); }))
     .map(b => b.innerText.trim())"""
+
+
+SQUEEZED_CAPTIONS = """() => [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stCaptionContainer']")]
+    .filter(c => c.offsetParent !== null && c.innerText.trim().split(/\\s+/).length >= 4)
+    .filter(c => c.getBoundingClientRect().width < 160)
+    .map(c => c.innerText.trim().slice(0, 60))"""
+
+
+def squeezed_captions(page) -> list[str]:
+    """Captions of four words or more drawn in a column under 160 px wide (one or two words a line)."""
+    return page.evaluate(SQUEEZED_CAPTIONS)
 
 
 def cut_buttons(page) -> list[str]:
