@@ -2,11 +2,12 @@
 carries it; markdown in an address's ?hide= makes no link and no image, nothing is fetched from another site, and
 nothing of it travels into the lesson's links."""
 
+import re
 from urllib.parse import quote, urlparse
 
 import pytest
 
-from browser_kit import no_errors, settle
+from browser_kit import no_errors, pick_option, settle
 
 EVIL_HIDE = "[Your session expired: log in again](http://evil.example/login),![t](http://evil.example/track.png)"
 KEY = "class-key-4711"
@@ -107,6 +108,20 @@ def test_class_names_are_text_on_every_chart(server, page, tmp_path):
     settle(page, 90000)
     chips = page.locator("[data-testid='stMultiSelect'] [data-tag] span[title]").all_inner_texts()
     assert [c.strip() for c in chips] == HOSTILE_NAMES, chips  # no "blue\_triangles"
+    assert page.locator("a[href*='evil.example']").count() == 0
+    # a run on the set, then its latent map: the legend names the classes as they are
+    page.get_by_role("button", name="▶ Train").click()
+    page.get_by_text(re.compile(r"on hostile-names.* — done")).first.wait_for(timeout=120000)
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name="Latent space").click()
+    page.get_by_role("heading", name="Latent space").first.wait_for(timeout=90000)
+    settle(page, 90000)
+    picker = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(
+        has=page.get_by_text("Model run", exact=True)).first
+    pick_option(page, picker, re.compile(r"yours · .*on hostile-names"))
+    page.get_by_text(re.compile(r"of 12 test images")).first.wait_for(timeout=90000)
+    settle(page, 90000)
+    legend = page.locator("[data-testid='stPlotlyChart'] .legendtext").all_text_contents()
+    assert legend == HOSTILE_NAMES, legend  # no escapes, no markup, no link
     assert page.locator("a[href*='evil.example']").count() == 0
     assert not [r for r in requests if "evil.example" in r]
     no_errors(page, "hostile class names")
