@@ -19,7 +19,7 @@ with st.sidebar:
         st.page_link(p, query_params={"ws": ws})
     st.caption("AE Lab · autoencoders on MNIST and your own images")
     webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
-    if session.has_active_jobs():
+    if session.unfinished_jobs():
         background.sidebar_jobs()  # live progress of this workspace's jobs on every page
 name = navigation.page_name(page)
 at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page

@@ -258,11 +258,17 @@ def training_jobs() -> None:
     stops, and shows a request (Stop, Pause, 1 step…) as soon as it is clicked. Polled every second while a job is
     queued or running."""
     jobs = _shown_jobs()
-    st.session_state.setdefault("shown_finished", {j.id for j in session.my_jobs() if not j.active})
-    if any(j.active for j in jobs):
-        _live_boxes()
+    st.session_state.setdefault("shown_finished", {(j.id, j.attempts) for j in session.my_jobs() if not j.active})
+    if any(_polled(j) for j in jobs):
+        _live_boxes()  # a click on a box reruns only the boxes: its request shows at once
     elif jobs:
         _boxes(jobs)
+
+
+def _polled(job) -> bool:
+    """Queued, running or paused: a click (Stop, Pause, 1 step, Go on) changes it within a second, so its box follows
+    it every second."""
+    return job.active or job.status == "paused"
 
 
 def _shown_jobs() -> list:
@@ -275,9 +281,9 @@ def _shown_jobs() -> list:
 def _live_boxes() -> None:
     mine = [j for j in session.my_jobs() if j.kind == "train"]
     shown = st.session_state.setdefault("shown_finished", set())
-    ended = [j for j in mine if not j.active and j.id not in shown and j.finished and j.attempts]
-    if ended:  # a job just ended: the whole page reruns, so the run list, the pickers and the sidebar update
-        shown.update(j.id for j in ended)
+    ended = [j for j in mine if not j.active and (j.id, j.attempts) not in shown and j.finished and j.attempts]
+    if ended:  # a job just ended or paused: the whole page reruns, so the run list, the pickers and the sidebar update
+        shown.update((j.id, j.attempts) for j in ended)
         st.rerun()
     _boxes(_shown_jobs())
 
@@ -290,7 +296,6 @@ def _boxes(jobs: list) -> None:
 
 def _job_box(job) -> None:
     eng, ws = session.engine(), session.workspace()
-    asked = st.session_state.get(f"asked_{job.id}")
     st.markdown(f"**Job {job.id}** · {safe.plain(job.label)}")
     buttons = st.columns([2, 2, 2, 2, 3])  # wide enough for "↻ Resume" and "10 steps" on a laptop's screen
     try:
@@ -319,8 +324,9 @@ def _job_box(job) -> None:
             st.rerun()
     except StoreError as e:  # it ended meanwhile, or is not ours
         st.warning(safe.plain(str(e)))
-    if asked and asked[0] == job.status and job.active is asked[1]:
-        st.info(asked[2])  # the request, until the job's state moves
+    asked = st.session_state.get(f"asked_{job.id}")  # (read after the buttons: a click here shows in this run)
+    if asked and asked[:2] == (job.status, job.attempts):
+        st.info(asked[2])  # the request, until the job's state moves (a step taken counts as a move)
         return
     st.session_state.pop(f"asked_{job.id}", None)
     if job.status == "queued":
@@ -341,11 +347,11 @@ def _job_box(job) -> None:
 
 
 def _asked(job, text: str) -> None:
-    """Show the request at once, in this same run, until the job's state moves; a job that was not running is
-    watched from now on (the page reruns and polls it)."""
-    st.session_state[f"asked_{job.id}"] = (job.status, job.active, text)
+    """Show the request at once, in this same run of the boxes, until the job's state moves (its status, or another
+    start); a stopped or interrupted job's box is not polled yet, so the page reruns and polls it."""
+    st.session_state[f"asked_{job.id}"] = (job.status, job.attempts, text)
     session.jobs_changed()
-    if not job.active:
+    if not _polled(job):
         st.rerun()
 
 

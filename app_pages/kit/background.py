@@ -9,7 +9,7 @@ from aecore.engine.client import FINISHED, JobProgress, KindError, StoreError, d
 from aecore.training.runs import RunError
 from app_pages.kit.charts import digit_scatter
 from app_pages.kit.picker import run_data
-from app_pages.kit.session import dataset, engine, is_teacher, jobs_changed, my_jobs, workspace
+from app_pages.kit.session import dataset, engine, is_teacher, jobs_changed, my_jobs, unfinished_jobs, workspace
 from app_pages.kit.safe import plain
 
 
@@ -147,7 +147,7 @@ def live_layout_figure(params: dict, xy: np.ndarray):
 
 
 def sidebar_jobs():
-    """This workspace's queued and running jobs, on every page. A view job (a map, a comparison's table) goes from
+    """This workspace's queued, running and paused jobs, on every page. A view job (a map, a comparison's table) goes from
     queued to running to done within seconds, so the box follows it every 1.5 s; a class's training queue, every 5 s
     (each open page of each student polls: the slower rate keeps a class's server light)."""
     if any(j.active and j.lane == "view" for j in my_jobs()):
@@ -168,12 +168,14 @@ def _sidebar_jobs_seldom():
 
 def _sidebar_box():
     eng = engine()
-    jobs = [j for j in my_jobs() if j.active]
+    jobs = unfinished_jobs()
     if not jobs:
         st.rerun()  # all done: redraw the page so the new runs show up in the pickers
     with st.container(border=True):
         for j in jobs:
             if j.status == "queued":
                 st.caption(f":material/hourglass_top: {plain(j.label)}: {eng.waiting_text(j)}")
+            elif j.status == "paused":
+                st.caption(f":material/pause: {plain(j.label)}: {plain(j.error)}")
             else:
                 st.caption(f":material/directions_run: {plain(j.label)}: {plain(describe(j.progress, detail=False))}")

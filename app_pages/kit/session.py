@@ -145,5 +145,6 @@ def jobs_changed() -> None:
     st.session_state.pop("_my_jobs", None)
 
 
-def has_active_jobs() -> bool:
-    return any(j.active for j in my_jobs())
+def unfinished_jobs() -> list:
+    """This workspace's queued, running and paused jobs: the ones the sidebar follows on every page."""
+    return [j for j in my_jobs() if j.active or j.status == "paused"]
