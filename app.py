@@ -14,15 +14,18 @@ pages = navigation.navigation_pages()
 # our own links below carry the workspace (?ws=) to every page; /home is an alias of /
 page = st.navigation(pages + [navigation.home_alias(pages[0])] + navigation.teacher_gate(pages), position="hidden")
 ws = session.workspace()
-with st.sidebar:
-    for p in pages:
-        st.page_link(p, query_params={"ws": ws})
-    st.caption("AE Lab · autoencoders on MNIST and your own images")
-    webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
-    if session.unfinished_jobs():
-        background.sidebar_jobs()  # live progress of this workspace's jobs on every page
 name = navigation.page_name(page)
 at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
+if classroom.sidebar_shown(at):  # a link for the class may hide it (?hide=sidebar, ?present=1): then none is drawn
+    with st.sidebar:
+        for p in pages:
+            st.page_link(p, query_params={"ws": ws})
+        st.caption("AE Lab · autoencoders on MNIST and your own images")
+        webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
+        if session.unfinished_jobs():
+            background.sidebar_jobs()  # live progress of this workspace's jobs on every page
+else:
+    webgl.release_old_charts()
 classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
 if at is not None:
     classroom.banner(*at)  # the lesson step's text and question, above the page

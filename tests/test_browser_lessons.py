@@ -58,7 +58,10 @@ def test_a_link_hides_chosen_controls_and_presenter_mode_shows_just_the_picture(
     page.goto(f"{url}/denoising?run=zoo:conv-k16-denoise&hide=sidebar,corruption,seed", wait_until="domcontentloaded")
     page.get_by_role("heading", name="Denoising").wait_for(timeout=90000)
     settle(page, 90000)
-    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    page.screenshot(path=str(SHOTS / "lesson-hide-sidebar.png"), full_page=True)
+    assert page.locator("[data-testid='stSidebar']").count() == 0  # never drawn, not drawn and then covered
+    main = page.locator("[data-testid='stMain']")
+    assert main.locator(".st-key-run").is_visible()  # the run picker moves onto the page (not hidden by this link)
     assert not page.locator(".st-key-noise").is_visible() and not page.locator(".st-key-noise_seed").is_visible()
     assert page.locator("[class*='st-key-level_']").first.is_visible()  # not hidden: the level slider
     assert page.locator(ERRORS).count() == 0
@@ -69,7 +72,7 @@ def test_a_link_hides_chosen_controls_and_presenter_mode_shows_just_the_picture(
     page.screenshot(path=str(SHOTS / "lesson-presenter.png"), full_page=True)
     size = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     assert size >= 20  # large type (16 px normally)
-    assert not page.locator("[data-testid='stSidebar']").is_visible()
+    assert page.locator("[data-testid='stSidebar']").count() == 0
     assert page.locator("[data-testid='stSlider']:visible, [data-testid='stRadio']:visible").count() == 0  # no controls
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90000)  # just the picture
     assert page.get_by_role("heading", name="Your own digit").count() == 0  # no heading left over its hidden controls

@@ -175,6 +175,17 @@ def address_view() -> tuple[list[str], bool]:
     return names, len(names) < len(asked)
 
 
+def sidebar_shown(lesson_step: tuple[Lesson, int] | None) -> bool:
+    """Whether this run draws the sidebar: not where the address or the lesson step hides it, nor in presenter mode.
+    A hidden sidebar is never drawn (the page's run picker then sits on the page itself: session.side())."""
+    names, _ = address_view()
+    if lesson_step is not None:
+        names += list(lesson_step[0].steps[lesson_step[1]].hide)
+    shown = "sidebar" not in names and st.query_params.get("present") not in PRESENT_ON
+    session.hide_sidebar(not shown)
+    return shown
+
+
 def view(page_name: str, lesson_step: tuple[Lesson, int] | None) -> None:
     """Hide the controls the address (?hide=…) and the lesson step name; presenter mode (?present=1): large type,
     no sidebar and no controls, just the pictures (and the lesson's back and next). Nothing of the address is
@@ -194,9 +205,6 @@ def view(page_name: str, lesson_step: tuple[Lesson, int] | None) -> None:
         sel = (f'[class*="st-key-{key[:-1]}"]' if key.endswith("*") else f".st-key-{key}") + (f" {inner}" if inner else "")
         rules.append(f"{sel} {{display: none !important}}")
     presenting = st.query_params.get("present") in PRESENT_ON
-    if "sidebar" in names or presenting:
-        rules.append('[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], '
-                     '[data-testid="stExpandSidebarButton"] {display: none !important}')
     if presenting:
         widgets = ", ".join(f'[data-testid="{w}"]' for w in WIDGETS)
         keep = ".st-key-lesson_box *, .st-key-present_exit *"  # the lesson's back and next, and the way out

@@ -10,7 +10,7 @@ from aecore.engine.client import KindError, StoreError
 from aecore.models.evaluate import reconstruct
 from aecore.training.runs import Run, RunError
 from aecore.training.zoo import load_zoo, zoo_names
-from app_pages.kit.session import bundled_mnist, dataset, engine, is_teacher, workspace
+from app_pages.kit.session import bundled_mnist, dataset, engine, is_teacher, side, workspace
 from app_pages.kit import url
 from app_pages.kit.safe import plain
 
@@ -84,10 +84,10 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
     opts = run_options(data)
     if not opts:
         where = "" if data is None else f" on {' or '.join(data)}"
-        (st.sidebar if sidebar else st).info(f"No runs{where} yet: train one on the Train page.")
+        (side() if sidebar else st).info(f"No runs{where} yet: train one on the Train page.")
         return None, None
     fallback = default if default in opts else next((o for o in opts if o != avoid), next(iter(opts)))
-    where = st.sidebar if sidebar else st
+    where = side() if sidebar else st
     choice = url.control(where.selectbox, label, list(opts), key=key, default=fallback, param=key, format_func=opts.get)
     try:
         run = get_run(choice)

@@ -148,3 +148,13 @@ def jobs_changed() -> None:
 def unfinished_jobs() -> list:
     """This workspace's queued, running and paused jobs: the ones the sidebar follows on every page."""
     return [j for j in my_jobs() if j.active or j.status == "paused"]
+
+
+def hide_sidebar(hidden: bool) -> None:
+    """Set by app.py on every run: a link for the class (?hide=sidebar) or presenter mode draws no sidebar."""
+    st.session_state["_sidebar_hidden"] = hidden
+
+
+def side():
+    """Where a page's sidebar parts (the run picker) go: the sidebar, or the page itself where no sidebar is drawn."""
+    return st if st.session_state.get("_sidebar_hidden") else st.sidebar
