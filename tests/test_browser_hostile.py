@@ -123,5 +123,24 @@ def test_class_names_are_text_on_every_chart(server, page, tmp_path):
     legend = page.locator("[data-testid='stPlotlyChart'] .legendtext").all_text_contents()
     assert legend == HOSTILE_NAMES, legend  # no escapes, no markup, no link
     assert page.locator("a[href*='evil.example']").count() == 0
+    # a classifier on the run's code: the per-class bars and the confusion matrix name the classes as they are
+    page.locator("[data-testid='stSidebar']").get_by_role("link", name="Experiments").click()
+    page.get_by_role("heading", name="Experiments").first.wait_for(timeout=90000)
+    settle(page, 90000)
+    page.get_by_role("tab", name="Your images").click()
+    settle(page, 90000)
+    runs = page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").filter(
+        has=page.get_by_text("Run", exact=True)).first
+    pick_option(page, runs, re.compile(r"yours · .*on hostile-names"))
+    settle(page, 90000)
+    page.get_by_role("button", name="▶ Fine-tune a classifier").click()
+    confusion = page.locator(".st-key-cls_confusion")
+    confusion.locator(".xtick text").first.wait_for(timeout=120000)
+    for axis in ("xtick", "ytick"):
+        ticks = confusion.locator(f".{axis} text").all_text_contents()
+        assert sorted(ticks) == sorted(HOSTILE_NAMES), (axis, ticks)
+    bars = page.locator(".st-key-cls_per_class .xtick text").all_text_contents()
+    assert sorted(bars) == sorted(HOSTILE_NAMES), bars
+    assert page.locator("a[href*='evil.example']").count() == 0
     assert not [r for r in requests if "evil.example" in r]
     no_errors(page, "hostile class names")
