@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from typing import Iterable, Iterator, TypeVar
 
@@ -18,8 +19,9 @@ class Context:
     and progress: a trainer's per-step reports become the live loss curve, other kinds report a `JobProgress`."""
 
     def __init__(self, store: Store, job: Job, time_limit_s: float = 0.0, report_every_s: float = 0.3,
-                 poll_s: float = 0.1):
+                 poll_s: float = 0.1, quit: threading.Event | None = None):
         self.store, self.job = store, job
+        self.quit = quit  # set when the worker is told to shut down (SIGTERM)
         self.lease = Lease.of(job)  # reports count only while the job still runs under this worker's claim
         self.lost = False  # the job was taken from this worker (interrupted, then resumed elsewhere)
         self.time_limit_s = time_limit_s
@@ -40,7 +42,12 @@ class Context:
 
     # ---- stopping ------------------------------------------------------------------------------------------
     def is_set(self) -> bool:
-        """Whether the job must end now: Stop or Pause pressed, or the time limit reached (the trainer's stop flag)."""
+        """Whether the job must end now: Stop or Pause pressed, or the time limit reached (the trainer's stop flag).
+        A worker told to shut down ends here at once, leaving the job resumable: its SIGTERM handler raises SystemExit
+        wherever the worker is, and Python drops an exception raised inside a finalizer or a garbage-collector
+        callback, so the job would otherwise run on to its end."""
+        if self.quit is not None and self.quit.is_set():
+            raise SystemExit(0)
         if self._stop:
             return True
         now = time.time()

@@ -92,7 +92,7 @@ class Worker:
                 self.current = job
                 log.info("job %s (%s) started, attempt %s", job.id, job.kind, job.attempts)
                 t0 = time.time()
-                ctx = Context(self.store, job, time_limit_s=self.settings.time_limit_s)
+                ctx = Context(self.store, job, time_limit_s=self.settings.time_limit_s, quit=self._quit)
                 out = self.execute(self.store, job, ctx)
                 out = self._end(job, out)
                 if out is None:  # told to quit while the store could not record the ending
