@@ -58,6 +58,10 @@ def test_every_click_on_a_job_shows_within_a_second_and_its_box_stays(server, pa
                                   ("10 steps", r"training ten steps…|Waiting: place", r"after step 12:"),
                                   ("▶ Go on", r"going on…|Waiting: place|train · epoch", r"train · epoch")):
         settle(page)  # the page's own rerun after the pause has drawn (a click during it waits for it)
+        # ... and its charts: the first chart on the page loads plotly, which holds the tab's main thread for up to
+        # 2 s under load; a click then waits in the browser, not on the server (a person sees the chart come first)
+        box.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=30000)  # the paused codes
+        page.wait_for_function(CHARTS_DRAWN, timeout=30000)
         t = time.perf_counter()
         box.get_by_role("button", name=button).click()
         # feedback within a second: what was asked, or already its result (a step is taken in ~0.3 s). A click reruns
@@ -108,6 +112,9 @@ def test_a_paused_run_keeps_its_name_its_address_and_its_time(server, page):
     assert cut_buttons(page) == []
     assert squeezed_captions(page) == []  # nor a caption squeezed into a column a word or two wide
     no_errors(page, "paused run")
+
+
+CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))"""
 
 
 CUT_BUTTONS = """() => [...document.querySelectorAll("[data-testid='stMain'] button")]
