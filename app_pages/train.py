@@ -256,7 +256,7 @@ def train_button(config: TrainConfig, problem: str | None) -> None:
 def training_jobs() -> None:
     """One box per training job, from queued to done: it never disappears while the job waits, runs, pauses, steps or
     stops, and shows a request (Stop, Pause, 1 step…) as soon as it is clicked. Polled every second while a job is
-    queued or running."""
+    queued, running or paused."""
     jobs = _shown_jobs()
     st.session_state.setdefault("shown_finished", {(j.id, j.attempts) for j in session.my_jobs() if not j.active})
     if any(_polled(j) for j in jobs):
