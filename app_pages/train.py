@@ -298,14 +298,17 @@ def _job_box(job) -> None:
     eng, ws = session.engine(), session.workspace()
     st.markdown(f"**Job {job.id}** · {safe.plain(job.label)}")
     buttons = st.columns([2, 2, 2, 2, 3])  # wide enough for "↻ Resume" and "10 steps" on a laptop's screen
+    said = st.empty()  # a request shows here the moment it is clicked, before the store is written (a busy disk)
     try:
         if job.status == "running" and (job.progress or {}).get("phase") == "train":  # pretraining cannot pause
             if buttons[2].button("Pause", icon=":material/pause:", key=f"pause_{job.id}", width="stretch",
                                  help="Pause after this step; go on later exactly from here"):
+                said.info("pausing after this step…")
                 eng.pause(job.id, ws)
                 _asked(job, "pausing after this step…")
         if job.active and buttons[3].button("■ Stop", key=f"stop_{job.id}", width="stretch",
                                             help="Stop now and keep the weights trained so far"):
+            said.info("stopping: the weights so far are kept…")
             eng.stop(job.id, ws)
             _asked(job, "stopping: the weights so far are kept…")
         if job.resumable and job.epochs_done < job.params["config"]["epochs"]:
@@ -317,16 +320,19 @@ def _job_box(job) -> None:
             ten = paused and buttons[2].button("10 steps", key=f"step10_{job.id}", width="stretch",
                                                help="Train ten steps, then pause")
             if go or one or ten:
+                text = "training one step…" if one else "training ten steps…" if ten else "going on…"
+                said.info(text)
                 eng.resume(job.id, ws, steps=1 if one else 10 if ten else None)
-                _asked(job, "training one step…" if one else "training ten steps…" if ten else "going on…")
+                _asked(job, text)
         if not job.active and buttons[3].button("Dismiss", key=f"dismiss_{job.id}", width="stretch"):
             st.session_state["dismissed_jobs"].add(job.id)
             st.rerun()
     except StoreError as e:  # it ended meanwhile, or is not ours
-        st.warning(safe.plain(str(e)))
+        said.warning(safe.plain(str(e)))
+        st.session_state.pop(f"asked_{job.id}", None)
     asked = st.session_state.get(f"asked_{job.id}")  # (read after the buttons: a click here shows in this run)
     if asked and asked[:2] == (job.status, job.attempts):
-        st.info(asked[2])  # the request, until the job's state moves (a step taken counts as a move)
+        said.info(asked[2])  # the request, until the job's state moves (a step taken counts as a move)
         return
     st.session_state.pop(f"asked_{job.id}", None)
     if job.status == "queued":
