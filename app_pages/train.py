@@ -259,16 +259,10 @@ def training_jobs() -> None:
     queued, running or paused."""
     jobs = _shown_jobs()
     st.session_state.setdefault("shown_finished", {(j.id, j.attempts) for j in session.my_jobs() if not j.active})
-    if any(_polled(j) for j in jobs):
+    if any(session.unfinished(j) for j in jobs):  # a click (Stop, Pause, 1 step, Go on) moves it within a second
         _live_boxes()  # a click on a box reruns only the boxes: its request shows at once
     elif jobs:
         _boxes(jobs)
-
-
-def _polled(job) -> bool:
-    """Queued, running or paused: a click (Stop, Pause, 1 step, Go on) changes it within a second, so its box follows
-    it every second."""
-    return job.active or job.status == "paused"
 
 
 def _shown_jobs() -> list:
@@ -303,14 +297,10 @@ def _job_box(job) -> None:
         if job.status == "running" and (job.progress or {}).get("phase") == "train":  # pretraining cannot pause
             if buttons[2].button("Pause", icon=":material/pause:", key=f"pause_{job.id}", width="stretch",
                                  help="Pause after this step; go on later exactly from here"):
-                said.info("pausing after this step…")
-                eng.pause(job.id, ws)
-                _asked(job, "pausing after this step…")
+                _ask(job, said, "pausing after this step…", lambda: eng.pause(job.id, ws))
         if job.active and buttons[3].button("■ Stop", key=f"stop_{job.id}", width="stretch",
                                             help="Stop now and keep the weights trained so far"):
-            said.info("stopping: the weights so far are kept…")
-            eng.stop(job.id, ws)
-            _asked(job, "stopping: the weights so far are kept…")
+            _ask(job, said, "stopping: the weights so far are kept…", lambda: eng.stop(job.id, ws))
         if job.resumable and job.epochs_done < job.params["config"]["epochs"]:
             paused = job.status == "paused"
             go = buttons[0].button("▶ Go on" if paused else "↻ Resume", key=f"resume_{job.id}", width="stretch",
@@ -320,10 +310,8 @@ def _job_box(job) -> None:
             ten = paused and buttons[2].button("10 steps", key=f"step10_{job.id}", width="stretch",
                                                help="Train ten steps, then pause")
             if go or one or ten:
-                text = "training one step…" if one else "training ten steps…" if ten else "going on…"
-                said.info(text)
-                eng.resume(job.id, ws, steps=1 if one else 10 if ten else None)
-                _asked(job, text)
+                _ask(job, said, "training one step…" if one else "training ten steps…" if ten else "going on…",
+                     lambda: eng.resume(job.id, ws, steps=1 if one else 10 if ten else None))
         if not job.active and buttons[3].button("Dismiss", key=f"dismiss_{job.id}", width="stretch"):
             st.session_state["dismissed_jobs"].add(job.id)
             st.rerun()
@@ -352,12 +340,15 @@ def _job_box(job) -> None:
             watch.live(job.id, key=f"paused_codes_{job.id}", ds=session.dataset(job.params["config"]["dataset"]))
 
 
-def _asked(job, text: str) -> None:
-    """Show the request at once, in this same run of the boxes, until the job's state moves (its status, or another
-    start); a stopped or interrupted job's box is not polled yet, so the page reruns and polls it."""
+def _ask(job, said, text: str, act) -> None:
+    """Show the request in `said` at once, before the store is written (a busy disk never delays it), then `act` and
+    keep showing it until the job's state moves (its status, or another start). A stopped or interrupted job's box
+    is not polled yet, so the page reruns and polls it."""
+    said.info(text)
+    act()
     st.session_state[f"asked_{job.id}"] = (job.status, job.attempts, text)
     session.jobs_changed()
-    if not _polled(job):
+    if not session.unfinished(job):
         st.rerun()
 
 

@@ -145,9 +145,14 @@ def jobs_changed() -> None:
     st.session_state.pop("_my_jobs", None)
 
 
+def unfinished(job) -> bool:
+    """Queued, running or paused: a job the sidebar and the Train page's boxes follow as it moves."""
+    return job.active or job.status == "paused"
+
+
 def unfinished_jobs() -> list:
     """This workspace's queued, running and paused jobs: the ones the sidebar follows on every page."""
-    return [j for j in my_jobs() if j.active or j.status == "paused"]
+    return [j for j in my_jobs() if unfinished(j)]
 
 
 def hide_sidebar(hidden: bool) -> None:
