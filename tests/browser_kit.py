@@ -66,6 +66,7 @@ def teacher_server(home, key: str, idle_s: int = 60):
                 "AELAB_TEACHER_KEY": key}) as (url, proc):
         yield url, proc
     log = Path(proc.log_path).read_text(errors="replace")
+    Path(proc.log_path).unlink(missing_ok=True)
     assert "Traceback" not in log, log[log.find("Traceback") - 200:][:3000]
 
 

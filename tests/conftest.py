@@ -1,6 +1,7 @@
 """Shared fixtures: the bundled data set (loaded once) and tiny, fast training configs."""
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ def _stop_engine_workers():
 
     if os.path.exists(os.path.join(os.environ["AELAB_HOME"], "jobs.sqlite")):
         stop_workers(Store(os.environ["AELAB_HOME"]))
+    shutil.rmtree(_tmp, ignore_errors=True)  # each run's home (about 25 MB) does not pile up in /tmp
 
 
 @pytest.fixture(scope="session")
@@ -114,17 +116,56 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def zoo_codes(tmp_path_factory) -> Path:
+    """The zoo's test-set codes, worked out once per test session (by a worker, as the app's warm-up does) in a home
+    of their own; returns its results folder.
+
+    A fresh app server queues these six jobs (~25 s of a worker) before anything else; the browser servers made with
+    `warm_home` start with a copy instead, as a class's server does after its first start. The warm-up itself is what
+    test_browser_flows (a cold server) and the README-launch tests see."""
+    import subprocess
+
+    from aecore.engine.client import Engine
+    from aecore.settings import current
+
+    home = tmp_path_factory.mktemp("zoo-codes")
+    Engine.open(current().with_(home=str(home)), start_workers=False).warm_zoo()  # queues the warm-up's jobs
+    subprocess.run([sys.executable, "-m", "aecore", "worker", "--once", "--lane", "view"], cwd=ROOT, check=True,
+                   env=dict(os.environ, AELAB_HOME=str(home)), stdout=subprocess.DEVNULL, timeout=600)
+    results = home / "results"
+    assert len(list(results.glob("codes-*.zip"))) >= 6, list(results.iterdir())
+    return results
+
+
+@pytest.fixture(scope="session")
+def warm_home(zoo_codes, tmp_path_factory):
+    """Makes a fresh data home that already holds the zoo's codes (see zoo_codes): warm_home(name) -> its path."""
+
+    def make(name: str = "home") -> Path:
+        home = tmp_path_factory.mktemp(name)
+        shutil.copytree(zoo_codes, home / "results")
+        return home
+
+    return make
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A fresh app server for a browser test module (its own home, one worker); (url, process).
-    At the end its log must hold no traceback."""
+def server(request, tmp_path_factory):
+    """A fresh app server for a browser test module (its own home, one worker); (url, process). Its home holds the
+    zoo's codes already (warm_home), unless the module sets COLD_START = True. At the end its log must hold no
+    traceback."""
     from browser_kit import need_chromium, serve
 
     need_chromium()
-    home = tmp_path_factory.mktemp("home")
+    if getattr(request.module, "COLD_START", False):
+        home = tmp_path_factory.mktemp("home")
+    else:
+        home = request.getfixturevalue("warm_home")("home")
     with serve({"AELAB_HOME": str(home), "AELAB_WORKERS": "1", "AELAB_WORKER_IDLE_S": "30"}) as (url, proc):
         yield url, proc
     log = Path(proc.log_path).read_text(errors="replace")
+    Path(proc.log_path).unlink(missing_ok=True)
     assert "Traceback" not in log, log[log.find("Traceback") - 200:][:3000]
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from browser_kit import SHOTS, no_errors, pick_option, settle
 
+COLD_START = True  # this module's server starts on an empty data home: the first deep link waits for the warm-up
 PAGES = ["Home", "Train", "Reconstructions", "Latent space", "Denoising", "Experiments"]
 
 

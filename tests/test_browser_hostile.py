@@ -14,10 +14,10 @@ KEY = "class-key-4711"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(warm_home):
     from browser_kit import teacher_server
 
-    with teacher_server(tmp_path_factory.mktemp("home"), KEY, idle_s=30) as started:
+    with teacher_server(warm_home("home"), KEY, idle_s=30) as started:
         yield started
 
 

@@ -17,9 +17,9 @@ def _ws(url: str) -> str:
     return m.group(1)
 
 
-def test_reload_mid_training_keeps_the_workspace_and_stop_keeps_the_work(browser, tmp_path):
+def test_reload_mid_training_keeps_the_workspace_and_stop_keeps_the_work(browser, warm_home):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    home = tmp_path / "home"
+    home = warm_home("home")
     with serve({"AELAB_HOME": str(home), "AELAB_WORKER_IDLE_S": "60"}) as (url, _):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         # 12,000 images: epoch 1 lasts several seconds, longer than the page's 2 s poll (3,000 took ~1 s: a race)
@@ -63,8 +63,8 @@ def test_reload_mid_training_keeps_the_workspace_and_stop_keeps_the_work(browser
         page.keyboard.press("Escape")
 
 
-def test_kill_9_the_server_then_start_again_nothing_is_lost(browser, tmp_path):
-    home = tmp_path / "home"
+def test_kill_9_the_server_then_start_again_nothing_is_lost(browser, warm_home):
+    home = warm_home("home")
     env = {"AELAB_HOME": str(home), "AELAB_WORKER_IDLE_S": "60"}
     with serve(env) as (url, proc):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
