@@ -230,8 +230,8 @@ def test_latent_select_by_click_box_and_lasso(server, page):
     cx, cy, w, h = a["x"] + a["width"] / 2, a["y"] + a["height"] / 2, a["width"], a["height"]
     page.mouse.move(cx - 0.25 * w, cy + 0.2 * h)
     page.mouse.down()
-    for fx, fy in [(0.0, -0.3), (0.25, 0.2), (-0.25, 0.2)]:
-        page.mouse.move(cx + fx * w, cy + fy * h, steps=10)
+    for fx, fy in [(0.0, -0.3), (0.25, 0.2), (-0.25, 0.2)]:  # a few moves per side: each redraws the map (~0.4 s
+        page.mouse.move(cx + fx * w, cy + fy * h, steps=3)  # in a software-rendered chromium)
     page.mouse.up()
     settle(page)
     assert _assert_selection_shown(page, "lasso") > 1
