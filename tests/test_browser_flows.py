@@ -75,7 +75,8 @@ def test_home_cold_and_through_a_deep_link(server, page, offsite):
     page.get_by_text("One digit through the network").wait_for()
     page.locator("[data-testid='stImage']").first.wait_for()
     assert all(p in sidebar_text(page) for p in PAGES)
-    # the digit counts chart labels every digit 0..9
+    # the digit counts chart labels every digit 0..9 (once plotly has drawn it: it can come after the images)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .xtick text').length >= 10", timeout=30000)
     ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
     assert [str(d) for d in range(10)] == [t for t in ticks if t.isdigit()][-10:], ticks
     no_errors(page, "home")
@@ -291,6 +292,7 @@ def test_smallest_experiment_runs(server, page):
     settle(page)
     page.locator("[data-testid='stDataFrame']").first.wait_for()
     page.locator("[data-testid='stDataFrame']").first.scroll_into_view_if_needed()
+    page.locator("[data-testid='stPlotlyChart'] .xtick text").first.wait_for(timeout=30000)  # drawn after the table
     ticks = page.locator("[data-testid='stPlotlyChart'] .xtick text").all_text_contents()
     assert ticks == ["2", "8", "32"], ticks
     page.get_by_text(re.compile(r"then one row per k: 2, 8, 32")).first.wait_for()

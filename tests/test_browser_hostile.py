@@ -139,6 +139,7 @@ def test_class_names_are_text_on_every_chart(server, page, tmp_path):
     for axis in ("xtick", "ytick"):
         ticks = confusion.locator(f".{axis} text").all_text_contents()
         assert sorted(ticks) == sorted(HOSTILE_NAMES), (axis, ticks)
+    page.locator(".st-key-cls_per_class .xtick text").first.wait_for(timeout=30000)  # plotly may draw it after the matrix
     bars = page.locator(".st-key-cls_per_class .xtick text").all_text_contents()
     assert sorted(bars) == sorted(HOSTILE_NAMES), bars
     assert page.locator("a[href*='evil.example']").count() == 0
