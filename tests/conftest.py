@@ -30,6 +30,9 @@ def _stop_engine_workers():
 
     if os.path.exists(os.path.join(os.environ["AELAB_HOME"], "jobs.sqlite")):
         stop_workers(Store(os.environ["AELAB_HOME"]))
+    if "worker" in _ZOO and _ZOO["worker"].poll() is None:  # the session ended before the zoo's codes were needed
+        _ZOO["worker"].kill()
+        _ZOO["worker"].wait()
     shutil.rmtree(_tmp, ignore_errors=True)  # each run's home (about 25 MB) does not pile up in /tmp
 
 
@@ -116,24 +119,42 @@ def browser():
         b.close()
 
 
+_ZOO: dict = {}  # the zoo's codes being worked out for this session: their home and the worker doing it
+
+
+def _work_out_zoo_codes() -> None:
+    """Queue the app's warm-up (the zoo's test-set codes) in a home of its own and start one worker on it."""
+    import subprocess
+
+    from aecore.engine.client import Engine
+    from aecore.settings import current
+
+    home = Path(tempfile.mkdtemp(prefix="zoo-codes-", dir=_tmp))
+    Engine.open(current().with_(home=str(home)), start_workers=False).warm_zoo()  # queues the warm-up's jobs
+    _ZOO["home"] = home
+    _ZOO["worker"] = subprocess.Popen([sys.executable, "-m", "aecore", "worker", "--once", "--lane", "view"], cwd=ROOT,
+                                      env=dict(os.environ, AELAB_HOME=str(home)), stdout=subprocess.DEVNULL)
+
+
+def pytest_collection_finish(session):
+    """Start on the zoo's codes as soon as browser tests that use them are collected: the modules that run first
+    (test_browser_flows starts cold, test_browser_draw has no engine) do not wait for them, and nor does the next."""
+    if any({"server", "warm_home"} & set(getattr(item, "fixturenames", ())) for item in session.items):
+        _work_out_zoo_codes()
+
+
 @pytest.fixture(scope="session")
-def zoo_codes(tmp_path_factory) -> Path:
+def zoo_codes() -> Path:
     """The zoo's test-set codes, worked out once per test session (by a worker, as the app's warm-up does) in a home
     of their own; returns its results folder.
 
     A fresh app server queues these six jobs (~25 s of a worker) before anything else; the browser servers made with
     `warm_home` start with a copy instead, as a class's server does after its first start. The warm-up itself is what
     test_browser_flows (a cold server) and the README-launch tests see."""
-    import subprocess
-
-    from aecore.engine.client import Engine
-    from aecore.settings import current
-
-    home = tmp_path_factory.mktemp("zoo-codes")
-    Engine.open(current().with_(home=str(home)), start_workers=False).warm_zoo()  # queues the warm-up's jobs
-    subprocess.run([sys.executable, "-m", "aecore", "worker", "--once", "--lane", "view"], cwd=ROOT, check=True,
-                   env=dict(os.environ, AELAB_HOME=str(home)), stdout=subprocess.DEVNULL, timeout=600)
-    results = home / "results"
+    if "worker" not in _ZOO:
+        _work_out_zoo_codes()
+    assert _ZOO["worker"].wait(timeout=600) == 0, "the worker working out the zoo's codes failed"
+    results = _ZOO["home"] / "results"
     assert len(list(results.glob("codes-*.zip"))) >= 6, list(results.iterdir())
     return results
 
