@@ -19,7 +19,7 @@ from aecore.analysis.latent import (
 from aecore.analysis.projection import METHODS, ProjectionError, min_points, nearest_neighbours
 from aecore.data.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
 from aecore.models.evaluate import codes_and_reconstructions, decode, encode
-from app_pages.kit import background, charts, latent_map, picker, safe, session, url, widgets
+from app_pages.kit import background, charts, classroom, latent_map, picker, safe, session, url, widgets
 
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 DEFAULT_POINTS = {"tsne": 2000, "umap": 2000}  # the layouts that take time start with this many points
@@ -255,7 +255,8 @@ def selected_points(key, run, ds, s: MapSettings, res, labels, selection) -> Non
     """The selection's linked views: images and reconstructions, counts per class, errors, nearest neighbours."""
     st.subheader("Selected points")
     if not selection:
-        st.caption("Click a point (or pick “box” or “lasso” above and drag on the chart, or find images by number) to "
+        st.caption("Click a point on the map to see it here." if classroom.presenting() else  # its controls are hidden
+                   "Click a point (or pick “box” or “lasso” above and drag on the chart, or find images by number) to "
                    "see them here.")
         return
     idx, n_test, what = res.images["idx"], len(ds.test), ds.class_word
@@ -344,7 +345,7 @@ def latent_sliders(key, run, k: int) -> None:
 
 def your_own_digit(key, run, ds, k: int) -> None:
     """Upload or draw a digit: its reconstruction, its code, and a ★ where the map's method puts it."""
-    if st.query_params.get("present"):
+    if classroom.presenting():
         return  # presenter mode shows the pictures only
     st.subheader("Your own digit")
     if not session.bundled_mnist(ds):

@@ -76,6 +76,8 @@ def test_a_link_hides_chosen_controls_and_presenter_mode_shows_just_the_picture(
     assert page.locator("[data-testid='stSlider']:visible, [data-testid='stRadio']:visible").count() == 0  # no controls
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90000)  # just the picture
     assert page.get_by_role("heading", name="Your own digit").count() == 0  # no heading left over its hidden controls
+    page.get_by_text("Click a point on the map to see it here.").wait_for()  # not "pick box or lasso above": hidden
+    assert page.get_by_text("“box” or “lasso” above").count() == 0
     assert box(page).get_by_role("link", name="Next").is_visible()  # the teacher still moves on
     page.get_by_role("link", name="Leave presenter mode").click()
     page.locator("[data-testid='stSidebar']").wait_for(state="visible", timeout=60000)

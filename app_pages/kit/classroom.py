@@ -175,13 +175,18 @@ def address_view() -> tuple[list[str], bool]:
     return names, len(names) < len(asked)
 
 
+def presenting() -> bool:
+    """Whether the address asks for presenter mode (?present=1): large type, just the pictures."""
+    return st.query_params.get("present") in PRESENT_ON
+
+
 def sidebar_shown(lesson_step: tuple[Lesson, int] | None) -> bool:
     """Whether this run draws the sidebar: not where the address or the lesson step hides it, nor in presenter mode.
     A hidden sidebar is never drawn (the page's run picker then sits on the page itself: session.side())."""
     names, _ = address_view()
     if lesson_step is not None:
         names += list(lesson_step[0].steps[lesson_step[1]].hide)
-    shown = "sidebar" not in names and st.query_params.get("present") not in PRESENT_ON
+    shown = "sidebar" not in names and not presenting()
     session.hide_sidebar(not shown)
     return shown
 
@@ -204,8 +209,7 @@ def view(page_name: str, lesson_step: tuple[Lesson, int] | None) -> None:
         key, _, inner = key.partition(" ")
         sel = (f'[class*="st-key-{key[:-1]}"]' if key.endswith("*") else f".st-key-{key}") + (f" {inner}" if inner else "")
         rules.append(f"{sel} {{display: none !important}}")
-    presenting = st.query_params.get("present") in PRESENT_ON
-    if presenting:
+    if presenting():
         widgets = ", ".join(f'[data-testid="{w}"]' for w in WIDGETS)
         keep = ".st-key-lesson_box *, .st-key-present_exit *"  # the lesson's back and next, and the way out
         rules += [
@@ -221,7 +225,7 @@ def view(page_name: str, lesson_step: tuple[Lesson, int] | None) -> None:
 def presenter_exit(page) -> None:
     """In presenter mode, a small way back to the normal view at the bottom of the page (the address without
     ?present=, and never with a teacher's key)."""
-    if st.query_params.get("present") not in PRESENT_ON:
+    if not presenting():
         return
     q = {k: v for k, v in st.query_params.to_dict().items() if k not in ("present", "teacher")}
     with st.container(key="present_exit"):
