@@ -1,5 +1,7 @@
 """The bundled MNIST is exact, loads once, and subsets as asked."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,23 @@ def test_preview_images_are_each_classes_first_test_images_on_every_set(mnist):
     ds = dataset.Dataset("three", dataset.Split(x, y), dataset.Split(x, y), ("a", "b", "c"))
     assert dataset.preview_indices(ds) == [1, 3, 0, 2, 5, 4, 6]  # every test image, classes in turn
     assert dataset.preview_indices(ds, 4) == [1, 3, 0, 2]
+
+
+def test_the_counted_training_size_is_the_drawn_one(mnist):
+    """The pages' estimates count a config's training images (train_size) instead of drawing them (_split)."""
+    from aecore.training.config import ConfigError, TrainConfig
+    from aecore.training.trainer import _split, train_size
+
+    for digits in (None, (1,), (0, 7, 9)):
+        for limit in (None, 1, 2, 7, 600, 5000, 100000):
+            for val in (0.0, 0.1, 0.5):
+                for batch in (1, 50):
+                    cfg = TrainConfig(model="dense", latent=2, digits=digits, limit=limit, val_fraction=val,
+                                      batch_size=batch, seed=3)
+                    try:
+                        drawn = len(_split(cfg, mnist)[0])
+                    except ConfigError as e:
+                        with pytest.raises(ConfigError, match=re.escape(str(e))):
+                            train_size(cfg, mnist)
+                        continue
+                    assert train_size(cfg, mnist) == drawn, (digits, limit, val, batch)

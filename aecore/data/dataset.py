@@ -112,6 +112,20 @@ def parse_digits(text: str | None) -> tuple[int, ...] | None:
     return digits or None
 
 
+def subset_size(y: np.ndarray, digits: tuple[int, ...] | None = None, limit: int | None = None) -> int:
+    """How many indices subset_indices(y, digits, limit, seed) gives, for any seed, without drawing them."""
+    n = len(y)
+    if digits is not None:
+        n = int(np.isin(y, np.asarray(digits)).sum())
+        if n == 0:
+            raise DataError(f"no images with digits {list(digits)}")
+    if limit is not None:
+        if limit < 1:
+            raise DataError(f"limit must be at least 1, got {limit}")
+        n = min(n, limit)
+    return n
+
+
 def subset_indices(
     y: np.ndarray,
     digits: tuple[int, ...] | None = None,
@@ -119,29 +133,31 @@ def subset_indices(
     seed: int = 0,
 ) -> np.ndarray:
     """Indices of the images with the given digits, at most `limit` of them (seeded sample)."""
-    idx = np.arange(len(y))
-    if digits is not None:
-        idx = idx[np.isin(y, np.asarray(digits))]
-        if len(idx) == 0:
-            raise DataError(f"no images with digits {list(digits)}")
-    if limit is not None:
-        if limit < 1:
-            raise DataError(f"limit must be at least 1, got {limit}")
-        if limit < len(idx):
-            rng = np.random.default_rng(seed)
-            idx = np.sort(rng.choice(idx, size=limit, replace=False))
+    n = subset_size(y, digits, limit)  # the checks, and how many
+    idx = np.arange(len(y)) if digits is None else np.flatnonzero(np.isin(y, np.asarray(digits)))
+    if n < len(idx):
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(idx, size=n, replace=False))
     return idx
+
+
+def validation_size(n: int, val_fraction: float) -> int:
+    """How many of n images train_val_indices holds out for validation (at least 1 unless the share is 0)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise DataError(f"validation fraction must be in [0, 1), got {val_fraction}")
+    if val_fraction == 0.0:
+        return 0
+    n_val = max(1, int(round(n * val_fraction)))
+    if n_val >= n:
+        raise DataError(f"{n} images are too few to hold out a validation part")
+    return n_val
 
 
 def train_val_indices(idx: np.ndarray, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into train and validation parts (seeded, validation at least 1 image)."""
-    if not 0.0 <= val_fraction < 1.0:
-        raise DataError(f"validation fraction must be in [0, 1), got {val_fraction}")
-    if val_fraction == 0.0:
+    n_val = validation_size(len(idx), val_fraction)
+    if n_val == 0:
         return idx, idx[:0]
-    n_val = max(1, int(round(len(idx) * val_fraction)))
-    if n_val >= len(idx):
-        raise DataError(f"{len(idx)} images are too few to hold out a validation part")
     rng = np.random.default_rng(seed + 1)
     perm = rng.permutation(len(idx))
     return np.sort(idx[perm[n_val:]]), np.sort(idx[perm[:n_val]])

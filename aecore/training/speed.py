@@ -47,9 +47,9 @@ def tutorial_seconds_per_image(side: int) -> float:
 
 def train_images(config, dataset) -> int:
     """Training images of a resolved config on its data set (after the subset, limit and validation share)."""
-    from aecore.training.trainer import _split
+    from aecore.training.trainer import train_size
 
-    return len(_split(config, dataset)[0])
+    return train_size(config, dataset)
 
 
 def images_processed(config, dataset) -> float:

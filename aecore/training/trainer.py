@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from aecore.data.catalog import dataset_image_shape, load_dataset
-from aecore.data.dataset import DataError, Dataset, device_images, subset_indices, to_float, train_val_indices
+from aecore.data.dataset import (DataError, Dataset, device_images, subset_indices, subset_size, to_float, train_val_indices,
+                                 validation_size)
 from aecore.data.noise import Noise, corrupt
 from aecore.models.autoencoders import Autoencoder, MLPAutoencoder, ModelError
 from aecore.models.evaluate import EVAL_BATCH
@@ -353,11 +354,26 @@ def _split(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarra
         tr, va = train_val_indices(idx, config.val_fraction, config.seed)
     except DataError as e:
         raise ConfigError(str(e)) from None
-    if config.batch_size > len(tr):
-        raise ConfigError(
-            f"batch size {config.batch_size} is larger than the {len(tr)} training images; use at most {len(tr)}"
-        )
+    _check_batch(config, len(tr))
     return tr, va
+
+
+def train_size(config: TrainConfig, dataset: Dataset) -> int:
+    """len(_split(config, dataset)[0]), counted without drawing the seeded sample (pages ask on every rerun)."""
+    try:
+        n = subset_size(dataset.train.y, config.digits, config.limit)
+        n_train = n - validation_size(n, config.val_fraction)
+    except DataError as e:
+        raise ConfigError(str(e)) from None
+    _check_batch(config, n_train)
+    return n_train
+
+
+def _check_batch(config: TrainConfig, n_train: int) -> None:
+    if config.batch_size > n_train:
+        raise ConfigError(
+            f"batch size {config.batch_size} is larger than the {n_train} training images; use at most {n_train}"
+        )
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
