@@ -112,18 +112,21 @@ def parse_digits(text: str | None) -> tuple[int, ...] | None:
     return digits or None
 
 
-def subset_size(y: np.ndarray, digits: tuple[int, ...] | None = None, limit: int | None = None) -> int:
-    """How many indices subset_indices(y, digits, limit, seed) gives, for any seed, without drawing them."""
-    n = len(y)
-    if digits is not None:
-        n = int(np.isin(y, np.asarray(digits)).sum())
-        if n == 0:
-            raise DataError(f"no images with digits {list(digits)}")
+def _subset_size(matching: int, digits: tuple[int, ...] | None, limit: int | None) -> int:
+    """How many of the `matching` images (those with the asked digits) a subset keeps; DataError when none can be."""
+    if digits is not None and matching == 0:
+        raise DataError(f"no images with digits {list(digits)}")
     if limit is not None:
         if limit < 1:
             raise DataError(f"limit must be at least 1, got {limit}")
-        n = min(n, limit)
-    return n
+        return min(matching, limit)
+    return matching
+
+
+def subset_size(y: np.ndarray, digits: tuple[int, ...] | None = None, limit: int | None = None) -> int:
+    """How many indices subset_indices(y, digits, limit, seed) gives, for any seed, without drawing them."""
+    matching = len(y) if digits is None else int(np.isin(y, np.asarray(digits)).sum())
+    return _subset_size(matching, digits, limit)
 
 
 def subset_indices(
@@ -133,8 +136,8 @@ def subset_indices(
     seed: int = 0,
 ) -> np.ndarray:
     """Indices of the images with the given digits, at most `limit` of them (seeded sample)."""
-    n = subset_size(y, digits, limit)  # the checks, and how many
     idx = np.arange(len(y)) if digits is None else np.flatnonzero(np.isin(y, np.asarray(digits)))
+    n = _subset_size(len(idx), digits, limit)
     if n < len(idx):
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(idx, size=n, replace=False))
