@@ -201,7 +201,7 @@ def _checked_cached(config: TrainConfig, dataset_name: str, _ds) -> tuple[TrainC
 @st.cache_data(max_entries=512, show_spinner=False)
 def _images_per_epoch(chosen: tuple) -> int:
     """How many images an epoch of these settings ((name, value) pairs) trains on, worked out once per choice for
-    every session (the subset and validation split take ~10 ms of a 60,000-image set, on every rerun)."""
+    every session."""
     config = TrainConfig(**dict(chosen), batch_size=1)
     return images_to_train_on(config, session.dataset(config.dataset))
 

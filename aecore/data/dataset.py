@@ -156,6 +156,12 @@ def validation_size(n: int, val_fraction: float) -> int:
     return n_val
 
 
+def train_size(y: np.ndarray, digits: tuple[int, ...] | None, limit: int | None, val_fraction: float) -> int:
+    """How many images train after subset_indices and train_val_indices (any seed), without drawing them."""
+    n = subset_size(y, digits, limit)
+    return n - validation_size(n, val_fraction)
+
+
 def train_val_indices(idx: np.ndarray, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into train and validation parts (seeded, validation at least 1 image)."""
     n_val = validation_size(len(idx), val_fraction)

@@ -265,11 +265,10 @@ def fitting_batch(n_train: int, preferred: int = 128) -> int:
 
 def images_to_train_on(config: "TrainConfig", dataset) -> int:
     """How many images one epoch of a config trains on (its subset, limit and validation share); 0 when it cannot."""
-    from aecore.data.dataset import DataError, subset_indices, train_val_indices
+    from aecore.data.dataset import DataError, train_size
 
     try:
         c = config.resolved()
-        return len(train_val_indices(subset_indices(dataset.train.y, c.digits, c.limit, c.seed), c.val_fraction,
-                                     c.seed)[0])
+        return train_size(dataset.train.y, c.digits, c.limit, c.val_fraction)  # counted, not drawn
     except (ConfigError, DataError, ValueError):
         return 0

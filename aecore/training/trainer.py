@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from aecore.data.catalog import dataset_image_shape, load_dataset
-from aecore.data.dataset import (DataError, Dataset, device_images, subset_indices, subset_size, to_float, train_val_indices,
-                                 validation_size)
+from aecore.data.dataset import DataError, Dataset, device_images, subset_indices, to_float, train_val_indices
+from aecore.data.dataset import train_size as count_train_images
 from aecore.data.noise import Noise, corrupt
 from aecore.models.autoencoders import Autoencoder, MLPAutoencoder, ModelError
 from aecore.models.evaluate import EVAL_BATCH
@@ -361,8 +361,7 @@ def _split(config: TrainConfig, dataset: Dataset) -> tuple[np.ndarray, np.ndarra
 def train_size(config: TrainConfig, dataset: Dataset) -> int:
     """len(_split(config, dataset)[0]), counted without drawing the seeded sample (pages ask on every rerun)."""
     try:
-        n = subset_size(dataset.train.y, config.digits, config.limit)
-        n_train = n - validation_size(n, config.val_fraction)
+        n_train = count_train_images(dataset.train.y, config.digits, config.limit, config.val_fraction)
     except DataError as e:
         raise ConfigError(str(e)) from None
     _check_batch(config, n_train)
