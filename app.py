@@ -4,33 +4,36 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages.kit import background, classroom, navigation, session, url, webgl
+from aecore.settings import current
+from app_pages.kit import background, classroom, navigation, session, turns, url, webgl
 
 # A local image: an emoji or :material/…: icon makes the browser fetch the favicon from a CDN (fails offline).
 st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().parent / "data" / "favicon.png"), layout="wide")
 
-session.warm_imports()
-pages = navigation.navigation_pages()
-# our own links below carry the workspace (?ws=) to every page; /home is an alias of /
-page = st.navigation(pages + [navigation.home_alias(pages[0])] + navigation.teacher_gate(pages), position="hidden")
-ws = session.workspace()
-name = navigation.page_name(page)
-at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
-if classroom.sidebar_shown(at):  # a link for the class may hide it (?hide=sidebar, ?present=1): then none is drawn
-    with st.sidebar:
-        for p in pages:
-            st.page_link(p, query_params={"ws": ws})
-        st.caption("AE Lab · autoencoders on MNIST and your own images")
-        webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
-        if session.unfinished_jobs():
-            background.sidebar_jobs()  # live progress of this workspace's jobs on every page
-else:
-    webgl.release_old_charts()
-classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
-if at is not None:
-    classroom.banner(*at)  # the lesson step's text and question, above the page
-page.run()
-classroom.presenter_exit(page)
-# The browser's address is the one this run ends with. Only a run that got to its end sends it: a run cut short by
-# a click (a link to another page) would send its old address after the new one.
-url.sync()
+# every run of a page takes its turn (turns.py: why); the page's work is all inside
+with turns.turn(current().page_turns):
+    session.warm_imports()
+    pages = navigation.navigation_pages()
+    # our own links below carry the workspace (?ws=) to every page; /home is an alias of /
+    page = st.navigation(pages + [navigation.home_alias(pages[0])] + navigation.teacher_gate(pages), position="hidden")
+    ws = session.workspace()
+    name = navigation.page_name(page)
+    at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
+    if classroom.sidebar_shown(at):  # a link for the class may hide it (?hide=sidebar, ?present=1): then none is drawn
+        with st.sidebar:
+            for p in pages:
+                st.page_link(p, query_params={"ws": ws})
+            st.caption("AE Lab · autoencoders on MNIST and your own images")
+            webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
+            if session.unfinished_jobs():
+                background.sidebar_jobs()  # live progress of this workspace's jobs on every page
+    else:
+        webgl.release_old_charts()
+    classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
+    if at is not None:
+        classroom.banner(*at)  # the lesson step's text and question, above the page
+    page.run()
+    classroom.presenter_exit(page)
+    # The browser's address is the one this run ends with. Only a run that got to its end sends it: a run cut short by
+    # a click (a link to another page) would send its old address after the new one.
+    url.sync()

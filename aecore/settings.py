@@ -52,6 +52,9 @@ class Settings:
     ray_address: str = ""  # an existing Ray cluster; empty = start Ray locally (RAY_ADDRESS)
     teacher_key: str = ""  # opens the teacher view (?teacher=KEY); empty = no teacher view (AELAB_TEACHER_KEY)
     debug: bool = False  # the command line shows a bug's whole traceback (AELAB_DEBUG)
+    # page runs one server lets run at once; the others wait their turn, first come first served (a class clicking
+    # together then waits half as long in the median: app_pages/kit/turns.py); 0 = all at once (AELAB_PAGE_TURNS)
+    page_turns: int = 2
     gpu_workers: int = 0  # worker processes on a machine with a GPU (when AELAB_WORKERS is unset), all training on
     # the one card at once; 0 = one per core left after the view workers, at most 16 (AELAB_GPU_WORKERS)
 
@@ -67,6 +70,7 @@ class Settings:
         "quota_mb": "AELAB_WORKSPACE_QUOTA_MB", "gpu_memory_fraction": "AELAB_GPU_MEMORY_FRACTION",
         "executor": "AELAB_EXECUTOR", "ray_address": "RAY_ADDRESS",
         "teacher_key": "AELAB_TEACHER_KEY", "debug": "AELAB_DEBUG", "gpu_workers": "AELAB_GPU_WORKERS",
+        "page_turns": "AELAB_PAGE_TURNS",
     }
 
     @classmethod

@@ -1,0 +1,73 @@
+"""Page runs take turns (app_pages/kit/turns.py): a few at once, the others in the order they came, none stuck."""
+
+import threading
+import time
+
+from app_pages.kit import turns
+
+
+def _runs(at_once: int, names: list[str], hold: threading.Event, longest_wait_s: float = 10.0, holders: int = 1):
+    """Start one thread per name, in order, each taking a turn and noting when it got in; the first `holders` hold
+    their turn until `hold` is set."""
+    entered, threads = [], []
+
+    def run(name):
+        with turns.turn(at_once, longest_wait_s):
+            entered.append((name, time.monotonic()))
+            if name in names[:holders]:
+                hold.wait(5)
+
+    for name in names:
+        t = threading.Thread(target=run, args=(name,))
+        t.start()
+        threads.append(t)
+        time.sleep(0.05)  # each asks after the one before
+    return entered, threads
+
+
+def test_one_at_a_time_in_the_order_they_came():
+    turns._gate.clear()
+    hold = threading.Event()
+    entered, threads = _runs(1, ["a", "b", "c"], hold)
+    time.sleep(0.2)
+    assert [n for n, _ in entered] == ["a"]  # b and c wait while a runs
+    released = time.monotonic()
+    hold.set()
+    for t in threads:
+        t.join(5)
+    assert [n for n, _ in entered] == ["a", "b", "c"]
+    assert entered[1][1] >= released
+
+
+def test_two_at_once():
+    turns._gate.clear()
+    hold = threading.Event()
+    entered, threads = _runs(2, ["a", "b", "c"], hold, holders=2)
+    time.sleep(0.2)
+    assert [n for n, _ in entered] == ["a", "b"]  # two run side by side, the third waits
+    hold.set()
+    for t in threads:
+        t.join(5)
+    assert [n for n, _ in entered] == ["a", "b", "c"]
+
+
+def test_a_stuck_run_holds_the_others_back_only_so_long(caplog):
+    turns._gate.clear()
+    hold = threading.Event()
+    t0 = time.monotonic()
+    entered, threads = _runs(1, ["stuck", "next"], hold, longest_wait_s=0.5)
+    threads[1].join(5)
+    assert [n for n, _ in entered] == ["stuck", "next"] and entered[1][1] - t0 < 2.0  # went ahead after 0.5 s
+    assert "waited" in caplog.text
+    hold.set()
+    threads[0].join(5)
+
+
+def test_no_turns_when_switched_off():
+    hold = threading.Event()
+    entered, threads = _runs(0, ["a", "b"], hold)
+    time.sleep(0.2)
+    assert [n for n, _ in entered] == ["a", "b"]
+    hold.set()
+    for t in threads:
+        t.join(5)
