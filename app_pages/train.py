@@ -136,27 +136,7 @@ def settings() -> tuple[TrainConfig, str | None]:
     device = url.control(c4.radio, "Device", widgets.available_devices(), key="device", default="auto", horizontal=True,
                          help="cuda appears when this server has a GPU")
 
-    with st.expander("More settings: the learning-rate schedule, weight decay, validation share, width, precision"):
-        if "flash_recipe" in st.session_state:
-            st.info(st.session_state.pop("flash_recipe"))
-        st.selectbox("Copy the recipe of a zoo model", [""] + zoo_names(), key="recipe", on_change=copy_recipe,
-                     format_func=lambda n: n or "(choose one to fill in every setting as it was trained)",
-                     help="Every setting of that pretrained model, so you can train it again yourself and compare")
-        c1, c2, c3, c4, c5 = st.columns(5)
-        schedule = url.control(c1.selectbox, "Learning-rate schedule", SCHEDULES, key="schedule", default="constant",
-                               format_func={"constant": "constant", "cosine": "cosine (anneals to 0)",
-                                            "onecycle": "one-cycle (warm up, then anneal)"}.get)
-        weight_decay = url.control(c2.number_input, "Weight decay", key="weight_decay", default=0.0, lo=0.0, hi=1.0,
-                                   cast=float, format="%.5f", step=1e-4,
-                                   help="L2 penalty on the weights (decoupled from the gradient with adamw)")
-        val_share = url.control(c3.number_input, "Validation share", key="val_share", default=0.1, lo=0.0, hi=0.5,
-                                cast=float, step=0.05,
-                                help="Share of the training images held out to measure the validation loss each epoch")
-        width = url.control(c4.number_input, "Width (conv)", key="width_conv", default=32, lo=4, hi=256,
-                            disabled=spec.default_width is None,
-                            help="Channels of the conv model's first layer (the second has twice as many)")
-        precision = url.control(c5.selectbox, "Precision", PRECISIONS, key="precision", default="auto",
-                                format_func={"auto": "auto (bf16 on a GPU)", "fp32": "fp32", "bf16": "bf16 mixed"}.get)
+    schedule, weight_decay, val_share, width, precision = more_settings(spec)
 
     chosen = dict(model=model, latent=latent, hidden_act=hidden_act, out_act=out_act, upsample=upsample, loss=loss,
                   optimizer=optimizer, lr=float(lr), epochs=int(epochs), seed=int(seed),
@@ -177,6 +157,47 @@ def settings() -> tuple[TrainConfig, str | None]:
     if problem:
         st.warning(f"Cannot train with these settings: {safe.plain(problem)}")
     return config, problem
+
+
+SCHEDULE_TEXT = {"constant": "constant", "cosine": "cosine (anneals to 0)", "onecycle": "one-cycle (warm up, then anneal)"}
+PRECISION_TEXT = {"auto": "auto (bf16 on a GPU)", "fp32": "fp32", "bf16": "bf16 mixed"}
+MORE = dict(  # the settings under "More settings": (key, default, range), read whether or not they are drawn
+    schedule=dict(key="schedule", default="constant", options=SCHEDULES),
+    weight_decay=dict(key="weight_decay", default=0.0, lo=0.0, hi=1.0, cast=float),
+    val_share=dict(key="val_share", default=0.1, lo=0.0, hi=0.5, cast=float),
+    width=dict(key="width_conv", default=32, lo=4, hi=256),
+    precision=dict(key="precision", default="auto", options=PRECISIONS))
+
+
+def more_settings(spec) -> tuple:
+    """The schedule, weight decay, validation share, width and precision. Their controls are drawn only while the
+    section is open (a class opening Train at once waits for every control drawn); closed, a line says the values
+    the run will use."""
+    more = st.expander("More settings: the learning-rate schedule, weight decay, validation share, width, precision",
+                       key="more_settings", on_change="rerun")
+    if not more.open:
+        v = {name: url.kept(**kw) for name, kw in MORE.items()}
+        width = f" · width {v['width']}" if spec.default_width is not None else ""
+        st.caption(f"Learning rate {SCHEDULE_TEXT[v['schedule']]} · weight decay {v['weight_decay']:g} · "
+                   f"{v['val_share']:.0%} held out for validation{width} · precision {PRECISION_TEXT[v['precision']]}")
+        return v["schedule"], v["weight_decay"], v["val_share"], v["width"], v["precision"]
+    with more:
+        if "flash_recipe" in st.session_state:
+            st.info(st.session_state.pop("flash_recipe"))
+        st.selectbox("Copy the recipe of a zoo model", [""] + zoo_names(), key="recipe", on_change=copy_recipe,
+                     format_func=lambda n: n or "(choose one to fill in every setting as it was trained)",
+                     help="Every setting of that pretrained model, so you can train it again yourself and compare")
+        c1, c2, c3, c4, c5 = st.columns(5)
+        schedule = url.control(c1.selectbox, "Learning-rate schedule", **MORE["schedule"], format_func=SCHEDULE_TEXT.get)
+        weight_decay = url.control(c2.number_input, "Weight decay", **MORE["weight_decay"], format="%.5f", step=1e-4,
+                                   help="L2 penalty on the weights (decoupled from the gradient with adamw)")
+        val_share = url.control(c3.number_input, "Validation share", **MORE["val_share"], step=0.05,
+                                help="Share of the training images held out to measure the validation loss each epoch")
+        width = url.control(c4.number_input, "Width (conv)", **MORE["width"], disabled=spec.default_width is None,
+                            help="Channels of the conv model's first layer (the second has twice as many)")
+        precision = url.control(c5.selectbox, "Precision", **MORE["precision"], format_func=PRECISION_TEXT.get)
+    return schedule, weight_decay, val_share, width, precision
+
 
 
 def _classes(text: str, n: int) -> list[int] | None:

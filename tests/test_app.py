@@ -316,8 +316,37 @@ def test_one_digit_tab_warns_about_a_run_trained_on_every_digit():
     assert any("trained on the digit 1 only, but the normal digits picked here are 7" in w.value for w in only1.warning)
 
 
+def test_more_settings_are_drawn_only_when_open_and_used_when_closed():
+    from app_pages.kit import session
+
+    at = app("app_pages/train.py")
+    assert "weight_decay" not in [w.key for w in at.number_input]  # closed: its controls are not drawn…
+    assert any("Learning rate constant · weight decay 0 · 10% held out for validation · width 32 · precision auto"
+               in c.value for c in at.caption)  # …and a line says what the run will use
+    at.session_state["more_settings"] = True  # (a click on the section)
+    at.run()
+    at.number_input(key="weight_decay").set_value(1e-4).run()
+    at.selectbox(key="schedule").set_value("onecycle").run()
+    at.session_state["more_settings"] = False
+    at.run()
+    assert not at.exception and "weight_decay" not in [w.key for w in at.number_input]
+    assert any("Learning rate one-cycle (warm up, then anneal) · weight decay 0.0001" in c.value for c in at.caption)
+    by_label(at.selectbox, "Model").set_value("dense").run()
+    by_label(at.number_input, "Epochs").set_value(1)
+    by_label(at.number_input, "Batch size").set_value(50)
+    by_label(at.number_input, "Training images (0 = all)").set_value(600)
+    at.run()
+    by_label(at.button, "▶ Train").click().run()  # the job trains with what the closed section says
+    assert not at.exception, [e.value for e in at.exception]
+    job = session.engine()._store.jobs(workspace=at.session_state["ws"])[0]
+    assert job.params["config"]["weight_decay"] == 1e-4 and job.params["config"]["schedule"] == "onecycle"
+    wait_for_jobs(at)
+
+
 def test_train_page_copies_a_zoo_models_recipe_into_every_setting():
     at = app("app_pages/train.py")
+    at.session_state["more_settings"] = True  # the recipe is offered in the open section
+    at.run()
     at.selectbox(key="recipe").set_value("conv-k16").run()
     assert not at.exception
     config = __import__("aecore.training.zoo", fromlist=["load_zoo"]).load_zoo("conv-k16").config
@@ -375,6 +404,8 @@ def test_train_page_on_an_imported_set_offers_only_models_that_take_it(shapes_se
     assert not by_label(at.button, "▶ Train").disabled
     by_label(at.number_input, "Batch size").set_value(16).run()
     assert not at.warning and not by_label(at.button, "▶ Train").disabled, [w.value for w in at.warning]
+    at.session_state["more_settings"] = True
+    at.run()
     at.selectbox(key="recipe").set_value("conv-k16").run()  # a zoo model's recipe includes its data set
     assert by_label(at.selectbox, "Data set").value == "mnist" and by_label(at.multiselect, "Digits to train on")
 

@@ -68,6 +68,27 @@ def control(widget: Callable, label: str, options: Sequence | None = None, *, ke
     address value into the widget's value (None: not valid), `text` the widget's value into the address's. The value the page computes with is the value shown:
     it is put in the widget's state before the widget is drawn, never passed as a second default.
     """
+    _settle(label, options, key, default, param, lo, hi, cast, parse)
+    if lo is not None:
+        kw.setdefault("min_value", lo)
+        kw.setdefault("max_value", hi)
+    args = (label,) if options is None else (label, list(options))
+    value = widget(*args, key=key, persist_state="session", **kw)
+    if param:
+        shown = text(value) if text else ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        write(**{param: shown})
+    return value
+
+
+def kept(key: str, default, options: Sequence | None = None, lo=None, hi=None, cast: Callable = int):
+    """The value a control (drawn with `control` and the same arguments) has while it is not drawn (a closed
+    section's): the one last chosen, or set by a recipe or a lesson, if valid; else `default`."""
+    _settle(key, options, key, default, None, lo, hi, cast, None)
+    return st.session_state[key]
+
+
+def _settle(label, options, key, default, param, lo, hi, cast, parse) -> None:
+    """Put the control's value in its state before it is drawn: the address's (checked), the one kept, or `default`."""
     def valid(v) -> bool:
         if options is not None:
             return all(x in options for x in v) if isinstance(v, list) else v in options
@@ -94,15 +115,6 @@ def control(widget: Callable, label: str, options: Sequence | None = None, *, ke
                      f"{plain(str(shown))} is used.")
     if key not in st.session_state or not valid(st.session_state[key]):
         st.session_state[key] = default
-    if lo is not None:
-        kw.setdefault("min_value", lo)
-        kw.setdefault("max_value", hi)
-    args = (label,) if options is None else (label, list(options))
-    value = widget(*args, key=key, persist_state="session", **kw)
-    if param:
-        shown = text(value) if text else ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-        write(**{param: shown})
-    return value
 
 
 def tabs(labels: list[str], *, key: str, param: str):
