@@ -8,7 +8,6 @@ import streamlit as st
 
 from aecore.analysis.latent import (
     find_points,
-    interpolate,
     plane_bounds,
     plane_pixel,
     point_name,
@@ -18,7 +17,7 @@ from aecore.analysis.latent import (
 )
 from aecore.analysis.projection import METHODS, ProjectionError, min_points, nearest_neighbours
 from aecore.data.images import ImageError, grid, labelled_png, preprocess_digit, rows_grid, to_png
-from aecore.models.evaluate import codes_and_reconstructions, decode, encode
+from aecore.models.evaluate import codes_and_reconstructions, encode
 from app_pages.kit import background, charts, classroom, latent_map, picker, safe, session, url, widgets
 
 LABELS = {"raw": "raw latent axes", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
@@ -77,7 +76,7 @@ def main() -> None:
     with left:
         decoded_plane(key, run, k)
     with right:
-        interpolation(run, ds, selection)
+        interpolation(key, run, ds, selection)
     latent_sliders(key, run, k)
     your_own_digit(key, run, ds, k)
 
@@ -214,8 +213,6 @@ def the_map(key, run, ds, s: MapSettings, params, res, labels, selection, isolat
     if "explained_variance" in info:
         ev = info["explained_variance"]
         axis = (f"PC1 ({ev[0]:.0%} of variance)",) + tuple(f"PC{i + 1} ({ev[i]:.0%})" for i in range(1, s.dims))
-    fig = latent_map.point_map(xy, idx, labels, res.images, axis, s.colour, s.size, selection, n_test,
-                               names=ds.class_names, what=what)
     images = "test images" if s.source == "test" else "images (training + test)"
     shown = f"{len(idx):,} of {s.cap:,} {images}"
     if len(s.digits) < ds.n_classes:
@@ -226,19 +223,19 @@ def the_map(key, run, ds, s: MapSettings, params, res, labels, selection, isolat
         pool = int(info["pool"])  # images of the digits shown
         shown += f": a random sample of {pool:,}, seed {s.seed}" if len(idx) < pool else ": all of them"
     made_by = f" · {info['backend']}" if "backend" in info else ""  # t-SNE: openTSNE on the CPU or TorchDR on a GPU
-    fig.update_layout(title=dict(text=f"{shown} · {s.dims}-D{made_by}", font=dict(size=13)))
     if "gpu_error" in info:
         st.caption(f"t-SNE on the GPU did not work ({safe.plain(info['gpu_error'])}), so this map was made on the CPU.")
-    if s.dims == 2:
-        fig.update_layout(dragmode=PICK[s.pick][1])
-    else:
+    if s.dims == 3:
         st.caption("3-D: drag to rotate, scroll to zoom, click a point to pick it (or find images above).")
-    how = ""
+    how, star = "", None
     if mine is not None:
         my_code, _ = codes_and_reconstructions(run.model, mine[None])  # [1, k]
         pos, how = latent_map.place_digit(res, params, run, mine, my_code)
-        if pos is not None:
-            latent_map.add_star(fig, pos)  # on top of every point, large and outlined
+        star = None if pos is None else tuple(float(v) for v in pos)  # on top of every point, large and outlined
+    done = (res.status, info.get("stopped_at"))  # a stopped layout, then the finished one, share their params
+    fig = latent_map.map_figure(params, done, res, labels, axis, s.colour, s.size, tuple(selection), n_test,
+                                tuple(ds.class_names), what, f"{shown} · {s.dims}-D{made_by}",
+                                PICK[s.pick][1] if s.dims == 2 else None, star)
     # the chart's own box and lasso tools would last one drag: "Pick points by" above chooses how a drag picks
     st.plotly_chart(fig, key="chart_pick", on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={"modeBarButtonsToRemove": ["select2d", "lasso2d"]})
@@ -302,17 +299,15 @@ def decoded_plane(key, run, k: int) -> None:
         return
     grid_n = url.control(st.slider, "Grid size", key="plane_n", default=15, lo=5, hi=25)
     (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
-    img = latent_map.plane(key, run, (x0, x1), (y0, y1), grid_n)
-    png = to_png(grid(img, grid_n, padding=0), scale=2)
-    st.image(png, caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] "
+    st.image(latent_map.plane_png(key, run, (x0, x1), (y0, y1), grid_n), caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] "
                           "(bottom→top)")
     labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
-        grid(img, grid_n, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
+        grid(latent_map.plane(key, run, (x0, x1), (y0, y1), grid_n), grid_n, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
         bottom=f"z1 from {x0:.2f} to {x1:.2f} (left to right), z2 from {y0:.2f} to {y1:.2f} (bottom to top)")
     st.download_button("Download the plane (PNG)", labelled, file_name="latent-plane.png", mime="image/png")
 
 
-def interpolation(run, ds, selection) -> None:
+def interpolation(key, run, ds, selection) -> None:
     st.subheader("Interpolation")
     n_test = len(ds.test)
     test_sel = [i for i in selection if i < n_test]
@@ -321,8 +316,7 @@ def interpolation(run, ds, selection) -> None:
     ia = url.control(a1.number_input, "From test image", key="interp_a", default=default_a, lo=0, hi=n_test - 1)
     ib = url.control(a2.number_input, "To test image", key="interp_b", default=default_b, lo=0, hi=n_test - 1)
     steps = url.control(a3.slider, "Steps", key="interp_steps", default=10, lo=3, hi=16)
-    path = interpolate(run.model, ds.test.x[ia], ds.test.x[ib], steps)
-    st.image(to_png(grid(path, steps), scale=3),
+    st.image(latent_map.interpolation_png(key, run, ds, int(ia), int(ib), int(steps)),
              caption=f"decoded codes on the line from #{ia} (a {safe.plain(ds.class_names[ds.test.y[ia]])}) to #{ib} "
                      f"(a {safe.plain(ds.class_names[ds.test.y[ib]])})")
 
@@ -340,7 +334,7 @@ def latent_sliders(key, run, k: int) -> None:
     cols = st.columns(min(k, 8))
     z = np.array([cols[j % len(cols)].slider(f"z{j + 1}", float(lo[j]), float(hi[j]), float(z0[j]),
                                              key=f"z_{key}_{start}_{j}") for j in range(k)], np.float32)
-    widgets.image_true_size(to_png(decode(run.model, z[None])[0], scale=6), caption="the decoder's image for these code values")
+    widgets.image_true_size(latent_map.decoded_png(key, run, z), caption="the decoder's image for these code values")
 
 
 def your_own_digit(key, run, ds, k: int) -> None:

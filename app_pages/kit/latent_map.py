@@ -6,7 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from aecore.analysis.latent import latent_grid, point_name, pool_images
+from aecore.analysis.latent import interpolate, latent_grid, point_name, pool_images
+from aecore.data.images import grid, to_png
+from aecore.models.evaluate import decode
 from app_pages.kit import background, charts, picker, safe, session
 
 COLOURS = {"digit": "digit", "error": "reconstruction error", "pred": "digit the probe reads off the code",
@@ -80,6 +82,22 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
     return fig
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)  # shared, not copied: st.plotly_chart only reads it
+def map_figure(params: dict, done: tuple, _res, _labels: np.ndarray, axis: tuple, colour: str, size: str, selected: tuple,
+               n_test: int, names: tuple, what: str, title: str, dragmode: str | None, star: tuple | None) -> go.Figure:
+    """The map of a projection result (the job's `params` and how far it got, `done`, name it) as the page shows it:
+    point_map, its title, how a drag picks (2-D) and your digit's ★. Made once per look: the page reruns on every
+    click and poll, and building a 10,000-point figure (plotly checks every trace) was a quarter of the page's time."""
+    fig = point_map(_res.images["xy"], _res.images["idx"], _labels, _res.images, axis, colour, size, selected, n_test,
+                    names=list(names), what=what)
+    fig.update_layout(title=dict(text=title, font=dict(size=13)))
+    if dragmode is not None:
+        fig.update_layout(dragmode=dragmode)
+    if star is not None:
+        add_star(fig, np.array(star))
+    return fig
+
+
 @st.cache_resource(max_entries=8, show_spinner=False)  # shared, not copied (only read); ≤ 17 MB each at 70,000 points
 def hover_text(idx: np.ndarray, labels: np.ndarray, mse: np.ndarray, pred: np.ndarray, n_test: int, names: tuple | None,
                what: str) -> np.ndarray:
@@ -143,6 +161,37 @@ def _point_codes(run_key: str, _run, idx: np.ndarray) -> np.ndarray:
     from aecore.models.evaluate import encode
 
     return encode(_run.model, pool_images(session.dataset(picker.run_data(run_key)), idx))
+
+
+# ---- the pictures under the map, made once per run and setting (the page reruns on every click and poll) ------------
+def interpolation_png(run_key: str, run, ds, a: int, b: int, steps: int) -> bytes:
+    """The decoded codes on the line from test image a's code to b's, as one PNG row (scale 3)."""
+    return _interpolation_png(picker.run_version(run_key, run), run, ds, a, b, steps)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _interpolation_png(version: str, _run, _ds, a: int, b: int, steps: int) -> bytes:
+    return to_png(grid(interpolate(_run.model, _ds.test.x[a], _ds.test.x[b], steps), steps), scale=3)
+
+
+def decoded_png(run_key: str, run, z: np.ndarray) -> bytes:
+    """The decoder's image for one code [k], as a PNG (scale 6)."""
+    return _decoded_png(picker.run_version(run_key, run), run, tuple(float(v) for v in z))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _decoded_png(version: str, _run, z: tuple) -> bytes:
+    return to_png(decode(_run.model, np.array([z], np.float32))[0], scale=6)  # [1, k] -> one image
+
+
+def plane_png(run_key: str, run, x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> bytes:
+    """The decoded n x n grid over the code plane as a PNG (scale 2)."""
+    return _plane_png(picker.run_version(run_key, run), run_key, run, x_range, y_range, n)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _plane_png(version: str, run_key: str, _run, x_range, y_range, n: int) -> bytes:
+    return to_png(grid(plane(run_key, _run, x_range, y_range, n), n, padding=0), scale=2)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
