@@ -10,7 +10,11 @@ session's rerun request to its script_finished message. A session has "finished"
 training job is done and its run is kept; "lost" counts sessions whose job failed, was
 interrupted, or that saw an error on a page. The real tabs are timed as a person waits: from a
 link's click (or the first navigation) to a settled page (no running indicator, the heading and
-every chart drawn): `browser_p50_s` / `browser_p95_s`. The last line is JSON.
+every chart drawn): `browser_p50_s` / `browser_p95_s`. The last line is JSON; after those keys it splits the
+figures in two: the class's arrival (the first 10 s, every session opening Train and clicking ▶ Train at once:
+`arrival_p95_s`) and the rest of the lesson (`after_arrival_p50_s`, `after_arrival_p95_s`), and the tabs' first
+page (opening the link, the app's scripts loading: `browser_first_page_max_s`) and their clicks within the app
+(`browser_clicks_p95_s`).
 With `--replicas N` the same load goes through HAProxy to N Streamlit servers (`python -m aecore serve`, sticky
 sessions, one set of workers); `server_peak_mb` is then the replicas' memory together at its peak.
 Whatever it started (server or proxy and replicas, workers, browsers) is stopped on any exit, including a timeout.
@@ -39,6 +43,7 @@ from stclient import LightSession  # noqa: E402
 
 TRAIN_QUERY = "model=dense&latent=4&epochs=2&batch=50&limit=1000"
 PAGES = ["home", "reconstructions", "latent", "train", "denoising", "experiments"]
+ARRIVAL_S = 10.0  # the class's arrival: every session opens Train and clicks it at once (reported on its own)
 
 
 def rss_mb(pid: int) -> float:
@@ -92,9 +97,9 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
     try:
         await s.connect()
         r = await s.run("train", query=f"ws={ws}&{TRAIN_QUERY}")
-        times.append(("train", r.seconds))
+        times.append(("train", r.seconds, time.time() - r.seconds))
         r = await s.run("train", click="▶ Train")
-        times.append(("train", r.seconds))
+        times.append(("train", r.seconds, time.time() - r.seconds))
         errors += r.errors
         for k in range(i, i + 10**6):
             jobs = [j for j in store.jobs(workspace=ws) if j.kind == "train"]
@@ -103,11 +108,11 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
                 break
             page = PAGES[k % len(PAGES)]
             r = await s.run(page, query=f"ws={ws}")
-            times.append((page, r.seconds))
+            times.append((page, r.seconds, time.time() - r.seconds))
             errors += r.errors
             await poll_fragments(s, page, think)  # a student looks at the page while it updates itself
         r = await s.run("train", query=f"ws={ws}")  # the finished run is listed
-        times.append(("train", r.seconds))
+        times.append(("train", r.seconds, time.time() - r.seconds))
         errors += r.errors
     except Exception as e:  # a lost session: say why
         errors.append(f"{type(e).__name__}: {e}")
@@ -249,7 +254,7 @@ def main() -> int:
             subprocess.Popen([str(spy), "record", "--pid", str(server.pid), "--duration", os.environ.get("AELAB_PROFILE_S", "20"),
                               "--format", "raw", "-o", os.environ["AELAB_PROFILE"], "--nonblocking"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        t0 = time.perf_counter()
+        t0, class_start = time.perf_counter(), time.time()
         results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits))
         wall = time.perf_counter() - t0
         sampler.stop.set()
@@ -258,10 +263,14 @@ def main() -> int:
     tracebacks = log.count("Traceback (most recent call last)")
     if tracebacks:
         print(log[log.index("Traceback (most recent call last)"):][:3000], file=sys.stderr)
-    paged = [pt for r in results if r["kind"] == "light" for pt in r["times"]]
+    paged = [pt for r in results if r["kind"] == "light" for pt in r["times"]]  # (page, seconds, asked at)
     tabs = [t for r in results if r["kind"] == "browser" for _, t in r["times"]]
-    times = [t for _, t in paged]
-    per_page = {p: round(_quantile([t for q, t in paged if q == p], 0.95), 3) for p in PAGES if any(q == p for q, _ in paged)}
+    times = [t for _, t, _ in paged]
+    per_page = {p: round(_quantile([t for q, t, _ in paged if q == p], 0.95), 3) for p in PAGES if any(q == p for q, _, _ in paged)}
+    arriving = [t for _, t, at in paged if at < class_start + ARRIVAL_S]  # the class opening Train and clicking it at once
+    after = [t for _, t, at in paged if at >= class_start + ARRIVAL_S]
+    first_loads = [r["times"][0][1] for r in results if r["kind"] == "browser" and r["times"]]  # opening the link
+    clicks = [t for r in results if r["kind"] == "browser" for _, t in r["times"][1:]]  # links within the app
     finished = sum(r["finished"] for r in results)
     lost = sum(1 for r in results if r["errors"] or r.get("job_status") in ("failed", "interrupted"))
     detail = {
@@ -280,7 +289,14 @@ def main() -> int:
                "server_peak_mb": round(sampler.peak),
                # the real tabs: navigation (a link's click) to a settled page, charts drawn
                "browser_p50_s": round(_quantile(tabs, 0.5), 3) if tabs else None,
-               "browser_p95_s": round(_quantile(tabs, 0.95), 3) if tabs else None}
+               "browser_p95_s": round(_quantile(tabs, 0.95), 3) if tabs else None,
+               # the same split in two: the first ARRIVAL_S seconds (every session arriving at once) and after them;
+               # the tabs' first page (opening the link: the app's scripts load) and their clicks within the app
+               "arrival_p95_s": round(_quantile(arriving, 0.95), 3) if arriving else None,
+               "after_arrival_p50_s": round(_quantile(after, 0.5), 3) if after else None,
+               "after_arrival_p95_s": round(_quantile(after, 0.95), 3) if after else None,
+               "browser_first_page_max_s": round(max(first_loads), 3) if first_loads else None,
+               "browser_clicks_p95_s": round(_quantile(clicks, 0.95), 3) if clicks else None}
     print(json.dumps(summary))
     return 0 if finished == a.sessions and not lost and not tracebacks else 1
 

@@ -1,0 +1,87 @@
+"""What one rerun of each page costs the server, one session alone: CPU ms and wall ms per rerun.
+
+    python bench/page_cost.py [--runs 20]
+
+Starts its own server on a fresh data home, opens every page once (as a teacher would before class) and waits for
+the work that starts (the zoo's codes), then, as one
+student with a training job waiting in the queue (so the job boxes show, as in a class), reruns each page `--runs`
+times and reads the server process's CPU time around them (/proc: all its threads). Beside the page's own work this
+counts Streamlit's per-element cost (each element is a message to the browser). The last line is JSON:
+{page: {"cpu_ms": …, "wall_ms": …}}. Under a class's load each rerun costs about this, shared with everyone's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+from appserver import serve  # noqa: E402
+from load_test import PAGES, TRAIN_QUERY  # noqa: E402
+from stclient import LightSession  # noqa: E402
+
+HZ = os.sysconf("SC_CLK_TCK")
+LONG_JOB = "model=dense&latent=4&epochs=200&batch=50&limit=60000"  # stays queued or running while the pages are timed
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+async def measure(url: str, home: str, pid: int, runs: int) -> dict:
+    from aecore.engine.store import Store, new_token
+
+    warm = LightSession(url)
+    await warm.connect()
+    for page in PAGES:
+        await warm.run(page, query="ws=warm-up-visit", timeout=300)
+    await warm.close()
+    store, t = Store(home), time.time()
+    while store.jobs(statuses=("queued", "running")) and time.time() - t < 300:  # the zoo's codes, made once
+        await asyncio.sleep(0.5)
+    ws = new_token(home)
+    s = LightSession(url)
+    await s.connect()
+    await s.run("train", query=f"ws={ws}&{TRAIN_QUERY}")
+    await s.run("train", click="▶ Train")
+    await s.run("train", query=f"ws={ws}&{LONG_JOB}")
+    await s.run("train", click="▶ Train")
+    out = {}
+    for page in PAGES:
+        for _ in range(3):  # its caches filled
+            await s.run(page, query=f"ws={ws}")
+        walls, c0 = [], cpu_s(pid)
+        for _ in range(runs):
+            walls.append((await s.run(page, query=f"ws={ws}")).seconds)
+        out[page] = {"cpu_ms": round((cpu_s(pid) - c0) / runs * 1000, 1), "wall_ms": round(statistics.median(walls) * 1000, 1)}
+    await s.close()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=20, help="reruns of each page")
+    a = ap.parse_args()
+    home = tempfile.mkdtemp(prefix="aelab-page-cost-")
+    env = {"AELAB_HOME": home, "AELAB_JOBS_PER_WORKSPACE": "2"}
+    with serve(env) as (url, server):
+        time.sleep(1)
+        out = asyncio.run(measure(url, home, server.pid, a.runs))
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
