@@ -89,33 +89,18 @@ def settings() -> tuple[TrainConfig, str | None]:
                      lo=1e-6, hi=10.0, cast=float, format="%.5f", step=1e-4)
 
     c1, c2, c3, c4 = st.columns(4)
-    optimizer = url.control(c1.selectbox, "Optimizer", OPTIMIZERS, key="optimizer", default=OPTIMIZERS[0])
-    loss = url.control(c2.selectbox, "Loss", LOSSES, key="loss", default=LOSSES[0],
-                       format_func={"mse": "MSE", "bce": "binary cross-entropy"}.get)
-    out_act = url.control(c3.selectbox, "Output activation", ACTIVATIONS, key="out_act", default="sigmoid")
-    hidden_act = None
-    if spec.hidden_acts:
-        hidden_act = url.control(c4.selectbox, "Hidden activation", spec.hidden_acts, key=f"hidden_{model}",
-                                 default=spec.default_hidden)
-    else:
-        c4.selectbox("Hidden activation", ["fixed by the model"], disabled=True, key="hidden_fixed")
-
-    c1, c2, c3, c4 = st.columns(4)
-    upsample = None
-    if spec.conv:
-        upsample = url.control(c1.selectbox, "Decoder upsampling", UPSAMPLES, key=f"upsample_{model}",
-                               default=spec.default_upsample,
-                               format_func={"transpose": "ConvTranspose2d", "nearest": "Upsample (nearest) + Conv"}.get)
-    else:
-        c1.selectbox("Decoder upsampling", ["dense model: n/a"], disabled=True, key="upsample_na")
-    noise_kind = url.control(c2.selectbox, "Input corruption (denoising)", NOISE_KINDS, key="noise_kind", param="noise",
+    noise_kind = url.control(c1.selectbox, "Input corruption (denoising)", NOISE_KINDS, key="noise_kind", param="noise",
                              default="none", format_func=NOISE_TEXT.get)
-    noise_level = url.control(c3.number_input, "Noise level", key=f"noise_level_{noise_kind}", param="level",
+    noise_level = url.control(c2.number_input, "Noise level", key=f"noise_level_{noise_kind}", param="level",
                               default=0.5 if noise_kind == "masking" else 0.3, lo=0.0,
                               hi=float(NOISE_LIMITS.get(noise_kind, (0, 1))[1]), cast=float, step=0.05,
                               disabled=noise_kind == "none",
                               help="masking / salt and pepper: fraction of pixels; Gaussian: sigma")
-    seed = url.control(c4.number_input, "Seed", key="seed", default=0, lo=0, hi=2**31 - 1)
+    pretrain = url.control(c3.number_input, "Layer-wise pretraining epochs", key=f"pretrain_{model}", param="pretrain",
+                           default=0, lo=0, hi=100, disabled=not spec.stackable,
+                           help="Stacked AE: train each layer pair greedily first (deep MLP models)")
+    device = url.control(c4.radio, "Device", widgets.available_devices(), key="device", default="auto", horizontal=True,
+                         help="cuda appears when this server has a GPU")
 
     every = list(range(ds.n_classes))
     subset = dict(param="digits", default=every, parse=lambda text: _classes(text, ds.n_classes),
@@ -127,16 +112,15 @@ def settings() -> tuple[TrainConfig, str | None]:
     else:
         digits = url.control(st.multiselect, "Classes to train on", every, key=f"classes_{data_name}", **subset,
                              help="Train on a subset of the classes")
-    c2, c3, c4 = st.columns(3)  # the digits have a row of their own: in a column their chips were cut off
-    limit = url.control(c2.number_input, "Training images (0 = all)", key="limit", param="limit", default=0, lo=0,
+    c1, _ = st.columns([1, 3])  # the digits have a row of their own: in a column their chips were cut off
+    limit = url.control(c1.number_input, "Training images (0 = all)", key="limit", param="limit", default=0, lo=0,
                         hi=60000, step=1000)
-    pretrain = url.control(c3.number_input, "Layer-wise pretraining epochs", key=f"pretrain_{model}", param="pretrain",
-                           default=0, lo=0, hi=100, disabled=not spec.stackable,
-                           help="Stacked AE: train each layer pair greedily first (deep MLP models)")
-    device = url.control(c4.radio, "Device", widgets.available_devices(), key="device", default="auto", horizontal=True,
-                         help="cuda appears when this server has a GPU")
 
-    schedule, weight_decay, val_share, width, precision = more_settings(spec)
+    more = more_settings(model, spec)
+    optimizer, loss, out_act, hidden_act, upsample, seed = (more[k] for k in ("optimizer", "loss", "out_act",
+                                                                                "hidden_act", "upsample", "seed"))
+    schedule, weight_decay, val_share, width, precision = (more[k] for k in ("schedule", "weight_decay", "val_share",
+                                                                              "width", "precision"))
 
     chosen = dict(model=model, latent=latent, hidden_act=hidden_act, out_act=out_act, upsample=upsample, loss=loss,
                   optimizer=optimizer, lr=float(lr), epochs=int(epochs), seed=int(seed),
@@ -145,7 +129,8 @@ def settings() -> tuple[TrainConfig, str | None]:
                   pretrain_epochs=int(pretrain), device=device, dataset=data_name, schedule=schedule,
                   weight_decay=float(weight_decay), val_fraction=float(val_share),
                   width=int(width) if spec.default_width is not None else None, precision=precision)
-    fits = _images_per_epoch(tuple(sorted(chosen.items())))
+    choice = tuple(sorted(chosen.items()))
+    fits = _images_per_epoch(repr(choice), choice)
     with batch_slot:
         batch = url.control(st.number_input, "Batch size", key=f"batch_{data_name}", param="batch",
                             default=fitting_batch(fits), lo=1, hi=60000,
@@ -161,43 +146,79 @@ def settings() -> tuple[TrainConfig, str | None]:
 
 SCHEDULE_TEXT = {"constant": "constant", "cosine": "cosine (anneals to 0)", "onecycle": "one-cycle (warm up, then anneal)"}
 PRECISION_TEXT = {"auto": "auto (bf16 on a GPU)", "fp32": "fp32", "bf16": "bf16 mixed"}
-MORE = dict(  # the settings under "More settings": (key, default, range), read whether or not they are drawn
-    schedule=dict(key="schedule", default="constant", options=SCHEDULES),
-    weight_decay=dict(key="weight_decay", default=0.0, lo=0.0, hi=1.0, cast=float),
-    val_share=dict(key="val_share", default=0.1, lo=0.0, hi=0.5, cast=float),
-    width=dict(key="width_conv", default=32, lo=4, hi=256),
-    precision=dict(key="precision", default="auto", options=PRECISIONS))
+LOSS_TEXT = {"mse": "MSE", "bce": "binary cross-entropy"}
+UPSAMPLE_TEXT = {"transpose": "ConvTranspose2d", "nearest": "Upsample (nearest) + Conv"}
 
 
-def more_settings(spec) -> tuple:
-    """The schedule, weight decay, validation share, width and precision. Their controls are drawn only while the
-    section is open (a class opening Train at once waits for every control drawn); closed, a line says the values
-    the run will use."""
-    more = st.expander("More settings: the learning-rate schedule, weight decay, validation share, width, precision",
-                       key="more_settings", on_change="rerun")
+def more_controls(model: str, spec) -> dict:
+    """The settings under "More settings": name -> the control's key, default and range (None: not for this model)."""
+    return dict(
+        optimizer=dict(key="optimizer", default=OPTIMIZERS[0], options=OPTIMIZERS),
+        loss=dict(key="loss", default=LOSSES[0], options=LOSSES),
+        out_act=dict(key="out_act", default="sigmoid", options=ACTIVATIONS),
+        hidden_act=dict(key=f"hidden_{model}", default=spec.default_hidden, options=spec.hidden_acts) if spec.hidden_acts
+        else None,
+        upsample=dict(key=f"upsample_{model}", default=spec.default_upsample, options=UPSAMPLES) if spec.conv else None,
+        seed=dict(key="seed", default=0, lo=0, hi=2**31 - 1),
+        schedule=dict(key="schedule", default="constant", options=SCHEDULES),
+        weight_decay=dict(key="weight_decay", default=0.0, lo=0.0, hi=1.0, cast=float),
+        val_share=dict(key="val_share", default=0.1, lo=0.0, hi=0.5, cast=float),
+        width=dict(key="width_conv", default=32, lo=4, hi=256),
+        precision=dict(key="precision", default="auto", options=PRECISIONS))
+
+
+def more_settings(model: str, spec) -> dict:
+    """The optimizer, loss, activations, upsampling, seed, schedule, weight decay, validation share, width and
+    precision: name -> value (None where the model has none). Their controls are drawn only while the section is open
+    (each control costs the server a walk over the session's state, and a class opens Train at once); closed, a line
+    says every value the run will use."""
+    more = st.expander("More settings: optimizer, loss, activations, upsampling, seed, learning-rate schedule, weight "
+                       "decay, validation share, width, precision", key="more_settings", on_change="rerun")
+    controls = more_controls(model, spec)
     if not more.open:
-        v = {name: url.kept(**kw) for name, kw in MORE.items()}
+        v = {name: url.kept(**kw) if kw else None for name, kw in controls.items()}
+        arch = (f" · hidden {v['hidden_act']}" if v["hidden_act"] else "") + (
+            f" · upsampling {UPSAMPLE_TEXT[v['upsample']]}" if v["upsample"] else "")
         width = f" · width {v['width']}" if spec.default_width is not None else ""
-        st.caption(f"Learning rate {SCHEDULE_TEXT[v['schedule']]} · weight decay {v['weight_decay']:g} · "
+        st.caption(f"Optimizer {v['optimizer']} · loss {LOSS_TEXT[v['loss']]} · output {v['out_act']}{arch} · seed "
+                   f"{v['seed']}. Learning rate {SCHEDULE_TEXT[v['schedule']]} · weight decay {v['weight_decay']:g} · "
                    f"{v['val_share']:.0%} held out for validation{width} · precision {PRECISION_TEXT[v['precision']]}")
-        return v["schedule"], v["weight_decay"], v["val_share"], v["width"], v["precision"]
+        return v
+    v = {}
     with more:
         if "flash_recipe" in st.session_state:
             st.info(st.session_state.pop("flash_recipe"))
         st.selectbox("Copy the recipe of a zoo model", [""] + zoo_names(), key="recipe", on_change=copy_recipe,
                      format_func=lambda n: n or "(choose one to fill in every setting as it was trained)",
                      help="Every setting of that pretrained model, so you can train it again yourself and compare")
-        c1, c2, c3, c4, c5 = st.columns(5)
-        schedule = url.control(c1.selectbox, "Learning-rate schedule", **MORE["schedule"], format_func=SCHEDULE_TEXT.get)
-        weight_decay = url.control(c2.number_input, "Weight decay", **MORE["weight_decay"], format="%.5f", step=1e-4,
-                                   help="L2 penalty on the weights (decoupled from the gradient with adamw)")
-        val_share = url.control(c3.number_input, "Validation share", **MORE["val_share"], step=0.05,
-                                help="Share of the training images held out to measure the validation loss each epoch")
-        width = url.control(c4.number_input, "Width (conv)", **MORE["width"], disabled=spec.default_width is None,
-                            help="Channels of the conv model's first layer (the second has twice as many)")
-        precision = url.control(c5.selectbox, "Precision", **MORE["precision"], format_func=PRECISION_TEXT.get)
-    return schedule, weight_decay, val_share, width, precision
-
+        c1, c2, c3, c4 = st.columns(4)
+        v["optimizer"] = url.control(c1.selectbox, "Optimizer", **controls["optimizer"])
+        v["loss"] = url.control(c2.selectbox, "Loss", **controls["loss"], format_func=LOSS_TEXT.get)
+        v["out_act"] = url.control(c3.selectbox, "Output activation", **controls["out_act"])
+        v["hidden_act"] = None
+        if controls["hidden_act"]:
+            v["hidden_act"] = url.control(c4.selectbox, "Hidden activation", **controls["hidden_act"])
+        else:
+            c4.selectbox("Hidden activation", ["fixed by the model"], disabled=True, key="hidden_fixed")
+        c1, c2, c3, c4 = st.columns(4)
+        v["upsample"] = None
+        if controls["upsample"]:
+            v["upsample"] = url.control(c1.selectbox, "Decoder upsampling", **controls["upsample"],
+                                        format_func=UPSAMPLE_TEXT.get)
+        else:
+            c1.selectbox("Decoder upsampling", ["dense model: n/a"], disabled=True, key="upsample_na")
+        v["seed"] = url.control(c2.number_input, "Seed", **controls["seed"])
+        v["schedule"] = url.control(c3.selectbox, "Learning-rate schedule", **controls["schedule"],
+                                    format_func=SCHEDULE_TEXT.get)
+        v["weight_decay"] = url.control(c4.number_input, "Weight decay", **controls["weight_decay"], format="%.5f",
+                                        step=1e-4, help="L2 penalty on the weights (decoupled from the gradient with adamw)")
+        c1, c2, c3, _ = st.columns(4)
+        v["val_share"] = url.control(c1.number_input, "Validation share", **controls["val_share"], step=0.05,
+                                     help="Share of the training images held out to measure the validation loss each epoch")
+        v["width"] = url.control(c2.number_input, "Width (conv)", **controls["width"], disabled=spec.default_width is None,
+                                 help="Channels of the conv model's first layer (the second has twice as many)")
+        v["precision"] = url.control(c3.selectbox, "Precision", **controls["precision"], format_func=PRECISION_TEXT.get)
+    return v
 
 
 def _classes(text: str, n: int) -> list[int] | None:
@@ -212,24 +233,26 @@ def _classes(text: str, n: int) -> list[int] | None:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _checked_cached(config: TrainConfig, dataset_name: str, _ds) -> tuple[TrainConfig | None, str | None]:
+def _checked_cached(key: str, _config: TrainConfig, dataset_name: str, _ds) -> tuple[TrainConfig | None, str | None]:
     try:
-        return check_config(config, _ds), None
+        return check_config(_config, _ds), None
     except ConfigError as e:
         return None, str(e)
 
 
+# The two caches below are keyed by the settings' repr, a plain string: Streamlit hashes a dataclass or a tuple of
+# pairs field by field, and that hashing cost more than the work it saved (16 ms of a 110 ms Train run, profiled).
 @st.cache_data(max_entries=512, show_spinner=False)
-def _images_per_epoch(chosen: tuple) -> int:
-    """How many images an epoch of these settings ((name, value) pairs) trains on, worked out once per choice for
-    every session."""
-    config = TrainConfig(**dict(chosen), batch_size=1)
+def _images_per_epoch(key: str, _chosen: tuple) -> int:
+    """How many images an epoch of these settings ((name, value) pairs; `key` is their repr) trains on, worked out
+    once per choice for every session."""
+    config = TrainConfig(**dict(_chosen), batch_size=1)
     return images_to_train_on(config, session.dataset(config.dataset))
 
 
 def _checked(config: TrainConfig, ds) -> tuple[TrainConfig, str | None]:
     """The resolved config, or why it cannot train (checked against the data once per setting)."""
-    checked, problem = _checked_cached(config, ds.name, ds)
+    checked, problem = _checked_cached(repr(config), config, ds.name, ds)
     return checked or config, problem
 
 

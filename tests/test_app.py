@@ -321,16 +321,19 @@ def test_more_settings_are_drawn_only_when_open_and_used_when_closed():
 
     at = app("app_pages/train.py")
     assert "weight_decay" not in [w.key for w in at.number_input]  # closed: its controls are not drawn…
-    assert any("Learning rate constant · weight decay 0 · 10% held out for validation · width 32 · precision auto"
-               in c.value for c in at.caption)  # …and a line says what the run will use
+    assert any("Optimizer adam · loss MSE · output sigmoid · upsampling ConvTranspose2d · seed 0. Learning rate constant · "
+               "weight decay 0 · 10% held out for validation · width 32 · precision auto" in c.value
+               for c in at.caption)  # …and a line says what the run will use
     at.session_state["more_settings"] = True  # (a click on the section)
     at.run()
     at.number_input(key="weight_decay").set_value(1e-4).run()
     at.selectbox(key="schedule").set_value("onecycle").run()
+    at.selectbox(key="optimizer").set_value("adamw").run()
     at.session_state["more_settings"] = False
     at.run()
     assert not at.exception and "weight_decay" not in [w.key for w in at.number_input]
-    assert any("Learning rate one-cycle (warm up, then anneal) · weight decay 0.0001" in c.value for c in at.caption)
+    assert any("Optimizer adamw" in c.value and "Learning rate one-cycle (warm up, then anneal) · weight decay 0.0001"
+               in c.value for c in at.caption)
     by_label(at.selectbox, "Model").set_value("dense").run()
     by_label(at.number_input, "Epochs").set_value(1)
     by_label(at.number_input, "Batch size").set_value(50)
@@ -339,7 +342,8 @@ def test_more_settings_are_drawn_only_when_open_and_used_when_closed():
     by_label(at.button, "▶ Train").click().run()  # the job trains with what the closed section says
     assert not at.exception, [e.value for e in at.exception]
     job = session.engine()._store.jobs(workspace=at.session_state["ws"])[0]
-    assert job.params["config"]["weight_decay"] == 1e-4 and job.params["config"]["schedule"] == "onecycle"
+    config = job.params["config"]
+    assert (config["weight_decay"], config["schedule"], config["optimizer"]) == (1e-4, "onecycle", "adamw")
     wait_for_jobs(at)
 
 
