@@ -1,6 +1,6 @@
 """Classroom load test: N sessions at once each train a tiny model and switch pages while it trains.
 
-    python bench/load_test.py --sessions 30 [--browsers 2] [--timeout 600] [--replicas 2]
+    python bench/load_test.py --sessions 30 [--browsers 2] [--timeout 600] [--replicas 2] [--arrival 0]
 
 Starts its own server (and, through it, the job engine's workers) on 127.0.0.1 with a fresh data
 home. Most sessions are light clients that speak Streamlit's own websocket protocol (bench/
@@ -12,7 +12,7 @@ interrupted, or that saw an error on a page. The real tabs are timed as a person
 link's click (or the first navigation) to a settled page (no running indicator, the heading and
 every chart drawn): `browser_p50_s` / `browser_p95_s`. The last line is JSON; after those keys it splits the
 figures in two: the class's arrival (the first 10 s, every session opening Train and clicking ▶ Train at once:
-`arrival_p95_s`) and the rest of the lesson (`after_arrival_p50_s`, `after_arrival_p95_s`), and the tabs' first
+`arrival_p95_s`; with `--arrival S` the sessions arrive evenly over S seconds instead, and the arrival is S + 10 s) and the rest of the lesson (`after_arrival_p50_s`, `after_arrival_p95_s`), and the tabs' first
 page (opening the link, the app's scripts loading: `browser_first_page_max_s`) and their clicks within the app
 (`browser_clicks_p95_s`).
 With `--replicas N` the same load goes through HAProxy to N Streamlit servers (`python -m aecore serve`, sticky
@@ -192,9 +192,16 @@ def replica_urls(home: str) -> list[str]:
     return [f"http://127.0.0.1:{port}" for port in re.findall(r"server r\d+ 127\.0\.0\.1:(\d+)", text)]
 
 
-async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float, visits: int) -> list[dict]:
+async def _after(delay: float, session):
+    await asyncio.sleep(delay)
+    return await session
+
+
+async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float, visits: int,
+                arrival: float = 0.0) -> list[dict]:
+    """Run the sessions; with `arrival` > 0 the i-th of n starts i/n of `arrival` seconds after the first."""
     deadline = time.time() + timeout_s
-    light = [light_session(url, i, store, deadline, think, visits) for i in range(n - browsers)]
+    light = [_after(arrival * i / n, light_session(url, i, store, deadline, think, visits)) for i in range(n - browsers)]
     if not browsers:
         return await asyncio.gather(*light)
     from playwright.async_api import async_playwright
@@ -202,7 +209,8 @@ async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think:
     async with async_playwright() as p:
         b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
-            tabs = [browser_session(b, url, store, deadline) for _ in range(browsers)]
+            tabs = [_after(arrival * (n - browsers + j) / n, browser_session(b, url, store, deadline))
+                    for j in range(browsers)]
             return await asyncio.gather(*light, *tabs)
         finally:
             await b.close()
@@ -221,6 +229,8 @@ def main() -> int:
     ap.add_argument("--browsers", type=int, default=2, help="real chromium tabs among the sessions")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--think", type=float, default=3.0, help="seconds a student looks at a page before the next click")
+    ap.add_argument("--arrival", type=float, default=0.0,
+                    help="seconds over which the sessions arrive, evenly spread (0: all in the same second, the default)")
     ap.add_argument("--visits", type=int, default=len(PAGES), help="pages each session visits at least (all by default)")
     ap.add_argument("--replicas", type=int, default=0,
                     help="N Streamlit servers behind HAProxy (python -m aecore serve); 0 = one server, no proxy")
@@ -255,7 +265,7 @@ def main() -> int:
                               "--format", "raw", "-o", os.environ["AELAB_PROFILE"], "--nonblocking"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t0, class_start = time.perf_counter(), time.time()
-        results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits))
+        results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits, a.arrival))
         wall = time.perf_counter() - t0
         sampler.stop.set()
         logs = [Path(server.log_path)] + (sorted((Path(home) / "logs").glob("replica-*.log")) if a.replicas else [])
@@ -267,8 +277,9 @@ def main() -> int:
     tabs = [t for r in results if r["kind"] == "browser" for _, t in r["times"]]
     times = [t for _, t, _ in paged]
     per_page = {p: round(_quantile([t for q, t, _ in paged if q == p], 0.95), 3) for p in PAGES if any(q == p for q, _, _ in paged)}
-    arriving = [t for _, t, at in paged if at < class_start + ARRIVAL_S]  # the class opening Train and clicking it at once
-    after = [t for _, t, at in paged if at >= class_start + ARRIVAL_S]
+    arrived = class_start + a.arrival + ARRIVAL_S  # the class has opened Train and clicked it (at once, or over --arrival)
+    arriving = [t for _, t, at in paged if at < arrived]
+    after = [t for _, t, at in paged if at >= arrived]
     first_loads = [r["times"][0][1] for r in results if r["kind"] == "browser" and r["times"]]  # opening the link
     clicks = [t for r in results if r["kind"] == "browser" for _, t in r["times"][1:]]  # links within the app
     finished = sum(r["finished"] for r in results)
@@ -278,7 +289,7 @@ def main() -> int:
         "mean_s": round(statistics.mean(times), 3) if times else None, "p95_by_page_s": per_page,
         "errors": [e for r in results for e in r["errors"]][:5],
         "unfinished": [(r["kind"], r.get("job_status")) for r in results if not r["finished"]][:5], "cores": os.cpu_count(),
-        "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think,
+        "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think, "arrival_s": a.arrival,
         "warm_up_s": [round(t, 2) for t in warm],
     }
     print(json.dumps(detail))
