@@ -19,20 +19,27 @@ with turns.turn(current().page_turns):
     ws = session.workspace()
     name = navigation.page_name(page)
     at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
+    jobs_box = None  # where the sidebar shows this workspace's jobs
     if classroom.sidebar_shown(at):  # a link for the class may hide it (?hide=sidebar, ?present=1): then none is drawn
         with st.sidebar:
             for p in pages:
                 st.page_link(p, query_params={"ws": ws})
             st.caption("AE Lab · autoencoders on MNIST and your own images")
             webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
+            jobs_box = st.empty()
             if session.unfinished_jobs():
-                background.sidebar_jobs()  # live progress of this workspace's jobs on every page
+                with jobs_box.container():
+                    background.sidebar_jobs()  # live progress of this workspace's jobs on every page
+                jobs_box = None  # (drawn)
     else:
         webgl.release_old_charts()
     classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
     if at is not None:
         classroom.banner(*at)  # the lesson step's text and question, above the page
     page.run()
+    if jobs_box is not None and session.unfinished_jobs():  # the page queued the first one (▶ Train): shown at once,
+        with jobs_box.container():  # without running the whole page again
+            background.sidebar_jobs()
     classroom.presenter_exit(page)
     # The browser's address is the one this run ends with. Only a run that got to its end sends it: a run cut short by
     # a click (a link to another page) would send its old address after the new one.

@@ -289,11 +289,8 @@ def train_button(config: TrainConfig, problem: str | None) -> None:
     if n3.button("▶ Train", type="primary", disabled=problem is not None, width="stretch"):
         job = background.queue_training(config, name=run_name.strip() or config.describe(),
                                         max_steps=1 if stepwise else None)
-        if job is not None:
-            st.session_state["_toast"] = f"Queued job {job.id}: {config.describe()}"
-            st.rerun()  # the job's box here and in the sidebar show at once
-    if "_toast" in st.session_state:
-        st.toast(st.session_state.pop("_toast"))
+        if job is not None:  # its box below and the sidebar's (app.py) show in this same run: no second run of the
+            st.toast(f"Queued job {job.id}: {config.describe()}")  # whole page (a class clicks ▶ Train at once)
 
 
 # ---- this workspace's training jobs --------------------------------------------------------------------
