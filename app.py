@@ -19,7 +19,7 @@ with turns.turn(current().page_turns):
     ws = session.workspace()
     name = navigation.page_name(page)
     at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
-    jobs_box = None  # where the sidebar shows this workspace's jobs
+    jobs_box, jobs_shown = None, False  # where the sidebar shows this workspace's jobs, and whether it does
     if classroom.sidebar_shown(at):  # a link for the class may hide it (?hide=sidebar, ?present=1): then none is drawn
         with st.sidebar:
             for p in pages:
@@ -27,19 +27,15 @@ with turns.turn(current().page_turns):
             st.caption("AE Lab · autoencoders on MNIST and your own images")
             webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
             jobs_box = st.empty()
-            if session.unfinished_jobs():
-                with jobs_box.container():
-                    background.sidebar_jobs()  # live progress of this workspace's jobs on every page
-                jobs_box = None  # (drawn)
+            jobs_shown = background.sidebar_jobs_in(jobs_box)  # live progress of this workspace's jobs on every page
     else:
         webgl.release_old_charts()
     classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
     if at is not None:
         classroom.banner(*at)  # the lesson step's text and question, above the page
     page.run()
-    if jobs_box is not None and session.unfinished_jobs():  # the page queued the first one (▶ Train): shown at once,
-        with jobs_box.container():  # without running the whole page again
-            background.sidebar_jobs()
+    if jobs_box is not None and not jobs_shown:  # the page may have queued the first one (▶ Train): shown at once,
+        background.sidebar_jobs_in(jobs_box)  # without running the whole page again
     classroom.presenter_exit(page)
     # The browser's address is the one this run ends with. Only a run that got to its end sends it: a run cut short by
     # a click (a link to another page) would send its old address after the new one.

@@ -299,10 +299,12 @@ def decoded_plane(key, run, k: int) -> None:
         return
     grid_n = url.control(st.slider, "Grid size", key="plane_n", default=15, lo=5, hi=25)
     (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
-    st.image(latent_map.plane_png(key, run, (x0, x1), (y0, y1), grid_n), caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] "
-                          "(bottom→top)")
+    st.image(latent_map.plane_png(key, run, (x0, x1), (y0, y1), grid_n),
+             caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] "
+                     "(bottom→top)")
     labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
-        grid(latent_map.plane(key, run, (x0, x1), (y0, y1), grid_n), grid_n, padding=0), scale=2, title=f"{run.label()}: decoder output over the latent plane",
+        grid(latent_map.plane(key, run, (x0, x1), (y0, y1), grid_n), grid_n, padding=0), scale=2,
+        title=f"{run.label()}: decoder output over the latent plane",
         bottom=f"z1 from {x0:.2f} to {x1:.2f} (left to right), z2 from {y0:.2f} to {y1:.2f} (bottom to top)")
     st.download_button("Download the plane (PNG)", labelled, file_name="latent-plane.png", mime="image/png")
 

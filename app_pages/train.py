@@ -117,18 +117,16 @@ def settings() -> tuple[TrainConfig, str | None]:
                         hi=60000, step=1000)
 
     more = more_settings(model, spec)
-    optimizer, loss, out_act, hidden_act, upsample, seed = (more[k] for k in ("optimizer", "loss", "out_act",
-                                                                                "hidden_act", "upsample", "seed"))
-    schedule, weight_decay, val_share, width, precision = (more[k] for k in ("schedule", "weight_decay", "val_share",
-                                                                              "width", "precision"))
+    val_share = more["val_share"]
 
-    chosen = dict(model=model, latent=latent, hidden_act=hidden_act, out_act=out_act, upsample=upsample, loss=loss,
-                  optimizer=optimizer, lr=float(lr), epochs=int(epochs), seed=int(seed),
+    chosen = dict(model=model, latent=latent, hidden_act=more["hidden_act"], out_act=more["out_act"],
+                  upsample=more["upsample"], loss=more["loss"], optimizer=more["optimizer"], lr=float(lr),
+                  epochs=int(epochs), seed=int(more["seed"]),
                   noise="none" if noise_kind == "none" else f"{noise_kind}:{noise_level:g}",
                   digits=tuple(digits) if len(digits) < ds.n_classes else None, limit=int(limit) or None,
-                  pretrain_epochs=int(pretrain), device=device, dataset=data_name, schedule=schedule,
-                  weight_decay=float(weight_decay), val_fraction=float(val_share),
-                  width=int(width) if spec.default_width is not None else None, precision=precision)
+                  pretrain_epochs=int(pretrain), device=device, dataset=data_name, schedule=more["schedule"],
+                  weight_decay=float(more["weight_decay"]), val_fraction=float(val_share),
+                  width=int(more["width"]) if spec.default_width is not None else None, precision=more["precision"])
     choice = tuple(sorted(chosen.items()))
     fits = _images_per_epoch(repr(choice), choice)
     with batch_slot:

@@ -146,7 +146,18 @@ def live_layout_figure(params: dict, xy: np.ndarray):
     return fig
 
 
-def sidebar_jobs():
+def sidebar_jobs_in(slot) -> bool:
+    """Draw the sidebar's job box into `slot` (an st.empty) when this workspace has unfinished jobs; whether it did.
+    The app tries before the page and, if there were none, once more after it: a page that queued the first job
+    (▶ Train) shows it in the same run."""
+    if not unfinished_jobs():
+        return False
+    with slot.container():
+        _sidebar_jobs()
+    return True
+
+
+def _sidebar_jobs():
     """This workspace's queued, running and paused jobs, on every page. A view job (a map, a comparison's table) goes from
     queued to running to done within seconds, so the box follows it every 1.5 s; a class's training queue, every 5 s
     (each open page of each student polls: the slower rate keeps a class's server light)."""
