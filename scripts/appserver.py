@@ -41,8 +41,8 @@ def wait_healthy(url: str, proc: subprocess.Popen, start_timeout: float, what: s
 
 @contextlib.contextmanager
 def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | None = None, script: str = "app.py"):
-    """Run `streamlit run app.py` (or another `script`) on 127.0.0.1; yields (url, process). Stops it (and its
-    workers) on exit.
+    """Run `streamlit run app.py` (or another `script`) on 127.0.0.1 as `./aelab app` does (through aelab_server.py);
+    yields (url, process). Stops it (and its workers) on exit.
 
     The server's output goes to `log_path` (a temporary file by default; `process.log_path`).
     """
@@ -50,7 +50,7 @@ def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | No
     log_path = log_path or tempfile.mkstemp(prefix="aelab-server-", suffix=".log")[1]
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
+        [sys.executable, str(ROOT / "aelab_server.py"), "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=dict(os.environ, **(env or {})), stdout=log, stderr=subprocess.STDOUT,
     )
@@ -101,7 +101,7 @@ def replica_pids(serve_pid: int) -> list[int]:
     for child in Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split() if Path(
             f"/proc/{serve_pid}").exists() else []:
         try:
-            if b"streamlit" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"aelab_server.py" in Path(f"/proc/{child}/cmdline").read_bytes():
                 out.append(int(child))
         except OSError:
             pass

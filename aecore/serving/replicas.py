@@ -105,7 +105,8 @@ backend replicas
 
 
 def _replica_cmd(port: int) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+    # streamlit run, each connection sending at once (aelab_server.py: why)
+    return [sys.executable, str(ROOT / "aelab_server.py"), "run", str(ROOT / "app.py"), "--server.port", str(port),
             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
 
 

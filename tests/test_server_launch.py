@@ -1,0 +1,62 @@
+"""The app's launcher (aelab_server.py): Streamlit's connections send at once (TCP_NODELAY), as asyncio's own do."""
+
+import asyncio
+import socket
+
+import aelab_server
+
+
+def _listening(proto: int = 0) -> socket.socket:
+    """A bound, listening, non-blocking socket made as Streamlit 1.67 makes its own (the protocol left at 0)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.setblocking(False)
+    return sock
+
+
+def _nodelay_of_accepted(sock: socket.socket) -> int:
+    """TCP_NODELAY of a connection that an asyncio server on `sock` accepted (as uvicorn serves Streamlit)."""
+    seen = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport):
+            seen.append(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def go():
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname())
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(go())
+    return seen[0]
+
+
+def test_a_socket_bound_as_streamlit_binds_it_leaves_nagle_on_and_the_launcher_turns_it_off():
+    assert _nodelay_of_accepted(_listening()) == 0  # the cause: every page run's later messages wait ~40 ms
+    bound = aelab_server.tcp_bound(_listening)()
+    assert bound.proto == socket.IPPROTO_TCP and not bound.getblocking()
+    assert _nodelay_of_accepted(bound) == 1
+
+
+def test_the_launcher_finds_streamlits_socket_binding_and_patches_it_once(monkeypatch):
+    from streamlit.web.server.starlette import starlette_server
+
+    monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)  # put back after the test
+    assert aelab_server.patch_streamlit()  # False: Streamlit changed how it binds; see aelab_server.py
+    patched = starlette_server._bind_socket
+    assert hasattr(patched, "__wrapped__")
+    assert aelab_server.patch_streamlit() and starlette_server._bind_socket is patched  # not wrapped twice
+    sock = patched("127.0.0.1", 0, 8)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert _nodelay_of_accepted(sock) == 1
+    finally:
+        sock.close()
