@@ -26,7 +26,6 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 from aecore.errors import AELabError
 from aecore.settings import ROOT, Settings
