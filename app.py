@@ -12,6 +12,7 @@ st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().p
 
 # every run of a page takes its turn (turns.py: why); the page's work is all inside
 with turns.turn(current().page_turns):
+    url.begin()  # the page's settings go to the address together, at the end (url.sync)
     session.warm_imports()
     pages = navigation.navigation_pages()
     # our own links below carry the workspace (?ws=) to every page; /home is an alias of /

@@ -7,6 +7,7 @@ import streamlit as st
 
 from aecore.engine.client import FINISHED, JobProgress, KindError, StoreError, describe
 from aecore.training.runs import RunError
+from app_pages.kit import url
 from app_pages.kit.charts import digit_scatter
 from app_pages.kit.picker import run_data
 from app_pages.kit.session import dataset, engine, is_teacher, jobs_changed, my_jobs, unfinished_jobs, workspace
@@ -22,6 +23,7 @@ def computed(kind: str, params: dict):
     """
     res = background_experiment(kind, params, auto=True)
     if res is None:
+        url.sync()  # the settings drawn so far are in the address while the page waits (a reload keeps them)
         st.stop()
     return res
 

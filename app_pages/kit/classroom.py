@@ -227,6 +227,6 @@ def presenter_exit(page) -> None:
     ?present=, and never with a teacher's key)."""
     if not presenting():
         return
-    q = {k: v for k, v in st.query_params.to_dict().items() if k not in ("present", "teacher")}
+    q = {k: v for k, v in url.address().items() if k not in ("present", "teacher")}
     with st.container(key="present_exit"):
         st.page_link(page, label="Leave presenter mode", icon=":material/close_fullscreen:", query_params=q)

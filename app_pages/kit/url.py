@@ -12,10 +12,23 @@ import streamlit as st
 from app_pages.kit.safe import plain
 
 _WRITTEN = "_address_written"  # param -> the value this session last put in the address
+# param -> value: what this page run's controls wrote, sent to the browser in one message at the run's end (sync).
+# Each st.query_params[...] = … is a message of its own, and the browser redraws its address on each (a page's first
+# run after a link writes all its settings: eleven messages on Train). None outside a page's full run (a fragment's
+# run, an AppTest of a single function): then a write goes out at once, as before.
+_PENDING = "_address_pending"
+
+
+def begin() -> None:
+    """A page's full run starts: its controls' address writes wait for sync() at its end. A run cut short (a click,
+    st.rerun) sends none of them: the next run writes them again."""
+    st.session_state[_PENDING] = {}
 
 
 def arriving(param: str) -> str | None:
     """The address's value of `param` when it came from outside (not written by this session), else None."""
+    if param in (st.session_state.get(_PENDING) or {}):
+        return None  # written in this run
     v = st.query_params.get(param)
     if v is None or st.session_state.get(_WRITTEN, {}).get(param) == v:
         return None
@@ -24,19 +37,31 @@ def arriving(param: str) -> str | None:
 
 def write(**params) -> None:
     """Put the page's settings in the address (so a link or a reload opens the same view) and note them as ours."""
+    pending = st.session_state.get(_PENDING)
     written = st.session_state.setdefault(_WRITTEN, {})
     for name, value in params.items():
         text = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+        if pending is not None:
+            pending[name] = text
+            continue
         written[name] = text
         if st.query_params.get(name) != text:
             st.query_params[name] = text
 
 
+def address() -> dict[str, str]:
+    """The address as this run leaves it so far: the one the run began with, with the run's writes."""
+    return st.query_params.to_dict() | (st.session_state.get(_PENDING) or {})
+
+
 def sync() -> None:
-    """Send the address the server holds to the browser, once at the end of every run: a link to the page already
-    shown (presenter mode's way out, a lesson's next step on the same page) changes the address without any
-    control writing to it, and the browser would keep the old one."""
-    st.query_params.from_dict(st.query_params.to_dict())
+    """Send the address to the browser, once at the end of every page run: the run's settings (write), and a link to
+    the page already shown (presenter mode's way out, a lesson's next step on the same page) changes the address
+    without any control writing to it, and the browser would keep the old one."""
+    pending = st.session_state.get(_PENDING) or {}
+    st.session_state[_PENDING] = None
+    st.session_state.setdefault(_WRITTEN, {}).update(pending)
+    st.query_params.from_dict(st.query_params.to_dict() | pending)
 
 
 def forget(*params: str) -> None:
