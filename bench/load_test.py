@@ -1,11 +1,14 @@
 """Classroom load test: N sessions at once each train a tiny model and switch pages while it trains.
 
-    python bench/load_test.py --sessions 30 [--browsers 2] [--timeout 600] [--replicas 2] [--arrival 0]
+    python bench/load_test.py --sessions 30 [--browsers 2] [--timeout 600] [--replicas 2] [--arrival 0] [--no-assets]
 
 Starts its own server (and, through it, the job engine's workers) on 127.0.0.1 with a fresh data
 home. Most sessions are light clients that speak Streamlit's own websocket protocol (bench/
 stclient.py), so the cores measured are not eaten by 30 browsers; `--browsers` real chromium tabs
-run the same flow on top. Page response is measured at the server's side of the socket: from a
+run the same flow on top. Each light client first fetches the app's page and the files it names (its scripts, styles
+and fonts: about 60 files, 2.3 MB), as a browser with an empty cache does, over six connections; `assets_p95_s` is
+how long that took, and `--no-assets` skips it (the figures before 2026-12-06's last session were measured so). Page
+response is measured at the server's side of the socket: from a
 session's rerun request to its script_finished message. A session has "finished" when its
 training job is done and its run is kept; "lost" counts sessions whose job failed, was
 interrupted, or that saw an error on a page. The real tabs are timed as a person waits: from a
@@ -39,7 +42,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 from appserver import CHROMIUM, CHROMIUM_FLAGS, replica_pids, serve, serve_replicas  # noqa: E402
-from stclient import LightSession  # noqa: E402
+from stclient import LightSession, fetch_app_files  # noqa: E402
 
 TRAIN_QUERY = "model=dense&latent=4&epochs=2&batch=50&limit=1000"
 PAGES = ["home", "reconstructions", "latent", "train", "denoising", "experiments"]
@@ -84,17 +87,23 @@ async def poll_fragments(s: LightSession, page: str, seconds: float) -> None:
         await asyncio.sleep(0.2)
 
 
-async def light_session(url: str, i: int, store, deadline: float, think: float, visits: int) -> dict:
+async def light_session(url: str, i: int, store, deadline: float, think: float, visits: int,
+                        assets: bool = True) -> dict:
     """Open Train, click Train, then visit the other pages (and poll like a browser) until the job is done.
 
-    Every session visits at least `visits` pages, so each page is measured under the class's load.
+    Every session visits at least `visits` pages, so each page is measured under the class's load. With `assets`,
+    it first fetches the app's files as a browser with an empty cache does (stclient.fetch_app_files).
     """
     from aecore.engine.store import new_token
 
     ws = new_token(store.home)  # signed with the server's secret, as the server issues them
     s = LightSession(url)
-    times, errors, job = [], [], None
+    times, errors, job, assets_s = [], [], None, None
     try:
+        if assets:
+            t0 = time.perf_counter()
+            await fetch_app_files(url)
+            assets_s = time.perf_counter() - t0
         await s.connect()
         r = await s.run("train", query=f"ws={ws}&{TRAIN_QUERY}")
         times.append(("train", r.seconds, time.time() - r.seconds))
@@ -122,7 +131,7 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
     job = jobs[0] if jobs else None
     done = job is not None and job.status == "done" and job.run_id is not None
     return {"kind": "light", "times": times, "errors": errors[:3], "finished": done,
-            "job_status": job.status if job else None}
+            "job_status": job.status if job else None, "assets_s": assets_s}
 
 
 SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
@@ -174,8 +183,11 @@ async def browser_session(browser, url: str, store, deadline: float) -> dict:
     return {"kind": "browser", "times": times, "errors": errors[:3], "finished": done, "job_status": status}
 
 
-async def warm_up(url: str) -> list[float]:
-    """One visit of every page before the class arrives (the teacher opens the app first)."""
+async def warm_up(url: str, assets: bool = True) -> list[float]:
+    """One visit of every page before the class arrives (the teacher opens the app first: in a browser, so with
+    `assets` the app's files are fetched once too, which fills a proxy's cache)."""
+    if assets:
+        await fetch_app_files(url)
     s = LightSession(url)
     await s.connect()
     try:
@@ -198,10 +210,11 @@ async def _after(delay: float, session):
 
 
 async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float, visits: int,
-                arrival: float = 0.0) -> list[dict]:
+                arrival: float = 0.0, assets: bool = True) -> list[dict]:
     """Run the sessions; with `arrival` > 0 the i-th of n starts i/n of `arrival` seconds after the first."""
     deadline = time.time() + timeout_s
-    light = [_after(arrival * i / n, light_session(url, i, store, deadline, think, visits)) for i in range(n - browsers)]
+    light = [_after(arrival * i / n, light_session(url, i, store, deadline, think, visits, assets))
+             for i in range(n - browsers)]
     if not browsers:
         return await asyncio.gather(*light)
     from playwright.async_api import async_playwright
@@ -234,6 +247,8 @@ def main() -> int:
     ap.add_argument("--visits", type=int, default=len(PAGES), help="pages each session visits at least (all by default)")
     ap.add_argument("--replicas", type=int, default=0,
                     help="N Streamlit servers behind HAProxy (python -m aecore serve); 0 = one server, no proxy")
+    ap.add_argument("--no-assets", dest="assets", action="store_false",
+                    help="light clients skip the app's files (the page and its scripts) that a browser fetches first")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="start the sessions on a cold server (no first visit of every page)")
     a = ap.parse_args()
@@ -256,7 +271,9 @@ def main() -> int:
         sampler.start()
         # the teacher opens the app first; behind the proxy, once on each replica (a cold one takes seconds per page)
         targets = replica_urls(home) if a.replicas else [url]
-        warm = [t for target in targets for t in asyncio.run(warm_up(target))] if a.warm_up else []
+        warm = [t for target in targets for t in asyncio.run(warm_up(target, a.assets))] if a.warm_up else []
+        if a.warm_up and a.assets and a.replicas:
+            asyncio.run(fetch_app_files(url))  # and through the proxy, as the teacher's browser does
         spy = Path(sys.executable).parent / "py-spy"  # pip install py-spy: a debugging aid, not a requirement
         if os.environ.get("AELAB_PROFILE") and spy.exists():  # py-spy the server while the sessions run
             import subprocess
@@ -265,7 +282,8 @@ def main() -> int:
                               "--format", "raw", "-o", os.environ["AELAB_PROFILE"], "--nonblocking"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t0, class_start = time.perf_counter(), time.time()
-        results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits, a.arrival))
+        results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits, a.arrival,
+                                    a.assets))
         wall = time.perf_counter() - t0
         sampler.stop.set()
         logs = [Path(server.log_path)] + (sorted((Path(home) / "logs").glob("replica-*.log")) if a.replicas else [])
@@ -282,6 +300,7 @@ def main() -> int:
     after = [t for _, t, at in paged if at >= arrived]
     first_loads = [r["times"][0][1] for r in results if r["kind"] == "browser" and r["times"]]  # opening the link
     clicks = [t for r in results if r["kind"] == "browser" for _, t in r["times"][1:]]  # links within the app
+    assets = [r["assets_s"] for r in results if r.get("assets_s") is not None]  # the light clients' app files
     finished = sum(r["finished"] for r in results)
     lost = sum(1 for r in results if r["errors"] or r.get("job_status") in ("failed", "interrupted"))
     detail = {
@@ -290,7 +309,7 @@ def main() -> int:
         "errors": [e for r in results for e in r["errors"]][:5],
         "unfinished": [(r["kind"], r.get("job_status")) for r in results if not r["finished"]][:5], "cores": os.cpu_count(),
         "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think, "arrival_s": a.arrival,
-        "warm_up_s": [round(t, 2) for t in warm],
+        "warm_up_s": [round(t, 2) for t in warm], "assets": a.assets,
     }
     print(json.dumps(detail))
     detail["replicas"] = a.replicas
@@ -307,7 +326,9 @@ def main() -> int:
                "after_arrival_p50_s": round(_quantile(after, 0.5), 3) if after else None,
                "after_arrival_p95_s": round(_quantile(after, 0.95), 3) if after else None,
                "browser_first_page_max_s": round(max(first_loads), 3) if first_loads else None,
-               "browser_clicks_p95_s": round(_quantile(clicks, 0.95), 3) if clicks else None}
+               "browser_clicks_p95_s": round(_quantile(clicks, 0.95), 3) if clicks else None,
+               # the light clients fetching the app's files first, as a browser with an empty cache does
+               "assets_p95_s": round(_quantile(assets, 0.95), 3) if assets else None}
     print(json.dumps(summary))
     return 0 if finished == a.sessions and not lost and not tracebacks else 1
 
