@@ -85,3 +85,19 @@ def test_a_class_behind_the_proxy_keeps_its_workspace_and_sees_its_jobs_on_every
 
     workers = Store(copy / ".aelab").live_workers()  # two replicas, one set of workers: one training, one view
     assert len(workers) == 2, [w.id for w in workers]
+
+
+def test_the_proxy_serves_the_apps_files_from_its_cache_and_never_caches_the_page(proxied):
+    """A class's browsers fetch the same ~60 files (2.3 MB) when they open the app; the replicas serve them once and
+    HAProxy's cache the rest (bench/load_test.py --replicas 1: the light clients' files p95 4.5 -> 0.7 s)."""
+    import urllib.request
+
+    url = proxied[0]
+    page = urllib.request.urlopen(f"{url}/").read().decode()
+    script = re.search(r'src="\./(static/js/[^"]+\.js)"', page).group(1)
+    first = urllib.request.urlopen(f"{url}/{script}")
+    body = first.read()
+    again = urllib.request.urlopen(f"{url}/{script}")
+    assert again.read() == body and len(body) > 100_000
+    assert again.headers.get("Age") is not None  # served by HAProxy's cache, not by a replica
+    assert urllib.request.urlopen(f"{url}/").headers.get("Age") is None  # the page itself always from a replica

@@ -19,6 +19,8 @@ def test_the_proxy_routes_each_browser_to_one_replica_by_cookie_and_checks_their
     for i, port in enumerate((9001, 9002, 9003), 1):
         assert f"server r{i} 127.0.0.1:{port} check inter 2s cookie r{i}" in text
     assert "option httpchk GET /_stcore/health" in text and "timeout tunnel 1h" in text  # a websocket lives long
+    assert "http-request cache-use app_files if { path_beg /static/ }" in text  # the app's files from the cache
+    assert "http-response cache-store app_files" in text and "max-object-size 4194304" in text  # its biggest: 0.9 MB
 
 
 def test_bad_serve_settings_are_refused_with_a_message():
