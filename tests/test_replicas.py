@@ -20,7 +20,7 @@ def test_the_proxy_routes_each_browser_to_one_replica_by_cookie_and_checks_their
         assert f"server r{i} 127.0.0.1:{port} check inter 2s cookie r{i}" in text
     assert "option httpchk GET /_stcore/health" in text and "timeout tunnel 1h" in text  # a websocket lives long
     assert "http-request cache-use app_files if { path_beg /static/ }" in text  # the app's files from the cache
-    assert "http-response cache-store app_files" in text and "max-object-size 4194304" in text  # its biggest: 0.9 MB
+    assert "http-response cache-store app_files" in text and "max-object-size 8388608" in text  # plotly's: 4.7 MB
 
 
 def test_bad_serve_settings_are_refused_with_a_message():

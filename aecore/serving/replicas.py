@@ -92,12 +92,13 @@ defaults
     timeout tunnel 1h
     timeout http-request 30s
 
-# The app's files (scripts, styles, fonts: about 60 files, 2.3 MB, named by their hash and marked immutable) from
+# The app's files (scripts, styles, fonts: about 60 files, 2.3 MB, before the first page; the charts' code after it,
+# plotly's 4.7 MB; all named by their hash and marked immutable) from
 # HAProxy's memory after the first browser asked for them: a class opening the app at once fetched them all from
 # the replicas' Python processes, beside the class's first page runs (bench/load_test.py --replicas 1: 4.5 -> 0.7 s)
 cache app_files
     total-max-size 64
-    max-object-size 4194304
+    max-object-size 8388608
     max-age 86400
 
 frontend aelab
@@ -236,6 +237,7 @@ def serve(settings: Settings, cfg: ServeConfig) -> int:
     """Start the replicas behind the proxy, say where, and run until Ctrl-C or a child exits."""
     r = Replicas(settings, cfg)
     url = r.start()
-    log.info("AE Lab: %s (%d replicas on ports %s behind HAProxy; logs in %s)", url, cfg.replicas,
+    log.info("AE Lab: %s (%d %s on %s %s behind HAProxy; logs in %s)", url, cfg.replicas,
+             "replica" if cfg.replicas == 1 else "replicas", "port" if cfg.replicas == 1 else "ports",
              ", ".join(map(str, r.ports)), r.logs)
     return r.watch()
