@@ -6,8 +6,10 @@ Starts its own server on a fresh data home, opens every page once (as a teacher 
 the work that starts (the zoo's codes), then, as one
 student with a training job waiting in the queue (so the job boxes show, as in a class), reruns each page `--runs`
 times and reads the server process's CPU time around them (/proc: all its threads). Beside the page's own work this
-counts Streamlit's per-element cost (each element is a message to the browser). The last line is JSON:
-{page: {"cpu_ms": …, "wall_ms": …}}. Under a class's load each rerun costs about this, shared with everyone's.
+counts Streamlit's per-element cost (each element is a message to the browser). Each rerun comes as a visit by a
+sidebar link does (the address holds only the workspace), so the page writes its settings into the address again.
+The last line is JSON: {page: {"cpu_ms": …, "wall_ms": …, "messages": …, "address_messages": …}}, the last two per
+visit (every message the browser gets, and those that change its address). Under a class's load each rerun costs about this, shared with everyone's.
 """
 
 from __future__ import annotations
@@ -62,10 +64,13 @@ async def measure(url: str, home: str, pid: int, runs: int) -> dict:
     for page in PAGES:
         for _ in range(3):  # its caches filled
             await s.run(page, query=f"ws={ws}")
-        walls, c0 = [], cpu_s(pid)
+        walls, c0, m0 = [], cpu_s(pid), s.received.copy()
         for _ in range(runs):
             walls.append((await s.run(page, query=f"ws={ws}")).seconds)
-        out[page] = {"cpu_ms": round((cpu_s(pid) - c0) / runs * 1000, 1), "wall_ms": round(statistics.median(walls) * 1000, 1)}
+        got = s.received - m0
+        out[page] = {"cpu_ms": round((cpu_s(pid) - c0) / runs * 1000, 1), "wall_ms": round(statistics.median(walls) * 1000, 1),
+                     "messages": round(sum(got.values()) / runs, 1),  # what one visit sends the browser
+                     "address_messages": round(got["page_info_changed"] / runs, 1)}
     await s.close()
     return out
 

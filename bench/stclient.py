@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class LightSession:
         self.texts: list[str] = []  # markdown / captions / alerts of the latest run
         self.errors: list[str] = []
         self.fragments: dict[str, float] = {}  # fragment id -> polling interval the server asked for
+        self.received: collections.Counter = collections.Counter()  # messages from the server, by kind
         self.query = ""
         self._finished: asyncio.Queue = asyncio.Queue()
         self._reader: asyncio.Task | None = None
@@ -56,6 +58,7 @@ class LightSession:
                 msg = ForwardMsg()
                 msg.ParseFromString(data)
                 kind = msg.WhichOneof("type")
+                self.received[kind] += 1
                 if kind == "delta":
                     self._on_delta(msg.delta)
                 elif kind == "auto_rerun":
