@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import sys
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 def tcp_bound(bind):
     """Wrap a function that returns a bound listening socket so the socket it returns says it is TCP."""
 
+    @functools.wraps(bind)  # keeps the original as __wrapped__
     def bind_tcp(*args, **kwargs) -> socket.socket:
         sock = bind(*args, **kwargs)
         if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM and not sock.proto:
@@ -29,7 +31,7 @@ def tcp_bound(bind):
             sock.setblocking(blocking)
         return sock
 
-    bind_tcp.__wrapped__ = bind
+    bind_tcp.tcp_bound = True  # patch_streamlit wraps once
     return bind_tcp
 
 
@@ -45,7 +47,7 @@ def patch_streamlit() -> bool:
     if bind is None:
         log.warning("Streamlit binds its sockets another way: connections keep Streamlit's own socket options")
         return False
-    if not hasattr(bind, "__wrapped__"):
+    if not getattr(bind, "tcp_bound", False):
         starlette_server._bind_socket = tcp_bound(bind)
     return True
 

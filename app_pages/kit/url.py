@@ -37,14 +37,14 @@ def arriving(param: str) -> str | None:
 
 def write(**params) -> None:
     """Put the page's settings in the address (so a link or a reload opens the same view) and note them as ours."""
+    texts = {name: "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+             for name, value in params.items()}
     pending = st.session_state.get(_PENDING)
-    written = st.session_state.setdefault(_WRITTEN, {})
-    for name, value in params.items():
-        text = "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-        if pending is not None:
-            pending[name] = text
-            continue
-        written[name] = text
+    if pending is not None:  # a page's full run: sent with the others at its end (sync)
+        pending.update(texts)
+        return
+    st.session_state.setdefault(_WRITTEN, {}).update(texts)
+    for name, text in texts.items():
         if st.query_params.get(name) != text:
             st.query_params[name] = text
 
