@@ -1,11 +1,15 @@
-"""Start Streamlit as `streamlit run` does, with every connection sending at once (TCP_NODELAY): python aelab_server.py run app.py …"""
+"""Start Streamlit as `streamlit run` does, with every connection sending at once (TCP_NODELAY) and, on the Python
+releases that need it, page scripts parsed one at a time: python aelab_server.py run app.py …"""
 
 from __future__ import annotations
 
+import ast
 import functools
+import gc
 import logging
 import socket
 import sys
+import threading
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,47 @@ def patch_streamlit() -> bool:
     return True
 
 
+# Why: CPython 3.11.0-3.11.7 and 3.12.0 keep the AST constructor's recursion depth in state every thread shares
+# (CPython gh-106905; fixed in 3.11.8 and 3.12.1). The constructor is C code that keeps the interpreter lock, except
+# when one of its allocations starts a garbage collection: the finalizers and weakref callbacks that runs are Python
+# code, and the lock can pass to another thread there. If that thread parses too, it resets the shared depth and the
+# first parse fails with `SystemError: AST constructor recursion depth mismatch` on a correct tree. Streamlit parses a
+# page's script (ast.parse, for its "magic") when it is first run, and again after the last session has gone (it then
+# empties its script cache); a traceback formatted on 3.11 parses as well (its ^^^ lines). Measured: one of about ten
+# 30-session classes (bench/load_test.py) began with a student's page showing "This app has encountered an error",
+# that SystemError in the server's log. Parsing one at a time with collection held off makes each parse run no Python
+# code, so nothing can come between its start and its end.
+AST_RACE = (3, 11) <= sys.version_info[:3] < (3, 11, 8) or sys.version_info[:3] == (3, 12, 0)
+
+
+def parsed_alone(parse):
+    """Wrap ast.parse so calls run one at a time, with garbage collection held off while one runs."""
+    lock = threading.Lock()
+
+    @functools.wraps(parse)
+    def parse_alone(*args, **kwargs):
+        with lock:
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                return parse(*args, **kwargs)
+            finally:
+                if collecting:
+                    gc.enable()
+
+    parse_alone.parsed_alone = True  # patch_ast wraps once
+    return parse_alone
+
+
+def patch_ast(affected: bool = AST_RACE) -> bool:
+    """On the Python releases with the race, make every ast.parse in this process run alone; True when it does."""
+    if affected and not getattr(ast.parse, "parsed_alone", False):
+        ast.parse = parsed_alone(ast.parse)
+    return bool(getattr(ast.parse, "parsed_alone", False))
+
+
 def main() -> None:
+    patch_ast()
     patch_streamlit()
     from streamlit.web.cli import main as streamlit_main
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import sys
 
 import aelab_server
 
@@ -60,3 +61,58 @@ def test_the_launcher_finds_streamlits_socket_binding_and_patches_it_once(monkey
         assert _nodelay_of_accepted(sock) == 1
     finally:
         sock.close()
+
+
+def _parse_in_threads(parse, source: str, rounds: int) -> list[str]:
+    """Parse `source` in three threads at different stack depths while every garbage collection runs Python code
+    (where the interpreter lock can pass to another thread): the SystemErrors seen."""
+    import gc
+    import threading
+    import time
+
+    errors = []
+
+    def handoff(phase, info):
+        time.sleep(0)
+
+    def parse_at(depth: int) -> None:
+        if depth:
+            return parse_at(depth - 1)
+        for _ in range(rounds):
+            try:
+                parse(source)
+            except SystemError as e:
+                errors.append(str(e))
+                return
+
+    gc.callbacks.append(handoff)
+    try:
+        threads = [threading.Thread(target=parse_at, args=(d,)) for d in (0, 30, 60)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        gc.callbacks.remove(handoff)
+    return errors
+
+
+def test_page_scripts_parsed_in_many_threads_at_once_never_fail_on_the_python_releases_with_the_ast_race():
+    import ast
+    from pathlib import Path
+
+    source = (Path(aelab_server.__file__).parent / "app_pages" / "train.py").read_text()
+    assert _parse_in_threads(aelab_server.parsed_alone(ast.parse), source, rounds=60) == []
+    assert aelab_server.AST_RACE == ((3, 11) <= sys.version_info[:3] < (3, 11, 8) or sys.version_info[:3] == (3, 12, 0))
+
+
+def test_the_launcher_wraps_ast_parse_once_and_only_where_the_race_is(monkeypatch):
+    import ast
+
+    monkeypatch.setattr(ast, "parse", ast.parse)  # put back after the test
+    original = ast.parse
+    assert not aelab_server.patch_ast(affected=False) and ast.parse is original
+    assert aelab_server.patch_ast(affected=True)
+    wrapped = ast.parse
+    assert wrapped is not original and ast.dump(wrapped("x = 1")) == ast.dump(original("x = 1"))
+    assert aelab_server.patch_ast(affected=True) and ast.parse is wrapped  # not wrapped twice
