@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from aecore.serving import heap
 from aecore.settings import current
 from app_pages.kit import background, classroom, navigation, session, turns, url, webgl
 
@@ -14,6 +15,7 @@ st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().p
 with turns.turn(current().page_turns):
     url.begin()  # the page's settings go to the address together, at the end (url.sync)
     session.warm_imports()
+    heap.freeze_imported()  # what imports made (the last run's too) is left out of the collector's full passes
     pages = navigation.navigation_pages()
     # our own links below carry the workspace (?ws=) to every page; /home is an alias of /
     page = st.navigation(pages + [navigation.home_alias(pages[0])] + navigation.teacher_gate(pages), position="hidden")
