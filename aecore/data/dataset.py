@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -65,7 +66,7 @@ class Dataset:
             raise DataError(f"unknown split {which!r}; use 'train' or 'test'")
         return self.train if which == "train" else self.test
 
-    @property
+    @cached_property  # read per option of a class picker on every page run: the labels' max is taken once
     def class_names(self) -> tuple[str, ...]:
         """One name per label: the given names, else the labels as text ("0".."9" for MNIST)."""
         if self.classes:
