@@ -20,6 +20,10 @@ page (opening the link, the app's scripts loading: `browser_first_page_max_s`) a
 (`browser_clicks_p95_s`).
 With `--replicas N` the same load goes through HAProxy to N Streamlit servers (`python -m aecore serve`, sticky
 sessions, one set of workers); `server_peak_mb` is then the replicas' memory together at its peak.
+Before the class the teacher opens every page once (`warm_up_s`) and the bench waits until the jobs that started
+are done (the zoo's codes the server queues at start, the pages' own: `warm_up_jobs_s`), as they are when the app
+was opened minutes before a class; `--no-warm-up` starts the class on a cold server instead. The first line
+(details) lists each tab's visits and times as `tabs_s`.
 Whatever it started (server or proxy and replicas, workers, browsers) is stopped on any exit, including a timeout.
 """
 
@@ -196,6 +200,17 @@ async def warm_up(url: str, assets: bool = True) -> list[float]:
         await s.close()
 
 
+def jobs_settled_s(store, timeout_s: float = 300.0) -> float:
+    """Seconds until no job is queued or running: what the server queued at start (the zoo's codes) and the teacher's
+    first visit asked for are done before the class arrives, as they are when the app was opened minutes before."""
+    from aecore.engine.records import ACTIVE
+
+    t0 = time.perf_counter()
+    while store.jobs(statuses=ACTIVE, limit=1) and time.perf_counter() - t0 < timeout_s:
+        time.sleep(0.2)
+    return time.perf_counter() - t0
+
+
 def replica_urls(home: str) -> list[str]:
     """Each replica's own address, read from the proxy's configuration in the data home."""
     import re
@@ -274,6 +289,7 @@ def main() -> int:
         warm = [t for target in targets for t in asyncio.run(warm_up(target, a.assets))] if a.warm_up else []
         if a.warm_up and a.assets and a.replicas:
             asyncio.run(fetch_app_files(url))  # and through the proxy, as the teacher's browser does
+        warm_jobs_s = jobs_settled_s(store) if a.warm_up else None
         spy = Path(sys.executable).parent / "py-spy"  # pip install py-spy: a debugging aid, not a requirement
         if os.environ.get("AELAB_PROFILE") and spy.exists():  # py-spy the server while the sessions run
             import subprocess
@@ -309,7 +325,9 @@ def main() -> int:
         "errors": [e for r in results for e in r["errors"]][:5],
         "unfinished": [(r["kind"], r.get("job_status")) for r in results if not r["finished"]][:5], "cores": os.cpu_count(),
         "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think, "arrival_s": a.arrival,
-        "warm_up_s": [round(t, 2) for t in warm], "assets": a.assets,
+        "warm_up_s": [round(t, 2) for t in warm], "warm_up_jobs_s": warm_jobs_s and round(warm_jobs_s, 1),
+        "assets": a.assets,
+        "tabs_s": [[(page, round(t, 2)) for page, t in r["times"]] for r in results if r["kind"] == "browser"],
     }
     print(json.dumps(detail))
     detail["replicas"] = a.replicas
