@@ -16,3 +16,18 @@ def test_epoch_axis_ticks_only_whole_epochs():
 def test_digit_axis_lists_all_ten_digits():
     fig = charts.digit_axis(go.Figure(go.Bar(x=[str(d) for d in range(10)], y=list(range(10)))))
     assert fig.layout.xaxis.type == "category" and list(fig.layout.xaxis.categoryarray) == [str(d) for d in range(10)]
+
+
+def test_a_small_digit_scatter_is_svg_and_a_large_one_webgl_each_digit_a_trace_with_its_images_numbers():
+    import numpy as np
+
+    def scatter(n, dims=2):
+        rng = np.random.default_rng(0)
+        return charts.digit_scatter(rng.normal(size=(n, dims)), np.arange(n) % 10, np.arange(n) + 7,
+                                    ("z1", "z2", "z3")[:dims])
+
+    small = scatter(charts.SVG_MAX_POINTS)  # the replay of a run's training: 500 codes
+    assert {t.type for t in small.data} == {"scatter"} and [t.name for t in small.data] == [str(d) for d in range(10)]
+    assert sorted(np.concatenate([t.customdata for t in small.data])) == list(range(7, charts.SVG_MAX_POINTS + 7))
+    assert {t.type for t in scatter(charts.SVG_MAX_POINTS + 1).data} == {"scattergl"}
+    assert {t.type for t in scatter(50, dims=3).data} == {"scatter3d"}

@@ -50,13 +50,22 @@ def class_colour(label: int, n_classes: int = 10) -> str:
     return palette[label % len(palette)]
 
 
+# Up to this many points a 2-D scatter is drawn in SVG, past it in WebGL. In chromium without a GPU (software WebGL)
+# a 500-point chart opened in 86 ms as SVG against 256 ms as WebGL and moved as fast (43 vs 45 ms a frame); at 1,000
+# points SVG still opened sooner but moved at half the speed, and at 4,000 WebGL won both (python
+# bench/scatter_draw.py). The replay of a run's training (500 codes) opens on every visit of Train; small charts also
+# leave the browser's few WebGL contexts to the maps.
+SVG_MAX_POINTS = 500
+
+
 def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tuple, size: int = 5,
                   height: int = 560, names: tuple[str, ...] | None = None, what: str | None = None) -> go.Figure:
     """Points [n, 2] (or [n, 3]: a 3-D cloud to rotate) coloured by digit (by class, named by `names`, called `what`),
-    one WebGL trace per class, each point's index in customdata (plotly selections report it). Built from
-    arrays directly: a page draws it on every rerun."""
+    one trace per class (WebGL past SVG_MAX_POINTS points, and in 3-D), each point's index in customdata (plotly
+    selections report it). Built from arrays directly: a page draws it on every rerun."""
     fig = go.Figure()
     three = xy.shape[1] == 3
+    flat = go.Scatter if len(xy) <= SVG_MAX_POINTS else go.Scattergl
     what = what or ("digit" if names is None else "class")
     n = 10 if names is None else len(names)
     for d in range(n):
@@ -66,7 +75,7 @@ def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tup
             kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=name, customdata=idx[m],
                       hovertemplate="test image #%{customdata}<extra>" + f"{what} {name}" + "</extra>",
                       marker=dict(size=size * (0.6 if three else 1), color=class_colour(d, n), opacity=0.75))
-            fig.add_trace(go.Scatter3d(z=xy[m, 2], **kw) if three else go.Scattergl(**kw))
+            fig.add_trace(go.Scatter3d(z=xy[m, 2], **kw) if three else flat(**kw))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=what)
     if three:
         fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
