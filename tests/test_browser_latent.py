@@ -228,3 +228,20 @@ def test_a_drawing_stays_when_the_run_changes_and_its_star_is_drawn_above_the_po
     assert canvas.get_attribute("data-strokes") == "1"  # and the drawing is still there
     page.get_by_text("its code: 16 numbers").first.wait_for(timeout=30000)
     no_errors(page, "drawing across runs")
+
+
+def test_a_tab_loads_plotlys_code_while_idle_once_and_its_first_chart_uses_it(server, page):
+    """The first chart a tab opens does not wait for plotly's 4.7 MB of code: a page without charts (Train, no run
+    yet) loads it once the tab is idle, and the Latent space map drawn after uses that copy (fetched once)."""
+    url, _ = server
+    fetched = "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/static/js/PlotlyChart.')).length"
+    page.goto(f"{url}/train", wait_until="domcontentloaded")
+    page.get_by_role("heading", name="Train an autoencoder").wait_for(timeout=90000)
+    settle(page, 90000)
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 0  # nothing on this page needs plotly yet
+    page.wait_for_function(f"({fetched})() === 1", timeout=30000)  # loaded while idle
+    page.get_by_role("link", name="Latent space").click()
+    page.get_by_role("heading", name="Latent space").first.wait_for(timeout=90000)
+    page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=90000)  # the map is drawn
+    assert page.evaluate(fetched) == 1  # with the copy loaded before, not a second one
+    no_errors(page, "latent after plotly was loaded while idle")

@@ -1,0 +1,53 @@
+"""Load the browser's plotly code while the tab is idle, so the first chart a student opens does not wait for it."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from pathlib import Path
+
+import streamlit as st
+
+log = logging.getLogger(__name__)
+
+# Why: Streamlit's browser code loads plotly (one 4.7 MB file, PlotlyChart.<hash>.js) only when a page first shows a
+# chart, and parsing and running it is most of what the tab then waits for: the first visit of Train after a run
+# finished (its replay and loss chart) took a tab 3-5 s in a 30-session class on this 2-core machine, the Latent
+# space visit before it (no chart yet) under 1 s. This script imports the same file, by the same address Streamlit's
+# own code imports it from, once per tab when the browser is next idle; Streamlit's import then finds it loaded.
+# The file name is read from Streamlit's installed files (our own constant text, nothing from a user); when a
+# Streamlit release names it otherwise nothing is drawn, and charts load as before.
+SCRIPT = """
+<script>
+(() => {
+  if (window.__aelabPlotlyWarm) return;
+  window.__aelabPlotlyWarm = true;
+  const entry = document.querySelector('script[type="module"][src*="/static/js/index."]');
+  if (!entry) return;
+  const load = () => import(new URL("./%s", entry.src).href).catch(() => {});
+  if (window.requestIdleCallback) requestIdleCallback(load, {timeout: 4000}); else setTimeout(load, 1500);
+})();
+</script>
+"""
+
+CHUNK = re.compile(r"PlotlyChart\.[A-Za-z0-9_-]+\.js")
+
+
+@functools.cache
+def chunk_name() -> str | None:
+    """The file of Streamlit's browser code that holds plotly, or None when there is not exactly one."""
+    js = Path(st.__file__).resolve().parent / "static" / "static" / "js"
+    names = [p.name for p in js.glob("PlotlyChart.*.js") if CHUNK.fullmatch(p.name)]
+    if len(names) != 1:
+        log.warning("plotly's browser code was not found among Streamlit's files (%d matches): charts load on first use",
+                    len(names))
+        return None
+    return names[0]
+
+
+def load_when_idle() -> None:
+    """Put the script on the page (it loads plotly once per tab; drawn again, it does nothing)."""
+    name = chunk_name()
+    if name is not None:
+        st.html(SCRIPT % name, unsafe_allow_javascript=True)
