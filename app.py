@@ -6,7 +6,7 @@ import streamlit as st
 
 from aecore.serving import heap
 from aecore.settings import current
-from app_pages.kit import background, classroom, navigation, plotly_warm, session, turns, url, webgl
+from app_pages.kit import background, classroom, navigation, session, tab_scripts, turns, url
 
 # A local image: an emoji or :material/…: icon makes the browser fetch the favicon from a CDN (fails offline).
 st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().parent / "data" / "favicon.png"), layout="wide")
@@ -28,13 +28,11 @@ with turns.turn(current().page_turns):
             for p in pages:
                 st.page_link(p, query_params={"ws": ws})
             st.caption("AE Lab · autoencoders on MNIST and your own images")
-            webgl.release_old_charts()  # charts that left the page give their WebGL back (a map on screen never goes blank)
-            plotly_warm.load_when_idle()  # the tab loads plotly's code before its first chart needs it
+            tab_scripts.draw()  # old charts give their WebGL back (a map on screen never goes blank); plotly loads early
             jobs_box = st.empty()
             jobs_shown = background.sidebar_jobs_in(jobs_box)  # live progress of this workspace's jobs on every page
     else:
-        webgl.release_old_charts()
-        plotly_warm.load_when_idle()
+        tab_scripts.draw()
     classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
     if at is not None:
         classroom.banner(*at)  # the lesson step's text and question, above the page

@@ -46,8 +46,8 @@ def chunk_name() -> str | None:
     return names[0]
 
 
-def load_when_idle() -> None:
-    """Put the script on the page (it loads plotly once per tab; drawn again, it does nothing)."""
+def script() -> str:
+    """The script to put on the page (it loads plotly once per tab; drawn again, it does nothing), or "" when
+    Streamlit's plotly file was not found."""
     name = chunk_name()
-    if name is not None:
-        st.html(SCRIPT % name, unsafe_allow_javascript=True)
+    return SCRIPT % name if name is not None else ""

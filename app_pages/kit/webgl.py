@@ -1,7 +1,5 @@
 """Give back the WebGL contexts of charts that have left the page, so the browser never drops a chart on screen."""
 
-import streamlit as st
-
 # A browser keeps about 16 WebGL contexts per page and, past that, drops the oldest one still alive: a map on screen
 # goes blank but for its legend (issue 27, item 16). Every map drawn anew (another method, view, colour, selection)
 # makes fresh contexts (a 2-D WebGL map two, a 3-D one one) and plotly leaves the old ones to the garbage collector,
@@ -38,8 +36,3 @@ RELEASE_SCRIPT = """
 })();
 </script>
 """
-
-
-def release_old_charts() -> None:
-    """Put the script on the page (once per browser tab; drawing it again does nothing)."""
-    st.html(RELEASE_SCRIPT, unsafe_allow_javascript=True)
