@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 from appserver import serve  # noqa: E402
-from load_test import PAGES, TRAIN_QUERY  # noqa: E402
+from load_test import PAGES, TRAIN_QUERY, jobs_settled_s, warm_up  # noqa: E402
 from stclient import LightSession  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -45,14 +45,9 @@ def cpu_s(pid: int) -> float:
 async def measure(url: str, home: str, pid: int, runs: int) -> dict:
     from aecore.engine.store import Store, new_token
 
-    warm = LightSession(url)
-    await warm.connect()
-    for page in PAGES:
-        await warm.run(page, query="ws=warm-up-visit", timeout=300)
-    await warm.close()
-    store, t = Store(home), time.time()
-    while store.jobs(statuses=("queued", "running")) and time.time() - t < 300:  # the zoo's codes, made once
-        await asyncio.sleep(0.5)
+    await warm_up(url, assets=False)  # every page once, as the teacher does before class
+    store = Store(home)
+    jobs_settled_s(store)  # the zoo's codes and the warm-up's jobs, made once
     ws = new_token(home)
     s = LightSession(url)
     await s.connect()
