@@ -232,14 +232,21 @@ def test_a_drawing_stays_when_the_run_changes_and_its_star_is_drawn_above_the_po
 
 def test_a_tab_loads_plotlys_code_while_idle_once_and_its_first_chart_uses_it(server, page):
     """The first chart a tab opens does not wait for plotly's 4.7 MB of code: a page without charts (Train, no run
-    yet) loads it once the tab is idle, and the Latent space map drawn after uses that copy (fetched once)."""
+    yet) loads it once its first run has ended and the tab is idle (not while the first page is still coming), and
+    the Latent space map drawn after uses that copy (fetched once)."""
     url, _ = server
-    fetched = "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/static/js/PlotlyChart.')).length"
+    plotly = "performance.getEntriesByType('resource').filter(e => e.name.includes('/static/js/PlotlyChart.'))"
+    fetched = f"() => {plotly}.length"
+    # when Streamlit marks the first run as ended (it sets window.prerenderReady from false to true then)
+    page.add_init_script("""(() => { let v; Object.defineProperty(window, 'prerenderReady', {configurable: true,
+        get: () => v, set: x => { if (x === true && v === false) window.__firstRunEnded = performance.now(); v = x; }}); })()""")
     page.goto(f"{url}/train", wait_until="domcontentloaded")
     page.get_by_role("heading", name="Train an autoencoder").wait_for(timeout=90000)
     settle(page, 90000)
     assert page.locator("[data-testid='stPlotlyChart']").count() == 0  # nothing on this page needs plotly yet
     page.wait_for_function(f"({fetched})() === 1", timeout=30000)  # loaded while idle
+    ended, asked = page.evaluate(f"() => [window.__firstRunEnded, {plotly}[0].startTime]")
+    assert ended is not None and asked >= ended, (ended, asked)  # after the first page, never during it
     page.get_by_role("link", name="Latent space").click()
     page.get_by_role("heading", name="Latent space").first.wait_for(timeout=90000)
     page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=90000)  # the map is drawn

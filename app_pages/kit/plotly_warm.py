@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 # finished (its replay and loss chart) took a tab 3-5 s in a 30-session class on this 2-core machine, the Latent
 # space visit before it (no chart yet) under 1 s. This script imports the same file, by the same address Streamlit's
 # own code imports it from, once per tab when the browser is next idle; Streamlit's import then finds it loaded.
+# It waits for the tab's first page to be done (Streamlit sets `window.prerenderReady` once the first run has ended):
+# idle moments come while the tab waits for that run, and running plotly's code then (1.3 s of the tab's main
+# thread on this machine) held the first page back, in a class by seconds. Where a Streamlit release has no such
+# flag, it waits for idle only, as before.
 # The file name is read from Streamlit's installed files (our own constant text, nothing from a user); when a
 # Streamlit release names it otherwise nothing is drawn, and charts load as before.
 SCRIPT = """
@@ -26,7 +30,13 @@ SCRIPT = """
   const entry = document.querySelector('script[type="module"][src*="/static/js/index."]');
   if (!entry) return;
   const load = () => import(new URL("./%s", entry.src).href).catch(() => {});
-  if (window.requestIdleCallback) requestIdleCallback(load, {timeout: 4000}); else setTimeout(load, 1500);
+  const idle = () => window.requestIdleCallback ? requestIdleCallback(load, {timeout: 4000}) : setTimeout(load, 1500);
+  const started = Date.now();
+  const afterFirstPage = () => {
+    if (window.prerenderReady !== false || Date.now() - started > 60000) idle();
+    else setTimeout(afterFirstPage, 250);
+  };
+  afterFirstPage();
 })();
 </script>
 """
