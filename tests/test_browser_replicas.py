@@ -3,6 +3,7 @@ HOME): a browser stays on its replica through reloads and keeps its workspace; a
 seen on every page through the other; the replicas share one set of workers."""
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -87,17 +88,27 @@ def test_a_class_behind_the_proxy_keeps_its_workspace_and_sees_its_jobs_on_every
     assert len(workers) == 2, [w.id for w in workers]
 
 
-def test_the_proxy_serves_the_apps_files_from_its_cache_and_never_caches_the_page(proxied):
+def test_the_proxy_serves_the_apps_files_from_its_cache_and_its_pages_from_memory(proxied):
     """A class's browsers fetch the same ~60 files (2.3 MB) when they open the app; the replicas serve them once and
-    HAProxy's cache the rest (bench/load_test.py --replicas 1: the light clients' files p95 4.5 -> 0.7 s)."""
+    HAProxy's cache the rest (bench/load_test.py --replicas 1: the light clients' files p95 4.5 -> 0.7 s). The page
+    itself (Streamlit's index.html, the same for every address) comes from HAProxy's memory, never stale in a
+    browser, while the session's own requests (its health check, which sets the XSRF cookie) reach a replica."""
     import urllib.request
 
+    from aecore.serving.replicas import streamlit_page
+
     url = proxied[0]
-    page = urllib.request.urlopen(f"{url}/").read().decode()
+    opened = urllib.request.urlopen(f"{url}/")
+    page = opened.read().decode()
+    assert page == Path(streamlit_page()).read_text()  # Streamlit's own page, byte for byte
+    assert opened.headers.get("Server") is None and opened.headers.get("Cache-Control") == "no-cache"  # not a replica's
+    assert urllib.request.urlopen(f"{url}/latent?ws=abc&method=pca").read().decode() == page  # every page's address
+    health = urllib.request.urlopen(f"{url}/_stcore/health")
+    assert health.headers.get("Server") == "uvicorn" and "_streamlit_xsrf" in str(health.headers.get_all("Set-Cookie"))
     script = re.search(r'src="\./(static/js/[^"]+\.js)"', page).group(1)
     first = urllib.request.urlopen(f"{url}/{script}")
     body = first.read()
     again = urllib.request.urlopen(f"{url}/{script}")
     assert again.read() == body and len(body) > 100_000
     assert again.headers.get("Age") is not None  # served by HAProxy's cache, not by a replica
-    assert urllib.request.urlopen(f"{url}/").headers.get("Age") is None  # the page itself always from a replica
+    assert urllib.request.urlopen(f"{url}/").headers.get("Age") is None  # the page is never a cached copy

@@ -4,7 +4,7 @@ workers for the data home however many replicas ask for them."""
 import pytest
 
 from aecore.engine import pool
-from aecore.serving.replicas import ReplicaError, ServeConfig, proxy_config
+from aecore.serving.replicas import ReplicaError, ServeConfig, proxy_config, streamlit_page
 
 
 @pytest.fixture
@@ -21,6 +21,19 @@ def test_the_proxy_routes_each_browser_to_one_replica_by_cookie_and_checks_their
     assert "option httpchk GET /_stcore/health" in text and "timeout tunnel 1h" in text  # a websocket lives long
     assert "http-request cache-use app_files if { path_beg /static/ }" in text  # the app's files from the cache
     assert "http-response cache-store app_files" in text and "max-object-size 8388608" in text  # plotly's: 4.7 MB
+
+
+def test_the_proxy_answers_the_apps_pages_with_streamlits_own_page_and_leaves_the_rest_to_the_replicas():
+    page = streamlit_page()
+    assert page is not None and page.endswith("static/index.html")  # found without importing Streamlit
+    text = proxy_config(ServeConfig(replicas=2), [9001, 9002], page)
+    rule = next(line for line in text.splitlines() if "http-request return" in line)
+    assert f'file "{page}"' in rule and "hdr cache-control no-cache" in rule and "METH_GET" in rule
+    # one path segment without a dot (/, /train, /latent?ws=...): not /static/..., /_stcore/..., /media/...,
+    # /favicon.png or a trailing slash (Streamlit redirects that one)
+    assert "path_reg ^/[A-Za-z0-9_-]*$" in rule and "!{ path /oauth2callback }" in rule
+    assert text.index("http-request return") < text.index("server r1")
+    assert "http-request return" not in proxy_config(ServeConfig(replicas=2), [9001, 9002])  # no page: replicas serve it
 
 
 def test_bad_serve_settings_are_refused_with_a_message():

@@ -16,6 +16,7 @@ the configured workers once. This process starts them before the replicas and st
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import secrets
 import shutil
@@ -26,6 +27,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from aecore.errors import AELabError
 from aecore.settings import ROOT, Settings
@@ -75,10 +77,34 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def proxy_config(cfg: ServeConfig, ports: list[int]) -> str:
+PAGE_MAX_BYTES = 12_000  # HAProxy holds an answer's file in one buffer (16 KB by default): larger, the replicas serve it
+
+
+def streamlit_page() -> str | None:
+    """Streamlit's installed index.html (found without importing Streamlit), the page every address of the app is
+    answered with; None when it is not found or too large for HAProxy to answer with."""
+    spec = importlib.util.find_spec("streamlit")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        page = Path(folder) / "static" / "index.html"
+        if page.is_file() and page.stat().st_size <= PAGE_MAX_BYTES and not set('"\\') & set(str(page)):
+            return str(page)
+    log.warning("Streamlit's index.html was not found or is over %d bytes: the replicas serve the app's pages",
+                PAGE_MAX_BYTES)
+    return None
+
+
+def proxy_config(cfg: ServeConfig, ports: list[int], page: str | None = None) -> str:
     """HAProxy's configuration: one frontend on cfg.port, the replicas as one backend with a sticky cookie, the app's
-    files cached."""
+    files cached, and with `page` (Streamlit's index.html) the app's pages answered from HAProxy's memory."""
     servers = "\n".join(f"    server r{i + 1} 127.0.0.1:{p} check inter 2s cookie r{i + 1}" for i, p in enumerate(ports))
+    # Opening any page (/, /train, /latent?ws=...) a browser first gets this one file, the same for every page: Streamlit
+    # answers every address of one path segment without a dot with it (a page that does not exist too: the app then
+    # says so), except its login's oauth2callback, which this app does not configure. In a class's arrival a replica
+    # took 0.1-0.7 s to send it (its event loop shared with 30 sessions' first runs). The sticky cookie then comes
+    # with the page's first request to a replica (its health check, before the websocket).
+    pages = ("" if page is None else
+             f'    http-request return status 200 content-type "text/html; charset=utf-8" hdr cache-control no-cache '
+             f'file "{page}" if METH_GET {{ path_reg ^/[A-Za-z0-9_-]*$ }} !{{ path /oauth2callback }}\n')
     return f"""# written by aecore.serving.replicas: {len(ports)} AE Lab replicas
 global
     maxconn 4096
@@ -109,7 +135,7 @@ backend replicas
     balance leastconn
     cookie {COOKIE} insert indirect nocache httponly
     option httpchk GET /_stcore/health
-    http-request cache-use app_files if {{ path_beg /static/ }}
+{pages}    http-request cache-use app_files if {{ path_beg /static/ }}
     http-response cache-store app_files
 {servers}
 """
@@ -152,7 +178,7 @@ class Replicas:
                             STREAMLIT_SERVER_COOKIE_SECRET=secret)
             self._wait_healthy()
             conf = self.settings.home_path / "haproxy.cfg"
-            conf.write_text(proxy_config(self.cfg, self.ports))
+            conf.write_text(proxy_config(self.cfg, self.ports, streamlit_page()))
             self._spawn("proxy", [proxy, "-db", "-f", str(conf)], "proxy.log")
             self._wait_port()
         except BaseException:
