@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -787,3 +788,18 @@ def test_a_map_reuses_the_codes_the_page_asked_for_first(store, settings, mnist,
     res = ResultStore(store.results_dir).get_key(done.result_key)
     idx = layout_points(dict(params, digits=None), pool_labels(mnist, "test"))
     assert np.array_equal(res.images["idx"], idx) and np.allclose(res.images["mse"], stored["mse"][idx])
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel has no autogroups")
+def test_a_worker_in_its_own_session_lowers_that_sessions_cpu_share_and_never_its_parents():
+    """With autogroups on, a process's nice value only counts within its session, and the pool starts each worker in
+    a session of its own: it must lower the session's share too, or it takes as much CPU as the web server."""
+    probe = ("import os; from aecore.engine.process import lower_priority; lower_priority(10); "
+             "print(os.nice(0), open('/proc/self/autogroup').read().split()[-1])")
+    mine = Path("/proc/self/autogroup").read_text()
+    alone = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                           start_new_session=True, cwd=str(ROOT))
+    assert alone.stdout.split() == ["10", "10"]  # nice 10, and its session's share as nice 10
+    shared = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=str(ROOT))
+    assert shared.stdout.split()[0] == "10" and shared.stdout.split()[1] == mine.split()[-1]  # the parent's untouched
+    assert Path("/proc/self/autogroup").read_text() == mine

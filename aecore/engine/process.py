@@ -25,11 +25,27 @@ def limit_threads(threads: int) -> None:
         pass
 
 
+AUTOGROUP = "/proc/self/autogroup"  # Linux: the CPU share of this process's session ("/autogroup-12 nice 0")
+
+
 def lower_priority(increment: int = 10) -> None:
-    """Run below the web server, so pages stay quick while jobs compute."""
+    """Run below the web server, so pages stay quick while jobs compute.
+
+    A worker leads its own session (the pool starts it so, to outlive the server), and with the kernel's autogroups
+    on (Debian's default: /proc/sys/kernel/sched_autogroup_enabled) each session shares the CPU equally with the
+    others whatever its processes' nice values, which then only order the processes within it: a worker at nice 10
+    still took as much CPU as the web server. So a session leader lowers its session's share too. Never another
+    process's session: a worker that shares the server's (started by hand) lowers only itself."""
     try:
         os.nice(increment)
     except (OSError, AttributeError):
+        pass
+    if os.getsid(0) != os.getpid():
+        return
+    try:
+        with open(AUTOGROUP, "w") as f:
+            f.write(str(increment))
+    except OSError:  # no autogroups here (another kernel, or not Linux): the nice value above is what counts
         pass
 
 
