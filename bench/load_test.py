@@ -23,7 +23,9 @@ sessions, one set of workers); `server_peak_mb` is then the replicas' memory tog
 Before the class the teacher opens every page once (`warm_up_s`) and the bench waits until the jobs that started
 are done (the zoo's codes the server queues at start, the pages' own: `warm_up_jobs_s`), as they are when the app
 was opened minutes before a class; `--no-warm-up` starts the class on a cold server instead. The first line
-(details) lists each tab's visits and times as `tabs_s`.
+(details) lists each tab's visits and times as `tabs_s`, and where each tab's first page went, on the tab's own clock
+(`tabs_first_page_ms`: the page received, the app's scripts run, the server checks answered, settled; the rest is
+the server's first run and its drawing).
 Whatever it started (server or proxy and replicas, workers, browsers) is stopped on any exit, including a timeout.
 """
 
@@ -143,22 +145,39 @@ SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
     && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))"""
 
 
+# the same, noting when (on the tab's own clock) it first held
+SETTLED_AT = f"() => {{ const ok = ({SETTLED})(); if (ok) window.__aelabSettled = performance.now(); return ok; }}"
+
+# Where a tab's first page went, on the tab's own clock (ms from the navigation): the page (index.html) received, the
+# app's scripts run (DOMContentLoaded), its server checks answered (health and host-config, after which the browser
+# opens the websocket and asks for the first run), and the page settled. The rest is the server's first run and its
+# drawing.
+FIRST_PAGE_PHASES = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const checks = performance.getEntriesByType('resource').filter(r => r.name.includes('/_stcore/'));
+  return {page: Math.round(nav.responseEnd), scripts: Math.round(nav.domContentLoadedEventEnd),
+          server_checks: checks.length ? Math.round(Math.max(...checks.map(r => r.responseEnd))) : null,
+          settled: Math.round(window.__aelabSettled || performance.now())};
+}"""
+
+
 async def settled_s(page, t0: float, timeout_ms: float = 60000) -> float:
     """Seconds from t0 until the tab shows a settled page: no running indicator, its heading drawn, every chart
     drawn (what a student waits for after a click)."""
     await page.wait_for_timeout(100)  # the click's rerun has begun
-    await page.wait_for_function(SETTLED, timeout=timeout_ms, polling=50)
+    await page.wait_for_function(SETTLED_AT, timeout=timeout_ms, polling=50)
     return time.perf_counter() - t0
 
 
 async def browser_session(browser, url: str, store, deadline: float) -> dict:
     """The same flow in a real chromium tab, timed from each navigation to a settled page (settled_s)."""
-    errors, times = [], []
+    errors, times, first_page = [], [], None
     page = await browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         t0 = time.perf_counter()
         await page.goto(f"{url}/train?{TRAIN_QUERY}", wait_until="domcontentloaded")
         times.append(("train", await settled_s(page, t0)))
+        first_page = await page.evaluate(FIRST_PAGE_PHASES)
         await page.get_by_role("button", name="▶ Train").click(timeout=60000)
         ws = page.url.split("ws=")[1].split("&")[0]
         end = time.time() + 60
@@ -184,7 +203,8 @@ async def browser_session(browser, url: str, store, deadline: float) -> dict:
         done, status = False, None
     finally:
         await page.close()
-    return {"kind": "browser", "times": times, "errors": errors[:3], "finished": done, "job_status": status}
+    return {"kind": "browser", "times": times, "errors": errors[:3], "finished": done, "job_status": status,
+            "first_page_ms": first_page}
 
 
 async def warm_up(url: str, assets: bool = True) -> list[float]:
@@ -328,6 +348,7 @@ def main() -> int:
         "warm_up_s": [round(t, 2) for t in warm], "warm_up_jobs_s": warm_jobs_s and round(warm_jobs_s, 1),
         "assets": a.assets,
         "tabs_s": [[(page, round(t, 2)) for page, t in r["times"]] for r in results if r["kind"] == "browser"],
+        "tabs_first_page_ms": [r["first_page_ms"] for r in results if r["kind"] == "browser"],
     }
     print(json.dumps(detail))
     detail["replicas"] = a.replicas

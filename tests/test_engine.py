@@ -797,9 +797,10 @@ def test_a_worker_in_its_own_session_lowers_that_sessions_cpu_share_and_never_it
     probe = ("import os; from aecore.engine.process import lower_priority; lower_priority(10); "
              "print(os.nice(0), open('/proc/self/autogroup').read().split()[-1])")
     mine = Path("/proc/self/autogroup").read_text()
+    nice = str(min(19, os.nice(0) + 10))  # (the suite may itself run at a lower priority: nice -n 19)
     alone = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                            start_new_session=True, cwd=str(ROOT))
-    assert alone.stdout.split() == ["10", "10"]  # nice 10, and its session's share as nice 10
+    assert alone.stdout.split() == [nice, "10"]  # its own nice, and its session's share as nice 10
     shared = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=str(ROOT))
-    assert shared.stdout.split()[0] == "10" and shared.stdout.split()[1] == mine.split()[-1]  # the parent's untouched
+    assert shared.stdout.split() == [nice, mine.split()[-1]]  # the parent's session untouched
     assert Path("/proc/self/autogroup").read_text() == mine
