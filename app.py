@@ -11,8 +11,10 @@ from app_pages.kit import background, classroom, navigation, session, tab_script
 # A local image: an emoji or :material/…: icon makes the browser fetch the favicon from a CDN (fails offline).
 st.set_page_config(page_title="AE Lab", page_icon=str(Path(__file__).resolve().parent / "data" / "favicon.png"), layout="wide")
 
-# every run of a page takes its turn (turns.py: why); the page's work is all inside
-with turns.turn(current().page_turns):
+# every run of a page takes its turn, a session's first page before the others' reruns (turns.py: why); the page's
+# work is all inside
+with turns.turn(current().page_turns, first="page_shown" not in st.session_state):
+    st.session_state["page_shown"] = True
     url.begin()  # the page's settings go to the address together, at the end (url.sync)
     session.warm_imports()
     heap.freeze_imported()  # what imports made (the last run's too) is left out of the collector's full passes
