@@ -348,6 +348,27 @@ def test_a_full_workspace_cannot_train_until_it_deletes_runs(store, settings, mn
     assert submit(store, settings, WS_A, "train", _train(tiny), "one more", mnist).status == QUEUED
 
 
+def test_the_space_used_counts_saved_states_and_a_job_ending_meanwhile_never_breaks_the_page(store, settings, mnist,
+                                                                                             tiny, monkeypatch):
+    """The Train page shows a workspace's disk use on every run while its jobs end (and remove their saved states):
+    a folder gone in the middle of the count is counted as nothing, never an error on the page."""
+    job = submit(store, settings, WS_A, "train", _train(tiny), "t", mnist)
+    states = store.checkpoint_dir(job.id).parent
+    (states / "epoch-1").mkdir(parents=True)
+    (states / "epoch-1" / "state.pt").write_bytes(b"x" * 3000)
+    store.add_run(WS_A, "r1", "a run", "done", "d" * 64, 1000)
+    assert store.used_bytes(WS_A) == 4000
+    real = os.scandir
+
+    def vanished(path):  # the job ended between finding its folder and reading it
+        if Path(path) == states:
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", vanished)
+    assert store.used_bytes(WS_A) == 1000
+
+
 def test_queue_position_and_estimated_start(store, settings, mnist, tiny):
     jobs = [submit(store, settings, ws, "train", _train(tiny), "t", mnist) for ws in (WS_A, WS_B, WS_C)]
     from aecore.engine.client import Engine

@@ -67,6 +67,19 @@ from aecore.engine.workspaces import (
 )
 
 
+def _tree_bytes(top: Path) -> int:
+    """Bytes of the files under `top`. A job that ends removes its saved states while a page counts them: what is gone
+    counts as nothing (os.walk passes over a folder that vanished; Path.rglob raised FileNotFoundError to the page)."""
+    total = 0
+    for folder, _, files in os.walk(top):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name), follow_symlinks=False).st_size
+            except OSError:
+                pass
+    return total
+
+
 class Store:
     """The engine's database and the files beside it (runs, checkpoints, results, logs) under `home`."""
 
@@ -684,14 +697,8 @@ class Store:
     def used_bytes(self, workspace: str) -> int:
         """Disk used by the workspace's runs and by the saved states of its resumable jobs."""
         runs = int(self._q("SELECT COALESCE(SUM(bytes), 0) FROM runs WHERE workspace=?", (workspace,))[0][0])
-        states = 0
-        for (job_id,) in self._q("SELECT id FROM jobs WHERE workspace=? AND kind='train'", (workspace,)):
-            for f in self.checkpoint_dir(job_id).parent.rglob("*"):
-                try:
-                    states += f.stat().st_size if f.is_file() else 0
-                except OSError:
-                    pass
-        return runs + states
+        jobs = self._q("SELECT id FROM jobs WHERE workspace=? AND kind='train'", (workspace,))
+        return runs + sum(_tree_bytes(self.checkpoint_dir(job_id).parent) for (job_id,) in jobs)
 
     def drop_queued(self, workspace: str, kind: str) -> int:
         """Stop this workspace's queued jobs of `kind` (a newer ask replaces them: a slider dragged through
