@@ -93,6 +93,7 @@ def test_the_proxy_serves_the_apps_files_from_its_cache_and_its_pages_from_memor
     HAProxy's cache the rest (bench/load_test.py --replicas 1: the light clients' files p95 4.5 -> 0.7 s). The page
     itself (Streamlit's index.html, the same for every address) comes from HAProxy's memory, never stale in a
     browser, while the session's own requests (its health check, which sets the XSRF cookie) reach a replica."""
+    import urllib.error
     import urllib.request
 
     from aecore.serving.replicas import streamlit_page
@@ -105,6 +106,10 @@ def test_the_proxy_serves_the_apps_files_from_its_cache_and_its_pages_from_memor
     assert urllib.request.urlopen(f"{url}/latent?ws=abc&method=pca").read().decode() == page  # every page's address
     health = urllib.request.urlopen(f"{url}/_stcore/health")
     assert health.headers.get("Server") == "uvicorn" and "_streamlit_xsrf" in str(health.headers.get_all("Set-Cookie"))
+    # opened at /train, the browser first checks /train/_stcore/health (the app lives at /): HAProxy says no at once
+    with pytest.raises(urllib.error.HTTPError) as no:
+        urllib.request.urlopen(f"{url}/train/_stcore/health")
+    assert no.value.code == 404 and no.value.headers.get("Server") is None
     script = re.search(r'src="\./(static/js/[^"]+\.js)"', page).group(1)
     first = urllib.request.urlopen(f"{url}/{script}")
     body = first.read()

@@ -33,7 +33,10 @@ def test_the_proxy_answers_the_apps_pages_with_streamlits_own_page_and_leaves_th
     # /favicon.png or a trailing slash (Streamlit redirects that one)
     assert "path_reg ^/[A-Za-z0-9_-]*$" in rule and "!{ path /oauth2callback }" in rule
     assert text.index("http-request return") < text.index("server r1")
-    assert "http-request return" not in proxy_config(ServeConfig(replicas=2), [9001, 9002])  # no page: replicas serve it
+    # a page's address makes the browser check /train/_stcore/health first: "not found", from HAProxy at once
+    probe = next(line for line in text.splitlines() if "return status 404" in line)
+    assert "path_reg ^/[A-Za-z0-9_-]+/_stcore/(health|host-config)$" in probe
+    assert "return status 200" not in proxy_config(ServeConfig(replicas=2), [9001, 9002])  # no page: replicas serve it
 
 
 def test_bad_serve_settings_are_refused_with_a_message():

@@ -105,6 +105,12 @@ def proxy_config(cfg: ServeConfig, ports: list[int], page: str | None = None) ->
     pages = ("" if page is None else
              f'    http-request return status 200 content-type "text/html; charset=utf-8" hdr cache-control no-cache '
              f'file "{page}" if METH_GET {{ path_reg ^/[A-Za-z0-9_-]*$ }} !{{ path /oauth2callback }}\n')
+    # Opened at a page's address (/train?...), Streamlit's browser code first checks the server as if the app lived
+    # under that page (/train/_stcore/health and host-config: 404), then, 0.1 s later, at / (found). The first answer
+    # is always "not found" (the app lives at /), so HAProxy gives it at once: from a replica it took as long as any
+    # request in a class's arrival.
+    probes = ('    http-request return status 404 content-type "text/plain; charset=utf-8" string "Not Found" '
+              'hdr cache-control no-cache if { path_reg ^/[A-Za-z0-9_-]+/_stcore/(health|host-config)$ }\n')
     return f"""# written by aecore.serving.replicas: {len(ports)} AE Lab replicas
 global
     maxconn 4096
@@ -135,7 +141,7 @@ backend replicas
     balance leastconn
     cookie {COOKIE} insert indirect nocache httponly
     option httpchk GET /_stcore/health
-{pages}    http-request cache-use app_files if {{ path_beg /static/ }}
+{pages}{probes}    http-request cache-use app_files if {{ path_beg /static/ }}
     http-response cache-store app_files
 {servers}
 """
