@@ -16,7 +16,6 @@ the configured workers once. This process starts them before the replicas and st
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import secrets
 import shutil
@@ -27,9 +26,9 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 from aecore.errors import AELabError
+from aecore.serving.frontend import static_dir
 from aecore.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -83,11 +82,10 @@ PAGE_MAX_BYTES = 12_000  # HAProxy holds an answer's file in one buffer (16 KB b
 def streamlit_page() -> str | None:
     """Streamlit's installed index.html (found without importing Streamlit), the page every address of the app is
     answered with; None when it is not found or too large for HAProxy to answer with."""
-    spec = importlib.util.find_spec("streamlit")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        page = Path(folder) / "static" / "index.html"
-        if page.is_file() and page.stat().st_size <= PAGE_MAX_BYTES and not set('"\\') & set(str(page)):
-            return str(page)
+    static = static_dir()
+    page = static / "index.html" if static else None
+    if page is not None and page.stat().st_size <= PAGE_MAX_BYTES and not set('"\\') & set(str(page)):
+        return str(page)
     log.warning("Streamlit's index.html was not found or is over %d bytes: the replicas serve the app's pages",
                 PAGE_MAX_BYTES)
     return None

@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from pathlib import Path
 
-import streamlit as st
+from aecore.serving.frontend import static_dir
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,8 @@ CHUNK = re.compile(r"PlotlyChart\.[A-Za-z0-9_-]+\.js")
 @functools.cache
 def chunk_name() -> str | None:
     """The file of Streamlit's browser code that holds plotly, or None when there is not exactly one."""
-    js = Path(st.__file__).resolve().parent / "static" / "static" / "js"
-    names = [p.name for p in js.glob("PlotlyChart.*.js") if CHUNK.fullmatch(p.name)]
+    js = static / "static" / "js" if (static := static_dir()) else None
+    names = [p.name for p in js.glob("PlotlyChart.*.js") if CHUNK.fullmatch(p.name)] if js else []
     if len(names) != 1:
         log.warning("plotly's browser code was not found among Streamlit's files (%d matches): charts load on first use",
                     len(names))
