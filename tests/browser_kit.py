@@ -48,6 +48,18 @@ def upload(page, path, name: str):
     page.get_by_role("button", name="Import").click()
 
 
+def upload_test_digit(page, folder, index: int = 3) -> None:
+    """Upload MNIST test image `index` as a photo of a digit would be (dark ink on white, 140x140 PNG) in the page's
+    file uploader (Latent space's "Your own digit")."""
+    from PIL import Image
+
+    from aecore.data.mnist import load_mnist
+
+    png = Path(folder) / "my-digit.png"
+    Image.fromarray(255 - load_mnist().test.x[index]).resize((140, 140)).save(png)
+    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(png))
+
+
 def need_chromium() -> None:
     """Skip without Debian's chromium; in CI (which installs it) fail instead."""
     if not Path(CHROMIUM).exists():

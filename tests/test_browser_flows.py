@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_kit import SHOTS, no_errors, pick_option, settle
+from browser_kit import SHOTS, no_errors, pick_option, settle, upload_test_digit
 
 COLD_START = True  # this module's server starts on an empty data home: the first deep link waits for the warm-up
 PAGES = ["Home", "Train", "Reconstructions", "Latent space", "Denoising", "Experiments"]
@@ -244,16 +244,9 @@ def test_latent_select_by_click_box_and_lasso(server, page):
 
 # ---- upload a digit ----------------------------------------------------------------------------------
 def test_upload_a_digit(server, page, tmp_path):
-    from PIL import Image
-
-    from aecore.data.mnist import load_mnist
-
     url, _ = server
-    x = load_mnist().test.x[3]  # a 0; uploaded as a photo would be: dark ink on white, larger
-    png = tmp_path / "my-digit.png"
-    Image.fromarray(255 - x).resize((140, 140)).save(png)
     open_page(page, f"{url}/latent?run=zoo:conv-k2&method=raw&n=1000", "Latent space")
-    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(png))
+    upload_test_digit(page, tmp_path)  # a 0, as a photo would be: dark ink on white, larger
     page.get_by_text(re.compile("prepared like MNIST")).first.wait_for(timeout=60000)
     settle(page)
     page.get_by_text("★ your digit (more under").wait_for()

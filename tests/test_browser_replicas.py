@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_kit import SHOTS, need_chromium, no_errors, readme_app, settle
+from browser_kit import SHOTS, need_chromium, no_errors, readme_app, settle, upload_test_digit
 
 COOKIE = "aelab_replica"
 
@@ -122,18 +122,12 @@ def test_the_proxy_serves_the_apps_files_from_its_cache_and_its_pages_from_memor
 def test_an_upload_goes_through_the_proxy(proxied, browser, tmp_path):
     """An upload is checked against Streamlit's XSRF cookie, which a replica sets on the page's health check (the
     page itself now comes from HAProxy): a digit uploaded on Latent space through the proxy is placed on the map."""
-    from PIL import Image
-
-    from aecore.data.mnist import load_mnist
-
     url = proxied[0]
-    png = tmp_path / "my-digit.png"
-    Image.fromarray(255 - load_mnist().test.x[3]).resize((140, 140)).save(png)  # a 0, dark ink on white
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     _open(page, f"{url}/latent?run=zoo:conv-k2&method=raw&n=1000", "Latent space")
     assert any(c["name"] == "_streamlit_xsrf" for c in context.cookies())
-    page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(png))
+    upload_test_digit(page, tmp_path)
     page.get_by_text(re.compile("prepared like MNIST")).first.wait_for(timeout=60000)
     settle(page)
     page.get_by_text("★ your digit (more under").wait_for()
