@@ -15,7 +15,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from aecore.data.catalog import load_dataset  # noqa: E402
 from aecore.models.registry import build_model  # noqa: E402
 from aecore.settings import current, use  # noqa: E402
 from aecore.data.shapes import make_shapes  # noqa: E402
+from scratch import home_removed_at_exit  # noqa: E402
 
 
 def speed(images: int, size: int) -> dict:
@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--ae-epochs", type=int, default=10)
     ap.add_argument("--clf-epochs", type=int, default=10)
     a = ap.parse_args()
-    use(current().with_(home=tempfile.mkdtemp(prefix="aelab-bench-")))  # a data home of its own
+    use(current().with_(home=home_removed_at_exit(prefix="aelab-bench-")))  # a data home of its own
     result = {"threads": torch.get_num_threads(), "seconds_per_1000_images": {}}
     for size in (32, 64):
         result["seconds_per_1000_images"][size] = s = speed(a.images, size)

@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from aecore.engine.client import Engine  # noqa: E402
 from aecore.engine.pool import stop_workers  # noqa: E402
 from aecore.engine.store import new_token  # noqa: E402
 from aecore.settings import Settings  # noqa: E402
+from scratch import home_removed_at_exit  # noqa: E402
 
 CONFIG = dict(model="conv", latent=4, epochs=2, batch_size=32, limit=4000, device="cpu")
 
@@ -42,7 +42,7 @@ def wait(eng: Engine, ws: str, job_id: int, statuses: tuple[str, ...], t0: float
 
 def measure(poll_s: float | None, trials: int) -> dict:
     """Median seconds of each click with the workers polling every `poll_s` (None: the settings' default)."""
-    home = tempfile.mkdtemp(prefix="aelab-latency-")
+    home = home_removed_at_exit(prefix="aelab-latency-")
     settings = Settings(home=home, workers=1, view_workers=1, threads=1, idle_exit_s=120)
     if poll_s is not None:
         settings.poll_s = poll_s

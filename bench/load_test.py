@@ -27,6 +27,7 @@ was opened minutes before a class; `--no-warm-up` starts the class on a cold ser
 (`tabs_first_page_ms`: the page received, the app's scripts run, the server checks answered, settled; the rest is
 the server's first run and its drawing).
 Whatever it started (server or proxy and replicas, workers, browsers) is stopped on any exit, including a timeout.
+The run's data home (`server_log` is in it) is removed afterwards, unless the run failed or `--keep-home` is given.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ import os
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 from appserver import CHROMIUM, CHROMIUM_FLAGS, replica_pids, serve, serve_replicas  # noqa: E402
+from scratch import ScratchHome  # noqa: E402
 from stclient import LightSession, fetch_app_files  # noqa: E402
 
 TRAIN_QUERY = "model=dense&latent=4&epochs=2&batch=50&limit=1000"
@@ -286,6 +287,8 @@ def main() -> int:
                     help="light clients skip the app's files (the page and its scripts) that a browser fetches first")
     ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
                     help="start the sessions on a cold server (no first visit of every page)")
+    ap.add_argument("--keep-home", action="store_true",
+                    help="keep the run's data home (its logs, jobs and runs); it is kept anyway when the run fails")
     a = ap.parse_args()
     if not 1 <= a.sessions <= 100 or not 0 <= a.browsers <= min(5, a.sessions):
         print("error: --sessions must be 1..100 and --browsers 0..5 (and at most --sessions)", file=sys.stderr)
@@ -295,7 +298,14 @@ def main() -> int:
         a.browsers = 0
     # A timeout (SIGTERM) or Ctrl-C unwinds through serve(), which stops the server and its workers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    home = tempfile.mkdtemp(prefix="aelab-load-")
+    with ScratchHome("aelab-load-", keep=a.keep_home) as scratch:
+        ok = run_class(a, scratch.path)
+        scratch.keep = scratch.keep or not ok
+    return 0 if ok else 1
+
+
+def run_class(a, home: str) -> bool:
+    """The class on a server (or replicas) over `home`: prints the details and summary lines; True when it went well."""
     env = {"AELAB_HOME": home, "AELAB_JOBS_PER_WORKSPACE": "2", "AELAB_WORKER_IDLE_S": "60"}
     from aecore.engine.store import Store
 
@@ -369,7 +379,7 @@ def main() -> int:
                # the light clients fetching the app's files first, as a browser with an empty cache does
                "assets_p95_s": round(_quantile(assets, 0.95), 3) if assets else None}
     print(json.dumps(summary))
-    return 0 if finished == a.sessions and not lost and not tracebacks else 1
+    return finished == a.sessions and not lost and not tracebacks
 
 
 if __name__ == "__main__":

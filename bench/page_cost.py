@@ -20,7 +20,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from appserver import serve  # noqa: E402
 from load_test import PAGES, TRAIN_QUERY, jobs_settled_s, warm_up  # noqa: E402
 from stclient import LightSession  # noqa: E402
+from scratch import home_removed_at_exit  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
 LONG_JOB = "model=dense&latent=4&epochs=200&batch=50&limit=60000"  # stays queued or running while the pages are timed
@@ -74,7 +74,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20, help="reruns of each page")
     a = ap.parse_args()
-    home = tempfile.mkdtemp(prefix="aelab-page-cost-")
+    home = home_removed_at_exit(prefix="aelab-page-cost-")
     env = {"AELAB_HOME": home, "AELAB_JOBS_PER_WORKSPACE": "2"}
     with serve(env) as (url, server):
         time.sleep(1)

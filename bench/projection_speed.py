@@ -49,6 +49,7 @@ from aecore.analysis.projection import project, sample_indices  # noqa: E402
 from aecore.data.mnist import load_mnist  # noqa: E402
 from aecore.models.evaluate import encode  # noqa: E402
 from aecore.training.zoo import load_zoo  # noqa: E402
+from scratch import home_removed_at_exit  # noqa: E402
 
 
 def sklearn_tsne(z: np.ndarray, threads: int) -> tuple[float, float, np.ndarray]:
@@ -120,14 +121,13 @@ def figure(name: str, value, **more) -> None:
 
 def engine_run(sizes: list[int], methods: list[str]) -> None:
     """Maps through the engine with a training job beside them (see the module's docstring)."""
-    import tempfile
-
+    
     from aecore.engine.client import Engine
     from aecore.engine.pool import stop_workers
     from aecore.engine.store import new_token
     from aecore.settings import Settings
 
-    home = tempfile.mkdtemp(prefix="aelab-maps-")
+    home = home_removed_at_exit(prefix="aelab-maps-")
     settings = Settings.from_env({}).with_(home=home, idle_exit_s=300)
     eng = Engine.open(settings)
     trainer, student = new_token(home), new_token(home)

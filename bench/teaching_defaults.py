@@ -20,7 +20,6 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from aecore.analysis.pca import pca_mse  # noqa: E402
 from aecore.data.mnist import load_mnist  # noqa: E402
 from aecore.settings import current, use  # noqa: E402
 from aecore.training.trainer import train  # noqa: E402
+from scratch import home_removed_at_exit  # noqa: E402
 
 R5 = lambda v: round(float(v), 5)  # noqa: E731
 
@@ -226,7 +226,7 @@ def main() -> int:
     a = ap.parse_args()
     threads = a.threads or current().resolved_threads()
     torch.set_num_threads(threads)
-    use(current().with_(home=tempfile.mkdtemp(prefix="aelab-bench-")))  # imported colour sets stay out of the way
+    use(current().with_(home=home_removed_at_exit(prefix="aelab-bench-")))  # imported colour sets stay out of the way
     mnist = load_mnist()
     jobs = comparisons(mnist, a.quick)
     only = [s.strip() for s in a.only.split(",") if s.strip()]

@@ -24,6 +24,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def default_log_path(env: dict | None, name: str, port: int) -> str:
+    """Where a started server's output goes: the logs folder of its data home (removed with it), else a temporary
+    file."""
+    home = (env or {}).get("AELAB_HOME")
+    if not home:
+        return tempfile.mkstemp(prefix=f"aelab-{name}-", suffix=".log")[1]
+    logs = Path(home) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return str(logs / f"{name}-{port}.log")
+
+
 def wait_healthy(url: str, proc: subprocess.Popen, start_timeout: float, what: str) -> None:
     """Wait until `url` answers Streamlit's health check; RuntimeError with the end of `proc.log_path` when `proc`
     exits first or `start_timeout` seconds pass."""
@@ -44,10 +55,10 @@ def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | No
     """Run `streamlit run app.py` (or another `script`) on 127.0.0.1 as `./aelab app` does (through aelab_server.py);
     yields (url, process). Stops it (and its workers) on exit.
 
-    The server's output goes to `log_path` (a temporary file by default; `process.log_path`).
+    The server's output goes to `log_path` (by default default_log_path's; `process.log_path`).
     """
     port = free_port()
-    log_path = log_path or tempfile.mkstemp(prefix="aelab-server-", suffix=".log")[1]
+    log_path = log_path or default_log_path(env, "server", port)
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "aelab_server.py"), "run", script, "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -74,9 +85,9 @@ def serve(env: dict | None = None, start_timeout: float = 90, log_path: str | No
 def serve_replicas(env: dict, replicas: int, start_timeout: float = 180, log_path: str | None = None):
     """Run `python -m aecore serve --replicas N` (N Streamlit servers behind HAProxy) on 127.0.0.1; yields (the
     proxy's url, the serve process). Stops everything it started on exit. The replicas' logs are in the data home's
-    logs folder; the serve process's own output goes to `log_path` (`process.log_path`)."""
+    logs folder; the serve process's own output goes to `log_path` (by default there too; `process.log_path`)."""
     port = free_port()
-    log_path = log_path or tempfile.mkstemp(prefix="aelab-serve-", suffix=".log")[1]
+    log_path = log_path or default_log_path(env, "serve", port)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "aecore", "serve", "--replicas", str(replicas), "--port", str(port),
                                  "--address", "127.0.0.1"], cwd=ROOT, env=dict(os.environ, **env), stdout=log,
