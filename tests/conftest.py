@@ -57,7 +57,8 @@ def tiny():
 
 
 def ready_app_test(path, timeout: float = 120):
-    """An AppTest whose runs wait for the engine's jobs (codes, projections…) and rerun, like the page's progress box."""
+    """An AppTest whose runs wait for the engine's jobs (codes, projections…) and rerun, like the page's progress box;
+    `toasts_shown` lists every toast its runs showed."""
     from streamlit.testing.v1 import AppTest
 
     class ReadyAppTest(AppTest):
@@ -66,6 +67,8 @@ def ready_app_test(path, timeout: float = 120):
 
             started = time.time()
             result = super()._run(widget_state, timeout)
+            # a toast stays on a browser's screen for seconds, through the reruns below: keep what each run showed
+            self.toasts_shown = getattr(self, "toasts_shown", []) + [t.value for t in result.toast]
             store, t, waited = Store(os.environ["AELAB_HOME"]), time.time(), False
             while any(j.kind != "train" for j in store.jobs(statuses=("queued", "running"))):
                 assert time.time() - t < 180, "engine jobs did not finish"

@@ -100,6 +100,7 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
     at.switch_page("app_pages/reconstructions.py").run()
     picker = by_label(at.sidebar.selectbox, "Model run")
     assert any(o.startswith("yours ·") for o in picker.options)
+    assert picker.value.startswith("run:")  # and it is the run shown, not the zoo's
 
 
 def test_layer_wise_pretraining_trains_from_the_train_page():
@@ -280,6 +281,37 @@ def test_another_workspaces_unshared_run_cannot_be_opened_from_a_link(tiny, mnis
     at = app("app_pages/reconstructions.py", run=f"run:{run_id}")
     assert not at.exception
     assert at.sidebar.selectbox[0].value != f"run:{run_id}" and f"run:{run_id}" not in at.sidebar.selectbox[0].options
+
+
+def test_the_sidebar_model_run_follows_what_the_student_trains(tiny, mnist):
+    """A student who looked at the zoo's model, then trained a run, finds their run on the next page (with a toast
+    that says so); one they pick afterwards stays picked; a new session opens on their newest run; a link's run wins."""
+    from aecore.engine.client import new_token
+    from aecore.engine.keep import keep_run
+    from aecore.training.trainer import train
+    from app_pages.kit import session
+
+    store = session.engine()._store  # (opens the data home)
+    ws = new_token()
+
+    def model_run(at):
+        return by_label(at.sidebar.selectbox, "Model run").value
+
+    at = app("app_pages/latent.py", ws=ws, method="pca")
+    assert model_run(at) == "zoo:conv-k16"  # nothing of theirs yet
+    run_id = keep_run(store, ws, train(tiny(), mnist), "my first run")  # as ▶ Train keeps it
+    try:
+        at.switch_page("app_pages/reconstructions.py").run()
+        assert not at.exception and model_run(at) == f"run:{run_id}"
+        assert any("my first run" in t and "now the model run" in t for t in at.toasts_shown), at.toasts_shown
+        shown = len(at.toasts_shown)
+        by_label(at.sidebar.selectbox, "Model run").set_value("zoo:conv-k2").run()
+        at.switch_page("app_pages/latent.py").run()
+        assert model_run(at) == "zoo:conv-k2" and len(at.toasts_shown) == shown  # their own pick stays
+        assert model_run(app("app_pages/denoising.py", ws=ws)) == f"run:{run_id}"  # a new session: their newest
+        assert model_run(app("app_pages/latent.py", ws=ws, run="zoo:conv-k2", method="pca")) == "zoo:conv-k2"  # a link
+    finally:
+        store.delete_run(run_id, ws)
 
 
 def test_denoising_says_what_the_model_was_trained_on():

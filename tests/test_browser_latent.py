@@ -138,7 +138,8 @@ def test_the_sidebar_says_what_a_map_job_is_doing_as_the_page_does(server, page)
 
 def test_a_run_of_your_own_follows_you_to_every_page(server, page):
     """Issue 27 item 5: a run picked on one page is the run on the next; it was zoo · conv-k16 again on Latent space
-    and Experiments. (A run of your own, so the check cannot pass by the default being what was picked.)"""
+    and Experiments. And a run just trained is the run the other pages open on (it was the zoo's conv-k16 until the
+    student picked it). The run picked then is one no page opens on by default, so the check cannot pass by chance."""
     url, _ = server
     page.goto(f"{url}/train?model=dense&latent=2&epochs=1&batch=50&limit=600&dataset=mnist", wait_until="domcontentloaded")
     page.get_by_role("heading", name="Train an autoencoder").first.wait_for(timeout=90000)
@@ -149,16 +150,17 @@ def test_a_run_of_your_own_follows_you_to_every_page(server, page):
     page.locator(sidebar).get_by_role("link", name="Reconstructions").click()
     page.get_by_role("heading", name="Reconstructions").first.wait_for(timeout=90000)
     settle(page, 90000)
-    assert "conv-k16" in shown(page, "Model run", sidebar)  # the default, before the student picks
-    choose(page, "Model run", re.compile(r"yours · dense k=2, 600 images"), sidebar)
+    assert "yours · dense k=2, 600 images" in shown(page, "Model run", sidebar)  # what they just trained
     page.get_by_text(re.compile(r"dense k=2, 600 images.*: random test images")).first.wait_for(timeout=60000)
+    choose(page, "Model run", "zoo · conv-k2", sidebar)
+    page.get_by_text(re.compile(r"conv-k2.*: random test images")).first.wait_for(timeout=60000)
     for name in ("Latent space", "Denoising", "Experiments", "Reconstructions"):
         page.locator(sidebar).get_by_role("link", name=name).click()
         page.get_by_role("heading", name=name).first.wait_for(timeout=90000)
         settle(page, 90000)
-        assert "yours · dense k=2, 600 images" in shown(page, "Model run", sidebar), name
-        assert "run=zoo" not in page.url, page.url  # nor does the address carry the zoo run
-    page.get_by_text(re.compile(r"dense k=2, 600 images.*: random test images")).first.wait_for(timeout=60000)
+        assert "zoo · conv-k2" in shown(page, "Model run", sidebar), name
+        assert "run=zoo%3Aconv-k2" in page.url or "run=zoo:conv-k2" in page.url, page.url  # and so does the address
+    page.get_by_text(re.compile(r"conv-k2.*: random test images")).first.wait_for(timeout=60000)
     no_errors(page, "the run follows")
 
 

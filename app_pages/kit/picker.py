@@ -75,7 +75,8 @@ def get_run(key: str) -> Run:
 def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True, default: str | None = None,
                avoid: str | None = None, data: tuple[str, ...] | None = ("mnist",)):
     """A select box over the runs trained on one of `data` (None: any data set); the choice follows the student from
-    page to page and lives in the address as ?run= (`key`); returns (run key, Run) or (None, None).
+    page to page and lives in the address as ?run= (`key`); returns (run key, Run) or (None, None). In the sidebar it
+    also follows what the student trains (follow_new_runs).
 
     The run key names the run for st.cache_data (kept runs never change under one id). `avoid`
     (a run key) is not chosen by default, e.g. for a second run to compare with the first. A page that
@@ -87,6 +88,8 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
         (side() if sidebar else st).info(f"No runs{where} yet: train one on the Train page.")
         return None, None
     fallback = default if default in opts else next((o for o in opts if o != avoid), next(iter(opts)))
+    if sidebar:
+        fallback = follow_new_runs(opts, key, fallback)
     where = side() if sidebar else st
     choice = url.control(where.selectbox, label, list(opts), key=key, default=fallback, param=key, format_func=opts.get)
     try:
@@ -100,6 +103,23 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
         if run.final_val_loss is not None:
             st.caption(f"final val loss {run.final_val_loss:.5f} · {run.status}")
     return choice, run
+
+
+def follow_new_runs(opts: dict[str, str], key: str, fallback: str) -> str:
+    """The sidebar's model run follows what the student trains: a run of theirs that appeared since this session last
+    looked (trained on the Train page, uploaded) becomes the choice, unless the address asks for a run; with no choice
+    made yet, their newest run is the default. Returns the default to use."""
+    own = [k for k, label in opts.items() if label.startswith("yours · ")]  # newest first
+    seen_key = f"_{key}_own_runs_seen"
+    seen = st.session_state.get(seen_key)
+    st.session_state[seen_key] = set(own) | (seen or set())
+    if seen is None:  # this session's first look: its newest run, if the student has not picked one
+        return own[0] if own and key not in st.session_state else fallback
+    new = [k for k in own if k not in seen]
+    if new and url.arriving(key) is None:
+        st.session_state[key] = new[0]
+        st.toast(f"Your new run “{plain(opts[new[0]].removeprefix('yours · '))}” is now the model run.")
+    return fallback
 
 
 def reconstructions(run_key: str, run: Run, idx: tuple) -> np.ndarray:
