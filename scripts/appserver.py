@@ -14,8 +14,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+# Chromium's address bar popup is a web page of its own (chrome://omnibox-popup.top-chrome), loaded in a renderer of
+# its own for each new window, headless too, where no one sees it: 0.7 CPU-seconds of chromium for each tab a test or
+# the load test opens (three blank tabs: 2.84 -> 0.73 CPU-s), on the two cores the app's server runs on. Chromium
+# keeps only the last --disable-features, and Playwright passes its own list first, so this one repeats that list
+# (Playwright 1.65's; tests/test_server_launch.py checks it is all here) and adds the popup's two.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding", "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect", "TcpPortRandomizationWin", "OptimizationHints", "NetworkTimeServiceQuerying",
+    "AimEnabled", "PreconnectToSearch", "msForceBrowserSignIn", "msEdgeUpdateLaunchServicesPreferredVersion",
+)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                  "--no-first-run", "--disable-component-update", "--disable-sync"]
+                  "--no-first-run", "--disable-component-update", "--disable-sync",
+                  "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup"))]
 
 
 def free_port() -> int:

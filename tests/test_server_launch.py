@@ -116,3 +116,23 @@ def test_the_launcher_wraps_ast_parse_once_and_only_where_the_race_is(monkeypatc
     wrapped = ast.parse
     assert wrapped is not original and ast.dump(wrapped("x = 1")) == ast.dump(original("x = 1"))
     assert aelab_server.patch_ast(affected=True) and ast.parse is wrapped  # not wrapped twice
+
+
+def test_the_browsers_flags_keep_every_feature_playwright_disables_and_drop_the_hidden_address_bar_popup():
+    """Chromium keeps only the last --disable-features: ours comes after Playwright's, so it must repeat all of them."""
+    import re
+    from pathlib import Path
+
+    import playwright
+
+    from browser_kit import CHROMIUM_FLAGS
+
+    bundle = Path(playwright.__file__).parent / "driver" / "package" / "lib" / "coreBundle.js"
+    listed = re.search(r"disabledFeatures = \[(.*?)\]", bundle.read_text(), re.S)
+    assert listed, "Playwright's list of disabled features was not found: see scripts/appserver.py"
+    theirs = set(re.findall(r'^\s*"(\w+)"', listed.group(1), re.M))
+    ours = [f for f in CHROMIUM_FLAGS if f.startswith("--disable-features=")]
+    assert len(ours) == 1 and len(theirs) > 10
+    ours = set(ours[0].split("=", 1)[1].split(","))
+    assert theirs <= ours, sorted(theirs - ours)
+    assert {"WebUIOmniboxPopup", "WebUIOmniboxAimPopup"} <= ours
