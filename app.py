@@ -23,6 +23,7 @@ with turns.turn(current().page_turns, first="page_shown" not in st.session_state
     page = st.navigation(pages + [navigation.home_alias(pages[0])] + navigation.teacher_gate(pages), position="hidden")
     ws = session.workspace()
     name = navigation.page_name(page)
+    session.note_page(name)  # whether this run opens the page or reruns it
     at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
     jobs_box, jobs_shown = None, False  # where the sidebar shows this workspace's jobs, and whether it does
     if classroom.sidebar_shown(at):  # a link for the class may hide it (?hide=sidebar, ?present=1): then none is drawn

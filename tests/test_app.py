@@ -285,7 +285,8 @@ def test_another_workspaces_unshared_run_cannot_be_opened_from_a_link(tiny, mnis
 
 def test_the_sidebar_model_run_follows_what_the_student_trains(tiny, mnist):
     """A student who looked at the zoo's model, then trained a run, finds their run on the next page (with a toast
-    that says so); one they pick afterwards stays picked; a new session opens on their newest run; a link's run wins."""
+    that says so); one they pick afterwards stays picked; a run that ends while they look at a page changes it only
+    when they open the next; a new session opens on their newest run; a link's run wins."""
     from aecore.engine.client import new_token
     from aecore.engine.keep import keep_run
     from aecore.training.trainer import train
@@ -300,18 +301,28 @@ def test_the_sidebar_model_run_follows_what_the_student_trains(tiny, mnist):
     at = app("app_pages/latent.py", ws=ws, method="pca")
     assert model_run(at) == "zoo:conv-k16"  # nothing of theirs yet
     run_id = keep_run(store, ws, train(tiny(), mnist), "my first run")  # as ▶ Train keeps it
+    second = None
     try:
         at.switch_page("app_pages/reconstructions.py").run()
         assert not at.exception and model_run(at) == f"run:{run_id}"
         assert any("my first run" in t and "now the model run" in t for t in at.toasts_shown), at.toasts_shown
+        labels = [j.label for j in store.jobs(workspace=ws) if "zoo:" not in j.label]  # the jobs for it are named
+        assert labels and all("“my first run”" in label and "run:" not in label for label in labels), labels  # by name
         shown = len(at.toasts_shown)
         by_label(at.sidebar.selectbox, "Model run").set_value("zoo:conv-k2").run()
         at.switch_page("app_pages/latent.py").run()
         assert model_run(at) == "zoo:conv-k2" and len(at.toasts_shown) == shown  # their own pick stays
-        assert model_run(app("app_pages/denoising.py", ws=ws)) == f"run:{run_id}"  # a new session: their newest
+        second = keep_run(store, ws, train(tiny(), mnist), "my second run")  # it ends while they look at the map
+        at.run()
+        assert model_run(at) == "zoo:conv-k2"  # never changed under the page they look at ...
+        at.switch_page("app_pages/denoising.py").run()
+        assert model_run(at) == f"run:{second}"  # ... but on the next page they open
+        assert model_run(app("app_pages/denoising.py", ws=ws)) == f"run:{second}"  # a new session: their newest
         assert model_run(app("app_pages/latent.py", ws=ws, run="zoo:conv-k2", method="pca")) == "zoo:conv-k2"  # a link
     finally:
-        store.delete_run(run_id, ws)
+        for made in (run_id, second):
+            if made:
+                store.delete_run(made, ws)
 
 
 def test_denoising_says_what_the_model_was_trained_on():

@@ -163,12 +163,21 @@ class Engine:
         return self._store.workspace_names()
 
     # ---- jobs ------------------------------------------------------------------------------------------------
-    @staticmethod
-    def label(kind: str, params: dict | Params, about: str = "") -> str:
-        """What a job is called on every screen: its kind's title, and the runs it reads."""
+    def label(self, kind: str, params: dict | Params, about: str = "") -> str:
+        """What a job is called on every screen: its kind's title, and the runs it reads (a kept run by its name, as
+        the run pickers show it, not by its id)."""
         p = kinds.get(kind).parse(params)
-        about = about or ", ".join(p.run_refs())
+        about = about or ", ".join(self._ref_name(ref) for ref in p.run_refs())
         return kinds.get(kind).title + (f" · {about}" if about else "")
+
+    def _ref_name(self, ref: str) -> str:
+        kind, _, run_id = ref.partition(":")
+        if kind == "run":
+            try:
+                return f"“{self._store.run(run_id).name}”"
+            except StoreError:
+                pass
+        return ref
 
     def submit(self, workspace: str, kind: str, params: dict | Params, label: str | None = None, dataset=None,
                name: str | None = None, teacher: bool = False) -> Job:

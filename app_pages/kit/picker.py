@@ -10,7 +10,7 @@ from aecore.engine.client import KindError, StoreError
 from aecore.models.evaluate import reconstruct
 from aecore.training.runs import Run, RunError
 from aecore.training.zoo import load_zoo, zoo_names
-from app_pages.kit.session import bundled_mnist, dataset, engine, is_teacher, side, workspace
+from app_pages.kit.session import bundled_mnist, dataset, engine, is_teacher, page_opened, side, workspace
 from app_pages.kit import url
 from app_pages.kit.safe import plain
 
@@ -107,18 +107,21 @@ def run_picker(label: str = "Model run", key: str = "run", sidebar: bool = True,
 
 def follow_new_runs(opts: dict[str, str], key: str, fallback: str) -> str:
     """The sidebar's model run follows what the student trains: a run of theirs that appeared since this session last
-    looked (trained on the Train page, uploaded) becomes the choice, unless the address asks for a run; with no choice
-    made yet, their newest run is the default. Returns the default to use."""
+    looked (trained on the Train page, uploaded) becomes the choice when they open a page, unless the address asks
+    for a run; never under a page they are looking at. With no choice made yet, their newest run is the default.
+    Returns the default to use."""
     own = [k for k, label in opts.items() if label.startswith("yours · ")]  # newest first
     seen_key = f"_{key}_own_runs_seen"
     seen = st.session_state.get(seen_key)
-    st.session_state[seen_key] = set(own) | (seen or set())
     if seen is None:  # this session's first look: its newest run, if the student has not picked one
+        st.session_state[seen_key] = set(own)
         return own[0] if own and key not in st.session_state else fallback
     new = [k for k in own if k not in seen]
-    if new and url.arriving(key) is None:
-        st.session_state[key] = new[0]
-        st.toast(f"Your new run “{plain(opts[new[0]].removeprefix('yours · '))}” is now the model run.")
+    if new and page_opened():
+        st.session_state[seen_key] = seen | set(new)
+        if url.arriving(key) is None:
+            st.session_state[key] = new[0]
+            st.toast(f"Your new run “{plain(opts[new[0]].removeprefix('yours · '))}” is now the model run.")
     return fallback
 
 

@@ -155,6 +155,18 @@ def unfinished_jobs() -> list:
     return [j for j in my_jobs() if unfinished(j)]
 
 
+def note_page(name: str) -> None:
+    """Called once per run before the page: whether this run opens `name` (from another page, or a new session) or
+    reruns the page already shown (a click, a live part's refresh)."""
+    st.session_state["_page_opened"] = st.session_state.get("_page_name") != name
+    st.session_state["_page_name"] = name
+
+
+def page_opened() -> bool:
+    """Whether this run opens its page (note_page), rather than rerunning it."""
+    return st.session_state.get("_page_opened", True)
+
+
 def hide_sidebar(hidden: bool) -> None:
     """Set by app.py on every run: a link for the class (?hide=sidebar) or presenter mode draws no sidebar."""
     st.session_state["_sidebar_hidden"] = hidden
