@@ -149,20 +149,22 @@ UPSAMPLE_TEXT = {"transpose": "ConvTranspose2d", "nearest": "Upsample (nearest) 
 
 
 def more_controls(model: str, spec) -> dict:
-    """The settings under "More settings": name -> the control's key, default and range (None: not for this model)."""
+    """The settings under "More settings": name -> the control's key, address parameter, default and range (None:
+    not for this model). Each is in the address whether the section is open or not, so a reload or a link keeps it."""
     return dict(
-        optimizer=dict(key="optimizer", default=OPTIMIZERS[0], options=OPTIMIZERS),
-        loss=dict(key="loss", default=LOSSES[0], options=LOSSES),
-        out_act=dict(key="out_act", default="sigmoid", options=ACTIVATIONS),
-        hidden_act=dict(key=f"hidden_{model}", default=spec.default_hidden, options=spec.hidden_acts) if spec.hidden_acts
-        else None,
-        upsample=dict(key=f"upsample_{model}", default=spec.default_upsample, options=UPSAMPLES) if spec.conv else None,
-        seed=dict(key="seed", default=0, lo=0, hi=2**31 - 1),
-        schedule=dict(key="schedule", default="constant", options=SCHEDULES),
-        weight_decay=dict(key="weight_decay", default=0.0, lo=0.0, hi=1.0, cast=float),
-        val_share=dict(key="val_share", default=0.1, lo=0.0, hi=0.5, cast=float),
-        width=dict(key="width_conv", default=32, lo=4, hi=256),
-        precision=dict(key="precision", default="auto", options=PRECISIONS))
+        optimizer=dict(key="optimizer", param="optimizer", default=OPTIMIZERS[0], options=OPTIMIZERS),
+        loss=dict(key="loss", param="loss", default=LOSSES[0], options=LOSSES),
+        out_act=dict(key="out_act", param="out_act", default="sigmoid", options=ACTIVATIONS),
+        hidden_act=dict(key=f"hidden_{model}", param="hidden_act", default=spec.default_hidden, options=spec.hidden_acts)
+        if spec.hidden_acts else None,
+        upsample=dict(key=f"upsample_{model}", param="upsample", default=spec.default_upsample, options=UPSAMPLES)
+        if spec.conv else None,
+        seed=dict(key="seed", param="seed", default=0, lo=0, hi=2**31 - 1),
+        schedule=dict(key="schedule", param="schedule", default="constant", options=SCHEDULES),
+        weight_decay=dict(key="weight_decay", param="weight_decay", default=0.0, lo=0.0, hi=1.0, cast=float),
+        val_share=dict(key="val_share", param="val_share", default=0.1, lo=0.0, hi=0.5, cast=float),
+        width=dict(key="width_conv", param="width", default=32, lo=4, hi=256),
+        precision=dict(key="precision", param="precision", default="auto", options=PRECISIONS))
 
 
 def more_settings(model: str, spec) -> dict:

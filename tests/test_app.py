@@ -377,6 +377,12 @@ def test_more_settings_are_drawn_only_when_open_and_used_when_closed():
     assert not at.exception and "weight_decay" not in [w.key for w in at.number_input]
     assert any("Optimizer adamw" in c.value and "Learning rate one-cycle (warm up, then anneal) · weight decay 0.0001"
                in c.value for c in at.caption)
+    address = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert (address["optimizer"], address["schedule"], address["weight_decay"], address["seed"]) == (
+        "adamw", "onecycle", "0.0001", "0")  # in the address, the section closed …
+    again = app("app_pages/train.py", **address)  # … so a reload (a new session at that address) keeps them
+    assert any("Optimizer adamw" in c.value and "Learning rate one-cycle (warm up, then anneal) · weight decay 0.0001"
+               in c.value for c in again.caption), [c.value for c in again.caption]
     by_label(at.selectbox, "Model").set_value("dense").run()
     by_label(at.number_input, "Epochs").set_value(1)
     by_label(at.number_input, "Batch size").set_value(50)

@@ -105,11 +105,16 @@ def control(widget: Callable, label: str, options: Sequence | None = None, *, ke
     return value
 
 
-def kept(key: str, default, options: Sequence | None = None, lo=None, hi=None, cast: Callable = int):
+def kept(key: str, default, options: Sequence | None = None, lo=None, hi=None, cast: Callable = int,
+         param: str | None = None):
     """The value a control (drawn with `control` and the same arguments) has while it is not drawn (a closed
-    section's): the one last chosen, or set by a recipe or a lesson, if valid; else `default`."""
-    _settle(key, options, key, default, None, lo, hi, cast, None)
-    return st.session_state[key]
+    section's): the one last chosen, or set by a recipe or a lesson, if valid; else `default`. With `param`, bound
+    to the address as the drawn control is (a link sets it, a reload keeps it)."""
+    _settle(key, options, key, default, param, lo, hi, cast, None)
+    value = st.session_state[key]
+    if param:
+        write(**{param: value})
+    return value
 
 
 def _settle(label, options, key, default, param, lo, hi, cast, parse) -> None:
