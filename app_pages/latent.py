@@ -187,8 +187,19 @@ def _fewer_points(s: MapSettings) -> None:
     st.session_state[f"n_{s.method}_{s.source}"] = DEFAULT_POINTS[s.method]
 
 
+SELECTION_IN_ADDRESS = 200  # points: a selection this size or smaller is in the address (?sel=17,42), so a reload
+# or a link shows it; a larger one (a box over a cluster) only for the session
+
+
 def current_selection(s: MapSettings, idx: np.ndarray, labels: np.ndarray) -> list[int]:
-    """The selection: the chart's last click/box/lasso or the last search, kept across reruns, of the points shown."""
+    """The selection: the chart's last click/box/lasso, the last search or the address's, kept across reruns, of the
+    points shown."""
+    linked = url.take("sel")
+    if linked:  # test image numbers, from a link or a reload
+        found, why = find_points(linked[:4000], idx, labels)
+        st.session_state["selection"] = found
+        if why:
+            st.warning(f"The address's selection: {safe.plain(why)}.")
     if s.query != st.session_state.get("_find_done"):
         st.session_state["_find_done"] = s.query
         found, why = find_points(s.query, idx, labels)
@@ -202,7 +213,9 @@ def current_selection(s: MapSettings, idx: np.ndarray, labels: np.ndarray) -> li
         st.session_state["selection"] = picked_now
     st.session_state["_pick_done"] = picked_now
     on_map = set(int(i) for i in idx)
-    return [i for i in st.session_state.get("selection", []) if i in on_map]
+    selection = [i for i in st.session_state.get("selection", []) if i in on_map]
+    url.write(sel=",".join(map(str, selection)) if len(selection) <= SELECTION_IN_ADDRESS else "")
+    return selection
 
 
 def the_map(key, run, ds, s: MapSettings, params, res, labels, selection, isolated, mine) -> None:

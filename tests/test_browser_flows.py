@@ -194,6 +194,12 @@ def test_latent_select_by_click_box_and_lasso(server, page):
     settle(page)
     assert _assert_selection_shown(page, "click") == 1
     shot(page, "latent-click")
+    picked = re.search(r"[?&]sel=(\d+)(&|$)", page.url)
+    assert picked, page.url  # the picked point is in the address …
+    page.reload(wait_until="domcontentloaded")  # … so a reload (or the link, shared) shows it picked
+    page.get_by_text(re.compile(r"^1 selected · per digit: ")).first.wait_for(timeout=90000)
+    settle(page)
+    assert f"sel={picked.group(1)}" in page.url
 
     # box (the chart is redrawn in box mode: drag once it is there; the page then replaces the 1-point selection)
     page.get_by_text("box (drag a rectangle)").click()

@@ -80,3 +80,28 @@ def test_the_address_holds_the_settings_while_the_page_waits_for_a_projection(mo
     assert asked and not at.get("plotly_chart")  # the page stopped to wait for the layout: no map yet
     q = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
     assert q["method"] == "tsne" and q["run"] == "zoo:conv-k16" and q["view"] == "2-D" and q["n"] == "2000"
+
+
+def test_a_selection_is_in_the_address_so_a_reload_or_a_link_shows_it():
+    def sel(at):
+        v = at.query_params.get("sel")
+        return v[0] if isinstance(v, list) else v
+
+    def selected(at) -> list[str]:
+        return [c.value for c in at.caption if " selected · per digit:" in c.value]
+
+    at = latent(run="zoo:conv-k2", method="raw", n="10000")  # every test image: 17 and 42 are on the map
+    assert not sel(at) and not selected(at)
+    at.text_input(key="find").set_value("17, 42").run()
+    assert [c.split(" ")[0] for c in selected(at)] == ["2"], selected(at)
+    assert sel(at) == "17,42"
+    again = latent(run="zoo:conv-k2", method="raw", n="10000", sel="17,42")  # a reload, or the link shared
+    assert [c.split(" ")[0] for c in selected(again)] == ["2"] and sel(again) == "17,42"
+    next(b for b in again.button if b.key == "clear_selection").click().run()
+    assert sel(again) == "" and not selected(again)
+    bad = latent(run="zoo:conv-k2", method="raw", n="10000", sel="<b>x</b>")
+    assert any("The address's selection: write test image numbers" in w.value for w in bad.warning)
+    assert not selected(bad)
+    big = latent(run="zoo:conv-k2", method="raw", n="10000")
+    big.text_input(key="find").set_value("digit 1").run()  # more than fit in an address: for the session only
+    assert int(selected(big)[0].split(" ")[0]) > 200 and sel(big) == ""

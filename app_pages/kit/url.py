@@ -35,6 +35,15 @@ def arriving(param: str) -> str | None:
     return v
 
 
+def take(param: str) -> str | None:
+    """The address's value of `param` when it came from outside (a link, a reload), taken once: the next run sees it
+    as this session's own."""
+    v = arriving(param)
+    if v is not None:
+        st.session_state.setdefault(_WRITTEN, {})[param] = v
+    return v
+
+
 def write(**params) -> None:
     """Put the page's settings in the address (so a link or a reload opens the same view) and note them as ours."""
     texts = {name: "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
