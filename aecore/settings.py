@@ -41,7 +41,10 @@ class Settings:
     client_jobs: int = 12  # queued jobs one client may have over all its workspaces; 0 = no cap (AELAB_CLIENT_QUEUED_JOBS)
     budget_images: int = 3_000_000  # compute budget per job that trains: images it processes (AELAB_JOB_BUDGET_IMAGES)
     time_limit_s: float = 1800.0  # wall-clock limit per job; it is stopped (work kept) after this (AELAB_JOB_TIME_LIMIT_S)
-    stale_s: float = 20.0  # a running job whose worker has not reported for this long is "interrupted" (AELAB_STALE_S)
+    # a running job whose worker has not reported for this long is "interrupted" (AELAB_STALE_S); a worker that died on
+    # this machine is seen at once (its pid); a live one runs below the web server and, starved of CPU on a busy
+    # machine, went 20 s silent (a 3-D map interrupted in CI while the suite filled both cores)
+    stale_s: float = 60.0
     idle_exit_s: float = 600.0  # app-started workers exit after this long with nothing to do (AELAB_WORKER_IDLE_S)
     # how often an idle worker looks for a job: the wait between a click (Train, 1 step, Go on) and its start
     poll_s: float = 0.2  # (AELAB_WORKER_POLL_S)
