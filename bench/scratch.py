@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
 import shutil
 import sys
 import tempfile
@@ -24,16 +23,6 @@ class ScratchHome:
             print(f"the run's data home is kept: {self.path}", file=sys.stderr)
         else:
             shutil.rmtree(self.path, ignore_errors=True)
-
-    def __str__(self) -> str:
-        return self.path
-
-
-@contextlib.contextmanager
-def scratch_home(prefix: str, keep: bool = False):
-    """The folder's path, removed afterwards unless `keep` or the block raised."""
-    with ScratchHome(prefix, keep) as home:
-        yield home.path
 
 
 def home_removed_at_exit(prefix: str) -> str:

@@ -135,11 +135,10 @@ def _settle(label, options, key, default, param, lo, hi, cast, parse) -> None:
             return lo <= v <= hi
         return True
 
-    incoming = arriving(param) if param else None
+    # taken now, even if this run is cut short before its writes go out (url.sync): a value the student picks
+    # meanwhile is not overridden by the link again in the next run
+    incoming = take(param) if param else None
     if incoming is not None:
-        # taken now, even if this run is cut short before its writes go out (url.sync): a value the student picks
-        # meanwhile is not overridden by the link again in the next run
-        st.session_state.setdefault(_WRITTEN, {})[param] = incoming
         if parse is not None:
             value, changed = parse(incoming), False
         elif options is not None:
