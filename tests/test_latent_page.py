@@ -105,3 +105,41 @@ def test_a_selection_is_in_the_address_so_a_reload_or_a_link_shows_it():
     big = latent(run="zoo:conv-k2", method="raw", n="10000")
     big.text_input(key="find").set_value("digit 1").run()  # more than fit in an address: for the session only
     assert int(selected(big)[0].split(" ")[0]) > 200 and sel(big) == ""
+
+
+def test_a_selection_fades_the_rest_and_a_large_one_is_not_a_block_of_rings():
+    """A box over a dense cluster used to draw a ring per point: a solid black block hiding the digits. Now the rest
+    fades and the selected keep their colour; only a small selection is ringed (a large one's rings are a legend
+    click away), and each digit keeps one legend entry."""
+    import base64
+    import json
+
+    import numpy as np
+
+    def traces(at):
+        return json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+
+    def points(t) -> int:  # plotly sends a number array as base64 with its dtype
+        data = t["customdata"]
+        return len(base64.b64decode(data["bdata"])) // np.dtype(data["dtype"]).itemsize if isinstance(data, dict) else len(data)
+
+    at = latent(run="zoo:conv-k2", method="raw", n="10000")
+    assert {t["marker"]["opacity"] for t in traces(at)} == {0.75}  # nothing selected: nothing faded
+    at.text_input(key="find").set_value("17, 42").run()
+    ring = next(t for t in traces(at) if t["name"] == "selected (2)")
+    assert ring.get("visible", True) is True and ring["marker"]["symbol"] == "circle-open"
+    at.text_input(key="find").set_value("digit 1").run()
+    data = traces(at)
+    ring = next(t for t in data if t["name"].startswith("selected ("))
+    n = int(ring["name"][len("selected ("):-1])
+    assert n > 1000 and ring["visible"] == "legendonly"  # its rings only when asked for
+    ones = [t for t in data if t["name"] == "1"]
+    assert [t["marker"]["opacity"] for t in ones] == [0.75] and points(ones[0]) == n  # all the 1s, bright
+    others = [t for t in data if t["name"] in [str(d) for d in range(10) if d != 1]]
+    assert len(others) == 9 and {t["marker"]["opacity"] for t in others} == {0.15}  # the rest faded
+    assert sum(t.get("showlegend", True) for t in data if t["name"] in [str(d) for d in range(10)]) == 10
+    at.selectbox(key="colour_by").set_value("error").run()  # one colour scale over faded and selected points
+    scale = [t for t in traces(at) if t["name"] == "error"]
+    assert sorted(t["marker"]["opacity"] for t in scale) == [0.15, 0.75]
+    assert len({(t["marker"]["cmin"], t["marker"]["cmax"]) for t in scale}) == 1
+    assert [t["marker"].get("showscale", True) for t in scale].count(True) == 1

@@ -15,6 +15,9 @@ COLOURS = {"digit": "digit", "error": "reconstruction error", "pred": "digit the
            "right": "probe right or wrong", "trained": "trained on or not"}
 SIZES = {"same": "all the same", "error": "reconstruction error (bigger = worse)"}
 SELECTED = "#111111"
+SHOWN, DIMMED = 0.75, 0.15  # points' opacity: with no selection or selected; not selected while some are
+RINGED = 50  # points: a selection this size or smaller is ringed on the map; a larger one (a box over a cluster) is
+# shown by its colours among the faded rest, its rings a click on "selected (N)" in the legend away
 
 
 def colour_label(field: str, what: str = "digit") -> str:
@@ -40,11 +43,13 @@ def _groups(colour: str, labels, pred, trained, n_test: int, idx, names=None) ->
 def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict, axis: tuple, colour: str = "digit",
               size: str = "same", selected=(), n_test: int = 10000, height: int = 600, names=None,
               what: str | None = None) -> go.Figure:
-    """Points [n, 2 or 3] (WebGL), coloured by a field, sized by the error or not, the selection ringed in black;
+    """Points [n, 2 or 3] (WebGL), coloured by a field, sized by the error or not, the rest faded while some are
+    selected and a small selection ringed in black;
     `names`: the class names (None: the digits 0-9), `what`: the word for one class ("digit", "class").
 
     Each point's number is its customdata (plotly selections report it); categorical colours are one
-    trace per group, so the legend can hide a group; the error is a colour scale.
+    trace per group (two while some are selected: faded and not, under one legend entry), so the legend can hide a
+    group; the error is a colour scale.
     """
     dims = xy.shape[1]
     mse, pred, trained = fields["mse"], fields["pred"], fields["trained"]
@@ -54,23 +59,33 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
     text = hover_text(idx, labels, mse, pred, n_test, None if names is None else tuple(names), what)
     fig = go.Figure()
 
-    def add(m, name, marker, showlegend=True):
+    def add(m, name, marker, showlegend=True, **more):
         coords = dict(x=xy[m, 0], y=xy[m, 1]) | (dict(z=xy[m, 2]) if dims == 3 else {})
         kw = dict(mode="markers", name=name, customdata=idx[m], text=text[m], hovertemplate="%{text}<extra></extra>",
-                  marker=marker, showlegend=showlegend)
+                  marker=marker, showlegend=showlegend, **more)
         fig.add_trace(go.Scatter3d(**coords, **kw) if dims == 3 else go.Scattergl(**coords, **kw))
 
-    if colour == "error":
-        add(np.ones(len(xy), bool), "error", dict(size=sizes * (0.6 if dims == 3 else 1), color=mse, colorscale="Viridis",
-                                                  colorbar=dict(title="error (MSE)"), opacity=0.8), showlegend=False)
+    sel = np.isin(idx, list(selected))
+    # with a selection, the other points fade (as plotly's own selection does) and the selected keep their colour, so
+    # a box over a dense cluster still shows its digits instead of a block of overlapping rings
+    looks = [(~sel, DIMMED), (sel, SHOWN)] if sel.any() else [(np.ones(len(xy), bool), SHOWN)]
+    scale = 0.6 if dims == 3 else 1
+    if colour == "error":  # one colour scale for faded and selected points alike
+        span = dict(colorscale="Viridis", cmin=float(mse.min()), cmax=float(mse.max()))
+        for j, (part, opacity) in enumerate(looks):
+            if part.any():
+                add(part, "error", dict(size=sizes[part] * scale, color=mse[part], opacity=opacity, **span,
+                                        showscale=j == 0, colorbar=dict(title="error (MSE)")), showlegend=False)
     else:
         for name, m, c in _groups(colour, labels, pred, trained, n_test, idx, names):
-            if m.any():
-                add(m, name, dict(size=sizes[m] * (0.6 if dims == 3 else 1), color=c, opacity=0.75))
-    sel = np.isin(idx, list(selected))
-    if sel.any():  # the selection, ringed, on top of every group
-        add(sel, f"selected ({int(sel.sum())})", dict(size=(sizes[sel] + 6) * (0.6 if dims == 3 else 1), color=SELECTED,
-                                                       symbol="circle-open", line=dict(width=2, color=SELECTED)))
+            parts = [(m & part, opacity) for part, opacity in looks if (m & part).any()]
+            for j, (part, opacity) in enumerate(parts):  # one legend entry a group (it hides both parts), drawn
+                add(part, name, dict(size=sizes[part] * scale, color=c, opacity=opacity),  # as its brightest part
+                    showlegend=j == len(parts) - 1, legendgroup=name)
+    if sel.any():  # the selection ringed on top of every group; a large one's rings only when asked for in the legend
+        add(sel, f"selected ({int(sel.sum())})", dict(size=(sizes[sel] + 6) * scale, color=SELECTED,
+                                                       symbol="circle-open", line=dict(width=2, color=SELECTED)),
+            visible=True if sel.sum() <= RINGED else "legendonly")
     legend = {"digit": what, "pred": "probe", "right": "probe", "trained": "training"}.get(colour, "")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend_title_text=legend)
     if colour == "error":  # the colour bar takes the right edge: the legend ("selected", "your digit") goes below
