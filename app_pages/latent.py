@@ -137,6 +137,8 @@ def map_settings(ds, k: int) -> MapSettings | None:
                            horizontal=True, help="How a click or a drag on the chart picks points; shift adds to the selection",
                            format_func=lambda m: {"click": "click (drag pans)", "box": "box (drag a rectangle)",
                                                   "lasso": "lasso (draw around)"}[m])
+    else:
+        url.drop("pick")  # a 3-D chart picks by click only
     if method == "raw" and k > dims:
         st.info(f"The code has {k} numbers: 'raw' shows only the first {dims}. PCA, t-SNE or UMAP use all of them.")
     if not digits:
@@ -214,7 +216,10 @@ def current_selection(s: MapSettings, idx: np.ndarray, labels: np.ndarray) -> li
     st.session_state["_pick_done"] = picked_now
     on_map = set(int(i) for i in idx)
     selection = [i for i in st.session_state.get("selection", []) if i in on_map]
-    url.write(sel=",".join(map(str, selection)) if len(selection) <= SELECTION_IN_ADDRESS else "")
+    if selection and len(selection) <= SELECTION_IN_ADDRESS:
+        url.write(sel=",".join(map(str, selection)))
+    else:  # none, or too many for an address: kept for the session only
+        url.drop("sel")
     return selection
 
 

@@ -118,13 +118,17 @@ def settings() -> tuple[TrainConfig, str | None]:
 
     more = more_settings(model, spec)
     val_share = more["val_share"]
+    url.drop(*[param for param, applies in [  # what this model (or no corruption) has no use for leaves the address
+        ("latent", spec.latent is not None), ("hidden_act", bool(spec.hidden_acts)), ("upsample", bool(spec.conv)),
+        ("width", spec.default_width is not None), ("pretrain", bool(spec.stackable)), ("level", noise_kind != "none")]
+        if not applies])
 
     chosen = dict(model=model, latent=latent, hidden_act=more["hidden_act"], out_act=more["out_act"],
                   upsample=more["upsample"], loss=more["loss"], optimizer=more["optimizer"], lr=float(lr),
                   epochs=int(epochs), seed=int(more["seed"]),
                   noise="none" if noise_kind == "none" else f"{noise_kind}:{noise_level:g}",
                   digits=tuple(digits) if len(digits) < ds.n_classes else None, limit=int(limit) or None,
-                  pretrain_epochs=int(pretrain), device=device, dataset=data_name, schedule=more["schedule"],
+                  pretrain_epochs=int(pretrain) if spec.stackable else 0, device=device, dataset=data_name, schedule=more["schedule"],
                   weight_decay=float(more["weight_decay"]), val_fraction=float(val_share),
                   width=int(more["width"]) if spec.default_width is not None else None, precision=more["precision"])
     choice = tuple(sorted(chosen.items()))

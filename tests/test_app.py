@@ -396,6 +396,29 @@ def test_more_settings_are_drawn_only_when_open_and_used_when_closed():
     wait_for_jobs(at)
 
 
+def test_the_address_names_only_the_settings_the_chosen_model_uses():
+    """A setting the chosen model has no use for (a hidden activation on conv, a latent size on conv-bn, whose code
+    map fixes it) leaves the address, so a link says only what the page uses; the session still remembers it."""
+    def address(at) -> dict:
+        return {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+
+    at = app("app_pages/train.py", model="mlp-hinton", hidden_act="tanh", pretrain="2", noise="masking", level="0.4")
+    a = address(at)
+    assert (a["model"], a["hidden_act"], a["pretrain"], a["latent"], a["level"]) == ("mlp-hinton", "tanh", "2", "30", "0.4")
+    assert "upsample" not in a and "width" not in a  # a dense model: no decoder upsampling, no conv width
+    by_label(at.selectbox, "Model").set_value("conv").run()
+    a = address(at)
+    assert not at.exception and "hidden_act" not in a and "pretrain" not in a
+    assert (a["latent"], a["upsample"], a["width"]) == ("16", "transpose", "32")
+    by_label(at.selectbox, "Model").set_value("conv-bn").run()
+    assert "latent" not in address(at) and "width" not in address(at)  # fixed by its code map; no width setting
+    by_label(at.selectbox, "Input corruption (denoising)").set_value("none").run()
+    assert "level" not in address(at) and address(at)["noise"] == "none"
+    by_label(at.selectbox, "Model").set_value("mlp-hinton").run()  # back: the session kept what was chosen
+    a = address(at)
+    assert (a["hidden_act"], a["pretrain"], a["latent"]) == ("tanh", "2", "30") and "upsample" not in a
+
+
 def test_train_page_copies_a_zoo_models_recipe_into_every_setting():
     at = app("app_pages/train.py")
     at.session_state["more_settings"] = True  # the recipe is offered in the open section

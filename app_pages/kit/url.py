@@ -12,7 +12,7 @@ import streamlit as st
 from app_pages.kit.safe import plain
 
 _WRITTEN = "_address_written"  # param -> the value this session last put in the address
-# param -> value: what this page run's controls wrote, sent to the browser in one message at the run's end (sync).
+# param -> value (None: dropped): what this page run's controls wrote, sent to the browser in one message at the run's end (sync).
 # Each st.query_params[...] = … is a message of its own, and the browser redraws its address on each (a page's first
 # run after a link writes all its settings: eleven messages on Train). None outside a page's full run (a fragment's
 # run, an AppTest of a single function): then a write goes out at once, as before.
@@ -58,9 +58,23 @@ def write(**params) -> None:
             st.query_params[name] = text
 
 
+def drop(*params: str) -> None:
+    """Take settings that do not apply to what is chosen now out of the address (a model without a hidden activation
+    has no `hidden_act`), so a link or a reload says only what the page uses."""
+    pending = st.session_state.get(_PENDING)
+    written = st.session_state.setdefault(_WRITTEN, {})
+    for name in params:
+        written.pop(name, None)
+        if pending is not None:  # a page's full run: gone with the others' writes at its end (sync)
+            pending[name] = None
+        elif name in st.query_params:
+            del st.query_params[name]
+
+
 def address() -> dict[str, str]:
     """The address as this run leaves it so far: the one the run began with, with the run's writes."""
-    return st.query_params.to_dict() | (st.session_state.get(_PENDING) or {})
+    merged = st.query_params.to_dict() | (st.session_state.get(_PENDING) or {})
+    return {name: value for name, value in merged.items() if value is not None}
 
 
 def sync() -> None:
@@ -69,8 +83,9 @@ def sync() -> None:
     without any control writing to it, and the browser would keep the old one."""
     pending = st.session_state.get(_PENDING) or {}
     st.session_state[_PENDING] = None
-    st.session_state.setdefault(_WRITTEN, {}).update(pending)
-    st.query_params.from_dict(st.query_params.to_dict() | pending)
+    st.session_state.setdefault(_WRITTEN, {}).update({k: v for k, v in pending.items() if v is not None})
+    merged = st.query_params.to_dict() | pending
+    st.query_params.from_dict({name: value for name, value in merged.items() if value is not None})  # None: dropped
 
 
 def forget(*params: str) -> None:
