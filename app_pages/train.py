@@ -29,8 +29,7 @@ def main() -> None:
                "your runs are kept in this workspace: bookmark this page's address to come back to them")
     your_name()
     config, problem = settings()
-    train_button(config, problem)
-    training_jobs()
+    launch(config, problem, background.sidebar_slot())
     runs = eng.runs(session.workspace())
     watch_it_learn(runs)
     your_runs(runs)
@@ -283,6 +282,17 @@ def copy_recipe() -> None:
         if value is not None:
             st.session_state[key] = value
     st.session_state["flash_recipe"] = f"Filled in the recipe of {name}: {c.describe()}."
+
+
+@st.fragment
+def launch(config: TrainConfig, problem: str | None, sidebar_slot) -> None:
+    """▶ Train (with the run's name and step by step), the job boxes below it and the sidebar's job box: a click on
+    ▶ Train reruns only these, not the whole page with its settings (a class clicks ▶ Train in the same second), and
+    the job it queued shows in both boxes at once."""
+    train_button(config, problem)
+    training_jobs()
+    if sidebar_slot is not None:
+        background.fill_sidebar_slot(sidebar_slot)
 
 
 def train_button(config: TrainConfig, problem: str | None) -> None:

@@ -9,7 +9,8 @@ times and reads the server process's CPU time around them (/proc: all its thread
 counts Streamlit's per-element cost (each element is a message to the browser). Each rerun comes as a visit by a
 sidebar link does (the address holds only the workspace), so the page writes its settings into the address again.
 The last line is JSON: {page: {"cpu_ms": …, "wall_ms": …, "messages": …, "address_messages": …}}, the last two per
-visit (every message the browser gets, and those that change its address). Under a class's load each rerun costs about this, shared with everyone's.
+visit (every message the browser gets, and those that change its address), and "arrival": what one student arriving
+costs (a first Train page, the ▶ Train click; ten students one after another). Under a class's load each rerun costs about this, shared with everyone's.
 """
 
 from __future__ import annotations
@@ -66,8 +67,30 @@ async def measure(url: str, home: str, pid: int, runs: int) -> dict:
         out[page] = {"cpu_ms": round((cpu_s(pid) - c0) / runs * 1000, 1), "wall_ms": round(statistics.median(walls) * 1000, 1),
                      "messages": round(sum(got.values()) / runs, 1),  # what one visit sends the browser
                      "address_messages": round(got["page_info_changed"] / runs, 1)}
+    out["arrival"] = await arrival(url, home, pid)  # while `s` stays open, as the teacher's tab does
     await s.close()
     return out
+
+
+async def arrival(url: str, home: str, pid: int, students: int = 10) -> dict:
+    """What one student arriving costs the server: a first Train page, then ▶ Train (sent as the browser sends it: a
+    button a fragment drew reruns only that fragment), one student after another."""
+    from aecore.engine.store import new_token
+
+    first, click, fragment = [], [], False
+    for _ in range(students):
+        st = LightSession(url)
+        await st.connect()
+        c0 = cpu_s(pid)
+        await st.run("train", query=f"ws={new_token(home)}&{TRAIN_QUERY}")
+        c1 = cpu_s(pid)
+        await st.run("train", click="▶ Train")
+        first.append(c1 - c0)
+        click.append(cpu_s(pid) - c1)
+        fragment = bool(st.button_fragments.get("▶ Train"))
+        await st.close()
+    return {"first_train_cpu_ms": round(statistics.mean(first) * 1000, 1),
+            "click_cpu_ms": round(statistics.mean(click) * 1000, 1), "click_reruns_a_fragment": fragment}
 
 
 def main() -> int:

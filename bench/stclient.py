@@ -35,6 +35,7 @@ class LightSession:
         self.texts: list[str] = []  # markdown / captions / alerts of the latest run
         self.errors: list[str] = []
         self.fragments: dict[str, float] = {}  # fragment id -> polling interval the server asked for
+        self.button_fragments: dict[str, str] = {}  # button label -> the fragment that drew it ("" for none)
         self.received: collections.Counter = collections.Counter()  # messages from the server, by kind
         self.query = ""
         self._finished: asyncio.Queue = asyncio.Queue()
@@ -82,6 +83,7 @@ class LightSession:
         t = el.WhichOneof("type")
         if t == "button":
             self.buttons[el.button.label] = el.button.id
+            self.button_fragments[el.button.label] = delta.fragment_id  # "" outside a fragment
         elif t == "exception":
             self.errors.append(f"{el.exception.type}: {el.exception.message}")
         elif t == "alert":
@@ -99,10 +101,12 @@ class LightSession:
         if query is not None:
             self.query = query
         states = WidgetStates()
-        if click is not None:
+        polled = bool(fragment_id)
+        if click is not None:  # a button drawn by a fragment reruns that fragment, as in the browser
             states.widgets.append(WidgetState(id=self.buttons[click], trigger_value=True))
+            fragment_id = fragment_id or self.button_fragments.get(click, "")
         msg = BackMsg(rerun_script=ClientState(query_string=self.query, page_name=page, widget_states=states,
-                                               fragment_id=fragment_id, is_auto_rerun=bool(fragment_id)))
+                                               fragment_id=fragment_id, is_auto_rerun=polled))
         if not fragment_id:  # a full run: the page registers its polling fragments again
             self.texts, self.errors, self.fragments = [], [], {}
         while not self._finished.empty():

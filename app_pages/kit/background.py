@@ -148,6 +148,29 @@ def live_layout_figure(params: dict, xy: np.ndarray):
     return fig
 
 
+PAGES_FILLING_SIDEBAR_JOBS = {"train"}  # pages that draw the sidebar's job box themselves (sidebar_slot)
+_SLOT = "_sidebar_jobs_slot"
+
+
+def offer_sidebar_slot(slot) -> None:
+    """The sidebar's job box, left empty by the app for a page in PAGES_FILLING_SIDEBAR_JOBS (None: no sidebar, or
+    another page): that page fills it from a fragment, so a click there reruns the fragment, not the whole page, and
+    the sidebar still shows a job it queued at once."""
+    st.session_state[_SLOT] = slot
+
+
+def sidebar_slot():
+    """The slot offered to this page (see offer_sidebar_slot), or None."""
+    return st.session_state.get(_SLOT)
+
+
+def fill_sidebar_slot(slot) -> None:
+    """From inside a fragment: the sidebar's job box in `slot`, or an empty element. A fragment may write to a
+    container outside it only if it wrote there in the last full run, so it writes on every run."""
+    if not sidebar_jobs_in(slot):
+        slot.empty()
+
+
 def sidebar_jobs_in(slot) -> bool:
     """Draw the sidebar's job box into `slot` (an st.empty) when this workspace has unfinished jobs; whether it did.
     The app tries before the page and, if there were none, once more after it: a page that queued the first job
