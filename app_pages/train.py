@@ -127,7 +127,8 @@ def settings() -> tuple[TrainConfig, str | None]:
                   epochs=int(epochs), seed=int(more["seed"]),
                   noise="none" if noise_kind == "none" else f"{noise_kind}:{noise_level:g}",
                   digits=tuple(digits) if len(digits) < ds.n_classes else None, limit=int(limit) or None,
-                  pretrain_epochs=int(pretrain) if spec.stackable else 0, device=device, dataset=data_name, schedule=more["schedule"],
+                  pretrain_epochs=int(pretrain) if spec.stackable else 0, device=device, dataset=data_name,
+                  schedule=more["schedule"],
                   weight_decay=float(more["weight_decay"]), val_fraction=float(val_share),
                   width=int(more["width"]) if spec.default_width is not None else None, precision=more["precision"])
     choice = tuple(sorted(chosen.items()))

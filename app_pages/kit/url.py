@@ -12,10 +12,10 @@ import streamlit as st
 from app_pages.kit.safe import plain
 
 _WRITTEN = "_address_written"  # param -> the value this session last put in the address
-# param -> value (None: dropped): what this page run's controls wrote, sent to the browser in one message at the run's end (sync).
-# Each st.query_params[...] = … is a message of its own, and the browser redraws its address on each (a page's first
-# run after a link writes all its settings: eleven messages on Train). None outside a page's full run (a fragment's
-# run, an AppTest of a single function): then a write goes out at once, as before.
+# param -> value (None: dropped): what this page run's controls wrote, sent to the browser in one message at the
+# run's end (sync). Each st.query_params[...] = … is a message of its own, and the browser redraws its address on
+# each (a page's first run after a link writes all its settings: eleven messages on Train). None outside a page's full
+# run (a fragment's run, an AppTest of a single function): then a write goes out at once, as before.
 _PENDING = "_address_pending"
 
 
