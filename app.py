@@ -26,7 +26,7 @@ with turns.turn(current().page_turns, first="page_shown" not in st.session_state
     session.note_page(name)  # whether this run opens the page or reruns it
     at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
     jobs_box, jobs_shown = None, False  # where the sidebar shows this workspace's jobs, and whether it does
-    filled_by_page = name in background.PAGES_FILLING_SIDEBAR_JOBS  # Train: from the part a ▶ Train click reruns
+    page_slot = None  # or that place, left for the page to fill (Train: from the part a ▶ Train click reruns)
     if classroom.sidebar_shown(at):  # a link for the class may hide it (?hide=sidebar, ?present=1): then none is drawn
         with st.sidebar:
             for p in pages:
@@ -34,17 +34,19 @@ with turns.turn(current().page_turns, first="page_shown" not in st.session_state
             st.caption("AE Lab · autoencoders on MNIST and your own images")
             tab_scripts.draw()  # old charts give their WebGL back (a map on screen never goes blank); plotly loads early
             jobs_box = st.empty()
-            if not filled_by_page:
+            if name in background.PAGES_FILLING_SIDEBAR_JOBS:
+                page_slot, jobs_box = jobs_box, None
+            else:
                 jobs_shown = background.sidebar_jobs_in(jobs_box)  # live progress of this workspace's jobs on every page
     else:
         tab_scripts.draw()
     classroom.view(name, at)  # ?hide=… and ?present=1: a view for the class or the projector
     if at is not None:
         classroom.banner(*at)  # the lesson step's text and question, above the page
-    background.offer_sidebar_slot(jobs_box if filled_by_page else None)
+    background.offer_sidebar_slot(page_slot)
     page.run()
-    if jobs_box is not None and not jobs_shown and not filled_by_page:  # the page may have queued the first one:
-        background.sidebar_jobs_in(jobs_box)  # shown at once, without running the whole page again
+    if jobs_box is not None and not jobs_shown:  # the page may have queued the first one: shown at once, without
+        background.sidebar_jobs_in(jobs_box)  # running the whole page again
     classroom.presenter_exit(page)
     # The browser's address is the one this run ends with. Only a run that got to its end sends it: a run cut short by
     # a click (a link to another page) would send its old address after the new one.

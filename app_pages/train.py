@@ -95,9 +95,13 @@ def settings() -> tuple[TrainConfig, str | None]:
                               hi=float(NOISE_LIMITS.get(noise_kind, (0, 1))[1]), cast=float, step=0.05,
                               disabled=noise_kind == "none",
                               help="masking / salt and pepper: fraction of pixels; Gaussian: sigma")
-    pretrain = url.control(c3.number_input, "Layer-wise pretraining epochs", key=f"pretrain_{model}", param="pretrain",
-                           default=0, lo=0, hi=100, disabled=not spec.stackable,
-                           help="Stacked AE: train each layer pair greedily first (deep MLP models)")
+    if spec.stackable:
+        pretrain = url.control(c3.number_input, "Layer-wise pretraining epochs", key=f"pretrain_{model}",
+                               param="pretrain", default=0, lo=0, hi=100,
+                               help="Stacked AE: train each layer pair greedily first (deep MLP models)")
+    else:  # shows the 0 this model trains with, whatever a link or another model asked for
+        pretrain = c3.number_input("Layer-wise pretraining epochs", value=0, disabled=True, key="pretrain_fixed",
+                                   help="Only the deep MLP models (mlp-deep, mlp-hinton) are pretrained layer by layer")
     device = url.control(c4.radio, "Device", widgets.available_devices(), key="device", default="auto", horizontal=True,
                          help="cuda appears when this server has a GPU")
 
@@ -127,8 +131,7 @@ def settings() -> tuple[TrainConfig, str | None]:
                   epochs=int(epochs), seed=int(more["seed"]),
                   noise="none" if noise_kind == "none" else f"{noise_kind}:{noise_level:g}",
                   digits=tuple(digits) if len(digits) < ds.n_classes else None, limit=int(limit) or None,
-                  pretrain_epochs=int(pretrain) if spec.stackable else 0, device=device, dataset=data_name,
-                  schedule=more["schedule"],
+                  pretrain_epochs=int(pretrain), device=device, dataset=data_name, schedule=more["schedule"],
                   weight_decay=float(more["weight_decay"]), val_fraction=float(val_share),
                   width=int(more["width"]) if spec.default_width is not None else None, precision=more["precision"])
     choice = tuple(sorted(chosen.items()))

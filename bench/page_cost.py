@@ -79,16 +79,16 @@ async def arrival(url: str, home: str, pid: int, students: int = 10) -> dict:
 
     first, click, fragment = [], [], False
     for _ in range(students):
-        st = LightSession(url)
-        await st.connect()
+        student = LightSession(url)
+        await student.connect()
         c0 = cpu_s(pid)
-        await st.run("train", query=f"ws={new_token(home)}&{TRAIN_QUERY}")
+        await student.run("train", query=f"ws={new_token(home)}&{TRAIN_QUERY}")
         c1 = cpu_s(pid)
-        await st.run("train", click="▶ Train")
+        await student.run("train", click="▶ Train")
         first.append(c1 - c0)
         click.append(cpu_s(pid) - c1)
-        fragment = bool(st.button_fragments.get("▶ Train"))
-        await st.close()
+        fragment = bool(student.button_fragments.get("▶ Train"))
+        await student.close()
     return {"first_train_cpu_ms": round(statistics.mean(first) * 1000, 1),
             "click_cpu_ms": round(statistics.mean(click) * 1000, 1), "click_reruns_a_fragment": fragment}
 

@@ -78,7 +78,7 @@ def point_map(xy: np.ndarray, idx: np.ndarray, labels: np.ndarray, fields: dict,
                                         showscale=j == 0, colorbar=dict(title="error (MSE)")), showlegend=False)
     else:
         for name, m, c in _groups(colour, labels, pred, trained, n_test, idx, names):
-            parts = [(m & part, opacity) for part, opacity in looks if (m & part).any()]
+            parts = [(p, opacity) for p, opacity in ((m & part, opacity) for part, opacity in looks) if p.any()]
             for j, (part, opacity) in enumerate(parts):  # one legend entry a group (it hides both parts), drawn
                 add(part, name, dict(size=sizes[part] * scale, color=c, opacity=opacity),  # as its brightest part
                     showlegend=j == len(parts) - 1, legendgroup=name)

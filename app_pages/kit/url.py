@@ -72,7 +72,7 @@ def drop(*params: str) -> None:
 
 
 def address() -> dict[str, str]:
-    """The address as this run leaves it so far: the one the run began with, with the run's writes."""
+    """The address as this run leaves it so far: the one the run began with, with the run's writes and drops."""
     merged = st.query_params.to_dict() | (st.session_state.get(_PENDING) or {})
     return {name: value for name, value in merged.items() if value is not None}
 
@@ -81,11 +81,10 @@ def sync() -> None:
     """Send the address to the browser, once at the end of every page run: the run's settings (write), and a link to
     the page already shown (presenter mode's way out, a lesson's next step on the same page) changes the address
     without any control writing to it, and the browser would keep the old one."""
-    pending = st.session_state.get(_PENDING) or {}
+    pending, final = st.session_state.get(_PENDING) or {}, address()
     st.session_state[_PENDING] = None
     st.session_state.setdefault(_WRITTEN, {}).update({k: v for k, v in pending.items() if v is not None})
-    merged = st.query_params.to_dict() | pending
-    st.query_params.from_dict({name: value for name, value in merged.items() if value is not None})  # None: dropped
+    st.query_params.from_dict(final)
 
 
 def forget(*params: str) -> None:
