@@ -141,6 +141,12 @@ def map_settings(ds, k: int) -> MapSettings | None:
         url.drop("pick")  # a 3-D chart picks by click only
     if method == "raw" and k > dims:
         st.info(f"The code has {k} numbers: 'raw' shows only the first {dims}. PCA, t-SNE or UMAP use all of them.")
+    elif method in ("raw", "pca") and k < dims:  # the missing axes are drawn as 0: say so, or the flat map puzzles
+        view_name, missing = "The raw view" if method == "raw" else "PCA", dims - k
+        axes = "the axis it does not have" if missing == 1 else f"the {missing} axes it does not have"
+        st.info(f"The code has only {k} number{'s' if k > 1 else ''}: {view_name} in {dims}-D puts every image at 0 on "
+                f"{axes}, so the points lie on {'a flat plane' if k == 2 else 'a line'}. t-SNE and UMAP spread "
+                f"them over all {dims} axes.")
     if not digits:
         st.warning(f"Pick at least one {'digit' if mnist else 'class'} to show.")
         return None
@@ -227,7 +233,9 @@ def the_map(key, run, ds, s: MapSettings, params, res, labels, selection, isolat
     idx, xy, info = res.images["idx"], res.images["xy"], res.summary
     n_test, what = len(ds.test), ds.class_word
     name = LABELS[s.method]
-    axis = tuple(f"z{i + 1}" for i in range(s.dims)) if s.method == "raw" else tuple(f"{name} {i + 1}" for i in range(s.dims))
+    k = run.model.latent_dim
+    axis = (tuple(f"z{i + 1}" if i < k else f"z{i + 1} (none: 0)" for i in range(s.dims)) if s.method == "raw" else
+            tuple(f"{name} {i + 1}" for i in range(s.dims)))
     if "explained_variance" in info:
         ev = info["explained_variance"]
         axis = (f"PC1 ({ev[0]:.0%} of variance)",) + tuple(f"PC{i + 1} ({ev[i]:.0%})" for i in range(1, s.dims))

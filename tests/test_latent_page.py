@@ -28,6 +28,17 @@ def test_3d_view_and_colour_by_error():
     assert "error(MSE)" in s and "#440154" in s  # the error as a colour scale (viridis)
 
 
+def test_a_two_number_code_in_3d_says_why_the_map_is_flat():
+    at = latent(run="zoo:conv-k2", method="raw", view="3-D", n="500")
+    info = " ".join(i.value for i in at.info)
+    assert "only 2 numbers" in info and "at 0 on the axis it does not have" in info and "a flat plane" in info
+    assert "z3(none:0)" in spec(at)  # the missing axis is named as such on the chart
+    at.radio(key="method").set_value("pca").run()
+    assert "PCA in 3-D puts every image at 0" in " ".join(i.value for i in at.info)
+    at.radio(key="method").set_value("umap").run()  # a layout of its own over three axes: nothing to explain
+    assert not at.exception and "only 2 numbers" not in " ".join(i.value for i in at.info)
+
+
 def test_find_a_digit_then_isolate_it():
     at = latent(run="zoo:conv-k2", method="raw", n="500")
     at.text_input(key="find").set_value("digit 7").run()
