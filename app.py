@@ -24,6 +24,8 @@ with turns.turn(current().page_turns, first="page_shown" not in st.session_state
     ws = session.workspace()
     name = navigation.page_name(page)
     session.note_page(name)  # whether this run opens the page or reruns it
+    if session.page_opened():
+        url.page_opened()  # its address came with the link that opened it
     at = classroom.enter(name)  # ?lesson=…&step=…: this step's settings, and its text and question above the page
     jobs_box, jobs_shown = None, False  # where the sidebar shows this workspace's jobs, and whether it does
     page_slot = None  # or that place, left for the page to fill (Train: from the part a ▶ Train click reruns)

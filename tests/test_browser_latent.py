@@ -164,6 +164,23 @@ def test_a_run_of_your_own_follows_you_to_every_page(server, page):
     no_errors(page, "the run follows")
 
 
+def test_the_run_a_link_opened_is_the_run_of_the_next_page(server, page):
+    """A session that starts on a link (a reload, a shared address: ?run=zoo:conv-k2) showed that run, then zoo ·
+    conv-k16 on the first page it opened next, though the page's own state still held conv-k2: the browser handed the
+    selectbox's first value back. Denoising, the page opened here, would otherwise open on conv-k16-denoise."""
+    url, _ = server
+    open_latent(page, f"{url}/latent?run=zoo:conv-k2&method=raw&n=300")
+    sidebar = "[data-testid='stSidebar']"
+    assert "zoo · conv-k2" in shown(page, "Model run", sidebar)
+    for name in ("Denoising", "Reconstructions"):
+        page.locator(sidebar).get_by_role("link", name=name).click()
+        page.get_by_role("heading", name=name).first.wait_for(timeout=90000)
+        settle(page, 90000)
+        assert "zoo · conv-k2" in shown(page, "Model run", sidebar), name
+        assert "run=zoo%3Aconv-k2" in page.url or "run=zoo:conv-k2" in page.url, page.url
+    no_errors(page, "a link's run follows")
+
+
 def test_the_map_page_says_its_own_limits_and_keeps_one_way_to_pick(server, page):
     """Issue 27 item 18 on Latent space: the digit uploader states the page's own limit (5 MB, not the server's 64 MB);
     the chart's toolbar has no select tools of its own (a box chosen there lasted one drag; "Pick points by" is the one

@@ -25,6 +25,13 @@ def begin() -> None:
     st.session_state[_PENDING] = {}
 
 
+def page_opened() -> None:
+    """This run opens a page (from another page's link, the sidebar's or a lesson's): whatever its address holds came
+    with that link, so every value in it counts as arriving, even one equal to what another page wrote under the same
+    name (the Data sets page's ?dataset= is its "Look at"; its "Train a model on …" link sets the Train page's)."""
+    st.session_state[_WRITTEN] = {}
+
+
 def arriving(param: str) -> str | None:
     """The address's value of `param` when it came from outside (not written by this session), else None."""
     if param in (st.session_state.get(_PENDING) or {}):
@@ -170,6 +177,9 @@ def _settle(label, options, key, default, param, lo, hi, cast, parse) -> None:
                      f"{plain(str(shown))} is used.")
     if key not in st.session_state or not valid(st.session_state[key]):
         st.session_state[key] = default
+    else:  # set again on every run, so the widget shows it: after a page switch the browser could hand a selectbox's
+        # first option back in place of the value kept (a link's ?run=zoo:conv-k2, then zoo:conv-k16 on the next page)
+        st.session_state[key] = st.session_state[key]
 
 
 def tabs(labels: list[str], *, key: str, param: str):
