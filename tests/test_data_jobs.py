@@ -80,6 +80,12 @@ def test_a_bad_upload_fails_with_its_reason_and_leaves_nothing(store, settings, 
     job = _run_one(store, settings, "dataset", {"action": "add", "upload": "flat.zip", "name": "flat"})
     assert job.status == FAILED and "class" in job.error, job.error
     assert not (store.uploads_dir / "flat.zip").exists() and not datasets.exists("flat")
+    # the reason names the file the student chose, not the name it was saved under in the uploads folder
+    (store.uploads_dir / "3f9a0c1d2e4b5a6c.zip").write_text("a text file, renamed")
+    job = _run_one(store, settings, "dataset", {"action": "add", "upload": "3f9a0c1d2e4b5a6c.zip", "name": "notes",
+                                                "file": "notes.zip"})
+    assert job.status == FAILED and job.error.startswith("notes.zip is not a zip file"), job.error
+    assert "3f9a0c1d2e4b5a6c" not in job.error
     # a name that tries to leave the uploads folder is refused before it is queued
     with pytest.raises(ValueError, match="uploads folder"):
         _run_one(store, settings, "dataset", {"action": "add", "upload": "../../etc/passwd", "name": "evil"})

@@ -46,7 +46,7 @@ def test_light_ink_on_dark_and_jpeg_and_alpha():
 
 @pytest.mark.parametrize("data,msg", [
     (b"", "empty"),
-    (b"%PDF-1.4 not an image", "not a readable image"),
+    (b"%PDF-1.4 not an image", "not an image: its contents are no picture format"),
     (b"\x89PNG\r\n\x1a\n truncated", "not a readable image"),
 ])
 def test_bad_files(data, msg):

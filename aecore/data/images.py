@@ -94,8 +94,11 @@ def preprocess_digit(data: bytes) -> np.ndarray:
         m = re.search(r"\((\d+) pixels\)", str(e))
         n = f"{int(m.group(1)):,} pixels" if m else "far too many pixels"
         raise ImageError(f"the image has {n}; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
-        raise ImageError(f"not a readable image (PNG, JPEG, ...): {type(e).__name__}") from None
+    except UnidentifiedImageError:
+        raise ImageError("not an image: its contents are no picture format this app reads (PNG, JPEG, GIF, BMP, "
+                         "WebP, ...), whatever its name says") from None
+    except (OSError, ValueError, SyntaxError, EOFError):  # a picture's header, then broken or cut-off data
+        raise ImageError("not a readable image: the file looks like a picture but is damaged or cut off") from None
     if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
         bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(bg, im.convert("RGBA"))

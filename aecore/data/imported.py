@@ -197,7 +197,8 @@ def add(path: str | os.PathLike, name: str, size: int | None = None, grey: bool 
         imp = from_image_folder(src, size or DEFAULT_SIZE, bool(grey), test_fraction, seed, limits, on_progress,
                                  quota)
     else:
-        raise DataError(f"{src.name} is neither a folder, a zip nor an .npz file")
+        raise DataError(f"{src.name} is not a zip file: its contents are not a zip archive (an import takes a zip, an "
+                        ".npz file or a folder)")
     return _write(name, imp, src.name, replace, about, limits, on_progress)
 
 

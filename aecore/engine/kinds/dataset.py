@@ -47,6 +47,7 @@ class DatasetImport(JobKind):
 
     def run(self, p: DatasetParams, ctx, dataset) -> Outcome:
         from aecore.data import imported as datasets
+        from aecore.data.dataset import DataError
 
         def on_progress(done: int, total: int) -> None:  # after every image: Stop and the time limit end it here
             ctx.check()
@@ -60,6 +61,8 @@ class DatasetImport(JobKind):
         try:
             datasets.add(upload, p.name, size=p.size, grey=p.grey, test_fraction=p.test_fraction,
                          on_progress=on_progress, about={"workspace": ctx.job.workspace, "file": p.file[:200]})
+        except DataError as e:  # named by the file the student chose, not by its token in the uploads folder
+            raise DataError(str(e).replace(upload.name, p.file[:200] or "the uploaded file")) from None
         finally:
             upload.unlink(missing_ok=True)
         return Outcome(DONE)
