@@ -31,3 +31,16 @@ def test_a_small_digit_scatter_is_svg_and_a_large_one_webgl_each_digit_a_trace_w
     assert sorted(np.concatenate([t.customdata for t in small.data])) == list(range(7, charts.SVG_MAX_POINTS + 7))
     assert {t.type for t in scatter(charts.SVG_MAX_POINTS + 1).data} == {"scattergl"}
     assert {t.type for t in scatter(50, dims=3).data} == {"scatter3d"}
+
+
+def test_the_live_loss_breaks_where_an_epoch_starts_its_mean_again():
+    """The curve is each epoch's mean so far: joined across epochs it fell like a cliff at every boundary, which reads
+    as a leap in learning."""
+    from app_pages.kit.charts import live_loss_figure
+
+    curve = [[0.5, 0.09], [1.0, 0.077], [1.5, 0.058], [2.0, 0.055], [2.5, 0.050]]
+    fig = live_loss_figure(curve, [{"epoch": 1, "val_loss": 0.06, "phase": "train"}], epochs=3)
+    train = fig.data[0]
+    assert list(train.x) == [0.5, 1.0, None, 1.5, 2.0, None, 2.5]  # a gap after epochs 1 and 2 end
+    assert train.connectgaps is False and "epoch so far" in train.name
+    assert list(fig.data[1].y) == [0.06]  # each finished epoch's validation loss

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
@@ -87,8 +89,17 @@ def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tup
 def live_loss_figure(curve: list, history: list, epochs: int | None = None) -> go.Figure:
     """The loss per step as training goes (x in epochs), with each finished epoch's validation loss."""
     fig = go.Figure()
-    if curve:
-        fig.add_scatter(x=[p[0] for p in curve], y=[p[1] for p in curve], name="train (running mean)", mode="lines")
+    if curve:  # the mean starts again with each epoch: a gap there, not a cliff that looks like a leap in learning
+        xs, ys, last = [], [], None
+        for x, y in curve:
+            epoch = math.ceil(x - 1e-9)  # a point at 1.0 ends epoch 1; the next one (1.02) is epoch 2's first
+            if last is not None and epoch != last:
+                xs.append(None)
+                ys.append(None)
+            xs.append(x)
+            ys.append(y)
+            last = epoch
+        fig.add_scatter(x=xs, y=ys, name="train (mean over the epoch so far)", mode="lines", connectgaps=False)
     rows = [r for r in history if r.get("phase", "train") == "train"]
     if rows and any(r.get("val_loss") is not None for r in rows):
         fig.add_scatter(x=[r["epoch"] for r in rows], y=[r.get("val_loss") for r in rows], name="validation",
