@@ -74,6 +74,18 @@ def test_markdown_in_hide_is_never_a_link_an_image_or_carried_along(server, page
     assert not fetched, fetched
 
 
+def test_an_address_value_a_control_cannot_take_is_told_even_where_the_page_queues_a_job(server, page):
+    """?n=-3 on Latent space was put right (100 points) with no word: the toast was drawn in the run that queued the
+    map and then started again, and such a run's elements never reach the screen."""
+    url, _ = server
+    page.goto(f"{url}/latent?run=zoo:conv-k16&method=pca&seed=23&n=-3", wait_until="domcontentloaded")
+    page.locator("[data-testid='stToast']").filter(has_text="The address asked for n=-3").wait_for(timeout=60000)
+    assert "which points does not take: 100 is used" in page.locator("[data-testid='stToast']").first.inner_text()
+    settle(page, 90000)
+    assert "n=100" in page.url
+    no_errors(page, "a value the address cannot have")
+
+
 HOSTILE_NAMES = ["<a href='http://evil.example/login'>Log in</a>", "[md](http://evil.example/x)", "blue_triangles"]
 
 

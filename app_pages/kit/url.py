@@ -84,12 +84,26 @@ def address() -> dict[str, str]:
     return {name: value for name, value in merged.items() if value is not None}
 
 
+_NOTES = "_address_notes"  # what the address asked for that a control could not take, shown when a run gets to its end
+
+
+def _note(text: str) -> None:
+    """Tell the student a value from the address was not taken. In a page's full run the toast waits for sync(): a run
+    cut short (a map's job queued, then st.rerun) loses what it drew, and the value is taken once only."""
+    if st.session_state.get(_PENDING) is None:
+        st.toast(text)
+    else:
+        st.session_state.setdefault(_NOTES, []).append(text)
+
+
 def sync() -> None:
     """Send the address to the browser, once at the end of every page run: the run's settings (write), and a link to
     the page already shown (presenter mode's way out, a lesson's next step on the same page) changes the address
     without any control writing to it, and the browser would keep the old one."""
     pending, final = st.session_state.get(_PENDING) or {}, address()
     st.session_state[_PENDING] = None
+    for text in st.session_state.pop(_NOTES, []):
+        st.toast(text)
     st.session_state.setdefault(_WRITTEN, {}).update({k: v for k, v in pending.items() if v is not None})
     st.query_params.from_dict(final)
 
@@ -173,8 +187,8 @@ def _settle(label, options, key, default, param, lo, hi, cast, parse) -> None:
             st.session_state[key] = value
         if changed or value is None:
             shown = value if value is not None else default
-            st.toast(f"The address asked for {param}={plain(incoming[:20])}, which {label.lower()} does not take: "
-                     f"{plain(str(shown))} is used.")
+            _note(f"The address asked for {param}={plain(incoming[:20])}, which {label.lower()} does not take: "
+                  f"{plain(str(shown))} is used.")
     if key not in st.session_state or not valid(st.session_state[key]):
         st.session_state[key] = default
     else:  # set again on every run, so the widget shows it: after a page switch the browser could hand a selectbox's
