@@ -126,7 +126,7 @@ def map_settings(ds, k: int) -> MapSettings | None:
                          default="digit", format_func=lambda f: latent_map.colour_label(f, what),
                          help="the probe: a logistic regression fitted on 1,000 labelled training codes (as on the "
                               "Experiments page)")
-    size = url.control(f2.selectbox, "Size by", list(latent_map.SIZES), key="size_by", default="same",
+    size = url.control(f2.selectbox, "Size by", list(latent_map.SIZES), key="size_by", param="size", default="same",
                        format_func=latent_map.SIZES.get)
     query = f3.text_input("Find images", key="find", placeholder="test image numbers (17, 42) or a label (digit 3)",
                           help="selects them on the chart and shows them below")
@@ -247,7 +247,8 @@ def the_map(key, run, ds, s: MapSettings, params, res, labels, selection, isolat
         shown += ": the selection, projected on its own"
     else:
         pool = int(info["pool"])  # images of the digits shown
-        shown += f": a random sample of {pool:,}, seed {s.seed}" if len(idx) < pool else ": all of them"
+        of_them = f" of their {pool:,}" if pool < s.cap else ""  # only some digits shown: the sample is of theirs
+        shown += f": a random sample{of_them}, seed {s.seed}" if len(idx) < pool else ": all of them"
     made_by = f" · {info['backend']}" if "backend" in info else ""  # t-SNE: openTSNE on the CPU or TorchDR on a GPU
     if "gpu_error" in info:
         st.caption(f"t-SNE on the GPU did not work ({safe.plain(info['gpu_error'])}), so this map was made on the CPU.")

@@ -20,9 +20,13 @@ def main() -> None:
     modes = {"random": "random test images", "digit": f"one chosen {what}", "worst": "worst reconstructed",
              "best": "best reconstructed"}
     mode, idx, errors = chosen_images(key, ds, modes)
-    png = the_grid(key, run, ds, modes[mode], mode, idx, errors)
+    if len(idx):
+        png = the_grid(key, run, ds, modes[mode], mode, idx, errors)
+    else:  # an imported set's test images may not include every class
+        st.info(f"The test set has no image of this {what}: pick another one.")
     series = error_per_class(run, ds, errors)
-    second_run(key, run, ds, idx, png, errors, series)
+    if len(idx):
+        second_run(key, run, ds, idx, png, errors, series)
     st.plotly_chart(charts.per_digit_figure(series, f"Error per {what}", ds.class_names, what),
                     key="per_digit")
 
@@ -32,10 +36,17 @@ def chosen_images(key, ds, modes: dict):
     what = ds.class_word
     c1, c2, c3, c4 = st.columns(4)
     mode = url.control(c1.radio, "Show", list(modes), key="mode", param="mode", default="random", format_func=modes.get)
-    n = url.control(c2.slider, "How many", key="n_recon", default=10, lo=4, hi=16)
+    most = min(16, len(ds.test))  # a small imported set may have fewer test images than that
+    if most > 4:
+        n = url.control(c2.slider, "How many", key="n_recon", default=min(10, most), lo=4, hi=most)
+    else:  # too few to choose from
+        n = most
+        c2.caption(f"How many: all {most} test images")
     digit = url.control(c3.selectbox, what.capitalize(), list(range(ds.n_classes)), disabled=mode != "digit",
                         key="recon_digit" if session.bundled_mnist(ds) else f"recon_digit_{ds.name}", default=0,
-                        format_func=lambda d: ds.class_names[d])
+                        param="digit" if mode == "digit" else None, format_func=lambda d: ds.class_names[d])
+    if mode != "digit":
+        url.drop("digit")
     seed = url.control(c4.number_input, "Sample seed", key="recon_seed", default=0, lo=0, hi=10**6,
                        disabled=mode in ("worst", "best"))
     errors = background.test_errors(key)
@@ -43,6 +54,9 @@ def chosen_images(key, ds, modes: dict):
         idx = sample_indices(len(ds.test), n, int(seed))
     elif mode == "digit":
         idx = sample_indices(len(ds.test), n, int(seed), ds.test.y, [digit])
+        if 0 < len(idx) < n:
+            st.caption(f"The test set has only {len(idx)} image{'s' if len(idx) != 1 else ''} of "
+                       f"{safe.label(ds.class_names[digit])}: all of them are shown.")
     else:
         order = np.argsort(errors)
         idx = order[::-1][:n] if mode == "worst" else order[:n]

@@ -20,7 +20,8 @@ def test_3d_view_and_colour_by_error():
     at = latent(run="zoo:conv-k16", method="pca", view="3-D", n="1000", pick="box")
     assert at.query_params.get("pick") is None  # a 3-D chart picks by click: the address does not say otherwise
     s = spec(at)
-    assert '"type":"scatter3d"' in s and "PC3" in s and "1,000of10,000testimages" in s and "3-D" in s
+    assert '"type":"scatter3d"' in s and "PC3" in s and "3-D" in s
+    assert "1,000of10,000testimages:arandomsample,seed0" in s  # (it said "a random sample of 10,000")
     at.selectbox(key="colour_by").set_value("error").run()
     at.selectbox(key="size_by").set_value("error").run()
     assert not at.exception

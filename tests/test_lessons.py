@@ -44,7 +44,7 @@ def test_a_good_lesson_parses():
 @pytest.mark.parametrize("change, message", [
     (('page = "latent"', 'page = "latnet"'), "step 1 ('One'): unknown page 'latnet'; pages are: denoising, experiments"),
     (('method = "raw"', 'shade = "red"'),
-     "the latent page does not read 'shade'; it reads: colour, images, method, n, pick, run, seed, view"),
+     "the latent page does not read 'shade'; it reads: colour, images, method, n, pick, run, seed, size, view"),
     (('"projection"]', '"projektion"]'), "the latent page has no control 'projektion'; it can hide:"),
     (('title = "T"', 'title = "T'), "not valid TOML"),
     (('text = "Look."', ''), "step 1 ('One'): 'text' is missing or empty"),
