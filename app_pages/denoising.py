@@ -8,6 +8,7 @@ import streamlit as st
 from aecore.analysis.projection import sample_indices
 from aecore.data.images import rows_grid, to_png
 from aecore.data.noise import NOISE_LIMITS, Noise
+from aecore.engine.client import StoreError
 from aecore.models.evaluate import mse, reconstruct
 from aecore.training.config import TrainConfig
 from aecore.training.zoo import zoo_names
@@ -72,9 +73,10 @@ def clean_corrupted_denoised(run, ds, noise: Noise, seed: int) -> None:
     st.image(png, caption=f"top: clean · middle: {KINDS[noise.kind]} at {noise.level:g} · bottom: "
                           f"{safe.plain(run.label())}'s output")
     clean = ds.test.x[idx] / 255.0
-    m1, m2 = st.columns(2)
-    m1.metric("MSE of the corrupted input", f"{mse(corrupted, clean):.4f}")
-    m2.metric("MSE after the model", f"{mse(denoised, clean):.4f}")
+    m1, m2 = st.columns(2)  # these 10 only: the curve below averages 500 test images at each level
+    about = "over the 10 test images above; the curve below averages 500 test images at each level"
+    m1.metric("MSE of these 10 corrupted inputs", f"{mse(corrupted, clean):.4f}", help=about)
+    m2.metric("MSE of these 10 after the model", f"{mse(denoised, clean):.4f}", help=about)
 
 
 def error_versus_noise(key, run, ds, kind: str, top: float) -> None:
@@ -98,14 +100,43 @@ def train_a_denoiser(ds, noise: Noise) -> None:
     t1, t2, t3 = st.columns(3)
     k = url.control(t1.number_input, "Latent size", key="dn_latent", default=16, lo=1, hi=256)
     epochs = url.control(t2.number_input, "Epochs", key="dn_epochs", default=3, lo=1, hi=50)
-    limit = url.control(t3.number_input, "Training images (0 = all)", key="dn_limit", default=20000, lo=0, hi=60000,
-                        step=5000)
+    n_train = len(ds.train)  # one limit per data set, up to its size (20,000 of MNIST's is no limit for 30 images)
+    limit = url.control(t3.number_input, "Training images (0 = all)", key=f"dn_limit_{ds.name}",
+                        default=20000 if n_train > 20000 else 0, lo=0, hi=n_train, step=5000 if n_train > 20000 else 10)
     if st.button("▶ Train denoising conv AE", type="primary"):
         cfg = TrainConfig(model="conv", latent=int(k), epochs=int(epochs), limit=int(limit) or None, noise=str(noise),
                           lr=2e-3, dataset=ds.name)
         job = background.queue_training(cfg, name=f"denoising {cfg.describe()}")
         if job is not None:
-            st.success(f"Queued job {job.id}. Follow it on the Train page; when it finishes it appears in the run picker.")
+            st.session_state["denoiser_job"] = job.id
+    denoiser_job()
+
+
+def _show_run(run_key: str) -> None:  # a callback: the picker above is drawn before the button
+    st.session_state["run"] = run_key
+    st.session_state.pop("denoiser_job", None)
+
+
+def denoiser_job() -> None:
+    """The denoiser this page queued: its progress while it waits and trains, then a way to look at it here."""
+    job_id = st.session_state.get("denoiser_job")
+    if job_id is None:
+        return
+    try:
+        job = session.engine().job(job_id)
+    except StoreError:  # gone (its workspace's jobs were cleared)
+        st.session_state.pop("denoiser_job", None)
+        return
+    if job.active:
+        st.caption(f"Job {job.id}: {safe.plain(job.name or job.label)}. It is also listed on the Train page.")
+        background.job_progress(job_id)
+    elif job.status == "done" and job.run_id:
+        d1, d2 = st.columns([4, 1], vertical_alignment="center")
+        d1.success(f"Trained: **{safe.plain(job.name or job.label)}**. Pick it as the model run to see what it does to this "
+                   "corruption.")
+        d2.button("Show it here", key="show_denoiser", type="primary", on_click=_show_run, args=(f"run:{job.run_id}",))
+    else:
+        st.warning(f"Job {job.id} ({safe.plain(job.name or job.label)}) did not finish: {safe.plain(job.error or job.status)}.")
 
 
 main()

@@ -116,8 +116,10 @@ def settings() -> tuple[TrainConfig, str | None]:
         digits = url.control(st.multiselect, "Classes to train on", every, key=f"classes_{data_name}", **subset,
                              help="Train on a subset of the classes")
     c1, _ = st.columns([1, 3])  # the digits have a row of their own: in a column their chips were cut off
-    limit = url.control(c1.number_input, "Training images (0 = all)", key="limit", param="limit", default=0, lo=0,
-                        hi=60000, step=1000)
+    # one per data set, up to its size: 10,000 of MNIST's images chosen before is no limit for a set of 30 (the run's
+    # name would claim 10,000 images)
+    limit = url.control(c1.number_input, "Training images (0 = all)", key=f"limit_{data_name}", param="limit", default=0,
+                        lo=0, hi=len(ds.train), step=1000 if len(ds.train) >= 10000 else 10)
 
     more = more_settings(model, spec)
     val_share = more["val_share"]
@@ -279,7 +281,7 @@ def copy_recipe() -> None:
               f"batch_{c.dataset}": c.batch_size, f"lr_{c.model}": c.lr, "optimizer": c.optimizer, "loss": c.loss,
               "out_act": c.out_act, f"hidden_{c.model}": c.hidden_act, f"upsample_{c.model}": c.upsample,
               "noise_kind": kind, f"noise_level_{kind}": noise.level if noise.active else None, "seed": c.seed,
-              "digits": list(c.digits) if c.digits else list(range(10)), "limit": c.limit or 0,
+              "digits": list(c.digits) if c.digits else list(range(10)), f"limit_{c.dataset}": c.limit or 0,
               f"pretrain_{c.model}": c.pretrain_epochs, "schedule": c.schedule, "weight_decay": c.weight_decay,
               "val_share": c.val_fraction, "width_conv": c.width or 32, "precision": c.precision, "device": "auto"}
     for key, value in values.items():
@@ -419,8 +421,12 @@ def watch_it_learn(runs) -> None:
         st.caption("While a model trains, the codes of 500 test images and the reconstructions of 8 digits are recorded "
                    "every few steps. Train a model: you see them move live above, then replay them here.")
         return
-    watch_id = url.control(st.selectbox, "Replay the training of", list(recorded), key="watch_run",
-                           default=next(iter(recorded)), format_func=recorded.get)
+    newest, seen = next(iter(recorded)), st.session_state.get("_watch_runs_seen")
+    if seen is not None and newest not in seen:  # a run just trained (or uploaded): replay it, not the one picked before
+        st.session_state["watch_run"] = newest
+    st.session_state["_watch_runs_seen"] = set(recorded)
+    watch_id = url.control(st.selectbox, "Replay the training of", list(recorded), key="watch_run", default=newest,
+                           format_func=recorded.get)
     watch.replay(watch.run_recording_path(watch_id), key=f"watch_{watch_id}",
                  ds=session.dataset(picker.run_data(f"run:{watch_id}")))
 
@@ -462,6 +468,9 @@ def _run_card(entry) -> None:
     with right:
         st.caption(safe.plain(entry.summary or run.config.describe()))
         st.caption(f"{run.seconds:.1f} s of training on {run.device}")
+        pretraining = pretraining_text(run.history)
+        if pretraining:
+            st.caption(pretraining)
         name = st.text_input("Name", value=entry.name, key=f"name_{entry.id}", max_chars=80)
         b1, b2 = st.columns(2)
         if b1.button("Rename", key=f"ren_{entry.id}", disabled=name.strip() == entry.name, width="stretch"):
@@ -488,6 +497,23 @@ def _run_card(entry) -> None:
                             ("reconstructions", picker.reconstructions(f"run:{entry.id}", run, shown))], scale=2)
     except DataError as e:
         st.caption(f"Its data set cannot be shown: {safe.plain(str(e))}")
+
+
+def pretraining_text(history: list[dict]) -> str | None:
+    """What a stacked AE's layer-wise pretraining did (its chart shows the fine-tuning only: those losses are the whole
+    network's, these each layer pair's), or None when it had none."""
+    last: dict[str, dict] = {}
+    for r in history:
+        if r.get("phase", "train").startswith("pretrain"):
+            last[r["phase"]] = r  # the phases come in order: a pair's last epoch is its final loss
+    if not last:
+        return None
+    rows = [r for r in history if r.get("phase", "train").startswith("pretrain")]
+    per_pair = len(rows) // len(last)
+    losses = ", ".join(f"{r['train_loss']:.4f}" for r in last.values())
+    return (f"Pretrained layer by layer first: {len(last)} layer pairs, {per_pair} epoch{'s' if per_pair != 1 else ''} "
+            f"each ({sum(r.get('seconds') or 0 for r in rows):.1f} s; each pair's last loss: {losses}). The chart "
+            "shows the fine-tuning of the whole network after it.")
 
 
 def upload_a_run() -> None:

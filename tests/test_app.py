@@ -103,6 +103,42 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
     assert picker.value.startswith("run:")  # and it is the run shown, not the zoo's
 
 
+def test_watch_it_learn_replays_the_run_just_trained_not_the_one_before():
+    at = app("app_pages/train.py")
+    by_label(at.selectbox, "Model").set_value("dense").run()
+    by_label(at.number_input, "Epochs").set_value(1)
+    by_label(at.number_input, "Batch size").set_value(50)
+    by_label(at.number_input, "Training images (0 = all)").set_value(300)
+    at.run()
+    names = []
+    for name in ("first of two", "second of two"):
+        at.text_input(key="run_name").set_value(name).run()
+        by_label(at.button, "▶ Train").click().run()
+        wait_for_jobs(at)
+        at.run()
+        assert not at.exception
+        replay = by_label(at.selectbox, "Replay the training of")
+        names.append(replay.format_func(replay.value))
+    assert names == ["first of two", "second of two"]  # the newest run, though the first was shown before
+
+
+def test_a_denoiser_trained_on_the_denoising_page_can_be_shown_there():
+    at = app("app_pages/denoising.py", run="zoo:conv-k16")
+    by_label(at.number_input, "Epochs").set_value(1)
+    by_label(at.number_input, "Training images (0 = all)").set_value(300)
+    at.run()
+    by_label(at.button, "▶ Train denoising conv AE").click().run()
+    assert not at.exception
+    assert any("It is also listed on the Train page" in c.value for c in at.caption)  # not a message gone in a moment
+    wait_for_jobs(at)
+    at.run()
+    assert any(s.value.startswith("Trained: **denoising conv k=16") for s in at.success)
+    at.button(key="show_denoiser").click().run()
+    assert not at.exception
+    assert by_label(at.sidebar.selectbox, "Model run").value.startswith("run:")
+    assert any("trained on masking (pixels set to 0) at 0.5" in c.value for c in at.caption)  # it is the denoiser
+
+
 def test_layer_wise_pretraining_trains_from_the_train_page():
     """Train → mlp-deep → pretraining epochs 1 → Train crashed the page (issue 27, item 1)."""
     from app_pages.kit import session
@@ -123,6 +159,10 @@ def test_layer_wise_pretraining_trains_from_the_train_page():
     assert not at.exception
     assert session.engine()._store.job(job.id).status == "done"
     assert any(e.label.replace("\\", "").startswith("mlp-deep k=") and e.label.endswith("— done") for e in at.expander)
+    # its name and card say it was pretrained (the loss chart shows the fine-tuning only)
+    assert "pretrained 1 ep a layer" in job.label
+    said = next(c.value for c in at.caption if c.value.startswith("Pretrained layer by layer first:"))
+    assert "4 layer pairs, 1 epoch each" in said and "fine-tuning" in said
 
 
 def test_stacked_ae_experiment_runs_from_its_tab():
@@ -211,12 +251,12 @@ def test_latent_space_upload_digit_and_bad_image():
 def test_denoising_controls_change_the_numbers():
     at = app("app_pages/denoising.py", run="zoo:conv-k16-denoise")
     assert at.title[0].value == "Denoising"
-    before = by_label(at.metric, "MSE of the corrupted input").value
-    after = by_label(at.metric, "MSE after the model").value
+    before = by_label(at.metric, "MSE of these 10 corrupted inputs").value
+    after = by_label(at.metric, "MSE of these 10 after the model").value
     assert float(after) < float(before)  # the denoiser helps
     by_label(at.selectbox, "Corruption").set_value("gaussian").run()
     assert not at.exception
-    assert by_label(at.metric, "MSE of the corrupted input").value != before
+    assert by_label(at.metric, "MSE of these 10 corrupted inputs").value != before
     assert len(charts(at)) == 1
 
 
@@ -283,6 +323,67 @@ def test_another_workspaces_unshared_run_cannot_be_opened_from_a_link(tiny, mnis
     assert at.sidebar.selectbox[0].value != f"run:{run_id}" and f"run:{run_id}" not in at.sidebar.selectbox[0].options
 
 
+def open_page(at, page: str, **link):
+    """Open another page as a link does: the browser's address then holds only what the link carries (the sidebar's:
+    the workspace), where AppTest would keep the page's address from before."""
+    ws = at.session_state["ws"]
+    at.query_params.clear()
+    at.query_params.update({"ws": ws, **link})
+    return at.switch_page(page).run()
+
+
+def test_a_link_to_another_page_sets_what_it_carries_even_if_this_page_wrote_the_same(tmp_path):
+    """Data sets → Look at: my-shapes (?dataset=my-shapes) → "Train a model on my-shapes" opened Train on MNIST: the
+    link's dataset=my-shapes looked like the address's own value, written by the Data sets page."""
+    from aecore.data import imported as datasets
+    from aecore.data.shapes import write_shapes_folder
+
+    name = f"linked-{tmp_path.name[-6:].lower().replace('_', '-')}"
+    datasets.add(write_shapes_folder(tmp_path / "src", 3, 8, 16), name, size=16)
+    try:
+        at = app("app_pages/train.py")
+        assert by_label(at.selectbox, "Data set").value == "mnist"
+        at = open_page(at, "app_pages/data.py")
+        by_label(at.selectbox, "Look at").set_value(name).run()
+        assert at.query_params["dataset"] in (name, [name])
+        at = open_page(at, "app_pages/train.py", dataset=name)  # the page's link "Train a model on …"
+        assert not at.exception
+        assert by_label(at.selectbox, "Data set").value == name
+    finally:
+        datasets.remove(name)
+
+
+def test_reconstructions_of_a_small_set_say_how_many_there_are_and_the_chosen_class_is_in_the_address(tmp_path):
+    """A set with 6 test images showed 6 under "How many 10", and a reload forgot the chosen digit (class)."""
+    from aecore.data import imported as datasets
+    from aecore.data.shapes import write_shapes_folder
+    from aecore.engine.keep import keep_run
+    from aecore.training.config import TrainConfig
+    from aecore.training.trainer import train
+    from app_pages.kit import session
+
+    name = f"few-{tmp_path.name[-6:].lower().replace('_', '-')}"
+    datasets.add(write_shapes_folder(tmp_path / "src", 3, 10, 16), name, size=16, test_fraction=0.2)  # 6 test images
+    at = app("app_pages/train.py")
+    ws = at.session_state["ws"]
+    config = TrainConfig(model="conv", latent=4, epochs=1, batch_size=8, dataset=name, device="cpu")
+    run_id = keep_run(session.engine()._store, ws, train(config, session.dataset(name)), "few shapes")
+    try:
+        at = open_page(at, "app_pages/reconstructions.py", run=f"run:{run_id}")
+        how_many = by_label(at.slider, "How many")
+        assert not at.exception and how_many.max == 6 and how_many.value == 6  # all there are, not "10"
+        assert sum(c.startswith("#") for i in at.get("image") for c in i.captions) == 6  # one column per test image
+        by_label(at.radio, "Show").set_value("digit").run()
+        by_label(at.selectbox, "Class").set_value(2).run()
+        assert not at.exception and at.query_params["digit"] in ("2", ["2"])  # a reload shows the same class
+        assert any(c.value.startswith("The test set has only 2 images of") for c in at.caption)
+        by_label(at.radio, "Show").set_value("worst").run()
+        assert "digit" not in at.query_params  # it names only what the view uses
+    finally:
+        session.engine()._store.delete_run(run_id, ws)
+        datasets.remove(name)
+
+
 def test_the_sidebar_model_run_follows_what_the_student_trains(tiny, mnist):
     """A student who looked at the zoo's model, then trained a run, finds their run on the next page (with a toast
     that says so); one they pick afterwards stays picked; a run that ends while they look at a page changes it only
@@ -303,19 +404,19 @@ def test_the_sidebar_model_run_follows_what_the_student_trains(tiny, mnist):
     run_id = keep_run(store, ws, train(tiny(), mnist), "my first run")  # as ▶ Train keeps it
     second = None
     try:
-        at.switch_page("app_pages/reconstructions.py").run()
+        open_page(at, "app_pages/reconstructions.py")
         assert not at.exception and model_run(at) == f"run:{run_id}"
         assert any("my first run" in t and "now the model run" in t for t in at.toasts_shown), at.toasts_shown
         labels = [j.label for j in store.jobs(workspace=ws) if "zoo:" not in j.label]  # the jobs for it are named
         assert labels and all("“my first run”" in label and "run:" not in label for label in labels), labels  # by name
         shown = len(at.toasts_shown)
         by_label(at.sidebar.selectbox, "Model run").set_value("zoo:conv-k2").run()
-        at.switch_page("app_pages/latent.py").run()
+        open_page(at, "app_pages/latent.py")
         assert model_run(at) == "zoo:conv-k2" and len(at.toasts_shown) == shown  # their own pick stays
         second = keep_run(store, ws, train(tiny(), mnist), "my second run")  # it ends while they look at the map
         at.run()
         assert model_run(at) == "zoo:conv-k2"  # never changed under the page they look at ...
-        at.switch_page("app_pages/denoising.py").run()
+        open_page(at, "app_pages/denoising.py")
         assert model_run(at) == f"run:{second}"  # ... but on the next page they open
         assert model_run(app("app_pages/denoising.py", ws=ws)) == f"run:{second}"  # a new session: their newest
         assert model_run(app("app_pages/latent.py", ws=ws, run="zoo:conv-k2", method="pca")) == "zoo:conv-k2"  # a link

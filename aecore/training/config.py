@@ -233,6 +233,8 @@ class TrainConfig:
             bits.append("digits " + ",".join(map(str, self.digits)))
         if self.limit:
             bits.append(f"{self.limit:,} images")
+        if self.pretrain_epochs:  # a stacked AE: its layer-wise pretraining is half of what it is
+            bits.append(f"pretrained {self.pretrain_epochs} ep a layer")
         lr = self.lr if self.lr is not None or self.model not in MODELS else MODELS[self.model].default_lr
         bits.append(f"{self.loss}, {self.optimizer} {lr if lr is None else format(lr, 'g')}, {self.epochs} ep")
         return ", ".join(bits)
