@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 from PIL import Image
 
 from aecore.data.shapes import write_shapes_folder
-from browser_kit import ERRORS, SHOTS, settle, upload
+from browser_kit import ERRORS, SHOTS, pick_option, settle, upload
 
 
 def test_upload_a_zip_train_on_it_see_it_in_colour_and_classified(server, page, tmp_path):
@@ -30,7 +30,12 @@ def test_upload_a_zip_train_on_it_see_it_in_colour_and_classified(server, page, 
     page.get_by_text("The import did not work: only one class folder").wait_for(timeout=90000)  # says why
     upload(page, zipped, "shapes")
     page.get_by_text("Imported shapes").wait_for(timeout=90000)
-    page.get_by_role("link", name="Train a model on shapes").last.click()  # to the Train page, on that set
+    # look at it first (?dataset=shapes is then this page's own value), then its link to Train: Train opened on
+    # MNIST, the link's dataset taken for the address's own
+    pick_option(page, page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text("Look at", exact=True)),
+                "shapes")
+    settle(page)
+    page.get_by_role("link", name="Train a model on shapes").first.click()  # to the Train page, on that set
 
     page.get_by_role("heading", name="Train an autoencoder").wait_for(timeout=90000)
     settle(page)
