@@ -42,7 +42,7 @@ def one_digit_through_the_network(ds) -> None:
     c1, a1, c2, a2, c3 = st.columns([2, 1, 3, 1, 2], vertical_alignment="center")
     c1.image(x_png, caption=f"input: a {ds.test.y[i]} (784 pixels)")
     a1.markdown("**encoder →**")
-    c2.plotly_chart(charts.code_bars(code, f"the code: {len(code)} numbers", height=240), key="code_bars")
+    c2.plotly_chart(charts.code_bars(code, f"the code: {len(code)} numbers", height=240), key="code_bars", config=charts.NO_TOOLBAR)
     a2.markdown("**→ decoder**")
     c3.image(out_png, caption=f"reconstruction (MSE {err:.4f})")
 
@@ -80,7 +80,7 @@ def the_data(ds) -> None:
         fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=counts, text=counts, marker_color=charts.DIGIT_COLORS))
         fig.update_layout(title=f"Images per digit ({which}: {counts.sum():,})", xaxis_title="digit",
                           yaxis_title="images", height=360, margin=dict(l=10, r=10, t=40, b=10))
-        st.plotly_chart(charts.digit_axis(fig), key="counts")
+        st.plotly_chart(charts.digit_axis(fig), key="counts", config=charts.NO_TOOLBAR)
     st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC BY-SA 3.0. "
                "60,000 training and 10,000 test images, 28×28 grey levels.")
 

@@ -307,8 +307,10 @@ def selected_points(key, run, ds, s: MapSettings, res, labels, selection) -> Non
                             caption=f"{point_name(first, n_test)} (left) and its 10 nearest neighbours in the "
                                     f"{run.model.latent_dim}-D latent space (among the test images)")
     v1, v2 = st.columns(2)
-    v1.plotly_chart(latent_map.selection_counts_figure(labels, labels[at], ds.class_names, what), key="sel_counts")
-    v2.plotly_chart(latent_map.error_figure(res.images["mse"], res.images["mse"][at]), key="sel_errors")
+    v1.plotly_chart(latent_map.selection_counts_figure(labels, labels[at], ds.class_names, what), key="sel_counts",
+                    config=charts.NO_TOOLBAR)
+    v2.plotly_chart(latent_map.error_figure(res.images["mse"], res.images["mse"][at]), key="sel_errors",
+                    config=charts.NO_TOOLBAR)
     need = min_points(s.method, perplexity=s.perplexity, n_neighbors=s.n_neighbors)
     if st.button("Isolate the selection and re-project only it", key="isolate", disabled=len(selection) < need,
                  help="a new layout made from the selected images alone (same method and settings)"):
@@ -412,7 +414,7 @@ def your_own_digit(key, run, ds, k: int) -> None:
                                 caption=f"prepared like MNIST (28×28, centred) · its reconstruction · MSE "
                                         f"{float(((rec[0] - mine / 255.0) ** 2).mean()):.4f} · the ★ on the chart shows "
                                         "where it lands")
-    bars.plotly_chart(charts.code_bars(code, f"its code: {len(code)} numbers"), key="own_code")
+    bars.plotly_chart(charts.code_bars(code, f"its code: {len(code)} numbers"), key="own_code", config=charts.NO_TOOLBAR)
     if k == 2:  # beside the decoded grid of the plane: the ★ where its code falls
         (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
         (x0, x1), (y0, y1) = (min(x0, code[0]), max(x1, code[0])), (min(y0, code[1]), max(y1, code[1]))

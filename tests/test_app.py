@@ -40,6 +40,8 @@ def test_home_renders_data_and_presets():
     assert at.title[0].value == "AE Lab"
     assert any("MNIST" in s.value for s in at.subheader)
     assert len(charts(at)) >= 2  # code bars and per-digit counts
+    for chart in charts(at)[:2]:  # small charts: plotly's zoom buttons covered their titles
+        assert '"displayModeBar":false' in chart.proto.config.replace(" ", ""), chart.proto.config
     assert len(at.get("image")) >= 2
     preset_buttons = [b for b in at.button if b.key and b.key.startswith("preset_")]
     assert len(preset_buttons) >= 5

@@ -10,6 +10,10 @@ import plotly.graph_objects as go
 
 from app_pages.kit import safe
 
+# for a small summary chart (a code's bars, counts per digit): plotly's zoom and pan buttons sat on top of its title
+# and have nothing to zoom into; Streamlit's own full-screen button stays
+NO_TOOLBAR = {"displayModeBar": False}
+
 DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on every chart
 
 
