@@ -17,19 +17,23 @@ _WRITTEN = "_address_written"  # param -> the value this session last put in the
 # each (a page's first run after a link writes all its settings: eleven messages on Train). None outside a page's full
 # run (a fragment's run, an AppTest of a single function): then a write goes out at once, as before.
 _PENDING = "_address_pending"
+_OPENING = "_address_page_opening"  # whether this full run opens its page (page_opened)
 
 
 def begin() -> None:
     """A page's full run starts: its controls' address writes wait for sync() at its end. A run cut short (a click,
     st.rerun) sends none of them: the next run writes them again."""
     st.session_state[_PENDING] = {}
+    st.session_state[_OPENING] = False
 
 
 def page_opened() -> None:
     """This run opens a page (from another page's link, the sidebar's or a lesson's): whatever its address holds came
     with that link, so every value in it counts as arriving, even one equal to what another page wrote under the same
-    name (the Data sets page's ?dataset= is its "Look at"; its "Train a model on …" link sets the Train page's)."""
+    name (the Data sets page's ?dataset= is its "Look at"; its "Train a model on …" link sets the Train page's). And
+    each control's kept value is given to its widget again (_settle)."""
     st.session_state[_WRITTEN] = {}
+    st.session_state[_OPENING] = True
 
 
 def arriving(param: str) -> str | None:
@@ -191,8 +195,9 @@ def _settle(label, options, key, default, param, lo, hi, cast, parse) -> None:
                   f"{plain(str(shown))} is used.")
     if key not in st.session_state or not valid(st.session_state[key]):
         st.session_state[key] = default
-    else:  # set again on every run, so the widget shows it: after a page switch the browser could hand a selectbox's
-        # first option back in place of the value kept (a link's ?run=zoo:conv-k2, then zoo:conv-k16 on the next page)
+    elif st.session_state.get(_OPENING):  # set again as a page opens, so the widget shows it: after a page switch
+        # the browser could hand a selectbox's first option back in place of the value kept (a link's ?run=zoo:conv-k2,
+        # then zoo:conv-k16 on the next page)
         st.session_state[key] = st.session_state[key]
 
 
