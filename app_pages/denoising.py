@@ -90,7 +90,8 @@ def error_versus_noise(key, run, ds, kind: str, top: float) -> None:
     fig = go.Figure([go.Scatter(x=[r["level"] for r in rows if r["model"] == m],
                                 y=[r["mse"] for r in rows if r["model"] == m], mode="lines+markers", name=m)
                      for m in dict.fromkeys(r["model"] for r in rows)])  # (plotly express: 5x the CPU a rerun)
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"),
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),  # the legend above: below, a run's long name
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),  # ran over the x title
                       xaxis_title=f"{KINDS[kind]} level", yaxis_title="MSE vs clean image")
     st.plotly_chart(fig, key="noise_curve")
 
