@@ -133,11 +133,12 @@ def denoiser_job() -> None:
         background.job_progress(job_id)
     elif job.status == "done" and job.run_id:
         d1, d2 = st.columns([4, 1], vertical_alignment="center")
-        d1.success(f"Trained: **{safe.plain(job.name or job.label)}**. Pick it as the model run to see what it does to this "
-                   "corruption.")
+        d1.success(f"Trained: **{safe.plain(job.name or job.label)}**. Pick it as the model run to see what it does to "
+                   "this corruption.")
         d2.button("Show it here", key="show_denoiser", type="primary", on_click=_show_run, args=(f"run:{job.run_id}",))
     else:
-        st.warning(f"Job {job.id} ({safe.plain(job.name or job.label)}) did not finish: {safe.plain(job.error or job.status)}.")
+        st.warning(f"Job {job.id} ({safe.plain(job.name or job.label)}) did not finish: "
+                   f"{safe.plain(job.error or job.status)}.")
 
 
 main()

@@ -42,7 +42,8 @@ def one_digit_through_the_network(ds) -> None:
     c1, a1, c2, a2, c3 = st.columns([2, 1, 3, 1, 2], vertical_alignment="center")
     c1.image(x_png, caption=f"input: a {ds.test.y[i]} (784 pixels)")
     a1.markdown("**encoder →**")
-    c2.plotly_chart(charts.code_bars(code, f"the code: {len(code)} numbers", height=240), key="code_bars", config=charts.NO_TOOLBAR)
+    c2.plotly_chart(charts.code_bars(code, f"the code: {len(code)} numbers", height=240), key="code_bars",
+                    config=charts.NO_TOOLBAR)
     a2.markdown("**→ decoder**")
     c3.image(out_png, caption=f"reconstruction (MSE {err:.4f})")
 

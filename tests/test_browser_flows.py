@@ -275,7 +275,7 @@ def test_denoising_each_noise_type(server, page):
         assert (warning.count() > 0) == warns, label
         if not warns:
             page.get_by_text(re.compile("the same corruption as chosen here")).first.wait_for()
-        assert page.get_by_text("MSE after the model").count() == 1
+        assert page.get_by_text("MSE of these 10 after the model").count() == 1
         no_errors(page, f"denoising {label}")
         shot(page, "denoising-" + label.split()[0].lower())
 
