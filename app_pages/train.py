@@ -502,13 +502,10 @@ def _run_card(entry) -> None:
 def pretraining_text(history: list[dict]) -> str | None:
     """What a stacked AE's layer-wise pretraining did (its chart shows the fine-tuning only: those losses are the whole
     network's, these each layer pair's), or None when it had none."""
-    last: dict[str, dict] = {}
-    for r in history:
-        if r.get("phase", "train").startswith("pretrain"):
-            last[r["phase"]] = r  # the phases come in order: a pair's last epoch is its final loss
+    rows = [r for r in history if r.get("phase", "train").startswith("pretrain")]
+    last = {r["phase"]: r for r in rows}  # the phases come in order: a pair's last epoch is its final loss
     if not last:
         return None
-    rows = [r for r in history if r.get("phase", "train").startswith("pretrain")]
     per_pair = len(rows) // len(last)
     losses = ", ".join(f"{r['train_loss']:.4f}" for r in last.values())
     return (f"Pretrained layer by layer first: {len(last)} layer pairs, {per_pair} epoch{'s' if per_pair != 1 else ''} "

@@ -78,14 +78,20 @@ def wait_for_jobs(at, timeout=120):
         time.sleep(0.2)
 
 
-def test_train_page_tiny_run_finishes_and_appears_in_picker():
+def tiny_dense_run(epochs: int, images: int, latent: int | None = None):
+    """The Train page set for a dense model trained in seconds: batches of 50 over `images` training images."""
     at = app("app_pages/train.py")
     by_label(at.selectbox, "Model").set_value("dense").run()
-    by_label(at.number_input, "Latent size k").set_value(4)
-    by_label(at.number_input, "Epochs").set_value(2)
+    if latent is not None:
+        by_label(at.number_input, "Latent size k").set_value(latent)
+    by_label(at.number_input, "Epochs").set_value(epochs)
     by_label(at.number_input, "Batch size").set_value(50)
-    by_label(at.number_input, "Training images (0 = all)").set_value(600)
-    at.run()
+    by_label(at.number_input, "Training images (0 = all)").set_value(images)
+    return at.run()
+
+
+def test_train_page_tiny_run_finishes_and_appears_in_picker():
+    at = tiny_dense_run(epochs=2, images=600, latent=4)
     by_label(at.button, "▶ Train").click().run()
     assert not at.exception
     wait_for_jobs(at)
@@ -106,12 +112,7 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
 
 
 def test_watch_it_learn_replays_the_run_just_trained_not_the_one_before():
-    at = app("app_pages/train.py")
-    by_label(at.selectbox, "Model").set_value("dense").run()
-    by_label(at.number_input, "Epochs").set_value(1)
-    by_label(at.number_input, "Batch size").set_value(50)
-    by_label(at.number_input, "Training images (0 = all)").set_value(300)
-    at.run()
+    at = tiny_dense_run(epochs=1, images=300)
     names = []
     for name in ("first of two", "second of two"):
         at.text_input(key="run_name").set_value(name).run()
