@@ -142,7 +142,7 @@ def map_settings(ds, k: int) -> MapSettings | None:
     if method == "raw" and k > dims:
         st.info(f"The code has {k} numbers: 'raw' shows only the first {dims}. PCA, t-SNE or UMAP use all of them.")
     elif method in ("raw", "pca") and k < dims:  # the missing axes are drawn as 0: say so, or the flat map puzzles
-        view_name, missing = "The raw view" if method == "raw" else "PCA", dims - k
+        view_name, missing = "the raw view" if method == "raw" else "PCA", dims - k
         axes = "the axis it does not have" if missing == 1 else f"the {missing} axes it does not have"
         st.info(f"The code has only {k} number{'s' if k > 1 else ''}: {view_name} in {dims}-D puts every image at 0 on "
                 f"{axes}, so the points lie on {'a flat plane' if k == 2 else 'a line'}. t-SNE and UMAP spread "

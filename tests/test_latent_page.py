@@ -36,7 +36,7 @@ def test_a_two_number_code_in_3d_says_why_the_map_is_flat():
     assert "z3(none:0)" in spec(at)  # the missing axis is named as such on the chart
     at.radio(key="method").set_value("pca").run()
     assert "PCA in 3-D puts every image at 0" in " ".join(i.value for i in at.info)
-    at.radio(key="method").set_value("umap").run()  # a layout of its own over three axes: nothing to explain
+    at.radio(key="method").set_value("tsne").run()  # a layout of its own over three axes: nothing to explain
     assert not at.exception and "only 2 numbers" not in " ".join(i.value for i in at.info)
 
 
