@@ -25,7 +25,11 @@ are done (the zoo's codes the server queues at start, the pages' own: `warm_up_j
 was opened minutes before a class; `--no-warm-up` starts the class on a cold server instead. The first line
 (details) lists each tab's visits and times as `tabs_s`, and where each tab's first page went, on the tab's own clock
 (`tabs_first_page_ms`: the page received, the app's scripts run, the server checks answered, settled; the rest is
-the server's first run and its drawing).
+the server's first run and its drawing), then where the time went: the slowest page runs (`slowest`: page, seconds,
+when asked), the server's CPU seconds in the arrival and over the class (`server_cpu_arrival_s`, `server_cpu_s`),
+the light clients' fragment polls (the live boxes rerunning themselves: `polls_per_s_arrival`, `polls_per_s_after`,
+`polls_p95_s`), and the bench's own Python process, which shares the cores (`bench_cpu_s`, and how late its event
+loop woke: `bench_loop_lag_*`; a late loop adds to every figure it measures).
 Whatever it started (server or proxy and replicas, workers, browsers) is stopped on any exit, including a timeout.
 The run's data home (`server_log` is in it) is removed afterwards, unless the run failed or `--keep-home` is given.
 """
@@ -66,28 +70,47 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 class Sampler(threading.Thread):
-    """Peak resident memory of the server processes (their sum), sampled twice a second."""
+    """Peak resident memory of the server processes (their sum) and their CPU time so far, sampled twice a second."""
 
     def __init__(self, pids):
         super().__init__(daemon=True)
         self.pids, self.peak, self.stop = pids, 0.0, threading.Event()
+        self.cpu: list[tuple[float, float]] = []  # (when, the server processes' CPU seconds so far)
 
     def run(self):
         while not self.stop.is_set():
-            self.peak = max(self.peak, sum(rss_mb(p) for p in self.pids()))
+            pids = self.pids()
+            self.peak = max(self.peak, sum(rss_mb(p) for p in pids))
+            self.cpu.append((time.time(), sum(cpu_s(p) for p in pids)))
             time.sleep(0.5)
 
+    def cpu_between(self, t0: float, t1: float) -> float | None:
+        """The server processes' CPU seconds from about t0 to about t1 (the samples nearest inside)."""
+        inside = [c for t, c in self.cpu if t0 <= t <= t1]
+        return round(inside[-1] - inside[0], 1) if len(inside) >= 2 else None
 
-async def poll_fragments(s: LightSession, page: str, seconds: float) -> None:
-    """For `seconds`, rerun the page's fragments at the intervals the server asked for, as a browser does."""
+
+async def poll_fragments(s: LightSession, page: str, seconds: float, polls: list) -> None:
+    """For `seconds`, rerun the page's fragments at the intervals the server asked for, as a browser does; each
+    poll's (when asked, seconds) goes to `polls`."""
     end = time.time() + seconds
     due = {f: time.time() + iv for f, iv in s.fragments.items()}
     while time.time() < end:
         for f, t in list(due.items()):
             if time.time() >= t and f in s.fragments:
                 try:
-                    await s.run(page, fragment_id=f, timeout=15)
+                    asked = time.time()
+                    polls.append((asked, (await s.run(page, fragment_id=f, timeout=15)).seconds))
                 except asyncio.TimeoutError:
                     pass
                 due[f] = time.time() + s.fragments.get(f, 5.0)
@@ -105,7 +128,7 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
 
     ws = new_token(store.home)  # signed with the server's secret, as the server issues them
     s = LightSession(url)
-    times, errors, job, assets_s = [], [], None, None
+    times, errors, job, assets_s, polls = [], [], None, None, []
     try:
         if assets:
             t0 = time.perf_counter()
@@ -126,7 +149,7 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
             r = await s.run(page, query=f"ws={ws}")
             times.append((page, r.seconds, time.time() - r.seconds))
             errors += r.errors
-            await poll_fragments(s, page, think)  # a student looks at the page while it updates itself
+            await poll_fragments(s, page, think, polls)  # a student looks at the page while it updates itself
         r = await s.run("train", query=f"ws={ws}")  # the finished run is listed
         times.append(("train", r.seconds, time.time() - r.seconds))
         errors += r.errors
@@ -138,7 +161,7 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
     job = jobs[0] if jobs else None
     done = job is not None and job.status == "done" and job.run_id is not None
     return {"kind": "light", "times": times, "errors": errors[:3], "finished": done,
-            "job_status": job.status if job else None, "assets_s": assets_s}
+            "job_status": job.status if job else None, "assets_s": assets_s, "polls": polls}
 
 
 SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
@@ -245,10 +268,29 @@ async def _after(delay: float, session):
     return await session
 
 
+LOOP_LAG: list[tuple[float, float]] = []  # (when, how late) the bench's own event loop woke a 50 ms sleep
+
+
+async def watch_loop(period: float = 0.05) -> None:
+    """Note how late the bench's event loop is: its clients' times include that wait, not only the server's."""
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(period)
+        LOOP_LAG.append((time.time(), time.perf_counter() - t - period))
+
+
 async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float, visits: int,
                 arrival: float = 0.0, assets: bool = True) -> list[dict]:
     """Run the sessions; with `arrival` > 0 the i-th of n starts i/n of `arrival` seconds after the first."""
     deadline = time.time() + timeout_s
+    watcher = asyncio.create_task(watch_loop())
+    try:
+        return await _drive(url, n, browsers, store, think, visits, arrival, assets, deadline)
+    finally:
+        watcher.cancel()
+
+
+async def _drive(url, n, browsers, store, think, visits, arrival, assets, deadline) -> list[dict]:
     light = [_after(arrival * i / n, light_session(url, i, store, deadline, think, visits, assets))
              for i in range(n - browsers)]
     if not browsers:
@@ -263,6 +305,10 @@ async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think:
             return await asyncio.gather(*light, *tabs)
         finally:
             await b.close()
+
+
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else round(x, 3)
 
 
 def _quantile(xs: list[float], q: float) -> float | None:
@@ -327,10 +373,10 @@ def run_class(a, home: str) -> bool:
             subprocess.Popen([str(spy), "record", "--pid", str(server.pid), "--duration", os.environ.get("AELAB_PROFILE_S", "20"),
                               "--format", "raw", "-o", os.environ["AELAB_PROFILE"], "--nonblocking"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        t0, class_start = time.perf_counter(), time.time()
+        t0, class_start, cpu0 = time.perf_counter(), time.time(), time.process_time()
         results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits, a.arrival,
                                     a.assets))
-        wall = time.perf_counter() - t0
+        wall, bench_cpu = time.perf_counter() - t0, time.process_time() - cpu0
         sampler.stop.set()
         logs = [Path(server.log_path)] + (sorted((Path(home) / "logs").glob("replica-*.log")) if a.replicas else [])
         log = "".join(p.read_text(errors="replace") for p in logs)
@@ -338,6 +384,7 @@ def run_class(a, home: str) -> bool:
     if tracebacks:
         print(log[log.index("Traceback (most recent call last)"):][:3000], file=sys.stderr)
     paged = [pt for r in results if r["kind"] == "light" for pt in r["times"]]  # (page, seconds, asked at)
+    polls = [pt for r in results if r["kind"] == "light" for pt in r["polls"]]  # (asked at, seconds)
     tabs = [t for r in results if r["kind"] == "browser" for _, t in r["times"]]
     times = [t for _, t, _ in paged]
     per_page = {p: round(_quantile([t for q, t, _ in paged if q == p], 0.95), 3) for p in PAGES if any(q == p for q, _, _ in paged)}
@@ -352,6 +399,8 @@ def run_class(a, home: str) -> bool:
     detail = {
         "wall_s": round(wall, 1), "page_runs": len(times), "max_s": round(max(times), 2) if times else None,
         "mean_s": round(statistics.mean(times), 3) if times else None, "p95_by_page_s": per_page,
+        # the slowest page runs: (page, seconds, asked this many seconds after the class started)
+        "slowest": [(p, round(t, 2), round(at - class_start, 1)) for p, t, at in sorted(paged, key=lambda x: -x[1])[:8]],
         "errors": [e for r in results for e in r["errors"]][:5],
         "unfinished": [(r["kind"], r.get("job_status")) for r in results if not r["finished"]][:5], "cores": os.cpu_count(),
         "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think, "arrival_s": a.arrival,
@@ -359,6 +408,18 @@ def run_class(a, home: str) -> bool:
         "assets": a.assets,
         "tabs_s": [[(page, round(t, 2)) for page, t in r["times"]] for r in results if r["kind"] == "browser"],
         "tabs_first_page_ms": [r["first_page_ms"] for r in results if r["kind"] == "browser"],
+        # the bench itself: its CPU over the class, and how late its event loop was (in the arrival and overall)
+        "bench_cpu_s": round(bench_cpu, 1),
+        # the server's CPU (all replicas) in the arrival and over the whole class, and the light clients' fragment
+        # polls (the live boxes rerunning themselves): how many per second in the arrival and after it, their p95
+        "server_cpu_arrival_s": sampler.cpu_between(class_start, arrived),
+        "server_cpu_s": sampler.cpu_between(class_start, class_start + wall),
+        "polls_per_s_arrival": round(sum(1 for t, _ in polls if t < arrived) / (arrived - class_start), 1),
+        "polls_per_s_after": round(sum(1 for t, _ in polls if t >= arrived) / max(1.0, class_start + wall - arrived), 1),
+        "polls_p95_s": _rounded(_quantile([x for _, x in polls], 0.95)),
+        "bench_loop_lag_arrival_p95_s": _rounded(_quantile([x for t, x in LOOP_LAG if t < arrived], 0.95)),
+        "bench_loop_lag_p95_s": _rounded(_quantile([x for _, x in LOOP_LAG], 0.95)),
+        "bench_loop_lag_max_s": _rounded(max((x for _, x in LOOP_LAG), default=None)),
     }
     print(json.dumps(detail))
     detail["replicas"] = a.replicas
