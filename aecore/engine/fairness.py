@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from aecore.engine.records import RUNNING, Job
+from aecore.engine.records import RUNNING, Waiting
 from aecore.engine.workspaces import WARM_UP_WORKSPACE
 
 
@@ -14,7 +14,7 @@ def _running_counts(c: sqlite3.Connection) -> dict[tuple[str, bool], int]:
         "SELECT workspace, lane, COUNT(*) FROM jobs WHERE status=? GROUP BY workspace, lane", (RUNNING,)).fetchall()}
 
 
-def _fair_order(queued: list[Job], running: dict[tuple[str, bool], int]) -> list[Job]:
+def _fair_order(queued: list[Waiting], running: dict[tuple[str, bool], int]) -> list[Waiting]:
     """Short view jobs a page waits for first, then the rest; within each, round robin over workspaces (a
     workspace's n-th waiting job goes after every other workspace's (n-1)-th, counting its running jobs of that lane
     first), oldest first. The start-up warm-up of the zoo's codes comes after every student's view job."""

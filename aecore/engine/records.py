@@ -81,6 +81,20 @@ class Job:
         return d
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """What the queue's order and a waiting time need of a queued job: no params, progress, curve or history to
+    decode (every queued student's page asks for its place every second or so)."""
+
+    id: int
+    workspace: str
+    lane: str
+    submitted: float
+    work_s: float
+
+    COLUMNS = "id, workspace, lane, submitted, work_s"  # the SELECT that fills one, in this order
+
+
 @dataclass
 class RunEntry:
     """A kept run: its files live in runs/<workspace>/<id>/ under the data home."""

@@ -43,6 +43,7 @@ from aecore.engine.records import (
     Job,
     Lease,
     RunEntry,
+    Waiting,
     WorkerEntry,
     _job,
     _run,
@@ -78,6 +79,12 @@ def _tree_bytes(top: Path) -> int:
             except OSError:
                 pass
     return total
+
+
+def _queued(c: sqlite3.Connection) -> list[Waiting]:
+    """The queued jobs, oldest first, as much of each as the queue's order needs."""
+    rows = c.execute(f"SELECT {Waiting.COLUMNS} FROM jobs WHERE status=? ORDER BY id", (QUEUED,))
+    return [Waiting(i, ws, lane, submitted, work_s or 0.0) for i, ws, lane, submitted, work_s in rows]
 
 
 class Store:
@@ -375,15 +382,14 @@ class Store:
                        (result_key, result_key + "-partial", *ACTIVE))
         return _job(rows[0]) if rows else None
 
-    def queue_order(self) -> list[Job]:
+    def queue_order(self) -> list[Waiting]:
         """Queued jobs in the order workers take them: round robin over workspaces, oldest first within one.
 
         A workspace's n-th waiting job goes after every other workspace's (n-1)-th, counting its
         running jobs first, so one student's ten jobs never starve the others.
         """
         with self._use() as c:
-            return _fair_order([_job(r) for r in c.execute("SELECT * FROM jobs WHERE status=? ORDER BY id", (QUEUED,))],
-                               _running_counts(c))
+            return _fair_order(_queued(c), _running_counts(c))
 
     def position(self, job_id: int) -> int:
         """1-based place in the queue (0 when the job is not waiting)."""
@@ -447,9 +453,7 @@ class Store:
         returned job's worker and attempt are the lease its reports and its ending must show (Lease.of(job))."""
         now = time.time()
         with self._tx() as c:
-            queued = [_job(r) for r in c.execute("SELECT * FROM jobs WHERE status=? ORDER BY id", (QUEUED,)).fetchall()]
-            if lane is not None:
-                queued = [j for j in queued if j.lane == lane]
+            queued = [j for j in _queued(c) if lane is None or j.lane == lane]
             if not queued:
                 return None
             job = _fair_order(queued, _running_counts(c))[0]
