@@ -314,16 +314,31 @@ def train_button(config: TrainConfig, problem: str | None) -> None:
 
 
 # ---- this workspace's training jobs --------------------------------------------------------------------
+# A job that waits behind others (a class's queue) changes only its place while it waits: its box is polled every
+# few seconds, not every second. Thirty students' boxes polled every second were a fifth of the server's two cores
+# during a class's arrival (a waiting box's poll costs about 7 ms: `python bench/page_cost.py`, its "polls").
+WAITING_POLL_S = 3.0
+
+
 def training_jobs() -> None:
     """One box per training job, from queued to done: it never disappears while the job waits, runs, pauses, steps or
     stops, and shows a request (Stop, Pause, 1 step…) as soon as it is clicked. Polled every second while a job is
-    queued, running or paused."""
+    running, paused or next in the queue; every WAITING_POLL_S while all wait behind others."""
     jobs = _shown_jobs()
     st.session_state.setdefault("shown_finished", {(j.id, j.attempts) for j in session.my_jobs() if not j.active})
-    if any(session.unfinished(j) for j in jobs):  # a click (Stop, Pause, 1 step, Go on) moves it within a second
+    unfinished = [j for j in jobs if session.unfinished(j)]
+    if unfinished and _waiting_behind_others(unfinished):
+        _waiting_boxes()
+    elif unfinished:  # a click (Stop, Pause, 1 step, Go on) moves it within a second
         _live_boxes()  # a click on a box reruns only the boxes: its request shows at once
     elif jobs:
         _boxes(jobs)
+
+
+def _waiting_behind_others(unfinished: list) -> bool:
+    """Every one of these jobs is queued behind jobs a worker takes first."""
+    eng = session.engine()
+    return all(j.status == "queued" and not eng.next_up(j) for j in unfinished)
 
 
 def _shown_jobs() -> list:
@@ -334,13 +349,25 @@ def _shown_jobs() -> list:
 
 @st.fragment(run_every=1.0)
 def _live_boxes() -> None:
+    _polled_boxes()
+
+
+@st.fragment(run_every=WAITING_POLL_S)
+def _waiting_boxes() -> None:
+    _polled_boxes(waiting=True)
+
+
+def _polled_boxes(waiting: bool = False) -> None:
     mine = [j for j in session.my_jobs() if j.kind == "train"]
     shown = st.session_state.setdefault("shown_finished", set())
     ended = [j for j in mine if not j.active and (j.id, j.attempts) not in shown and j.finished and j.attempts]
     if ended:  # a job just ended or paused: the whole page reruns, so the run list, the pickers and the sidebar update
         shown.update((j.id, j.attempts) for j in ended)
         st.rerun()
-    _boxes(_shown_jobs())
+    jobs = _shown_jobs()
+    if waiting and not _waiting_behind_others([j for j in jobs if session.unfinished(j)]):
+        st.rerun()  # a job came to the front of the queue (or started): its box is polled every second from now on
+    _boxes(jobs)
 
 
 def _boxes(jobs: list) -> None:

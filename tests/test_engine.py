@@ -377,6 +377,13 @@ def test_queue_position_and_estimated_start(store, settings, mnist, tiny):
     assert store.position(jobs[2].id) == 3
     assert "place 3 in the queue, starts in about" in eng.waiting_text(jobs[2])
     assert store.eta_s(jobs[2].id, 1) > store.eta_s(jobs[1].id, 1) > 0
+    # the Train page polls a job a worker takes next every second, one further back less often (its place is all
+    # that changes): the next is the first place for each of the lane's workers
+    assert [eng.next_up(j) for j in jobs] == [True, False, False]
+    two = Engine(settings.with_(workers=2), store)
+    assert [two.next_up(j) for j in jobs] == [True, True, False]
+    store.claim("w1", "train")  # the first starts: it is no longer waiting, and the second is next
+    assert [eng.next_up(store.job(j.id)) for j in jobs] == [False, True, False]
 
 
 def test_the_wait_grows_with_the_place_and_counts_each_jobs_start(store, settings, mnist, tiny):

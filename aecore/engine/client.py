@@ -229,6 +229,11 @@ class Engine:
 
         return k.seconds(p, load_dataset(name) if name else None) * self._store.speed_factor()
 
+    def next_up(self, job: Job) -> bool:
+        """A queued job a worker of its lane takes next (its place is within the lane's number of workers)."""
+        lane_workers = self.settings.view_workers if job.lane == "view" else self.settings.resolved_workers()
+        return 0 < self._store.position(job.id) <= max(1, lane_workers)
+
     def waiting_text(self, job: Job) -> str:
         """"place 3 in the queue, starts in about 40 s" for a queued job."""
         lane_workers = self.settings.view_workers if job.lane == "view" else self.settings.resolved_workers()
