@@ -44,3 +44,31 @@ def test_the_live_loss_breaks_where_an_epoch_starts_its_mean_again():
     assert list(train.x) == [0.5, 1.0, None, 1.5, 2.0, None, 2.5]  # a gap after epochs 1 and 2 end
     assert train.connectgaps is False and "epoch so far" in train.name
     assert list(fig.data[1].y) == [0.06]  # each finished epoch's validation loss
+
+
+def test_the_live_charts_built_without_plotlys_checks_are_what_the_checks_would_make():
+    """digit_scatter and live_loss_figure skip plotly's property checks (most of a live poll's time): their JSON, as
+    Streamlit sends it, must be the JSON of the same figure built with every check, in every form the pages use."""
+    import json
+
+    import numpy as np
+    import plotly.io as pio
+    from plotly.tools import return_figure_from_figure_or_data
+
+    def sent(fig):  # what st.plotly_chart sends the browser
+        return json.loads(pio.to_json(return_figure_from_figure_or_data(fig, validate_figure=True), validate=False))
+
+    rng = np.random.default_rng(0)
+    figures = [charts.live_loss_figure([[0.5, 0.09], [1.0, 0.07], [1.5, 0.05]], [{"epoch": 1, "val_loss": 0.06}], 3),
+               charts.live_loss_figure([], [])]
+    for n, dims, names in [(500, 2, None), (800, 2, None), (300, 3, None), (60, 2, ("cat", "dog", "<b>x</b>"))]:
+        xy, y = rng.random((n, dims), dtype=np.float32), rng.integers(0, len(names or range(10)), n)
+        axis = ("z1", "z2", "z3")[:dims]
+        figures += [charts.digit_scatter(xy, y, np.arange(n), axis, names=names),
+                    charts.digit_scatter(xy, y, np.arange(n), axis, size=4, height=360, names=names, what="shape",
+                                         title="step 5", title_size=13, ranges=((-1, 2), (0.5, 3)), uirevision="w")]
+    for fig in figures:
+        checked = go.Figure(fig.to_dict())  # the same figure through plotly's checks
+        assert sent(fig) == sent(checked)
+    assert sent(figures[-1])["layout"]["title"] == {"text": "step 5", "font": {"size": 13}}
+    assert sent(figures[-1])["layout"]["xaxis"]["range"] == [-1, 2]

@@ -142,10 +142,8 @@ def live_layout_figure(params: dict, xy: np.ndarray):
     if len(idx) != len(xy):
         idx = np.arange(len(xy))
     name = {"tsne": "t-SNE", "umap": "UMAP"}.get(params.get("method"), "layout")
-    fig = digit_scatter(xy, y[idx], idx, tuple(f"{name} {i + 1}" for i in range(xy.shape[1])), size=4,
-                        names=ds.class_names, what=ds.class_word)
-    fig.update_layout(title=f"{name} converging… ({len(xy):,} images)")
-    return fig
+    return digit_scatter(xy, y[idx], idx, tuple(f"{name} {i + 1}" for i in range(xy.shape[1])), size=4,
+                         names=ds.class_names, what=ds.class_word, title=f"{name} converging… ({len(xy):,} images)")
 
 
 PAGES_FILLING_SIDEBAR_JOBS = {"train"}  # pages that draw the sidebar's job box themselves (sidebar_slot)

@@ -65,34 +65,52 @@ SVG_MAX_POINTS = 500
 
 
 def digit_scatter(xy: np.ndarray, digits: np.ndarray, idx: np.ndarray, axis: tuple, size: int = 5,
-                  height: int = 560, names: tuple[str, ...] | None = None, what: str | None = None) -> go.Figure:
+                  height: int = 560, names: tuple[str, ...] | None = None, what: str | None = None,
+                  title: str | None = None, title_size: int | None = None, ranges: tuple | None = None,
+                  uirevision: str | None = None) -> go.Figure:
     """Points [n, 2] (or [n, 3]: a 3-D cloud to rotate) coloured by digit (by class, named by `names`, called `what`),
     one trace per class (WebGL past SVG_MAX_POINTS points, and in 3-D), each point's index in customdata (plotly
-    selections report it). Built from arrays directly: a page draws it on every rerun."""
-    fig = go.Figure()
+    selections report it); `ranges`: ((x0, x1), (y0, y1)) for a 2-D chart, `uirevision`: keeps the zoom and the
+    hidden classes while the points move.
+
+    The live charts draw one of these every second (a running job's codes, a map converging), and plotly's checks of
+    each property were most of a poll's time: this builds the figure straight in the form those checks give
+    (tests/test_ui_helpers.py compares the two), so everything is set through the arguments, not updated after."""
     three = xy.shape[1] == 3
-    flat = go.Scatter if len(xy) <= SVG_MAX_POINTS else go.Scattergl
+    kind = "scatter3d" if three else "scatter" if len(xy) <= SVG_MAX_POINTS else "scattergl"
     what = what or ("digit" if names is None else "class")
     n = 10 if names is None else len(names)
+    traces = []
     for d in range(n):
         m = digits == d
         if m.any():
             name = str(d) if names is None else safe.label(names[d])
-            kw = dict(x=xy[m, 0], y=xy[m, 1], mode="markers", name=name, customdata=idx[m],
-                      hovertemplate="test image #%{customdata}<extra>" + f"{what} {name}" + "</extra>",
-                      marker=dict(size=size * (0.6 if three else 1), color=class_colour(d, n), opacity=0.75))
-            fig.add_trace(go.Scatter3d(z=xy[m, 2], **kw) if three else flat(**kw))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=what)
+            trace = {"type": kind, "x": xy[m, 0], "y": xy[m, 1], "mode": "markers", "name": name,
+                     "customdata": idx[m], "hovertemplate": "test image #%{customdata}<extra>" + f"{what} {name}</extra>",
+                     "marker": {"size": size * (0.6 if three else 1), "color": class_colour(d, n), "opacity": 0.75}}
+            if three:
+                trace["z"] = xy[m, 2]
+            traces.append(trace)
+    axes = [{"title": {"text": a}} for a in axis]
+    if ranges is not None and not three:
+        for a, r in zip(axes, ranges):
+            a["range"] = [float(r[0]), float(r[1])]
+    layout = {"height": height, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "legend": {"title": {"text": what}}}
     if three:
-        fig.update_layout(scene=dict(xaxis_title=axis[0], yaxis_title=axis[1], zaxis_title=axis[2]))
+        layout["scene"] = {"xaxis": axes[0], "yaxis": axes[1], "zaxis": axes[2]}
     else:
-        fig.update_layout(xaxis_title=axis[0], yaxis_title=axis[1])
-    return fig
+        layout["xaxis"], layout["yaxis"] = axes[0], axes[1]
+    if title is not None:
+        layout["title"] = {"text": title} if title_size is None else {"text": title, "font": {"size": title_size}}
+    if uirevision is not None:
+        layout["uirevision"] = uirevision
+    return go.Figure(data=traces, layout=layout, _validate=False)
 
 
 def live_loss_figure(curve: list, history: list, epochs: int | None = None) -> go.Figure:
-    """The loss per step as training goes (x in epochs), with each finished epoch's validation loss."""
-    fig = go.Figure()
+    """The loss per step as training goes (x in epochs), with each finished epoch's validation loss. Polled every
+    second while a job runs: built in the form plotly's checks give, like digit_scatter."""
+    traces = []
     if curve:  # the mean starts again with each epoch: a gap there, not a cliff that looks like a leap in learning
         xs, ys, last = [], [], None
         for x, y in curve:
@@ -103,16 +121,18 @@ def live_loss_figure(curve: list, history: list, epochs: int | None = None) -> g
             xs.append(x)
             ys.append(y)
             last = epoch
-        fig.add_scatter(x=xs, y=ys, name="train (mean over the epoch so far)", mode="lines", connectgaps=False)
+        traces.append({"type": "scatter", "x": xs, "y": ys, "name": "train (mean over the epoch so far)",
+                       "mode": "lines", "connectgaps": False})
     rows = [r for r in history if r.get("phase", "train") == "train"]
     if rows and any(r.get("val_loss") is not None for r in rows):
-        fig.add_scatter(x=[r["epoch"] for r in rows], y=[r.get("val_loss") for r in rows], name="validation",
-                        mode="markers", marker=dict(size=9, symbol="diamond"))
+        traces.append({"type": "scatter", "x": [r["epoch"] for r in rows], "y": [r.get("val_loss") for r in rows],
+                       "name": "validation", "mode": "markers", "marker": {"size": 9, "symbol": "diamond"}})
     top = max([epochs or 0] + [p[0] for p in curve] + [1])
-    fig.update_layout(title="Live loss", xaxis_title="epoch", yaxis_title="loss per pixel", height=320,
-                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"),
-                      xaxis=dict(range=[0, top * 1.02], dtick=max(1, round(top / 10))))
-    return fig
+    layout = {"title": {"text": "Live loss"}, "xaxis": {"title": {"text": "epoch"}, "range": [0, top * 1.02],
+                                                        "dtick": max(1, round(top / 10))},
+              "yaxis": {"title": {"text": "loss per pixel"}}, "height": 320,
+              "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": {"orientation": "h"}}
+    return go.Figure(data=traces, layout=layout, _validate=False)
 
 
 # ---- added for issue 11: chart axes a student can read, CSV for every table --------------------

@@ -51,14 +51,10 @@ def figure(rec: Recording, i: int, ds, height: int = 420, title: str | None = No
     frame; `ds` is the data set the run trains on."""
     y = ds.test.y[rec.index]
     axis = ("z1", "z2") if rec.latent <= 2 else ("PC1 of the codes", "PC2 of the codes")
-    fig = charts.digit_scatter(rec.xy[i], y, rec.index, axis, size=5, height=height,
-                            names=ds.class_names, what=ds.class_word)
-    (x0, x1), (y0, y1) = rec.bounds()
-    fig.update_xaxes(range=[x0, x1])
-    fig.update_yaxes(range=[y0, y1])
-    fig.update_layout(title=dict(text=title or f"step {rec.steps[i]:,}: {len(rec.index)} test images' codes",
-                                 font=dict(size=13)), uirevision="watch")  # keeps zoom and hidden digits as it moves
-    return fig
+    return charts.digit_scatter(rec.xy[i], y, rec.index, axis, size=5, height=height, names=ds.class_names,
+                                what=ds.class_word, ranges=rec.bounds(), uirevision="watch",  # zoom kept as it moves
+                                title=title or f"step {rec.steps[i]:,}: {len(rec.index)} test images' codes",
+                                title_size=13)
 
 
 def preview_png(rec: Recording, i: int, ds) -> bytes:
