@@ -11,7 +11,8 @@ sidebar link does (the address holds only the workspace), so the page writes its
 The last line is JSON: {page: {"cpu_ms": …, "wall_ms": …, "messages": …, "address_messages": …, "polls": …}}, the
 messages per visit (every message the browser gets, and those that change its address), the polls the CPU ms of one
 rerun of each live part the page polls ({"every 1 s": …}), and "arrival": what one student arriving
-costs (a first Train page, the ▶ Train click; ten students one after another). Under a class's load each rerun costs about this, shared with everyone's.
+costs (a first Train page, the ▶ Train click, then the first visit of each other page; ten students one after
+another). Under a class's load each rerun costs about this, shared with everyone's.
 """
 
 from __future__ import annotations
@@ -90,20 +91,26 @@ async def arrival(url: str, home: str, pid: int, students: int = 10) -> dict:
     button a fragment drew reruns only that fragment), one student after another."""
     from aecore.engine.store import new_token
 
-    first, click, fragment = [], [], False
+    first, click, fragment, visits = [], [], False, {p: [] for p in PAGES if p != "train"}
     for _ in range(students):
         student = LightSession(url)
         await student.connect()
         c0 = cpu_s(pid)
-        await student.run("train", query=f"ws={new_token(home)}&{TRAIN_QUERY}")
+        ws = new_token(home)
+        await student.run("train", query=f"ws={ws}&{TRAIN_QUERY}")
         c1 = cpu_s(pid)
         await student.run("train", click="▶ Train")
         first.append(c1 - c0)
         click.append(cpu_s(pid) - c1)
         fragment = bool(student.button_fragments.get("▶ Train"))
+        for page in visits:  # then, as in a class, the other pages, each for the first time in this session
+            c0 = cpu_s(pid)
+            await student.run(page, query=f"ws={ws}")
+            visits[page].append(cpu_s(pid) - c0)
         await student.close()
     return {"first_train_cpu_ms": round(statistics.mean(first) * 1000, 1),
-            "click_cpu_ms": round(statistics.mean(click) * 1000, 1), "click_reruns_a_fragment": fragment}
+            "click_cpu_ms": round(statistics.mean(click) * 1000, 1), "click_reruns_a_fragment": fragment,
+            "first_visit_cpu_ms": {p: round(statistics.mean(v) * 1000, 1) for p, v in visits.items()}}
 
 
 def main() -> int:
