@@ -494,7 +494,8 @@ def _run_card(entry) -> None:
                        "its steps is in the job's box above).")
     with right:
         st.caption(safe.plain(entry.summary or run.config.describe()))
-        st.caption(f"{run.seconds:.1f} s of training on {run.device}")
+        took = "under 0.1 s" if run.seconds < 0.05 else f"{run.seconds:.1f} s"  # (a tiny run said "0.0 s")
+        st.caption(f"{took} of training on {run.device}")
         pretraining = pretraining_text(run.history)
         if pretraining:
             st.caption(pretraining)

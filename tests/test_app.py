@@ -98,6 +98,8 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
     at.run()
     assert not at.exception
     assert any(e.label.startswith("dense k=4") for e in at.expander)  # "Your runs": kept without saving
+    took = next(c.value for c in at.caption if "of training on cpu" in c.value)
+    assert not took.startswith("0.0 s"), took  # a run that took hundredths of a second said it took none
     # watch it learn: the run's recording replays with a slider over its steps (20 steps: 540 images, 50 a step)
     step = by_label(at.select_slider, "Training step")
     assert step.options[0] == "0" and step.options[-1] == "22" and step.value == 22
