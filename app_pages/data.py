@@ -79,7 +79,8 @@ def look_at_one(here: list[str]) -> None:
     m4.metric("Classes", ds.n_classes)
     png, shown = _sample_png(name, m.get("created", 0.0))
     more = f" (the first {SHOWN_CLASSES} of {ds.n_classes} classes)" if ds.n_classes > SHOWN_CLASSES else ""
-    st.image(png, caption="One row per class, top to bottom: " + ", ".join(safe.plain(s) for s in shown) + more)
+    st.image(png, caption="One row per class, top to bottom: " + ", ".join(safe.plain(s) for s in shown) + more,
+             output_format="PNG")
     counts = [np.bincount(np.asarray(s.y, np.int64), minlength=ds.n_classes) for s in (ds.train, ds.test)]
     x = [safe.label(n) for n in ds.class_names]  # a name with HTML or markdown in it is shown as it is, never a link
     fig = go.Figure([go.Bar(name=part, x=x, y=cnt) for part, cnt in zip(("training", "test"), counts)])

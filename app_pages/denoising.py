@@ -71,7 +71,7 @@ def clean_corrupted_denoised(run, ds, noise: Noise, seed: int) -> None:
     corrupted, denoised = reconstruct(run.model, ds.test.x[idx], noise, seed)
     png = to_png(rows_grid([ds.test.x[idx], corrupted, denoised]), scale=3)
     st.image(png, caption=f"top: clean · middle: {KINDS[noise.kind]} at {noise.level:g} · bottom: "
-                          f"{safe.plain(run.label())}'s output")
+                          f"{safe.plain(run.label())}'s output", output_format="PNG")
     clean = ds.test.x[idx] / 255.0
     m1, m2 = st.columns(2)  # these 10 only: the curve below averages 500 test images at each level
     about = "over the 10 test images above; the curve below averages 500 test images at each level"

@@ -94,7 +94,7 @@ def recon_rows(res, labels) -> None:
     rows = [("originals", res.images["originals"])] + [(lab, res.images[f"recon:{lab}"]) for lab in labels
                                                        if f"recon:{lab}" in res.images]
     st.image(to_png(rows_grid([r for _, r in rows]), scale=3),
-             caption="rows: " + " / ".join(safe.plain(lab) for lab, _ in rows))
+             caption="rows: " + " / ".join(safe.plain(lab) for lab, _ in rows), output_format="PNG")
 
 
 def curves_figure(curves: list[dict]) -> go.Figure:
@@ -144,7 +144,7 @@ def latent_size(key, run, rds) -> None:
     widgets.result_table(res, "sweep")
     ks = [r["latent"] for r in rows]
     st.image(to_png(rows_grid([res.images["originals"]] + list(res.images["recons"])), scale=3),
-             caption="top: originals · then one row per k: " + ", ".join(map(str, ks)))
+             caption="top: originals · then one row per k: " + ", ".join(map(str, ks)), output_format="PNG")
 
 
 # ---- 2. A/B ------------------------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def ae_vs_pca(key, run, rds) -> None:
               delta=f"{s['pca_test_mse'] - s['ae_test_mse']:+.5f} vs AE", delta_color="off")
     widgets.result_table(res, "errors")
     st.image(to_png(rows_grid([res.images["originals"], res.images["ae"], res.images["pca"]]), scale=3),
-             caption="top: originals · middle: autoencoder · bottom: PCA")
+             caption="top: originals · middle: autoencoder · bottom: PCA", output_format="PNG")
     codes = res.tables["codes"]
     fig = make_subplots(1, 2, subplot_titles=[f"autoencoder codes ({s['ae_2d']})", "PCA, 2 components"])
     for d in range(rds.n_classes):
@@ -279,7 +279,7 @@ def one_digit(key, run, rds) -> None:
     res = background.computed("anomaly", {"run": key, "normal": sorted(int(d) for d in normal)})
     st.metric(f"ROC AUC: normal vs all other {units}", f"{res.summary['auc']:.3f}")
     st.image(to_png(rows_grid([res.images["originals"], res.images["recons"]]), scale=3),
-             caption=f"one test image of each {unit} (top) and its reconstruction (bottom)")
+             caption=f"one test image of each {unit} (top) and its reconstruction (bottom)", output_format="PNG")
     errs = res.tables["errors"]
     label = lambda c: safe.label(rds.class_names[c])  # noqa: E731
     order = [label(c) for c in range(rds.n_classes)]

@@ -40,12 +40,12 @@ def one_digit_through_the_network(ds) -> None:
                     help="Pick any of the 10,000 test digits")
     x_png, code, out_png, err = _through(int(i), run, ds)
     c1, a1, c2, a2, c3 = st.columns([2, 1, 3, 1, 2], vertical_alignment="center")
-    c1.image(x_png, caption=f"input: a {ds.test.y[i]} (784 pixels)")
+    c1.image(x_png, caption=f"input: a {ds.test.y[i]} (784 pixels)", output_format="PNG")
     a1.markdown("**encoder →**")
     c2.plotly_chart(charts.code_bars(code, f"the code: {len(code)} numbers", height=240), key="code_bars",
                     config=charts.NO_TOOLBAR)
     a2.markdown("**→ decoder**")
-    c3.image(out_png, caption=f"reconstruction (MSE {err:.4f})")
+    c3.image(out_png, caption=f"reconstruction (MSE {err:.4f})", output_format="PNG")
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -71,7 +71,7 @@ def the_data(ds) -> None:
     left, right = st.columns([3, 2])
     with left:
         seed = st.session_state.get("sample_seed", 0)
-        st.image(_samples_png(seed, ds), caption="10 random training images of each digit")
+        st.image(_samples_png(seed, ds), caption="10 random training images of each digit", output_format="PNG")
         if st.button("Show other samples", key="home_samples"):
             st.session_state.sample_seed = int(np.random.default_rng(seed).integers(1 << 30))
             st.rerun()

@@ -330,7 +330,7 @@ def decoded_plane(key, run, k: int) -> None:
     (x0, x1), (y0, y1) = plane_bounds(background.test_codes(key))
     st.image(latent_map.plane_png(key, run, (x0, x1), (y0, y1), grid_n),
              caption=f"decoder output over z1 ∈ [{x0:.1f}, {x1:.1f}] (left→right), z2 ∈ [{y0:.1f}, {y1:.1f}] "
-                     "(bottom→top)")
+                     "(bottom→top)", output_format="PNG")
     labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
         grid(latent_map.plane(key, run, (x0, x1), (y0, y1), grid_n), grid_n, padding=0), scale=2,
         title=f"{run.label()}: decoder output over the latent plane",
@@ -349,7 +349,7 @@ def interpolation(key, run, ds, selection) -> None:
     steps = url.control(a3.slider, "Steps", key="interp_steps", default=10, lo=3, hi=16)
     st.image(latent_map.interpolation_png(key, run, ds, int(ia), int(ib), int(steps)),
              caption=f"decoded codes on the line from #{ia} (a {safe.plain(ds.class_names[ds.test.y[ia]])}) to #{ib} "
-                     f"(a {safe.plain(ds.class_names[ds.test.y[ib]])})")
+                     f"(a {safe.plain(ds.class_names[ds.test.y[ib]])})", output_format="PNG")
 
 
 def latent_sliders(key, run, k: int) -> None:

@@ -72,7 +72,7 @@ def the_grid(key, run, ds, title: str, mode: str, idx, errors) -> bytes:
                "MSE per pixel.")
     for col, i, r in zip(st.columns(len(idx)), idx, recon):
         col.image(to_png(rows_grid([ds.test.x[i: i + 1], r[None]], padding=1), scale=3), width="stretch",
-                  caption=f"#{i} · {safe.plain(ds.class_names[ds.test.y[i]])} · {errors[i]:.4f}")
+                  caption=f"#{i} · {safe.plain(ds.class_names[ds.test.y[i]])} · {errors[i]:.4f}", output_format="PNG")
     labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
         rows_grid([ds.test.x[idx], recon]), scale=3, title=f"{run.label()}: {title}", left=["originals", "reconstructions"],
         bottom=f"test index / {what} / MSE: " + ", ".join(f"#{i}/{ds.class_names[ds.test.y[i]]}/{errors[i]:.4f}" for i in idx))
@@ -105,10 +105,10 @@ def second_run(key, run, ds, idx, png: bytes, errors, series: dict) -> None:
     other_err = background.test_errors(other_key)
     series[safe.label(other.label())] = per_digit(other_err, ds.test.y, ds.n_classes)
     left, right = st.columns(2)
-    left.image(png, caption=f"{safe.plain(run.label())} · test MSE {float(errors.mean()):.5f}")
+    left.image(png, caption=f"{safe.plain(run.label())} · test MSE {float(errors.mean()):.5f}", output_format="PNG")
     other_recon = picker.reconstructions(other_key, other, tuple(int(i) for i in idx))
     right.image(to_png(rows_grid([ds.test.x[idx], other_recon]), scale=3),
-                caption=f"{safe.plain(other.label())} · test MSE {float(other_err.mean()):.5f}")
+                caption=f"{safe.plain(other.label())} · test MSE {float(other_err.mean()):.5f}", output_format="PNG")
 
 
 main()

@@ -43,6 +43,9 @@ def test_home_renders_data_and_presets():
     for chart in charts(at)[:2]:  # small charts: plotly's zoom buttons covered their titles
         assert '"displayModeBar":false' in chart.proto.config.replace(" ", ""), chart.proto.config
     assert len(at.get("image")) >= 2
+    # the digits go out as the PNGs the app drew (crisp pixels); Streamlit made every grey or colour PNG a JPEG at
+    # quality 90 (smudged edges, on the very pictures that compare reconstructions), and re-encoded it on every run
+    assert all(img.url.endswith(".png") for im in at.get("image") for img in im.proto.imgs)
     preset_buttons = [b for b in at.button if b.key and b.key.startswith("preset_")]
     assert len(preset_buttons) >= 5
 

@@ -91,3 +91,14 @@ def test_page_helpers_are_small_and_every_module_says_what_it_holds():
     for path in [*AECORE.rglob("*.py"), *PAGES]:
         doc = ast.get_docstring(ast.parse(path.read_text()))
         assert doc, f"{path.relative_to(ROOT)} has no docstring"
+
+
+def test_every_picture_a_page_shows_goes_out_as_the_png_it_drew():
+    """st.image sends a PNG without transparency as a JPEG (quality 90) unless told otherwise: the digits' sharp edges
+    smudged, and the picture encoded again on every run. Every call on a page says output_format="PNG"."""
+    for path in PAGES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "image":
+                fmt = next((k.value for k in node.keywords if k.arg == "output_format"), None)
+                assert isinstance(fmt, ast.Constant) and fmt.value == "PNG", \
+                    f"{path.relative_to(ROOT)}:{node.lineno}: .image() without output_format=\"PNG\""

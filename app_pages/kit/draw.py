@@ -59,4 +59,4 @@ def drawn_strokes(key: str) -> list:
 def show_prepared(image: np.ndarray, caption: str = "your drawing as MNIST sees it: 28×28, centred", scale: int = 5) -> None:
     """The prepared 28x28 digit enlarged with hard pixels, at its true size."""
     png = to_png(image, scale=scale)
-    st.image(png, caption=caption, width=28 * scale)
+    st.image(png, caption=caption, width=28 * scale, output_format="PNG")

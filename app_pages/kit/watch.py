@@ -75,7 +75,8 @@ def live(job_id: int, key: str, ds) -> None:
     i = len(rec) - 1
     what = "its 2 code numbers" if rec.latent <= 2 else f"the first two principal components of its {rec.latent} code numbers"
     st.plotly_chart(figure(rec, i, ds, height=360, title=f"step {rec.steps[i]:,}: 500 test images, {what}"), key=key)
-    st.image(preview_png(rec, i, ds), caption=f"originals / reconstructions at step {rec.steps[i]:,}")
+    st.image(preview_png(rec, i, ds), caption=f"originals / reconstructions at step {rec.steps[i]:,}",
+             output_format="PNG")
 
 
 def replay(path: Path, key: str, ds) -> None:
@@ -127,7 +128,8 @@ def _frame(rec: Recording, i: int, key: str, ds) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(figure(rec, i, ds), key=f"{key}_scatter")
     with right:
-        st.image(preview_png(rec, i, ds), caption=f"originals / reconstructions at step {rec.steps[i]:,}")
+        st.image(preview_png(rec, i, ds), caption=f"originals / reconstructions at step {rec.steps[i]:,}",
+             output_format="PNG")
         spread = np.linalg.norm(rec.xy[i] - rec.xy[i].mean(0), axis=1).mean()
         st.caption(f"{len(rec):,} frames recorded from step 0 to step {rec.steps[-1]:,}. Mean distance of a code from "
                    f"the centre at this step: {spread:.3g}. Early on the digits lie on top of each other; as the "

@@ -13,7 +13,7 @@ def image_rows(rows: list[tuple[str, np.ndarray]], captions: list[str] | None = 
     """Rows of equally many digits (originals on top, reconstructions below), labelled on the left."""
     labels = "  /  ".join(label for label, _ in rows)
     png = to_png(rows_grid([r for _, r in rows]), scale=scale)
-    st.image(png, caption=labels)
+    st.image(png, caption=labels, output_format="PNG")
     if captions:
         st.caption(" · ".join(captions))
     return png
@@ -53,4 +53,5 @@ def image_true_size(png: bytes, caption: str | None = None) -> None:
     from PIL import Image
 
     width = Image.open(io.BytesIO(png)).width
-    st.image(png, caption=caption, width=width if width <= 800 else "stretch")  # wide grids: fit the page
+    st.image(png, caption=caption, width=width if width <= 800 else "stretch",  # wide grids: fit the page
+             output_format="PNG")
