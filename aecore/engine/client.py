@@ -229,15 +229,16 @@ class Engine:
 
         return k.seconds(p, load_dataset(name) if name else None) * self._store.speed_factor()
 
+    def _lane_workers(self, job: Job) -> int:
+        return max(1, self.settings.view_workers if job.lane == "view" else self.settings.resolved_workers())
+
     def next_up(self, job: Job) -> bool:
         """A queued job a worker of its lane takes next (its place is within the lane's number of workers)."""
-        lane_workers = self.settings.view_workers if job.lane == "view" else self.settings.resolved_workers()
-        return 0 < self._store.position(job.id) <= max(1, lane_workers)
+        return 0 < self._store.position(job.id) <= self._lane_workers(job)
 
     def waiting_text(self, job: Job) -> str:
         """"place 3 in the queue, starts in about 40 s" for a queued job."""
-        lane_workers = self.settings.view_workers if job.lane == "view" else self.settings.resolved_workers()
-        pos, eta = self._store.waiting(job.id, max(1, lane_workers))
+        pos, eta = self._store.waiting(job.id, self._lane_workers(job))
         when = "" if eta is None else (", starts in about " + _duration(eta))
         return f"place {pos} in the queue{when}"
 
