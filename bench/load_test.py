@@ -1,6 +1,7 @@
 """Classroom load test: N sessions at once each train a tiny model and switch pages while it trains.
 
     python bench/load_test.py --sessions 30 [--browsers 2] [--timeout 600] [--replicas 2] [--arrival 0] [--no-assets]
+                              [--watch 0]
 
 Starts its own server (and, through it, the job engine's workers) on 127.0.0.1 with a fresh data
 home. Most sessions are light clients that speak Streamlit's own websocket protocol (bench/
@@ -118,11 +119,12 @@ async def poll_fragments(s: LightSession, page: str, seconds: float, polls: list
 
 
 async def light_session(url: str, i: int, store, deadline: float, think: float, visits: int,
-                        assets: bool = True) -> dict:
+                        assets: bool = True, watch: float = 0.0) -> dict:
     """Open Train, click Train, then visit the other pages (and poll like a browser) until the job is done.
 
     Every session visits at least `visits` pages, so each page is measured under the class's load. With `assets`,
-    it first fetches the app's files as a browser with an empty cache does (stclient.fetch_app_files).
+    it first fetches the app's files as a browser with an empty cache does (stclient.fetch_app_files). With `watch`,
+    it stays on Train that many seconds after ▶ Train, its job's box polling, before it goes to the other pages.
     """
     from aecore.engine.store import new_token
 
@@ -140,6 +142,8 @@ async def light_session(url: str, i: int, store, deadline: float, think: float, 
         r = await s.run("train", click="▶ Train")
         times.append(("train", r.seconds, time.time() - r.seconds))
         errors += r.errors
+        if watch:
+            await poll_fragments(s, "train", watch, polls)  # the student watches the job's box
         for k in range(i, i + 10**6):
             jobs = [j for j in store.jobs(workspace=ws) if j.kind == "train"]
             job = jobs[0] if jobs else None
@@ -271,7 +275,7 @@ async def _after(delay: float, session):
 LOOP_LAG: list[tuple[float, float]] = []  # (when, how late) the bench's own event loop woke a 50 ms sleep
 
 
-async def watch_loop(period: float = 0.05) -> None:
+async def probe_loop(period: float = 0.05) -> None:
     """Note how late the bench's event loop is: its clients' times include that wait, not only the server's."""
     while True:
         t = time.perf_counter()
@@ -280,18 +284,18 @@ async def watch_loop(period: float = 0.05) -> None:
 
 
 async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think: float, visits: int,
-                arrival: float = 0.0, assets: bool = True) -> list[dict]:
+                arrival: float = 0.0, assets: bool = True, watch: float = 0.0) -> list[dict]:
     """Run the sessions; with `arrival` > 0 the i-th of n starts i/n of `arrival` seconds after the first."""
     deadline = time.time() + timeout_s
-    watcher = asyncio.create_task(watch_loop())
+    prober = asyncio.create_task(probe_loop())
     try:
-        return await _drive(url, n, browsers, store, think, visits, arrival, assets, deadline)
+        return await _drive(url, n, browsers, store, think, visits, arrival, assets, deadline, watch)
     finally:
-        watcher.cancel()
+        prober.cancel()
 
 
-async def _drive(url, n, browsers, store, think, visits, arrival, assets, deadline) -> list[dict]:
-    light = [_after(arrival * i / n, light_session(url, i, store, deadline, think, visits, assets))
+async def _drive(url, n, browsers, store, think, visits, arrival, assets, deadline, watch) -> list[dict]:
+    light = [_after(arrival * i / n, light_session(url, i, store, deadline, think, visits, assets, watch))
              for i in range(n - browsers)]
     if not browsers:
         return await asyncio.gather(*light)
@@ -326,6 +330,9 @@ def main() -> int:
     ap.add_argument("--think", type=float, default=3.0, help="seconds a student looks at a page before the next click")
     ap.add_argument("--arrival", type=float, default=0.0,
                     help="seconds over which the sessions arrive, evenly spread (0: all in the same second, the default)")
+    ap.add_argument("--watch", type=float, default=0.0,
+                    help="seconds each light session stays on Train after ▶ Train, watching its job (0: it goes on at "
+                         "once, the default)")
     ap.add_argument("--visits", type=int, default=len(PAGES), help="pages each session visits at least (all by default)")
     ap.add_argument("--replicas", type=int, default=0,
                     help="N Streamlit servers behind HAProxy (python -m aecore serve); 0 = one server, no proxy")
@@ -375,7 +382,7 @@ def run_class(a, home: str) -> bool:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t0, class_start, cpu0 = time.perf_counter(), time.time(), time.process_time()
         results = asyncio.run(drive(url, a.sessions, a.browsers, a.timeout, store, a.think, a.visits, a.arrival,
-                                    a.assets))
+                                    a.assets, a.watch))
         wall, bench_cpu = time.perf_counter() - t0, time.process_time() - cpu0
         sampler.stop.set()
         logs = [Path(server.log_path)] + (sorted((Path(home) / "logs").glob("replica-*.log")) if a.replicas else [])
@@ -404,6 +411,7 @@ def run_class(a, home: str) -> bool:
         "errors": [e for r in results for e in r["errors"]][:5],
         "unfinished": [(r["kind"], r.get("job_status")) for r in results if not r["finished"]][:5], "cores": os.cpu_count(),
         "server_tracebacks": tracebacks, "server_log": server.log_path, "think_s": a.think, "arrival_s": a.arrival,
+        "watch_s": a.watch,
         "warm_up_s": [round(t, 2) for t in warm], "warm_up_jobs_s": warm_jobs_s and round(warm_jobs_s, 1),
         "assets": a.assets,
         "tabs_s": [[(page, round(t, 2)) for page, t in r["times"]] for r in results if r["kind"] == "browser"],
