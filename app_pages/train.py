@@ -327,18 +327,12 @@ def training_jobs() -> None:
     jobs = _shown_jobs()
     st.session_state.setdefault("shown_finished", {(j.id, j.attempts) for j in session.my_jobs() if not j.active})
     unfinished = [j for j in jobs if session.unfinished(j)]
-    if unfinished and _waiting_behind_others(unfinished):
+    if unfinished and session.engine().waiting_behind_others(unfinished):
         _waiting_boxes()
     elif unfinished:  # a click (Stop, Pause, 1 step, Go on) moves it within a second
         _live_boxes()  # a click on a box reruns only the boxes: its request shows at once
     elif jobs:
         _boxes(jobs)
-
-
-def _waiting_behind_others(unfinished: list) -> bool:
-    """Every one of these jobs is queued behind jobs a worker takes first."""
-    eng = session.engine()
-    return all(j.status == "queued" and not eng.next_up(j) for j in unfinished)
 
 
 def _shown_jobs() -> list:
@@ -365,7 +359,7 @@ def _polled_boxes(waiting: bool = False) -> None:
         shown.update((j.id, j.attempts) for j in ended)
         st.rerun()
     jobs = _shown_jobs()
-    if waiting and not _waiting_behind_others([j for j in jobs if session.unfinished(j)]):
+    if waiting and not session.engine().waiting_behind_others([j for j in jobs if session.unfinished(j)]):
         st.rerun()  # a job came to the front of the queue (or started): its box is polled every second from now on
     _boxes(jobs)
 

@@ -287,6 +287,7 @@ async def drive(url: str, n: int, browsers: int, timeout_s: float, store, think:
                 arrival: float = 0.0, assets: bool = True, watch: float = 0.0) -> list[dict]:
     """Run the sessions; with `arrival` > 0 the i-th of n starts i/n of `arrival` seconds after the first."""
     deadline = time.time() + timeout_s
+    LOOP_LAG.clear()
     prober = asyncio.create_task(probe_loop())
     try:
         return await _drive(url, n, browsers, store, think, visits, arrival, assets, deadline, watch)

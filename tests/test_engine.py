@@ -384,6 +384,7 @@ def test_queue_position_and_estimated_start(store, settings, mnist, tiny):
     assert [two.next_up(j) for j in jobs] == [True, True, False]
     store.claim("w1", "train")  # the first starts: it is no longer waiting, and the second is next
     assert [eng.next_up(store.job(j.id)) for j in jobs] == [False, True, False]
+    assert eng.waiting_behind_others(jobs[2:]) and not eng.waiting_behind_others(jobs[1:])
 
 
 def test_the_wait_grows_with_the_place_and_counts_each_jobs_start(store, settings, mnist, tiny):

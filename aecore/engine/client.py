@@ -236,6 +236,12 @@ class Engine:
         """A queued job a worker of its lane takes next (its place is within the lane's number of workers)."""
         return 0 < self._store.position(job.id) <= self._lane_workers(job)
 
+    def waiting_behind_others(self, jobs: list[Job]) -> bool:
+        """Every one of these jobs is queued behind jobs its lane's workers take first (a page polls such a job less
+        often); one read of the queue for all of them."""
+        places = self._store.lane_places()
+        return all(places.get(j.id, 0) > self._lane_workers(j) for j in jobs)
+
     def waiting_text(self, job: Job) -> str:
         """"place 3 in the queue, starts in about 40 s" for a queued job."""
         pos, eta = self._store.waiting(job.id, self._lane_workers(job))

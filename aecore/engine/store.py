@@ -391,9 +391,19 @@ class Store:
         with self._use() as c:
             return _fair_order(_queued(c), _running_counts(c))
 
+    def lane_places(self) -> dict[int, int]:
+        """job id -> 1-based place among the queued jobs of its lane, in the order workers take them (one read of
+        the queue for all of them, no waiting times worked out)."""
+        counts: dict[str, int] = {}
+        places = {}
+        for j in self.queue_order():
+            counts[j.lane] = counts.get(j.lane, 0) + 1
+            places[j.id] = counts[j.lane]
+        return places
+
     def position(self, job_id: int) -> int:
-        """1-based place in the queue (0 when the job is not waiting)."""
-        return self.waiting(job_id, 1)[0]
+        """1-based place in the queue of its lane (0 when the job is not waiting)."""
+        return self.lane_places().get(int(job_id), 0)
 
     def eta_s(self, job_id: int, workers: int) -> float | None:
         """Seconds until the job should start: work ahead of it (and left in running jobs) over the workers."""
