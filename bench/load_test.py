@@ -378,7 +378,8 @@ def run_class(a, home: str) -> bool:
         if os.environ.get("AELAB_PROFILE") and spy.exists():  # py-spy the server while the sessions run
             import subprocess
 
-            subprocess.Popen([str(spy), "record", "--pid", str(server.pid), "--duration", os.environ.get("AELAB_PROFILE_S", "20"),
+            pid = replica_pids(server.pid)[0] if a.replicas else server.pid  # behind the proxy: the first replica
+            subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", os.environ.get("AELAB_PROFILE_S", "20"),
                               "--format", "raw", "-o", os.environ["AELAB_PROFILE"], "--nonblocking"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t0, class_start, cpu0 = time.perf_counter(), time.time(), time.process_time()

@@ -190,12 +190,19 @@ def test_latent_select_by_click_box_and_lasso(server, page):
     x, y = _point_on_screen(page, 0, 5)
     page.mouse.move(x, y)
     page.wait_for_timeout(400)
+    # its hover line, made in the browser from the trace's template and the point's numbers
+    hover = page.locator("[data-testid='stPlotlyChart'] .hoverlayer .hovertext").first
+    hover.wait_for(timeout=10000)
+    line = hover.text_content()  # an SVG text
+    said = re.fullmatch(r"test image #(\d+) · digit 0 · error 0\.\d{4} · probe reads \d", line)
+    assert said, line
     page.mouse.click(x, y)
     settle(page)
     assert _assert_selection_shown(page, "click") == 1
     shot(page, "latent-click")
     picked = re.search(r"[?&]sel=(\d+)(&|$)", page.url)
     assert picked, page.url  # the picked point is in the address …
+    assert picked.group(1) == said.group(1)  # the point the hover named
     page.reload(wait_until="domcontentloaded")  # … so a reload (or the link, shared) shows it picked
     page.get_by_text(re.compile(r"^1 selected · per digit: ")).first.wait_for(timeout=90000)
     settle(page)

@@ -132,9 +132,11 @@ def test_a_selection_fades_the_rest_and_a_large_one_is_not_a_block_of_rings():
     def traces(at):
         return json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
 
-    def points(t) -> int:  # plotly sends a number array as base64 with its dtype
+    def points(t) -> int:  # plotly sends a number array as base64 with its dtype (and its shape: a row a point)
         data = t["customdata"]
-        return len(base64.b64decode(data["bdata"])) // np.dtype(data["dtype"]).itemsize if isinstance(data, dict) else len(data)
+        if not isinstance(data, dict):
+            return len(data)
+        return len(base64.b64decode(data["bdata"])) // np.dtype(data["dtype"]).itemsize // int(data["shape"].split(",")[1])
 
     at = latent(run="zoo:conv-k2", method="raw", n="10000")
     assert {t["marker"]["opacity"] for t in traces(at)} == {0.75}  # nothing selected: nothing faded

@@ -72,3 +72,50 @@ def test_the_live_charts_built_without_plotlys_checks_are_what_the_checks_would_
         assert sent(fig) == sent(checked)
     assert sent(figures[-1])["layout"]["title"] == {"text": "step 5", "font": {"size": 13}}
     assert sent(figures[-1])["layout"]["xaxis"]["range"] == [-1, 2]
+
+
+def test_each_map_points_hover_line_is_made_from_its_trace_template_and_says_what_the_page_always_said():
+    """The map's hover lines are a template a trace filled in by the browser from each point's numbers (a line of
+    text a point was 933 KB for a 10,000-point map). Filled in here as plotly.js does, every point of every trace says
+    what the old line said: which image (test or training, by its own number), its class, error and the probe's
+    reading; in 2-D and 3-D, coloured by class or by error, with a selection ringed, with class names or digits."""
+    import re
+
+    import numpy as np
+
+    from aecore.analysis.latent import point_name
+    from app_pages.kit import latent_map
+
+    def fill(template: str, row, text, hovertext) -> str:
+        def field(m):
+            if m.group(1) == "text":
+                return text
+            if m.group(1) == "hovertext":
+                return hovertext
+            v = float(row[int(m.group(2))])
+            return format(v, m.group(3)) if m.group(3) else str(int(v)) if v == int(v) else str(v)
+        return re.sub(r"%\{(text|hovertext|customdata\[(\d)\])(?::([^}]*))?\}", field, template).replace("<extra></extra>", "")
+
+    rng = np.random.default_rng(3)
+    n_test, n = 40, 120
+    idx = np.sort(rng.choice(n_test + 200, n, replace=False))  # test images and training images
+    labels, pred = rng.integers(0, 4, n), rng.integers(0, 4, n)
+    mse = rng.random(n).astype(np.float32) / 10
+    fields = dict(mse=mse, pred=pred, trained=(idx >= n_test) & (rng.random(n) < 0.5))  # test images: never
+    for names, what in ((None, "digit"), (("0", "1", "2", "3"), "digit"), (("cat", "dog <b>", "owl", "ant"), "class")):
+        cls = (lambda d: str(d)) if names is None else (lambda d: latent_map.safe.label(names[d]))
+        for dims, colour, selected in ((2, "digit", ()), (3, "error", ()), (2, "pred", tuple(idx[::9])), (2, "trained", ())):
+            fig = latent_map.point_map(rng.normal(size=(n, dims)), idx, labels, fields, ("a", "b", "c")[:dims], colour,
+                                       "error", selected, n_test, names=names, what=what)
+            seen = []
+            for t in fig.data:
+                for j, row in enumerate(t.customdata):
+                    i = int(row[0])
+                    k = int(np.searchsorted(idx, i))
+                    said = fill(t.hovertemplate, row, None if t.text is None else t.text[j],
+                                None if t.hovertext is None else t.hovertext[j])
+                    assert said == (f"{point_name(i, n_test)} · {what} {cls(labels[k])} · error {mse[k]:.4f} · probe "
+                                    f"reads {cls(pred[k])}"), (names, dims, colour, said)
+                    seen.append(i)
+            rings = len(selected) if selected else 0
+            assert sorted(seen) == sorted(list(idx) + list(selected)) and len(seen) == n + rings
