@@ -12,7 +12,7 @@ from aecore.engine.client import StoreError
 from aecore.models.evaluate import mse, reconstruct
 from aecore.training.config import TrainConfig
 from aecore.training.zoo import zoo_names
-from app_pages.kit import background, picker, safe, session, url
+from app_pages.kit import background, charts, picker, safe, session, url
 
 KINDS = {"masking": "masking (pixels set to 0)", "gaussian": "Gaussian noise", "saltpepper": "salt and pepper"}
 
@@ -87,13 +87,19 @@ def error_versus_noise(key, run, ds, kind: str, top: float) -> None:
         compare["plain conv AE (zoo conv-k16)"] = plain_key
     levels = [round(float(v), 3) for v in np.linspace(0, top, 6)]
     rows = background.computed("noise_curve", {"runs": compare, "noise": kind, "levels": levels, "n": 500}).tables["curve"]
+    st.plotly_chart(noise_curve_figure(rows, kind), key="noise_curve")
+
+
+@charts.SHARED
+def noise_curve_figure(rows: list[dict], kind: str) -> go.Figure:
+    """Each model's error against the clean image at each noise level (rows of the noise_curve job's table)."""
     fig = go.Figure([go.Scatter(x=[r["level"] for r in rows if r["model"] == m],
                                 y=[r["mse"] for r in rows if r["model"] == m], mode="lines+markers", name=m)
                      for m in dict.fromkeys(r["model"] for r in rows)])  # (plotly express: 5x the CPU a rerun)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),  # the legend above: below, a run's long name
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),  # ran over the x title
                       xaxis_title=f"{KINDS[kind]} level", yaxis_title="MSE vs clean image")
-    st.plotly_chart(fig, key="noise_curve")
+    return fig
 
 
 def train_a_denoiser(ds, noise: Noise) -> None:

@@ -77,13 +77,19 @@ def the_data(ds) -> None:
             st.rerun()
     with right:
         which = url.control(st.radio, "Split", ["train", "test"], key="home_split", default="train", horizontal=True)
-        counts = class_counts(ds.split(which).y)
-        fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=counts, text=counts, marker_color=charts.DIGIT_COLORS))
-        fig.update_layout(title=f"Images per digit ({which}: {counts.sum():,})", xaxis_title="digit",
-                          yaxis_title="images", height=360, margin=dict(l=10, r=10, t=40, b=10))
-        st.plotly_chart(charts.digit_axis(fig), key="counts", config=charts.NO_TOOLBAR)
+        st.plotly_chart(counts_figure(tuple(int(c) for c in class_counts(ds.split(which).y)), which), key="counts",
+                        config=charts.NO_TOOLBAR)
     st.caption("MNIST by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, CC BY-SA 3.0. "
                "60,000 training and 10,000 test images, 28×28 grey levels.")
+
+
+@charts.SHARED
+def counts_figure(counts: tuple[int, ...], which: str) -> go.Figure:
+    """The images of each digit in a split, as bars."""
+    fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=counts, text=counts, marker_color=charts.DIGIT_COLORS))
+    fig.update_layout(title=f"Images per digit ({which}: {sum(counts):,})", xaxis_title="digit",
+                      yaxis_title="images", height=360, margin=dict(l=10, r=10, t=40, b=10))
+    return charts.digit_axis(fig)
 
 
 def presets() -> None:

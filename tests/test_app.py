@@ -50,6 +50,33 @@ def test_home_renders_data_and_presets():
     assert len(preset_buttons) >= 5
 
 
+def test_home_charts_are_made_once_for_every_session_and_show_each_splits_counts(monkeypatch):
+    """Home's charts are the same for everyone: made once (charts.SHARED) and handed to each session, which only
+    reads them, so the second student's page shows the same counts, and each split still shows its own."""
+    import json
+
+    import plotly.graph_objects as go
+
+    made = []
+    real = go.Figure.__init__
+    monkeypatch.setattr(go.Figure, "__init__", lambda self, *a, **k: (made.append(1), real(self, *a, **k))[1])
+
+    def counts(at) -> list[int]:
+        spec = json.loads(next(c for c in charts(at) if "Images per digit" in c.proto.spec).proto.spec)
+        return spec["data"][0]["y"], spec["layout"]["title"]["text"]
+
+    first = app()
+    assert counts(first) == ([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949], "Images per digit (train: 60,000)")
+    built = len(made)
+    second = app()  # another student
+    assert counts(second) == counts(first) and [c.proto.spec for c in charts(second)] == [c.proto.spec for c in charts(first)]
+    assert len(made) == built  # nothing made again: both are what the first run made
+    by_label(second.radio, "Split").set_value("test").run()
+    assert counts(second) == ([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009], "Images per digit (test: 10,000)")
+    by_label(second.radio, "Split").set_value("train").run()
+    assert counts(second) == counts(first)  # the shared figure was left as made
+
+
 def test_home_preset_opens_latent_page_with_its_settings():
     at = app()
     next(b for b in at.button if b.key == "preset_latent-2d").click().run()

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
+import streamlit as st
 
 from app_pages.kit import safe
 
@@ -17,6 +18,13 @@ NO_TOOLBAR = {"displayModeBar": False}
 DIGIT_COLORS = px.colors.qualitative.D3  # one colour per digit 0-9, the same on every chart
 
 
+# A figure made by a function marked SHARED is made once per set of arguments and handed to every session that asks
+# for the same: a page draws it again on every rerun, and building even a small plotly figure (its checks of every
+# property) costs 2-5 ms, four times what st.plotly_chart, which only reads it, takes to send it.
+SHARED = st.cache_resource(max_entries=64, show_spinner=False)
+
+
+@SHARED
 def code_bars(code: np.ndarray, title: str, height: int = 260) -> go.Figure:
     """A code [k] as one bar per number."""
     fig = go.Figure(go.Bar(x=[f"z{j + 1}" for j in range(len(code))], y=code, marker_color="#4C6EF5"))
@@ -37,6 +45,7 @@ def loss_figure(history: list[dict], title: str = "Loss per epoch") -> go.Figure
     return fig
 
 
+@SHARED
 def per_digit_figure(values: dict[str, list], title: str = "Error per digit", names: tuple[str, ...] | None = None,
                      what: str | None = None) -> go.Figure:
     """One group of bars per digit (per class, named by `names`; `what`: the word for a class), one bar per run."""
