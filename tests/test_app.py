@@ -239,7 +239,11 @@ def test_reconstructions_modes_and_second_run():
     by_label(at.selectbox, "Second run").set_value("zoo:linear-k32").run()
     assert not at.exception
     assert len(charts(at)) == 1
-    assert sum("test MSE" in c for i in at.get("image") for c in i.captions) == 2  # the two runs side by side
+    side = [i.proto.imgs[0].url for i in at.get("image") if any("test MSE" in c for c in i.captions)]
+    assert len(side) == 2 and side[0] != side[1]  # the two runs side by side, each its own reconstructions
+    by_label(at.selectbox, "Second run").set_value("zoo:conv-k16-denoise").run()
+    third = [i.proto.imgs[0].url for i in at.get("image") if any("test MSE" in c for c in i.captions)]
+    assert third[0] == side[0] and third[1] not in side  # the same first grid (made once), another second one
 
 
 def test_latent_space_projection_switch_changes_chart():
