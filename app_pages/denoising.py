@@ -30,7 +30,7 @@ def main() -> None:
                    "coloured speckles.")
     noise, seed, top = corruption()
     what_it_was_trained_on(run, noise, ds)
-    clean_corrupted_denoised(run, ds, noise, seed)
+    clean_corrupted_denoised(key, run, ds, noise, seed)
     error_versus_noise(key, run, ds, noise.kind, top)
     train_a_denoiser(ds, noise)
 
@@ -66,17 +66,28 @@ def what_it_was_trained_on(run, noise: Noise, ds) -> None:
                    "here" + ("." if abs(trained.level - level) < 1e-9 else f" (now at {level:g})."))
 
 
-def clean_corrupted_denoised(run, ds, noise: Noise, seed: int) -> None:
-    idx = sample_indices(len(ds.test), 10, seed + 1)
-    corrupted, denoised = reconstruct(run.model, ds.test.x[idx], noise, seed)
-    png = to_png(rows_grid([ds.test.x[idx], corrupted, denoised]), scale=3)
+def clean_corrupted_denoised(key, run, ds, noise: Noise, seed: int) -> None:
+    png, corrupted_mse, denoised_mse = ten_denoised(picker.run_version(key, run), ds.name, str(noise), seed, run, ds,
+                                                    noise)
     st.image(png, caption=f"top: clean · middle: {KINDS[noise.kind]} at {noise.level:g} · bottom: "
                           f"{safe.plain(run.label())}'s output", output_format="PNG")
-    clean = ds.test.x[idx] / 255.0
     m1, m2 = st.columns(2)  # these 10 only: the curve below averages 500 test images at each level
     about = "over the 10 test images above; the curve below averages 500 test images at each level"
-    m1.metric("MSE of these 10 corrupted inputs", f"{mse(corrupted, clean):.4f}", help=about)
-    m2.metric("MSE of these 10 after the model", f"{mse(denoised, clean):.4f}", help=about)
+    m1.metric("MSE of these 10 corrupted inputs", f"{corrupted_mse:.4f}", help=about)
+    m2.metric("MSE of these 10 after the model", f"{denoised_mse:.4f}", help=about)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)  # the same for everyone who looks: made once, shared
+def ten_denoised(version: str, data: str, noise_key: str, seed: int, _run, _ds,
+                 _noise: Noise) -> tuple[bytes, float, float]:
+    """Ten test images of data set `data` (chosen by `seed`), corrupted by `noise_key` and through the run (its
+    `version`): the PNG of clean over corrupted over output, and the MSE of the corrupted inputs and of the outputs.
+    A page shows them again on every rerun, and running the model and encoding the PNG each time was a third of it."""
+    idx = sample_indices(len(_ds.test), 10, seed + 1)
+    corrupted, denoised = reconstruct(_run.model, _ds.test.x[idx], _noise, seed)
+    clean = _ds.test.x[idx] / 255.0
+    return (to_png(rows_grid([_ds.test.x[idx], corrupted, denoised]), scale=3), mse(corrupted, clean),
+            mse(denoised, clean))
 
 
 def error_versus_noise(key, run, ds, kind: str, top: float) -> None:

@@ -297,6 +297,12 @@ def test_denoising_controls_change_the_numbers():
     assert not at.exception
     assert by_label(at.metric, "MSE of these 10 corrupted inputs").value != before
     assert len(charts(at)) == 1
+    by_label(at.selectbox, "Corruption").set_value("masking").run()  # back: the same ten, corrupted the same way
+    assert by_label(at.metric, "MSE of these 10 corrupted inputs").value == before
+    assert by_label(at.metric, "MSE of these 10 after the model").value == after
+    other = app("app_pages/denoising.py", run="zoo:conv-k16")  # the plain AE on the same ten: its own numbers
+    assert by_label(other.metric, "MSE of these 10 corrupted inputs").value == before
+    assert float(by_label(other.metric, "MSE of these 10 after the model").value) > float(after)
 
 
 @pytest.mark.parametrize("tab", ["Latent size", "A/B", "AE vs PCA", "Classification", "One digit", "Stacked AE"])
