@@ -482,7 +482,7 @@ def _run_card(entry) -> None:
     left, right = st.columns([3, 2])
     with left:
         if any(r.get("phase", "train") == "train" for r in run.history):
-            st.plotly_chart(charts.epoch_axis(charts.loss_figure(run.history)), key=f"loss_{entry.id}")
+            st.plotly_chart(charts.loss_figure(run.history), key=f"loss_{entry.id}")
         else:
             st.caption("No epoch has finished yet: the loss per epoch shows here once one has (the live curve of "
                        "its steps is in the job's box above).")

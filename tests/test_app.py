@@ -1,6 +1,7 @@
 """Every page through Streamlit's AppTest: it renders on first load with the zoo, and its main controls work."""
 
 import io
+import json
 import time
 
 import pytest
@@ -53,8 +54,6 @@ def test_home_renders_data_and_presets():
 def test_home_charts_are_made_once_for_every_session_and_show_each_splits_counts(monkeypatch):
     """Home's charts are the same for everyone: made once (charts.SHARED) and handed to each session, which only
     reads them, so the second student's page shows the same counts, and each split still shows its own."""
-    import json
-
     import plotly.graph_objects as go
 
     made = []
@@ -130,6 +129,9 @@ def test_train_page_tiny_run_finishes_and_appears_in_picker():
     assert any(e.label.startswith("dense k=4") for e in at.expander)  # "Your runs": kept without saving
     took = next(c.value for c in at.caption if "of training on cpu" in c.value)
     assert not took.startswith("0.0 s"), took  # a run that took hundredths of a second said it took none
+    loss = json.loads(next(c for c in charts(at) if "Loss per epoch" in c.proto.spec).proto.spec)  # its card's
+    assert [t["name"] for t in loss["data"]] == ["train", "validation"]
+    assert all(t["x"] == [1, 2] for t in loss["data"]) and loss["layout"]["xaxis"]["tickvals"] == [1, 2]  # 2 epochs
     # watch it learn: the run's recording replays with a slider over its steps (20 steps: 540 images, 50 a step)
     step = by_label(at.select_slider, "Training step")
     assert step.options[0] == "0" and step.options[-1] == "22" and step.value == 22

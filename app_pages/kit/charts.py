@@ -32,7 +32,9 @@ def code_bars(code: np.ndarray, title: str, height: int = 260) -> go.Figure:
     return fig
 
 
+@SHARED
 def loss_figure(history: list[dict], title: str = "Loss per epoch") -> go.Figure:
+    """A run's training (and validation) loss per epoch, on whole-epoch ticks."""
     rows = [r for r in history if r.get("phase", "train") == "train"]
     fig = go.Figure()
     if rows:
@@ -42,7 +44,7 @@ def loss_figure(history: list[dict], title: str = "Loss per epoch") -> go.Figure
             fig.add_scatter(x=ep, y=[r.get("val_loss") for r in rows], name="validation", mode="lines+markers")
     fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss per pixel", height=320,
                       margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h"))
-    return fig
+    return epoch_axis(fig)
 
 
 @SHARED
