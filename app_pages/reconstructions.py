@@ -66,8 +66,7 @@ def chosen_images(key, ds, modes: dict):
 def the_grid(key, run, ds, title: str, mode: str, idx, errors) -> bytes:
     """The originals over their reconstructions, each column named; returns the grid as a PNG."""
     what = ds.class_word
-    recon = picker.reconstructions(key, run, tuple(int(i) for i in idx))
-    columns, whole = grid_pngs(picker.run_version(key, run), ds.name, tuple(int(i) for i in idx), ds.test.x[idx], recon)
+    columns, whole = grid_pngs(key, run, ds, idx)
     st.subheader(f"{safe.plain(run.label())}: {title}")
     st.caption(f"In each column: the original on top, its reconstruction below, then the test index, the {what} and the "
                "MSE per pixel.")
@@ -75,18 +74,26 @@ def the_grid(key, run, ds, title: str, mode: str, idx, errors) -> bytes:
         col.image(png, width="stretch", caption=f"#{i} · {safe.plain(ds.class_names[ds.test.y[i]])} · {errors[i]:.4f}",
                   output_format="PNG")
     labelled = lambda: labelled_png(  # noqa: E731  (drawn only when the button is clicked)
-        rows_grid([ds.test.x[idx], recon]), scale=3, title=f"{run.label()}: {title}", left=["originals", "reconstructions"],
+        rows_grid([ds.test.x[idx], picker.reconstructions(key, run, tuple(int(i) for i in idx))]), scale=3, title=f"{run.label()}: {title}", left=["originals", "reconstructions"],
         bottom=f"test index / {what} / MSE: " + ", ".join(f"#{i}/{ds.class_names[ds.test.y[i]]}/{errors[i]:.4f}" for i in idx))
     st.download_button("Download this grid (PNG)", labelled, file_name=f"reconstructions-{mode}.png", mime="image/png")
     return whole
 
 
+def grid_pngs(key, run, ds, idx) -> tuple[list, bytes]:
+    """The PNGs of test images `idx` of data set `ds` over the run's reconstructions of them: one a column, and the
+    whole grid."""
+    idx = tuple(int(i) for i in idx)
+    return _grid_pngs(picker.run_version(key, run), ds.name, idx, key, run, ds)
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)  # the same for everyone who looks: made once, shared
-def grid_pngs(version: str, data: str, idx: tuple, _originals: np.ndarray, _recon: np.ndarray) -> tuple[list, bytes]:
-    """The PNGs of test images `idx` of a run (its `version`, on data set `data`) over their reconstructions: one a
-    column, and the whole grid. A page shows them again on every rerun, and encoding them was a sixth of its time."""
-    columns = [to_png(rows_grid([o[None], r[None]], padding=1), scale=3) for o, r in zip(_originals, _recon)]
-    return columns, to_png(rows_grid([_originals, _recon]), scale=3)
+def _grid_pngs(version: str, data: str, idx: tuple, _key: str, _run, _ds) -> tuple[list, bytes]:
+    """Made once per run version, data set and images: a page shows them again on every rerun, and encoding them was
+    a sixth of its time."""
+    originals, recon = _ds.test.x[list(idx)], picker.reconstructions(_key, _run, idx)
+    columns = [to_png(rows_grid([o[None], r[None]], padding=1), scale=3) for o, r in zip(originals, recon)]
+    return columns, to_png(rows_grid([originals, recon]), scale=3)
 
 
 def error_per_class(run, ds, errors) -> dict:
@@ -115,9 +122,7 @@ def second_run(key, run, ds, idx, png: bytes, errors, series: dict) -> None:
     series[safe.label(other.label())] = per_digit(other_err, ds.test.y, ds.n_classes)
     left, right = st.columns(2)
     left.image(png, caption=f"{safe.plain(run.label())} · test MSE {float(errors.mean()):.5f}", output_format="PNG")
-    other_recon = picker.reconstructions(other_key, other, tuple(int(i) for i in idx))
-    _, other_png = grid_pngs(picker.run_version(other_key, other), ds.name, tuple(int(i) for i in idx), ds.test.x[idx],
-                             other_recon)
+    _, other_png = grid_pngs(other_key, other, ds, idx)
     right.image(other_png,
                 caption=f"{safe.plain(other.label())} · test MSE {float(other_err.mean()):.5f}", output_format="PNG")
 

@@ -129,7 +129,7 @@ def _frame(rec: Recording, i: int, key: str, ds) -> None:
     left.plotly_chart(figure(rec, i, ds), key=f"{key}_scatter")
     with right:
         st.image(preview_png(rec, i, ds), caption=f"originals / reconstructions at step {rec.steps[i]:,}",
-             output_format="PNG")
+                 output_format="PNG")
         spread = np.linalg.norm(rec.xy[i] - rec.xy[i].mean(0), axis=1).mean()
         st.caption(f"{len(rec):,} frames recorded from step 0 to step {rec.steps[-1]:,}. Mean distance of a code from "
                    f"the centre at this step: {spread:.3g}. Early on the digits lie on top of each other; as the "
